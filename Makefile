@@ -1,0 +1,27 @@
+# The README's two commands: `make demo` (the tour) and `make test` (the test suite).
+# Both install libuv1-dev with apt-get first when pkg-config cannot find libuv.
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps demo test test-context test-arm64 samples
+
+deps:
+	@pkg-config --exists libuv || { \
+	  echo "installing libuv1-dev"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libuv1-dev pkg-config; }
+
+demo: deps
+	$(SWIFT) run -c release tour
+
+test: deps
+	$(SWIFT) test
+
+# The context switch on its own, in C: natively, and as AArch64 under qemu-user.
+test-context:
+	$(MAKE) -C Tests/ContextHarness test-native
+
+test-arm64:
+	$(MAKE) -C Tests/ContextHarness test-arm64
+
+samples: deps
+	$(SWIFT) build -c release

@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Weave",
+    products: [
+        .library(name: "Weave", targets: ["Weave"]),
+        .executable(name: "tour", targets: ["Tour"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // libuv from the system (Debian: libuv1-dev, 1.44).
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        // Hand-written context switch (x86_64 SysV, AArch64) and the scheduler's hot path.
+        .target(name: "CWeaveContext"),
+        .target(
+            name: "Weave",
+            dependencies: [
+                "CLibUV",
+                "CWeaveContext",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
+        .testTarget(name: "WeaveTests", dependencies: ["Weave"]),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef WEAVE_CLIBUV_SHIM_H
+#define WEAVE_CLIBUV_SHIM_H
+#include <uv.h>
+#endif

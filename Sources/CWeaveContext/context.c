@@ -1,0 +1,240 @@
+// Fibers, the run queue and overflow reporting. See CWeaveContext.h for the contracts.
+#define _GNU_SOURCE
+#include "CWeaveContext.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(stack_t) <= 32, "weave_altstack.previous too small");
+
+extern void weave_context_trampoline(void);
+
+// MARK: - Fresh contexts
+
+void *weave_context_make(void *stack_top, void (*entry)(void *arg)) {
+    uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    // Layout read by weave_context_switch, from the saved sp upwards:
+    // [pad][mxcsr][x87 cw][r15][r14][r13][r12=entry][rbx][rbp=0][ret=trampoline][0][0]
+    // After `ret` the stack pointer is 16-byte aligned, as the trampoline's call needs.
+    uint64_t *sp = (uint64_t *)(top - 88);
+    memset(sp, 0, 88);
+    uint32_t mxcsr = 0x1F80;          // all exceptions masked, round to nearest
+    uint16_t fpucw = 0x037F;          // x87 default control word
+    memcpy((char *)sp + 8, &mxcsr, 4);
+    memcpy((char *)sp + 12, &fpucw, 2);
+    sp[5] = (uint64_t)(uintptr_t)entry;                     // r12
+    sp[8] = (uint64_t)(uintptr_t)weave_context_trampoline;  // return address
+    return sp;
+#elif defined(__aarch64__)
+    // Layout: x19..x28, x29, x30, d8..d15, fpcr, pad (176 bytes); x19 = entry, x30 = trampoline.
+    uint64_t *sp = (uint64_t *)(top - 176);
+    memset(sp, 0, 176);
+    sp[0] = (uint64_t)(uintptr_t)entry;                      // x19
+    sp[11] = (uint64_t)(uintptr_t)weave_context_trampoline;  // x30
+    return sp;
+#else
+#error "Weave supports x86_64 and aarch64"
+#endif
+}
+
+// MARK: - Scheduler
+
+// initial-exec: a plain %fs-relative load instead of a __tls_get_addr call per switch.
+static __thread weave_sched *tls_sched __attribute__((tls_model("initial-exec")));
+
+weave_sched *weave_sched_current(void) { return tls_sched; }
+void weave_sched_set_current(weave_sched *s) { tls_sched = s; }
+
+void weave_sched_init(weave_sched *s) {
+    memset(s, 0, sizeof *s);
+    s->host.is_host = 1;
+    memcpy(s->host.name, "hub", 4);
+    s->current = &s->host;
+    s->poll_interval = 256;
+    s->swap_exclusivity = 1;
+}
+
+weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
+                                void (*entry)(void *fiber), void *owner) {
+    uintptr_t at = ((uintptr_t)top - sizeof(weave_fiber)) & ~(uintptr_t)63;
+    weave_fiber *f = (weave_fiber *)at;
+    memset(f, 0, sizeof *f);
+    f->owner = owner;
+    f->stack_low = stack_low;
+    f->guard_low = guard_low;
+    f->stack_size = at - (uintptr_t)stack_low;
+    f->sp = weave_context_make((void *)at, entry);
+    f->all_next = s->all_head;
+    if (s->all_head) s->all_head->all_prev = f;
+    s->all_head = f;
+    s->alive_count++;
+    return f;
+}
+
+__attribute__((noinline, cold, noreturn))
+static void report_suspended_in_access(const weave_fiber *f) {
+    char line[160];
+    int n = snprintf(line, sizeof line,
+                     "Weave: coroutine '%s' suspended inside an exclusive access "
+                     "(an inout or modify held across a blocking call loses updates)\n",
+                     f->name[0] ? f->name : "<unnamed>");
+    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    abort();
+}
+
+// The one place that switches. Swaps Swift's exclusivity-access set so each coroutine
+// sees only its own accesses (plus the host's), exactly as Swift tasks do.
+static inline __attribute__((always_inline))
+void transfer(weave_sched *s, weave_fiber *from, weave_fiber *to) {
+    if (s->swap_exclusivity) {
+        if (!from->is_host) {
+            swift_task_exitThreadLocalContext((char *)from->exclusivity);
+            if (__builtin_expect(s->check_exclusivity && from->exclusivity[0] != 0, 0))
+                report_suspended_in_access(from);
+        }
+        if (!to->is_host) swift_task_enterThreadLocalContext((char *)to->exclusivity);
+    }
+    s->current = to;
+    s->switches++;
+    weave_context_switch(&from->sp, to->sp, to);
+}
+
+static inline weave_fiber *pick(weave_sched *s) {
+    weave_fiber *f = s->ready_head;
+    if (f && s->dispatches_since_poll < s->poll_interval) {
+        s->dispatches_since_poll++;
+        s->ready_head = f->next;
+        if (!s->ready_head) s->ready_tail = NULL;
+        f->next = NULL;
+        f->queued = 0;
+        s->ready_count--;
+        return f;
+    }
+    return &s->host;
+}
+
+void weave_sched_suspend(weave_sched *s) {
+    weave_fiber *from = s->current;
+    weave_fiber *to = pick(s);
+    if (to != from) transfer(s, from, to);
+}
+
+void weave_sched_yield(weave_sched *s) {
+    weave_sched_ready(s, s->current);
+    weave_sched_suspend(s);
+}
+
+void weave_sched_run(weave_sched *s) {
+    s->dispatches_since_poll = 0;
+    weave_fiber *to = pick(s);
+    if (to != &s->host) transfer(s, &s->host, to);
+}
+
+void weave_sched_exit(weave_sched *s) {
+    weave_fiber *f = s->current;
+    if (f->all_prev) f->all_prev->all_next = f->all_next; else s->all_head = f->all_next;
+    if (f->all_next) f->all_next->all_prev = f->all_prev;
+    f->all_prev = f->all_next = NULL;
+    s->alive_count--;
+    f->next = s->zombies;
+    s->zombies = f;
+    transfer(s, f, pick(s));
+    abort();  // a zombie is never resumed
+}
+
+// MARK: - Overflow reporting
+
+static struct sigaction previous_segv, previous_bus;
+static atomic_int handler_installed;
+
+static void write_str(const char *p) { (void)!write(STDERR_FILENO, p, strlen(p)); }
+
+static void write_dec(size_t v) {
+    char buf[24];
+    int i = (int)sizeof buf;
+    do { buf[--i] = (char)('0' + v % 10); v /= 10; } while (v && i > 0);
+    (void)!write(STDERR_FILENO, buf + i, sizeof buf - (size_t)i);
+}
+
+static void chain(int sig, siginfo_t *info, void *uctx) {
+    struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
+    if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
+        prev->sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    // Default action: re-raise with the default disposition once we return.
+    signal(sig, SIG_DFL);
+}
+
+static void overflow_handler(int sig, siginfo_t *info, void *uctx) {
+    weave_sched *s = tls_sched;
+    if (s && s->current && !s->current->is_host) {
+        weave_fiber *f = s->current;
+        char *addr = (char *)info->si_addr;
+        if (addr >= (char *)f->guard_low && addr < (char *)f->stack_low) {
+            write_str("Weave: stack overflow in coroutine '");
+            write_str(f->name[0] ? f->name : "<unnamed>");
+            write_str("' (stack size ");
+            write_dec(f->stack_size);
+            write_str(" bytes); spawn it with a larger stackSize\n");
+            signal(SIGABRT, SIG_DFL);
+            abort();
+        }
+    }
+    chain(sig, info, uctx);
+}
+
+void weave_install_overflow_handler(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&handler_installed, &expected, 1)) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = overflow_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &previous_segv);
+    sigaction(SIGBUS, &sa, &previous_bus);
+}
+
+int weave_altstack_install(weave_altstack *a, size_t size) {
+    memset(a, 0, sizeof *a);
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return errno;
+    stack_t ss = { .ss_sp = m, .ss_flags = 0, .ss_size = size };
+    stack_t old;
+    if (sigaltstack(&ss, &old) != 0) {
+        int e = errno;
+        munmap(m, size);
+        return e;
+    }
+    memcpy(a->previous, &old, sizeof old);
+    a->memory = m;
+    a->size = size;
+    a->installed = 1;
+    return 0;
+}
+
+void weave_altstack_uninstall(weave_altstack *a) {
+    if (!a->installed) return;
+    stack_t old;
+    memcpy(&old, a->previous, sizeof old);
+    if (old.ss_flags & SS_DISABLE) {
+        stack_t off = { .ss_sp = NULL, .ss_flags = SS_DISABLE, .ss_size = 0 };
+        sigaltstack(&off, NULL);
+    } else {
+        sigaltstack(&old, NULL);
+    }
+    munmap(a->memory, a->size);
+    a->installed = 0;
+}

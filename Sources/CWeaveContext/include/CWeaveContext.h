@@ -1,0 +1,151 @@
+// The lowest layer of Weave: a stack-switching primitive written in assembly, the
+// per-coroutine control block (`weave_fiber`) and the hub's run queue.
+//
+// Why C and not Swift: the switch path must hold no Swift references and begin no
+// dynamic exclusivity accesses (DESIGN rule 2). Keeping the run queue and the switch in
+// C guarantees that, whatever the optimiser does to the Swift code around it.
+#ifndef WEAVE_CONTEXT_H
+#define WEAVE_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Raw context switch (weave_switch_<arch>.S)
+
+/// Saves the callee-saved registers and FP control state on the current stack, stores the
+/// stack pointer into `*save_sp`, switches to `to_sp` and returns `arg` there (either from
+/// the other side's own `weave_context_switch` call, or as the entry argument of a fresh
+/// context made by `weave_context_make`).
+void *weave_context_switch(void **save_sp, void *to_sp, void *arg);
+
+/// Prepares a fresh context whose first activation calls `entry(arg)`, where `arg` is the
+/// value passed to the `weave_context_switch` that enters it. `stack_top` must be 16-byte
+/// aligned. `entry` must never return: the trampoline aborts if it does.
+void *weave_context_make(void *stack_top, void (*entry)(void *arg));
+
+// MARK: - Swift runtime hooks (exported by libswiftCore.so)
+
+/// Pushes a task's saved exclusivity-access set onto the thread's list (16-byte state).
+extern void swift_task_enterThreadLocalContext(char *state);
+/// Pops the accesses begun since the matching enter into `state`, restoring the thread's list.
+extern void swift_task_exitThreadLocalContext(char *state);
+
+// MARK: - Fibers and the run queue
+
+/// Bytes of the coroutine name kept in the control block, for the overflow report
+/// (a signal handler cannot touch Swift strings).
+#define WEAVE_FIBER_NAME_BYTES 48
+
+/// The control block of one coroutine. It lives at the top of the coroutine's own stack
+/// mapping (no separate allocation); the host context has one embedded in `weave_sched`.
+typedef struct weave_fiber {
+    void *sp;                         // saved stack pointer while switched out
+    uintptr_t exclusivity[2];         // Swift's per-task access-set state (zeroed when idle)
+    struct weave_fiber *next;         // run-queue link
+    struct weave_fiber *all_prev;     // list of every live coroutine of the hub
+    struct weave_fiber *all_next;
+    void *owner;                      // unretained Swift AnyCoroutine, NULL for the host
+    void *stack_low;                  // lowest usable stack address
+    void *guard_low;                  // lowest address of the guard region below it
+    size_t stack_size;                // usable bytes, for the overflow report
+    void *region;                     // the allocator's record of this stack (unretained)
+    uint32_t slot;                    // index of the stack in its region
+    uint32_t queued;                  // 1 while in the run queue
+    uint32_t is_host;
+    char name[WEAVE_FIBER_NAME_BYTES];
+} weave_fiber;
+
+/// The scheduler state of one hub; owned by the hub and touched only on its thread.
+typedef struct weave_sched {
+    weave_fiber host;                 // the hub's own context (the thread's stack)
+    weave_fiber *current;             // the running fiber (host while the loop runs)
+    weave_fiber *ready_head;          // FIFO of runnable coroutines
+    weave_fiber *ready_tail;
+    weave_fiber *all_head;            // every live coroutine (for shutdown and reports)
+    weave_fiber *zombies;             // finished fibers whose stacks wait to be recycled
+    uint64_t ready_count;
+    uint64_t alive_count;
+    uint64_t switches;                // total switches, for the blocked-loop monitor later
+    uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
+    uint32_t poll_interval;           // poll I/O at least every this many hand-offs
+    int check_exclusivity;            // trap when a coroutine switches out inside an access
+    int swap_exclusivity;             // 0 only in the opt-in strict mode
+    void *owner;                      // the Swift Hub (unretained)
+} weave_sched;
+
+/// Initialises the scheduler; the calling thread becomes its host.
+void weave_sched_init(weave_sched *s);
+
+/// The scheduler running on this thread, or NULL.
+weave_sched *weave_sched_current(void);
+void weave_sched_set_current(weave_sched *s);
+
+/// Lays out a fiber at the top of a stack region and prepares its first activation.
+/// `top` is the highest address of the region; returns the fiber (which sits just below top).
+weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
+                                void (*entry)(void *fiber), void *owner);
+
+/// Appends a fiber to the run queue. No effect when already queued.
+static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
+    if (f->queued) return;
+    f->queued = 1;
+    f->next = NULL;
+    if (s->ready_tail) s->ready_tail->next = f; else s->ready_head = f;
+    s->ready_tail = f;
+    s->ready_count++;
+}
+
+/// Switches the current coroutine out until another party makes it ready again. Control
+/// goes straight to the next ready coroutine, or to the host when the queue is empty or
+/// I/O is due to be polled.
+void weave_sched_suspend(weave_sched *s);
+
+/// Puts the current coroutine at the back of the run queue and switches out.
+void weave_sched_yield(weave_sched *s);
+
+/// Host side: runs ready coroutines until control comes back to the host (the queue ran
+/// dry or I/O is due to be polled).
+void weave_sched_run(weave_sched *s);
+
+/// Final switch of a finished coroutine. Unlinks it from the live list, parks it on the
+/// zombie list (its stack is recycled later by another context) and never returns.
+__attribute__((noreturn)) void weave_sched_exit(weave_sched *s);
+
+/// Takes the zombie list (fibers whose stacks are free to reuse), leaving it empty.
+static inline weave_fiber *weave_sched_take_zombies(weave_sched *s) {
+    weave_fiber *z = s->zombies;
+    s->zombies = NULL;
+    return z;
+}
+
+// MARK: - Stack overflow reporting
+
+/// Installs (once per process) a SIGSEGV/SIGBUS handler that reports a fault in a
+/// coroutine's guard region as a stack overflow naming the coroutine, then aborts.
+/// Other faults are passed on to the handler that was installed before.
+void weave_install_overflow_handler(void);
+
+/// A thread's alternate signal stack, so the overflow handler can run when a coroutine
+/// stack is exhausted, and the one it replaced (restored on uninstall).
+typedef struct weave_altstack {
+    void *memory;
+    size_t size;
+    unsigned char previous[32];       // the replaced stack_t
+    int installed;
+} weave_altstack;
+
+/// Maps and installs an alternate signal stack of `size` bytes on the calling thread.
+/// Returns 0, or an errno value.
+int weave_altstack_install(weave_altstack *a, size_t size);
+/// Restores the previous alternate stack and unmaps this one.
+void weave_altstack_uninstall(weave_altstack *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,27 @@
+/// Every live coroutine is parked and nothing (no timer, no I/O, no outside work) can ever
+/// wake one of them.
+///
+/// Thrown by `Weave.run` in place of a silent hang. ``waiters`` lists each parked
+/// coroutine with what it waits on and where it was spawned.
+public struct DeadlockError: Error, CustomStringConvertible, Sendable {
+    /// One parked coroutine.
+    public struct Waiter: Sendable, CustomStringConvertible {
+        /// The coroutine's name (or `#id` when it has none).
+        public let name: String
+        /// What it was blocked on, such as `join 'worker'`.
+        public let waitingOn: String
+        /// Where it was spawned.
+        public let spawnSite: SourceLocation
+
+        public var description: String { "'\(name)' waiting on \(waitingOn) (spawned at \(spawnSite))" }
+    }
+
+    /// The parked coroutines, in spawn order.
+    public let waiters: [Waiter]
+
+    public var description: String {
+        var text = "deadlock: \(waiters.count) coroutine\(waiters.count == 1 ? " is" : "s are") parked and nothing can wake them"
+        for waiter in waiters { text += "\n  - \(waiter)" }
+        return text
+    }
+}

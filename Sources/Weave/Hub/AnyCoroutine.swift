@@ -1,0 +1,183 @@
+import CWeaveContext
+
+/// A coroutine, whatever its result type: identity, name, cancellation and locals, plus
+/// the static calls that act on the current coroutine (``sleep(for:)``, ``yield()``, ...).
+///
+/// ``Coroutine`` adds the typed result. Coroutines belong to the hub that spawned them:
+/// use them only on that hub's thread.
+public class AnyCoroutine: CustomStringConvertible {
+    enum State: UInt8 {
+        /// In the run queue (not started yet, or woken and not yet running).
+        case ready
+        case running
+        /// Switched out until something makes it ready.
+        case parked
+        case finished
+    }
+
+    // Hot fields opt out of dynamic exclusivity checks: they belong to the hub's thread,
+    // and no Weave code holds an access to them across a switch.
+
+    /// The hub outlives its coroutines (`Weave.run` returns only once all have finished).
+    unowned(unsafe) let hub: Hub
+    /// The control block at the top of this coroutine's stack; nil once finished.
+    @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
+    @exclusivity(unchecked) var state: State = .ready
+    @exclusivity(unchecked) private var cancelled = false
+    /// An error to throw when the coroutine resumes from its current park.
+    @exclusivity(unchecked) var resumeError: (any Error)?
+    /// An error to throw at the next suspension point (a `withTimeout` scope that expired
+    /// while the coroutine was runnable).
+    @exclusivity(unchecked) var pendingError: (any Error)?
+    @exclusivity(unchecked) var waitReason: WaitReason = .none
+    @exclusivity(unchecked) var finishHandlers: [(AnyCoroutine) -> Void] = []
+    @exclusivity(unchecked) var locals: [ObjectIdentifier: Any] = [:]
+    /// The body, type-erased so that running it needs no generic metadata; it stores its
+    /// own result through `returned`/`failure`. Dropped once run.
+    @exclusivity(unchecked) var body: (() -> Void)?
+    /// What the body returned (as `Any`, cast back by ``Coroutine``), once finished.
+    @exclusivity(unchecked) var returned: Any?
+    /// What the body threw, or `CancellationError` if it never ran.
+    @exclusivity(unchecked) var failure: (any Error)?
+
+    /// Unique within its hub, in spawn order.
+    public let id: UInt64
+    /// The name given at spawn, if any.
+    public let name: String?
+    /// Where the coroutine was spawned.
+    public let spawnSite: SourceLocation
+    /// Whether ``cancel()`` was called. Sticky: every later blocking call throws.
+    public var isCancelled: Bool { cancelled }
+
+    init(hub: Hub, id: UInt64, name: String?, spawnSite: SourceLocation) {
+        self.hub = hub
+        self.id = id
+        self.name = name
+        self.spawnSite = spawnSite
+    }
+
+    /// Whether the body has returned or thrown (or the coroutine was cancelled before it started).
+    public var isFinished: Bool { state == .finished }
+
+    /// The name in quotes, or `#id` for an unnamed coroutine.
+    public var displayName: String { name.map { "'\($0)'" } ?? "#\(id)" }
+
+    public var description: String { "coroutine \(displayName)" }
+
+    // MARK: - Cancellation
+
+    /// Cancels the coroutine (gevent's `kill`).
+    ///
+    /// A parked coroutine resumes at once with `CancellationError` thrown from its blocking
+    /// call, so its `defer` blocks and deinitializers run as it unwinds. A coroutine that has
+    /// not started never runs its body. A running or runnable one sees the error at its next
+    /// blocking call. Does not wait: ``Coroutine/join(timeout:)`` does. No effect once finished.
+    public func cancel() {
+        guard state != .finished, !cancelled else { return }
+        cancelled = true
+        if state == .parked {
+            resumeError = CancellationError()
+            hub.makeReady(self)
+        }
+    }
+
+    /// Delivers `error` now if parked, else at the next suspension point.
+    func interrupt(with error: any Error) {
+        switch state {
+        case .parked:
+            resumeError = error
+            hub.makeReady(self)
+        case .ready, .running:
+            if pendingError == nil { pendingError = error }
+        case .finished:
+            break
+        }
+    }
+
+    // MARK: - Parking (the coroutine's own thread, while it runs)
+
+    /// Switches out until something makes this coroutine ready, then throws the error it
+    /// was resumed with, if any. Must be called by the coroutine itself.
+    ///
+    /// With a `timeout`, throws ``TimeoutError`` once it passes while still parked.
+    final func park(_ reason: WaitReason, timeout: Duration? = nil) throws {
+        if isCancelled { throw CancellationError() }
+        if let error = pendingError {
+            pendingError = nil
+            throw error
+        }
+        var timer: TimerNode?
+        if let timeout {
+            timer = hub.addTimer(deadline: Hub.deadline(after: timeout), .failWait(self, reason, timeout))
+        }
+        defer { if let timer { hub.removeTimer(timer) } }
+        waitReason = reason
+        state = .parked
+        weave_sched_suspend(hub.sched)
+        state = .running
+        waitReason = .none
+        if let error = resumeError {
+            resumeError = nil
+            throw error
+        }
+    }
+
+    /// Parks without giving up on cancellation: for a scope that must wait for its
+    /// children whatever happens. Returns the interruption (cancellation or an expired
+    /// scope) it absorbed, if any; the caller decides when to rethrow it.
+    final func parkUninterruptibly(_ reason: WaitReason) -> (any Error)? {
+        waitReason = reason
+        state = .parked
+        weave_sched_suspend(hub.sched)
+        state = .running
+        waitReason = .none
+        let error = resumeError
+        resumeError = nil
+        return error
+    }
+
+    // MARK: - Lifecycle
+
+    /// Runs on the coroutine's own stack, from its entry, until the body is done: runs the
+    /// body (or not, if cancelled before starting) and records the outcome.
+    final func execute() {
+        state = .running
+        let body = self.body
+        // Drop the closure (and what it captured) as soon as it has run.
+        self.body = nil
+        if cancelled || body == nil {
+            failure = CancellationError()
+        } else {
+            body.unsafelyUnwrapped()
+        }
+        state = .finished
+        let handlers = finishHandlers
+        finishHandlers = []
+        for handler in handlers { handler(self) }
+        if handlers.isEmpty, let failure, !(failure is CancellationError) {
+            hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
+        }
+    }
+
+    /// Calls `handler` once this coroutine finishes (at once if it has). Handlers run on
+    /// the finishing coroutine's stack and must not block.
+    final func onFinish(_ handler: @escaping (AnyCoroutine) -> Void) {
+        if state == .finished { handler(self) } else { finishHandlers.append(handler) }
+    }
+}
+
+/// First activation of every coroutine: runs it, then makes the final switch from a frame
+/// that holds no Swift reference (the coroutine object may already be gone).
+let coroutineEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    runCoroutine(raw.unsafelyUnwrapped.assumingMemoryBound(to: weave_fiber.self))
+    weave_sched_exit(weave_sched_current())
+}
+
+@inline(never)
+private func runCoroutine(_ fiber: UnsafeMutablePointer<weave_fiber>) {
+    // Balances the retain taken at spawn: the hub keeps a running coroutine alive.
+    let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeRetainedValue()
+    coroutine.execute()
+    fiber.pointee.owner = nil
+    coroutine.fiber = nil
+}

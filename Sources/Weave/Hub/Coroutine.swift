@@ -1,0 +1,80 @@
+/// A spawned coroutine with a typed result: gevent's `Greenlet`, Go's goroutine with a
+/// result. Returned by ``spawn(name:stackSize:fileID:line:_:)``.
+///
+/// ```swift
+/// let worker = try spawn(name: "worker") { try fetch(url) }
+/// let page = try worker.join(timeout: .seconds(5))
+/// ```
+public final class Coroutine<Value>: AnyCoroutine {
+    // No stored property depends on `Value`: unspecialised generic code would otherwise
+    // look up generic metadata on every access. The body is erased at spawn.
+    init(hub: Hub, id: UInt64, name: String?, spawnSite: SourceLocation, body: @escaping () throws -> Value) {
+        super.init(hub: hub, id: id, name: name, spawnSite: spawnSite)
+        self.body = { [unowned(unsafe) self] in
+            do { self.returned = try body() } catch { self.failure = error }
+        }
+    }
+
+    /// The outcome once finished, nil before.
+    public var result: Result<Value, any Error>? {
+        guard isFinished else { return nil }
+        if let failure { return .failure(failure) }
+        return .success(returned as! Value)
+    }
+
+    /// The value the body returned, nil if it has not finished or threw.
+    public var value: Value? { returned as? Value }
+
+    /// The error the body threw (`CancellationError` if cancelled), nil otherwise.
+    public var error: (any Error)? { failure }
+
+    /// Waits until the coroutine finishes and returns its value, or rethrows its error.
+    ///
+    /// Blocks the calling coroutine only. Throws ``TimeoutError`` once `timeout` passes
+    /// (the joined coroutine keeps running), `CancellationError` if the caller is
+    /// cancelled, and ``WeaveError`` when a coroutine joins itself.
+    @discardableResult
+    public func join(timeout: Duration? = nil) throws -> Value {
+        try waitUntilFinished(timeout: timeout)
+        if let failure { throw failure }
+        return returned as! Value
+    }
+
+    /// Waits until the coroutine finishes, whatever its outcome.
+    ///
+    /// Throws only for the wait itself: ``TimeoutError``, `CancellationError`, ``WeaveError``.
+    public func wait(timeout: Duration? = nil) throws {
+        try waitUntilFinished(timeout: timeout)
+    }
+}
+
+extension AnyCoroutine {
+    /// Parks the current coroutine until this one has finished.
+    func waitUntilFinished(timeout: Duration?) throws {
+        if isFinished { return }
+        let waiter = try AnyCoroutine.requireCurrent()
+        if waiter === self {
+            throw WeaveError(.joinSelf, "coroutine \(displayName) tried to join itself")
+        }
+        let wake = Wakeup(waiter)
+        defer { wake.disarm() }
+        onFinish { _ in wake.fire() }
+        while !isFinished {
+            try waiter.park(.join(self), timeout: timeout)
+        }
+    }
+}
+
+/// Wakes a parked coroutine from a completion handler until disarmed; lets a wait leave
+/// handlers behind (on coroutines it stopped waiting for) that then do nothing.
+final class Wakeup {
+    private var target: AnyCoroutine?
+
+    init(_ target: AnyCoroutine) { self.target = target }
+
+    func fire() {
+        if let target { target.hub.makeReady(target) }
+    }
+
+    func disarm() { target = nil }
+}

@@ -1,0 +1,34 @@
+import CLibUV
+import CWeaveContext
+
+extension Hub {
+    /// Closes every libuv handle, then the loop, and frees what the hub owns. Called once
+    /// all coroutines have finished.
+    func close() {
+        for job in remote.close() { _ = job }
+        _ = timers.removeAll()
+        closeHandle(UnsafeMutableRawPointer(timerHandle).assumingMemoryBound(to: uv_handle_t.self))
+        closeHandle(remote.uvHandle)
+        // Handles left open by higher layers would keep uv_loop_close from succeeding.
+        uv_walk(loop, { handle, _ in
+            guard let handle, uv_is_closing(handle) == 0 else { return }
+            uv_close(handle, nil)
+        }, nil)
+        uv_run(loop, UV_RUN_DEFAULT)
+        let status = uv_loop_close(loop)
+        if status != 0 { logger.error("uv_loop_close: \(UVError(status, operation: "uv_loop_close"))") }
+        else { loop.deallocate() }
+        if !leakedCoroutines { stacks.destroy() }
+        weave_altstack_uninstall(&altstackStorage.pointee)
+        altstackStorage.deallocate()
+        weave_sched_set_current(nil)
+        if !leakedCoroutines { sched.deallocate() }
+    }
+
+    private func closeHandle(_ handle: UnsafeMutablePointer<uv_handle_t>) {
+        uv_close(handle) { handle in
+            // The handle's memory is freed only here, once libuv is done with it.
+            UnsafeMutableRawPointer(handle)?.deallocate()
+        }
+    }
+}

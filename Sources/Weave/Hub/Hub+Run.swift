@@ -1,0 +1,59 @@
+import CLibUV
+import CWeaveContext
+
+extension Hub {
+    /// Runs `body` as the main coroutine, then shuts down: every coroutine still alive is
+    /// cancelled and unwound before this returns.
+    func runMain<T>(_ body: @escaping () throws -> T) throws -> T {
+        let main = try spawn(name: "main", stackSize: nil, spawnSite: SourceLocation(fileID: "Weave.run", line: 0), body)
+        mainCoroutine = main
+        let deadlock = drive(until: { main.isFinished })
+        if deadlock != nil { cancelAll() }
+        shutDown()
+        mainCoroutine = nil
+        if let deadlock { throw deadlock }
+        return try main.join()
+    }
+
+    /// Runs coroutines and the loop until `done()`; returns the report instead of hanging
+    /// when every coroutine is parked and nothing can wake one.
+    func drive(until done: () -> Bool) -> DeadlockError? {
+        while true {
+            weave_sched_run(sched)
+            recycleZombies()
+            if done() { return nil }
+            let hasReady = sched.pointee.ready_head != nil
+            if !hasReady && uv_loop_alive(loop) == 0 && outsideWork == 0 {
+                return deadlockReport()
+            }
+            uv_run(loop, hasReady ? UV_RUN_NOWAIT : UV_RUN_ONCE)
+        }
+    }
+
+    func deadlockReport() -> DeadlockError {
+        DeadlockError(waiters: liveCoroutines().filter { $0.state == .parked }.map {
+            DeadlockError.Waiter(name: $0.name ?? "#\($0.id)", waitingOn: $0.waitReason.description, spawnSite: $0.spawnSite)
+        })
+    }
+
+    func cancelAll() {
+        for coroutine in liveCoroutines() { coroutine.cancel() }
+    }
+
+    /// Cancels what is left and waits for it to unwind, logging (once) the coroutines that
+    /// take longer than the grace period.
+    private func shutDown() {
+        isShuttingDown = true
+        cancelAll()
+        let grace = addTimer(deadline: Hub.deadline(after: configuration.shutdownGracePeriod), .callback { [unowned self] in
+            let names = self.liveCoroutines().map { "\($0.displayName) (spawned at \($0.spawnSite))" }
+            self.logger.warning("shutdown: \(names.count) coroutine(s) still running after the grace period: \(names.joined(separator: ", "))")
+        })
+        if let stuck = drive(until: { aliveCount == 0 }) {
+            // Only a coroutine that ignores cancellation and parks uninterruptibly gets here.
+            logger.error("shutdown: abandoning coroutines that can never finish: \(stuck)")
+            leakedCoroutines = true
+        }
+        removeTimer(grace)
+    }
+}

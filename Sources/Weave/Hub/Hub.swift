@@ -1,0 +1,171 @@
+import CLibUV
+import CWeaveContext
+import Glibc
+import Logging
+
+/// The scheduler of one thread: a libuv loop, a run queue of coroutines, their stacks and
+/// a timer heap.
+///
+/// A hub belongs to the thread that runs it and is never shared: coroutines never migrate,
+/// and every method must be called on that thread. ``Weave/run(configuration:_:)`` creates
+/// one, runs it and closes it. Other threads reach a hub only through its cross-thread
+/// queue (a single `uv_async_t`).
+public final class Hub {
+    let configuration: Configuration
+    /// Hot scheduler state in manually managed memory, so the switch path touches no
+    /// Swift object and begins no exclusivity access. Owned by the hub; freed in `close`.
+    let sched: UnsafeMutablePointer<weave_sched>
+    /// Owned by the hub; freed after `uv_loop_close`.
+    let loop: UnsafeMutablePointer<uv_loop_t>
+    /// The hub's single timer; freed in its close callback.
+    let timerHandle: UnsafeMutablePointer<uv_timer_t>
+    let stacks: StackAllocator
+    let remote: RemoteQueue
+    let logger: Logger
+
+    var timers = TimerHeap()
+    var timerSequence: UInt64 = 0
+    var armedDeadline: UInt64?
+    var nextCoroutineID: UInt64 = 0
+    var nextScopeID: UInt64 = 0
+    /// Work in flight outside the loop (thread pool, bridges, children) that will wake a
+    /// coroutine later: while non-zero, an idle loop is waiting, not deadlocked.
+    var outsideWork = 0
+    var isShuttingDown = false
+    var mainCoroutine: AnyCoroutine?
+    /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
+    var leakedCoroutines = false
+    /// The thread's alternate signal stack while the hub runs (a stable address for C).
+    let altstackStorage = UnsafeMutablePointer<weave_altstack>.allocate(capacity: 1)
+
+    /// The hub running on the calling thread, or nil.
+    public static var current: Hub? {
+        guard let sched = weave_sched_current() else { return nil }
+        return Unmanaged<Hub>.fromOpaque(sched.pointee.owner).takeUnretainedValue()
+    }
+
+    init(configuration: Configuration) throws(WeaveError) {
+        let configuration = try configuration.validated()
+        self.configuration = configuration
+        self.logger = configuration.logger
+        self.stacks = StackAllocator(stackSize: configuration.stackSize, guardSize: configuration.guardSize,
+                                     poolCapacity: configuration.stackPoolCapacity, guardMode: configuration.guardMode)
+
+        sched = .allocate(capacity: 1)
+        weave_sched_init(sched)
+        sched.pointee.poll_interval = UInt32(clamping: configuration.pollInterval)
+        sched.pointee.swap_exclusivity = configuration.exclusivity == .perCoroutine ? 1 : 0
+        sched.pointee.check_exclusivity = configuration.trapsOnSuspendedAccess ? 1 : 0
+
+        loop = .allocate(capacity: 1)
+        let status = uv_loop_init(loop)
+        timerHandle = .allocate(capacity: 1)
+        let asyncHandle = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
+        remote = RemoteQueue(handle: asyncHandle)
+        guard status == 0 else {
+            loop.deallocate()
+            timerHandle.deallocate()
+            asyncHandle.deallocate()
+            sched.deallocate()
+            throw WeaveError(.invalidArgument, "uv_loop_init failed: \(UVError(status, operation: "uv_loop_init"))")
+        }
+
+        sched.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+        loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_init(loop, timerHandle)
+        timerHandle.pointee.data = loop.pointee.data
+        uv_async_init(loop, asyncHandle, hubAsyncCallback)
+        asyncHandle.pointee.data = loop.pointee.data
+        // Internal handles never keep the loop alive on their own: an idle loop with
+        // parked coroutines is a deadlock, unless outside work is pending (see `outsideWork`).
+        uv_unref(UnsafeMutableRawPointer(asyncHandle).assumingMemoryBound(to: uv_handle_t.self))
+
+        weave_sched_set_current(sched)
+        // libuv leaves SIGPIPE fatal; a peer closing a socket must be an error, not death.
+        signal(SIGPIPE, SIG_IGN)
+        weave_install_overflow_handler()
+        altstackStorage.initialize(to: weave_altstack())
+        _ = weave_altstack_install(altstackStorage, 64 * 1024)
+    }
+
+    // MARK: - Counters
+
+    /// Coroutines spawned on this hub that have not finished (the main body included).
+    public var aliveCount: Int { Int(sched.pointee.alive_count) }
+
+    /// Coroutines waiting in the run queue.
+    public var readyCount: Int { Int(sched.pointee.ready_count) }
+
+    /// Context switches made so far.
+    public var switchCount: UInt64 { sched.pointee.switches }
+
+    /// Free stacks kept for reuse.
+    public var pooledStackCount: Int {
+        recycleZombies()
+        return stacks.freeCount
+    }
+
+    /// The most free stacks the pool keeps (``Configuration/stackPoolCapacity`` rounded up
+    /// to whole slabs).
+    public var stackPoolLimit: Int { stacks.poolLimit }
+
+    /// Stacks currently owned by coroutines.
+    public var stacksInUse: Int {
+        recycleZombies()
+        return stacks.inUse
+    }
+
+    /// Whether stacks are guarded by `mprotect` (the fallback) rather than `MADV_GUARD_INSTALL`.
+    public var usesMprotectGuards: Bool { stacks.usesMprotect }
+
+    // MARK: - Scheduling primitives (hub thread only)
+
+    /// Makes a parked coroutine runnable again.
+    @inline(__always)
+    func makeReady(_ coroutine: AnyCoroutine) {
+        guard coroutine.state == .parked, let fiber = coroutine.fiber else { return }
+        coroutine.state = .ready
+        weave_sched_ready(sched, fiber)
+    }
+
+    /// Returns the stacks of finished coroutines to the allocator.
+    func recycleZombies() {
+        var zombie = weave_sched_take_zombies(sched)
+        while let fiber = zombie {
+            zombie = fiber.pointee.next
+            stacks.release(fiber)
+        }
+    }
+
+    /// Marks outside work as pending: the loop then waits for it instead of reporting a deadlock.
+    func beginOutsideWork() {
+        outsideWork += 1
+        if outsideWork == 1 { uv_ref(remote.uvHandle) }
+    }
+
+    func endOutsideWork() {
+        precondition(outsideWork > 0, "unbalanced endOutsideWork")
+        outsideWork -= 1
+        if outsideWork == 0 { uv_unref(remote.uvHandle) }
+    }
+
+    /// Every live coroutine, in spawn order.
+    func liveCoroutines() -> [AnyCoroutine] {
+        var result: [AnyCoroutine] = []
+        var fiber = sched.pointee.all_head
+        while let current = fiber {
+            if let owner = current.pointee.owner {
+                result.append(Unmanaged<AnyCoroutine>.fromOpaque(owner).takeUnretainedValue())
+            }
+            fiber = current.pointee.all_next
+        }
+        return result.sorted { $0.id < $1.id }
+    }
+}
+
+/// Drains the cross-thread queue on the hub's thread.
+private let hubAsyncCallback: @convention(c) (UnsafeMutablePointer<uv_async_t>?) -> Void = { handle in
+    guard let data = handle?.pointee.data else { return }
+    let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
+    for job in hub.remote.drain() { job() }
+}

@@ -1,0 +1,66 @@
+import Glibc
+import Logging
+
+extension Hub {
+    /// How a hub sizes stacks, checks exclusivity and shuts down.
+    public struct Configuration: Sendable {
+        /// Usable bytes of a coroutine stack unless `spawn(stackSize:)` says otherwise.
+        /// Virtual: pages are committed only as the stack grows. Default 256 KiB.
+        public var stackSize: Int = 256 * 1024
+        /// Bytes of the guard region below every stack. Swift emits large frames without
+        /// stack probes, so one page is not enough. Default 64 KiB.
+        public var guardSize: Int = 64 * 1024
+        /// Free default-size stacks kept for reuse (rounded up to whole slabs).
+        public var stackPoolCapacity: Int = 1024
+        /// How stacks are guarded. `WEAVE_GUARD_MODE=mprotect` in the environment forces `.mprotect`.
+        public var guardMode: GuardMode = .automatic
+        /// How Swift's exclusivity checks see coroutines.
+        public var exclusivity: ExclusivityMode = .perCoroutine
+        /// Trap, naming the coroutine, when it suspends with an exclusive access still
+        /// open (an `inout` or `modify` across a blocking call, which loses updates).
+        /// On by default in debug builds of Weave.
+        public var trapsOnSuspendedAccess: Bool = _isDebugAssertConfiguration()
+        /// Poll libuv for I/O and timers at least every this many coroutine hand-offs,
+        /// even while coroutines keep each other busy.
+        public var pollInterval: Int = 256
+        /// At shutdown, how long cancelled coroutines may take to unwind before the hub
+        /// logs the ones still running.
+        public var shutdownGracePeriod: Duration = .seconds(2)
+        /// Where the runtime logs (at debug and trace level, plus a warning at shutdown
+        /// for coroutines that do not unwind).
+        public var logger: Logger = Logger(label: "weave")
+
+        public init() {}
+
+        func validated() throws(WeaveError) -> Configuration {
+            guard stackSize >= 16 * 1024 else {
+                throw WeaveError(.invalidArgument, "stackSize \(stackSize) is below the 16 KiB minimum")
+            }
+            guard guardSize >= 4096 else {
+                throw WeaveError(.invalidArgument, "guardSize \(guardSize) is below one page")
+            }
+            guard pollInterval >= 1, stackPoolCapacity >= 0 else {
+                throw WeaveError(.invalidArgument, "pollInterval must be at least 1 and stackPoolCapacity not negative")
+            }
+            var copy = self
+            if let mode = getenvString("WEAVE_GUARD_MODE"), mode == "mprotect" { copy.guardMode = .mprotect }
+            return copy
+        }
+    }
+
+    /// How Swift's dynamic exclusivity checks see coroutines.
+    public enum ExclusivityMode: Sendable, Equatable {
+        /// Each coroutine has its own access set, swapped on every switch as Swift does for
+        /// tasks, so an access left open by a suspended coroutine is invisible to the others.
+        case perCoroutine
+        /// One access set for the whole thread (no swap): an access held across a
+        /// suspension conflicts with any other coroutine touching the same memory, and
+        /// traps with "Simultaneous accesses". A debugging aid.
+        case sharedThread
+    }
+}
+
+func getenvString(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}

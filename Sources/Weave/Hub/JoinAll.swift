@@ -1,0 +1,62 @@
+/// Waits until every coroutine in `coroutines` has finished (gevent's `joinall`).
+///
+/// Does not rethrow the coroutines' errors: read each one's ``Coroutine/result``, or use
+/// ``withCoroutineGroup(_:)`` for fail-fast semantics. Throws ``TimeoutError`` once
+/// `timeout` passes (the coroutines keep running) and `CancellationError` if the caller
+/// is cancelled.
+public func joinAll(_ coroutines: [AnyCoroutine], timeout: Duration? = nil) throws {
+    let completions = completed(coroutines)
+    let deadline = timeout.map { ContinuousClock.now + $0 }
+    while try completions.next(timeout: deadline.map { $0 - .now }) != nil {}
+}
+
+/// Returns the coroutines one by one as they finish (gevent's `iwait`).
+///
+/// ```swift
+/// let done = completed(workers)
+/// while let worker = try done.next() { print(worker.displayName, "finished") }
+/// ```
+public func completed(_ coroutines: [AnyCoroutine]) -> Completions {
+    Completions(coroutines)
+}
+
+/// Finished coroutines in the order they finish; see ``completed(_:)``.
+public final class Completions {
+    private var finished: [AnyCoroutine] = []
+    private var delivered = 0
+    private let total: Int
+    private var waiter: Wakeup?
+
+    init(_ coroutines: [AnyCoroutine]) {
+        total = coroutines.count
+        for coroutine in coroutines {
+            coroutine.onFinish { [weak self] done in
+                guard let self else { return }
+                self.finished.append(done)
+                self.waiter?.fire()
+            }
+        }
+    }
+
+    /// Coroutines not yet returned by ``next(timeout:)``.
+    public var remaining: Int { total - delivered }
+
+    /// The next coroutine to finish, parking until one does; nil once all were returned.
+    ///
+    /// Throws ``TimeoutError`` if none finishes within `timeout`, `CancellationError` if
+    /// the caller is cancelled; a later call picks up where this one stopped.
+    public func next(timeout: Duration? = nil) throws -> AnyCoroutine? {
+        if delivered == total { return nil }
+        if delivered == finished.count {
+            let current = try AnyCoroutine.requireCurrent()
+            let wake = Wakeup(current)
+            waiter = wake
+            defer { wake.disarm(); waiter = nil }
+            while delivered == finished.count {
+                try current.park(.completions, timeout: timeout)
+            }
+        }
+        delivered += 1
+        return finished[delivered - 1]
+    }
+}

@@ -1,0 +1,191 @@
+import Testing
+@testable import Weave
+
+@Suite("spawn, join, yield")
+struct SpawnJoinTests {
+    @Test("the run queue is FIFO and yield is round-robin")
+    func runQueueOrder() async throws {
+        let log = try await onHub { () throws -> [String] in
+            let log = Box<[String]>([])
+            var coroutines: [Coroutine<Void>] = []
+            for name in ["a", "b", "c"] {
+                coroutines.append(try spawn(name: name) {
+                    for round in 0..<3 {
+                        log.value.append("\(name)\(round)")
+                        try AnyCoroutine.yield()
+                    }
+                })
+            }
+            try joinAll(coroutines)
+            return log.value
+        }
+        #expect(log == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"])
+    }
+
+    @Test("a spawned coroutine runs only once the spawner blocks")
+    func spawnDoesNotPreempt() async throws {
+        let log = try await onHub { () throws -> [String] in
+            let log = Box<[String]>([])
+            let child = try spawn { log.value.append("child") }
+            log.value.append("parent before join")
+            try child.join()
+            log.value.append("parent after join")
+            return log.value
+        }
+        #expect(log == ["parent before join", "child", "parent after join"])
+    }
+
+    @Test("join returns the value and rethrows the body's error")
+    func joinRethrows() async throws {
+        let (value, caught) = try await onHub { () throws -> (Int, TestFailure?) in
+            let good = try spawn { 41 + 1 }
+            let bad = try spawn { () throws -> Int in throw TestFailure(tag: "bad") }
+            var caught: TestFailure?
+            do { _ = try bad.join() } catch let error as TestFailure { caught = error }
+            #expect(bad.error as? TestFailure == TestFailure(tag: "bad"))
+            #expect(bad.value == nil)
+            return (try good.join(), caught)
+        }
+        #expect(value == 42)
+        #expect(caught == TestFailure(tag: "bad"))
+    }
+
+    @Test("join with a timeout throws TimeoutError and leaves the target running")
+    func joinTimeout() async throws {
+        let description = try await onHub { () throws -> String in
+            let slow = try spawn(name: "slow") { try AnyCoroutine.sleep(for: .milliseconds(200)) }
+            var message = ""
+            do {
+                try slow.join(timeout: .milliseconds(10))
+            } catch let error as TimeoutError {
+                message = error.description
+            }
+            #expect(!slow.isFinished)
+            try slow.join(timeout: .seconds(30))
+            #expect(slow.isFinished)
+            return message
+        }
+        #expect(description.contains("join 'slow'"))
+    }
+
+    @Test("joining yourself is an error, not a hang")
+    func joinSelf() async throws {
+        let code = try await onHub { () throws -> WeaveError.Code? in
+            let holder = Box<Coroutine<Void>?>(nil)
+            let me = try spawn(name: "me") { try holder.value!.join() }
+            holder.value = me
+            try me.wait()
+            return (me.error as? WeaveError)?.code
+        }
+        #expect(code == .joinSelf)
+    }
+
+    @Test("spawn(after:) runs the body after the delay; cancelled first, never")
+    func spawnAfter() async throws {
+        let (ran, cancelledRan) = try await onHub { () throws -> (Bool, Bool) in
+            let start = ContinuousClock.now
+            let late = try spawn(after: .milliseconds(20)) { ContinuousClock.now - start }
+            let elapsed = try late.join()
+            #expect(elapsed >= .milliseconds(20))
+            let flag = Box(false)
+            let never = try spawn(after: .milliseconds(20)) { flag.value = true }
+            try AnyCoroutine.yield()
+            never.cancel()
+            try never.wait()
+            return (true, flag.value)
+        }
+        #expect(ran)
+        #expect(!cancelledRan)
+    }
+
+    @Test("completed(_:) yields coroutines in the order they finish")
+    func completedOrder() async throws {
+        let order = try await onHub { () throws -> [String] in
+            let slow = try spawn(name: "slow") { try AnyCoroutine.sleep(for: .milliseconds(60)) }
+            let fast = try spawn(name: "fast") { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+            let middle = try spawn(name: "middle") { try AnyCoroutine.sleep(for: .milliseconds(30)) }
+            let done = completed([slow, fast, middle])
+            var order: [String] = []
+            while let next = try done.next() { order.append(next.name ?? "?") }
+            #expect(done.remaining == 0)
+            return order
+        }
+        #expect(order == ["fast", "middle", "slow"])
+    }
+
+    @Test("joinAll with a timeout throws and the caller can still join later")
+    func joinAllTimeout() async throws {
+        let timedOut = try await onHub { () throws -> Bool in
+            let coroutines = try (0..<3).map { index in
+                try spawn { try AnyCoroutine.sleep(for: .milliseconds(index == 2 ? 150 : 1)) }
+            }
+            var timedOut = false
+            do { try joinAll(coroutines, timeout: .milliseconds(20)) } catch is TimeoutError { timedOut = true }
+            try joinAll(coroutines, timeout: .seconds(30))
+            #expect(coroutines.allSatisfy { $0.isFinished })
+            return timedOut
+        }
+        #expect(timedOut)
+    }
+
+    @Test("sleep never wakes early")
+    func sleepNotEarly() async throws {
+        let elapsed = try await onHub { () throws -> [Duration] in
+            var results: [Duration] = []
+            for milliseconds in [1, 3, 7, 15] {
+                let start = ContinuousClock.now
+                try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
+                results.append((ContinuousClock.now - start) - .milliseconds(milliseconds))
+            }
+            return results
+        }
+        #expect(elapsed.allSatisfy { $0 >= .zero }, "overshoot per sleep: \(elapsed)")
+    }
+
+    @Test("100,000 coroutines alive at once")
+    func manyAlive() async throws {
+        let (peak, afterwards) = try await onHub { () throws -> (Int, Int) in
+            let gate = Box(false)
+            let count = Box(0)
+            var coroutines: [Coroutine<Void>] = []
+            coroutines.reserveCapacity(100_000)
+            for _ in 0..<100_000 {
+                coroutines.append(try spawn(stackSize: 32 * 1024) {
+                    while !gate.value { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                    count.value += 1
+                })
+            }
+            try AnyCoroutine.yield()
+            let peak = Hub.current!.aliveCount
+            gate.value = true
+            try joinAll(coroutines)
+            #expect(count.value == 100_000)
+            return (peak, Hub.current!.aliveCount)
+        }
+        #expect(peak == 100_001)
+        #expect(afterwards == 1)
+    }
+
+    @Test("Weave.run inside a hub throws nestedRun; spawn outside one throws notInCoroutine")
+    func misuse() async throws {
+        let nested = try await onHub { () throws -> WeaveError.Code? in
+            do { try Weave.run { } } catch let error as WeaveError { return error.code }
+            return nil
+        }
+        #expect(nested == .nestedRun)
+        #expect(throws: WeaveError.self) { _ = try spawn { } }
+        #expect(throws: WeaveError.self) { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+    }
+
+    @Test("invalid configuration and stack sizes are typed errors")
+    func invalidArguments() async throws {
+        var configuration = Hub.Configuration()
+        configuration.stackSize = 1024
+        await #expect(throws: WeaveError.self) { try await onHub(configuration: configuration) { } }
+        let code = try await onHub { () throws -> WeaveError.Code? in
+            do { _ = try spawn(stackSize: 100) { } } catch let error as WeaveError { return error.code }
+            return nil
+        }
+        #expect(code == .invalidArgument)
+    }
+}
