@@ -144,6 +144,13 @@ int weave_altstack_install(weave_altstack *a, size_t size);
 /// Restores the previous alternate stack and unmaps this one.
 void weave_altstack_uninstall(weave_altstack *a);
 
+// MARK: - Benchmark support
+
+/// Ping-pongs between the calling thread and a fresh context `rounds` times (two switches
+/// a round) through the same path the scheduler uses, with or without the exclusivity swap.
+/// Returns the elapsed nanoseconds.
+uint64_t weave_bench_switch(uint64_t rounds, int swap_exclusivity);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,105 @@
+import Glibc
+import Testing
+import Weave
+
+/// The exclusivity hazards of stackful coroutines in Swift (DESIGN rule 2), each in a
+/// child process whose exit status and stderr are checked.
+@Suite("exclusivity hazards")
+struct ExclusivityHazardTests {
+    @Test("suspending inside an exclusive access traps in debug, naming the coroutine")
+    func trapOnSuspendInsideAccess() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var configuration = Hub.Configuration()
+            configuration.trapsOnSuspendedAccess = true
+            let counter = Counter()
+            try Weave.run(configuration: configuration) {
+                try spawn(name: "holder") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                }.join()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("coroutine 'holder' suspended inside an exclusive access"))
+    }
+
+    @Test("without the per-coroutine swap, another coroutine touching the memory traps")
+    func sharedThreadModeTraps() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var configuration = Hub.Configuration()
+            configuration.exclusivity = .sharedThread
+            configuration.trapsOnSuspendedAccess = false
+            let counter = Counter()
+            try Weave.run(configuration: configuration) {
+                let holder = try spawn(name: "holder") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(20)) }
+                }
+                let toucher = try spawn(name: "toucher") { counter.value += 1 }
+                try toucher.join()
+                try holder.join()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("Simultaneous accesses"))
+    }
+
+    @Test("with the swap, the same program runs to completion")
+    func swapIsolatesCoroutines() async {
+        await #expect(processExitsWith: .success) {
+            var configuration = Hub.Configuration()
+            configuration.trapsOnSuspendedAccess = false
+            let counter = Counter()
+            try Weave.run(configuration: configuration) {
+                let holder = try spawn(name: "holder") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(20)) }
+                }
+                let toucher = try spawn(name: "toucher") { counter.value += 1 }
+                try toucher.join()
+                try holder.join()
+            }
+            // Both updates land: a stored property is accessed in place.
+            if counter.value != 2 { exit(3) }
+            counter.value += 1
+        }
+    }
+
+    @Test("a coroutine cancelled or abandoned with an access open unwinds it cleanly")
+    func cancelledWithAccessOpen() async {
+        await #expect(processExitsWith: .success) {
+            var configuration = Hub.Configuration()
+            configuration.trapsOnSuspendedAccess = false
+            let counter = Counter()
+            try Weave.run(configuration: configuration) {
+                let cancelled = try spawn(name: "cancelled") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .seconds(60)) }
+                }
+                // Abandoned: still inside its access when the body returns; shutdown unwinds it.
+                try spawn(name: "abandoned") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .seconds(60)) }
+                }
+                try AnyCoroutine.yield()
+                cancelled.cancel()
+                try cancelled.wait()
+                counter.value += 10
+            }
+            // The thread's access set must be intact: new accesses work, none conflict.
+            counter.value += 100
+            try Weave.run { counter.value += 1000 }
+            if counter.value != 1110 { exit(4) }
+        }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    var value = 0
+
+    /// Holds a modify access to `value` across `body` (the hazard under test).
+    func increment(during body: () throws -> Void) throws {
+        try Counter.hold(&value, body)
+    }
+
+    @inline(never)
+    static func hold(_ value: inout Int, _ body: () throws -> Void) throws {
+        try body()
+        value += 1
+    }
+}

@@ -1,0 +1,65 @@
+import Glibc
+import Testing
+import Weave
+
+@Suite("stack overflow")
+struct StackOverflowTests {
+    @Test("an overflow into the guard region is reported with the coroutine's name and stack size")
+    func overflowIsReported() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try Weave.run {
+                try spawn(name: "deep", stackSize: 64 * 1024) { recurse(1_000_000) }.join()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("stack overflow in coroutine 'deep' (stack size"))
+    }
+
+    @Test("the mprotect fallback reports overflows too")
+    func overflowWithMprotectGuards() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var configuration = Hub.Configuration()
+            configuration.guardMode = .mprotect
+            try Weave.run(configuration: configuration) {
+                guard Hub.current!.usesMprotectGuards else { exit(0) }
+                try spawn(name: "deep-mprotect") { recurse(10_000_000) }.join()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("stack overflow in coroutine 'deep-mprotect'"))
+    }
+
+    @Test("past the mapping budget, spawn throws and the process keeps working")
+    func mappingBudget() async {
+        await #expect(processExitsWith: .success) {
+            var configuration = Hub.Configuration()
+            configuration.guardMode = .mprotect
+            var spawned = 0
+            var code: WeaveError.Code?
+            try Weave.run(configuration: configuration) {
+                do {
+                    while true {
+                        try spawn { try AnyCoroutine.sleep(for: .seconds(60)) }
+                        spawned += 1
+                    }
+                } catch let error as WeaveError {
+                    code = error.code
+                }
+            }
+            guard code == .mappingBudgetExhausted, spawned > 1_000 else { exit(5) }
+            // The rest of the process can still map memory.
+            let buffers = (0..<64).map { _ in [UInt8](repeating: 1, count: 1 << 20) }
+            guard buffers.count == 64 else { exit(6) }
+            try Weave.run { try spawn { 1 }.join() }
+        }
+    }
+}
+
+@inline(never)
+func recurse(_ depth: Int) -> Int {
+    var frame = (depth, depth &+ 1, depth &+ 2, depth &+ 3, depth &+ 4, depth &+ 5, depth &+ 6, depth &+ 7)
+    if depth == 0 { return 0 }
+    return withUnsafeMutablePointer(to: &frame) { pointer in
+        pointer.pointee.0 &+ recurse(depth - 1)
+    }
+}
