@@ -1,29 +1,173 @@
+// tour: a guided run through Weave's core runtime, printed as a table.
+// Run: swift run -c release tour   (or: make demo)
 import Weave
-try Weave.run {
-    let n = 2_000_000
-    var count = 0
-    let a = try spawn { for _ in 0..<n { count += 1; try AnyCoroutine.yield() } }
-    let b = try spawn { for _ in 0..<n { count += 1; try AnyCoroutine.yield() } }
-    let t0 = ContinuousClock.now
-    try a.join(); try b.join()
-    let d = ContinuousClock.now - t0
-    print("yield ns:", Double(d.components.attoseconds) / 1e9 / Double(2*n) + Double(d.components.seconds) * 1e9 / Double(2*n))
-    let t1 = ContinuousClock.now
-    for _ in 0..<10 {
-        var cs: [Coroutine<Void>] = []
-        cs.reserveCapacity(1000)
-        for _ in 0..<1000 { cs.append(try spawn { try AnyCoroutine.yield() }) }
-        for c in cs { try c.join() }
-    }
-    var t2 = ContinuousClock.now
-    print("spawn warm-up", t2 - t1)
-    t2 = ContinuousClock.now
-    for _ in 0..<1000 {
-        var cs: [Coroutine<Void>] = []
-        cs.reserveCapacity(1000)
-        for _ in 0..<1000 { cs.append(try spawn { try AnyCoroutine.yield() }) }
-        for c in cs { try c.join() }
-    }
-    let t3 = ContinuousClock.now
-    print("spawn 1M batched per sec:", 1e6 / (Double((t3 - t2).components.seconds) + Double((t3 - t2).components.attoseconds) / 1e18))
+
+struct Row {
+    let section: String
+    let ran: String
+    let result: String
+    let elapsed: Duration
 }
+
+func measure(_ section: String, _ ran: String, _ body: () throws -> String) rethrows -> Row {
+    let start = ContinuousClock.now
+    let result = try body()
+    return Row(section: section, ran: ran, result: result, elapsed: ContinuousClock.now - start)
+}
+
+func format(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    let milliseconds = Double(seconds) * 1e3 + Double(attoseconds) / 1e15
+    return milliseconds < 10 ? String(format2: milliseconds, decimals: 2) + " ms" : String(format2: milliseconds, decimals: 1) + " ms"
+}
+
+extension String {
+    init(format2 value: Double, decimals: Int) {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let rounded = (value * scale).rounded() / scale
+        var text = "\(rounded)"
+        let fraction = text.split(separator: ".").last.map(String.init) ?? ""
+        if fraction.count < decimals { text += String(repeating: "0", count: decimals - fraction.count) }
+        self = text
+    }
+
+    func padded(_ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(0, width - count))
+        return right ? padding + self : self + padding
+    }
+}
+
+struct Failure: Error {}
+
+let rows = try Weave.run { () throws -> [Row] in
+    var rows: [Row] = []
+
+    rows.append(try measure("spawn + join", "100,000 alive at once, each yields once") {
+        var finished = 0
+        var coroutines: [Coroutine<Void>] = []
+        coroutines.reserveCapacity(100_000)
+        for _ in 0..<100_000 {
+            coroutines.append(try spawn { try AnyCoroutine.yield(); finished += 1 })
+        }
+        try joinAll(coroutines)
+        return "\(finished) finished"
+    })
+
+    rows.append(try measure("spawn + join", "100 x 1,000 coroutines (pooled stacks)") {
+        var finished = 0
+        var batch: [Coroutine<Void>] = []
+        batch.reserveCapacity(1_000)
+        for _ in 0..<100 {
+            batch.removeAll(keepingCapacity: true)
+            for _ in 0..<1_000 { batch.append(try spawn { try AnyCoroutine.yield(); finished += 1 }) }
+            try joinAll(batch)
+        }
+        return "\(finished) finished"
+    })
+
+    rows.append(try measure("yield", "2 coroutines x 500,000 yields") {
+        var turns = 0
+        let players = try (0..<2).map { _ in
+            try spawn { for _ in 0..<500_000 { turns += 1; try AnyCoroutine.yield() } }
+        }
+        try joinAll(players)
+        return "\(turns) turns"
+    })
+
+    rows.append(try measure("sleep", "1,000 coroutines sleep 1..50 ms") {
+        var overshoot = Duration.zero
+        let sleepers = try (0..<1_000).map { index in
+            try spawn {
+                let wanted = Duration.milliseconds(1 + index % 50)
+                let start = ContinuousClock.now
+                try AnyCoroutine.sleep(for: wanted)
+                overshoot = max(overshoot, (ContinuousClock.now - start) - wanted)
+            }
+        }
+        try joinAll(sleepers)
+        return "max late " + format(overshoot)
+    })
+
+    rows.append(try measure("timeout", "withTimeout(20 ms) around sleep(1 s)") {
+        do {
+            try withTimeout(.milliseconds(20), "slow call") { try AnyCoroutine.sleep(for: .seconds(1)) }
+            return "not fired?!"
+        } catch let error as TimeoutError {
+            return "TimeoutError: \(error.operation)"
+        }
+    })
+
+    rows.append(try measure("cancellation", "cancel 1,000 sleeping coroutines") {
+        var unwound = 0
+        let sleepers = try (0..<1_000).map { _ in
+            try spawn {
+                defer { unwound += 1 }
+                try AnyCoroutine.sleep(for: .seconds(60))
+            }
+        }
+        try AnyCoroutine.yield()
+        for sleeper in sleepers { sleeper.cancel() }
+        try joinAll(sleepers)
+        return "\(unwound) unwound (defer ran)"
+    })
+
+    rows.append(try measure("group", "10 children, child 3 fails") {
+        var cancelled = 0
+        do {
+            try withCoroutineGroup { group in
+                for index in 0..<10 {
+                    try group.spawn(name: "child-\(index)") {
+                        if index == 3 {
+                            try AnyCoroutine.sleep(for: .milliseconds(5))
+                            throw Failure()
+                        }
+                        do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                            cancelled += 1
+                            throw CancellationError()
+                        }
+                    }
+                }
+            }
+            return "no error?!"
+        } catch is Failure {
+            return "rethrown, \(cancelled) siblings cancelled"
+        }
+    })
+
+    rows.append(try measure("locals", "CoroutineLocal inherited by a child") {
+        let requestID = CoroutineLocal<String>(default: "none")
+        return try requestID.withValue("r-42") { try spawn { requestID.value }.join() }
+    })
+    return rows
+}
+
+// A deadlock is reported, not a hang: two coroutines join each other.
+var deadlockText = ""
+let deadlockStart = ContinuousClock.now
+do {
+    try Weave.run {
+        var pair: [Coroutine<Void>] = []
+        pair.append(try spawn(name: "alice") { try pair[1].join() })
+        pair.append(try spawn(name: "bob") { try pair[0].join() })
+        try pair[0].join()
+    }
+} catch let error as DeadlockError {
+    deadlockText = error.description
+}
+let allRows = rows + [Row(section: "deadlock", ran: "alice and bob join each other",
+                          result: "DeadlockError, \(deadlockText.split(separator: "\n").count - 1) waiters",
+                          elapsed: ContinuousClock.now - deadlockStart)]
+
+let widths = (
+    max(7, allRows.map(\.section.count).max()!),
+    max(8, allRows.map(\.ran.count).max()!),
+    max(6, allRows.map(\.result.count).max()!)
+)
+print("Weave tour: the core runtime, one hub on this thread\n")
+print("| \("section".padded(widths.0)) | \("what ran".padded(widths.1)) | \("result".padded(widths.2)) | \("time".padded(10, right: true)) |")
+print("|\(String(repeating: "-", count: widths.0 + 2))|\(String(repeating: "-", count: widths.1 + 2))|\(String(repeating: "-", count: widths.2 + 2))|\(String(repeating: "-", count: 11)):|")
+for row in allRows {
+    print("| \(row.section.padded(widths.0)) | \(row.ran.padded(widths.1)) | \(row.result.padded(widths.2)) | \(format(row.elapsed).padded(10, right: true)) |")
+}
+print("\nThe deadlock report:\n\(deadlockText)")

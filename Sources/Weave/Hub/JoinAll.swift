@@ -5,9 +5,12 @@
 /// `timeout` passes (the coroutines keep running) and `CancellationError` if the caller
 /// is cancelled.
 public func joinAll(_ coroutines: [AnyCoroutine], timeout: Duration? = nil) throws {
-    let completions = completed(coroutines)
+    // One at a time: by the time the first has finished most others usually have too,
+    // so few waits register a wake-up at all.
     let deadline = timeout.map { ContinuousClock.now + $0 }
-    while try completions.next(timeout: deadline.map { $0 - .now }) != nil {}
+    for coroutine in coroutines where !coroutine.isFinished {
+        try coroutine.waitUntilFinished(timeout: deadline.map { $0 - .now })
+    }
 }
 
 /// Returns the coroutines one by one as they finish (gevent's `iwait`).
