@@ -33,9 +33,12 @@ extension AnyCoroutine {
     public static func sleep(for duration: Duration) throws {
         if duration <= .zero { return try yield() }
         let coroutine = try requireCurrent()
-        let timer = coroutine.hub.addTimer(deadline: Hub.deadline(after: duration), .wake(coroutine))
+        let deadline = Hub.deadline(after: duration)
+        let timer = coroutine.hub.addTimer(deadline: deadline, .wake(coroutine))
         defer { coroutine.hub.removeTimer(timer) }
-        try coroutine.park(.sleep)
+        repeat {
+            try coroutine.park(.sleep)
+        } while Hub.now() < deadline
     }
 
     /// Suspends the current coroutine until `deadline`.

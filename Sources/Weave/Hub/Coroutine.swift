@@ -11,7 +11,8 @@ public final class Coroutine<Value>: AnyCoroutine {
     init(hub: Hub, id: UInt64, name: String?, spawnSite: SourceLocation, body: @escaping () throws -> Value) {
         super.init(hub: hub, id: id, name: name, spawnSite: spawnSite)
         self.body = { [unowned(unsafe) self] in
-            do { self.returned = try body() } catch { self.failure = error }
+            // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
+            do { self.returned = try body() as Any } catch { self.failure = error }
         }
     }
 

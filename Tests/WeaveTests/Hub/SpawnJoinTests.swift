@@ -189,3 +189,19 @@ struct SpawnJoinTests {
         #expect(code == .invalidArgument)
     }
 }
+
+@Suite("results")
+struct ResultTests {
+    @Test("an optional result keeps nil as a value")
+    func optionalResult() async throws {
+        let (joined, value, isSuccess) = try await onHub { () throws -> (Int??, Int??, Bool) in
+            let child = try spawn { () -> Int? in nil }
+            let joined: Int?? = try child.join()
+            guard case .success = child.result else { return (joined, child.value, false) }
+            return (joined, child.value, true)
+        }
+        #expect(joined == .some(nil))
+        #expect(value == .some(nil))
+        #expect(isSuccess)
+    }
+}
