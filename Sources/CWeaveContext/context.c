@@ -13,6 +13,31 @@
 
 _Static_assert(sizeof(stack_t) <= 32, "weave_altstack.previous too small");
 
+// Sanitizers must be told about stack switches (ASan: fake stacks and stack bounds; TSan:
+// one fiber per coroutine); without sanitizers all of this compiles away.
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define WEAVE_ASAN 1
+#  endif
+#  if __has_feature(thread_sanitizer)
+#    define WEAVE_TSAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(WEAVE_ASAN)
+#  define WEAVE_ASAN 1
+#endif
+#if WEAVE_ASAN
+#include <pthread.h>
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+#endif
+#if WEAVE_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
 extern void weave_context_trampoline(void);
 
 // MARK: - Fresh contexts
@@ -59,6 +84,35 @@ void weave_sched_init(weave_sched *s) {
     s->current = &s->host;
     s->poll_interval = 256;
     s->swap_exclusivity = 1;
+#if WEAVE_ASAN
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &s->host.stack_low, &s->host.stack_size);
+        pthread_attr_destroy(&attr);
+    }
+#endif
+#if WEAVE_TSAN
+    s->host.sanitizer_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+// First code run on a fresh stack: completes the sanitizer hand-off, then enters Swift.
+static void fiber_start(void *arg) {
+    weave_fiber *f = (weave_fiber *)arg;
+#if WEAVE_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    f->entry(f);
+    abort();  // the entry ends with weave_sched_exit, which never returns
+}
+
+void weave_fiber_destroy(weave_fiber *f) {
+#if WEAVE_TSAN
+    if (f->sanitizer_fiber) __tsan_destroy_fiber(f->sanitizer_fiber);
+    f->sanitizer_fiber = NULL;
+#else
+    (void)f;
+#endif
 }
 
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
@@ -70,7 +124,11 @@ weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low
     f->stack_low = stack_low;
     f->guard_low = guard_low;
     f->stack_size = at - (uintptr_t)stack_low;
-    f->sp = weave_context_make((void *)at, entry);
+    f->entry = entry;
+    f->sp = weave_context_make((void *)at, fiber_start);
+#if WEAVE_TSAN
+    f->sanitizer_fiber = __tsan_create_fiber(0);
+#endif
     f->all_next = s->all_head;
     if (s->all_head) s->all_head->all_prev = f;
     s->all_head = f;
@@ -92,7 +150,7 @@ static void report_suspended_in_access(const weave_fiber *f) {
 // The one place that switches. Swaps Swift's exclusivity-access set so each coroutine
 // sees only its own accesses (plus the host's), exactly as Swift tasks do.
 static inline __attribute__((always_inline))
-void transfer(weave_sched *s, weave_fiber *from, weave_fiber *to) {
+void transfer_ex(weave_sched *s, weave_fiber *from, weave_fiber *to, int from_is_dying) {
     if (s->swap_exclusivity) {
         if (!from->is_host) {
             swift_task_exitThreadLocalContext((char *)from->exclusivity);
@@ -103,7 +161,24 @@ void transfer(weave_sched *s, weave_fiber *from, weave_fiber *to) {
     }
     s->current = to;
     s->switches++;
+#if WEAVE_ASAN
+    void *fake_stack = NULL;
+    __sanitizer_start_switch_fiber(from_is_dying ? NULL : &fake_stack, to->stack_low, to->stack_size);
+#else
+    (void)from_is_dying;
+#endif
+#if WEAVE_TSAN
+    __tsan_switch_to_fiber(to->sanitizer_fiber, 0);
+#endif
     weave_context_switch(&from->sp, to->sp, to);
+#if WEAVE_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, NULL, NULL);
+#endif
+}
+
+static inline __attribute__((always_inline))
+void transfer(weave_sched *s, weave_fiber *from, weave_fiber *to) {
+    transfer_ex(s, from, to, 0);
 }
 
 static inline weave_fiber *pick(weave_sched *s) {
@@ -145,7 +220,7 @@ void weave_sched_exit(weave_sched *s) {
     s->alive_count--;
     f->next = s->zombies;
     s->zombies = f;
-    transfer(s, f, pick(s));
+    transfer_ex(s, f, pick(s), 1);
     abort();  // a zombie is never resumed
 }
 

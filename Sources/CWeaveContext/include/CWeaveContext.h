@@ -56,6 +56,8 @@ typedef struct weave_fiber {
     uint32_t slot;                    // index of the stack in its region
     uint32_t queued;                  // 1 while in the run queue
     uint32_t is_host;
+    void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
+    void *sanitizer_fiber;            // TSan's fiber handle, when built with TSan
     char name[WEAVE_FIBER_NAME_BYTES];
 } weave_fiber;
 
@@ -114,6 +116,9 @@ void weave_sched_run(weave_sched *s);
 /// Final switch of a finished coroutine. Unlinks it from the live list, parks it on the
 /// zombie list (its stack is recycled later by another context) and never returns.
 __attribute__((noreturn)) void weave_sched_exit(weave_sched *s);
+
+/// Releases per-fiber sanitizer state before the fiber's stack is reused or unmapped.
+void weave_fiber_destroy(weave_fiber *f);
 
 /// Takes the zombie list (fibers whose stacks are free to reuse), leaving it empty.
 static inline weave_fiber *weave_sched_take_zombies(weave_sched *s) {

@@ -133,6 +133,7 @@ public final class Hub {
         var zombie = weave_sched_take_zombies(sched)
         while let fiber = zombie {
             zombie = fiber.pointee.next
+            weave_fiber_destroy(fiber)
             stacks.release(fiber)
         }
     }
