@@ -36,7 +36,7 @@ public final class Hub {
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
-    let altstackStorage = UnsafeMutablePointer<weave_altstack>.allocate(capacity: 1)
+    let altstackStorage: UnsafeMutablePointer<weave_altstack>
 
     /// The hub running on the calling thread, or nil.
     public static var current: Hub? {
@@ -57,6 +57,7 @@ public final class Hub {
         sched.pointee.swap_exclusivity = configuration.exclusivity == .perCoroutine ? 1 : 0
         sched.pointee.check_exclusivity = configuration.trapsOnSuspendedAccess ? 1 : 0
 
+        altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)
         let status = uv_loop_init(loop)
         timerHandle = .allocate(capacity: 1)
@@ -67,6 +68,7 @@ public final class Hub {
             timerHandle.deallocate()
             asyncHandle.deallocate()
             sched.deallocate()
+            altstackStorage.deallocate()
             throw WeaveError(.invalidArgument, "uv_loop_init failed: \(UVError(status, operation: "uv_loop_init"))")
         }
 
