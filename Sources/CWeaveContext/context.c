@@ -71,11 +71,7 @@ void *weave_context_make(void *stack_top, void (*entry)(void *arg)) {
 
 // MARK: - Scheduler
 
-// initial-exec: a plain %fs-relative load instead of a __tls_get_addr call per switch.
-static __thread weave_sched *tls_sched __attribute__((tls_model("initial-exec")));
-
-weave_sched *weave_sched_current(void) { return tls_sched; }
-void weave_sched_set_current(weave_sched *s) { tls_sched = s; }
+__thread weave_sched *weave_tls_sched __attribute__((tls_model("initial-exec")));
 
 void weave_sched_init(weave_sched *s) {
     memset(s, 0, sizeof *s);
@@ -253,7 +249,7 @@ static void chain(int sig, siginfo_t *info, void *uctx) {
 }
 
 static void overflow_handler(int sig, siginfo_t *info, void *uctx) {
-    weave_sched *s = tls_sched;
+    weave_sched *s = weave_tls_sched;
     if (s && s->current && !s->current->is_host) {
         weave_fiber *f = s->current;
         char *addr = (char *)info->si_addr;

@@ -82,9 +82,19 @@ typedef struct weave_sched {
 /// Initialises the scheduler; the calling thread becomes its host.
 void weave_sched_init(weave_sched *s);
 
+/// The scheduler of the hub running on this thread. initial-exec: a plain thread-pointer
+/// relative load, no __tls_get_addr call, on every `current` lookup.
+extern __thread weave_sched *weave_tls_sched __attribute__((tls_model("initial-exec")));
+
 /// The scheduler running on this thread, or NULL.
-weave_sched *weave_sched_current(void);
-void weave_sched_set_current(weave_sched *s);
+static inline weave_sched *weave_sched_current(void) { return weave_tls_sched; }
+static inline void weave_sched_set_current(weave_sched *s) { weave_tls_sched = s; }
+
+/// The fiber running on this thread (the host's while the loop runs), or NULL without a hub.
+static inline weave_fiber *weave_current_fiber(void) {
+    weave_sched *s = weave_tls_sched;
+    return s ? s->current : (weave_fiber *)0;
+}
 
 /// Lays out a fiber at the top of a stack region and prepares its first activation.
 /// `top` is the highest address of the region; returns the fiber (which sits just below top).
