@@ -49,6 +49,7 @@ typedef struct weave_fiber {
     struct weave_fiber *all_prev;     // list of every live coroutine of the hub
     struct weave_fiber *all_next;
     void *owner;                      // unretained Swift AnyCoroutine, NULL for the host
+    uint64_t id;                      // the coroutine's id (unique per hub), 0 for the host
     void *stack_low;                  // lowest usable stack address
     void *guard_low;                  // lowest address of the guard region below it
     size_t stack_size;                // usable bytes, for the overflow report

@@ -32,6 +32,8 @@ public class AnyCoroutine: CustomStringConvertible {
     @exclusivity(unchecked) var waitReason: WaitReason = .none
     @exclusivity(unchecked) var finishHandlers: [(AnyCoroutine) -> Void] = []
     @exclusivity(unchecked) var locals: [ObjectIdentifier: Any] = [:]
+    /// Reused for every wait on a primitive; created on first use.
+    @exclusivity(unchecked) var ownWaiter: Waiter?
     /// The body, type-erased so that running it needs no generic metadata; it stores its
     /// own result through `returned`/`failure`. Dropped once run.
     @exclusivity(unchecked) var body: (() -> Void)?

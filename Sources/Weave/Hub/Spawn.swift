@@ -62,6 +62,7 @@ extension Hub {
         if let parent = AnyCoroutine.current, !parent.locals.isEmpty { coroutine.locals = parent.locals }
         let fiber = weave_fiber_create(sched, stack.stackLow, stack.guardLow, stack.top, coroutineEntry,
                                        Unmanaged.passRetained(coroutine).toOpaque())!
+        fiber.pointee.id = coroutine.id
         fiber.pointee.region = stack.region
         fiber.pointee.slot = stack.slot
         if let name { copyName(name, into: fiber) }

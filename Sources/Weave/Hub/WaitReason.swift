@@ -7,6 +7,8 @@ enum WaitReason {
     case joinAll(Int)
     case completions
     case group
+    /// Parked on a coordination primitive (a lock, a queue, an event...).
+    case primitive(any WaitTarget, StaticString)
     case other(String)
 
     var description: String {
@@ -17,6 +19,7 @@ enum WaitReason {
         case .joinAll(let count): return "joinAll of \(count) coroutines"
         case .completions: return "completed(_:) next"
         case .group: return "withCoroutineGroup children"
+        case .primitive(let target, let operation): return "\(target.waitDescription) \(operation)"
         case .other(let text): return text
         }
     }
