@@ -120,6 +120,18 @@ public final class Hub {
     /// Whether stacks are guarded by `mprotect` (the fallback) rather than `MADV_GUARD_INSTALL`.
     public var usesMprotectGuards: Bool { stacks.usesMprotect }
 
+    /// xorshift64* state for cheap fair choices (select); a syscall-backed generator would
+    /// cost more than the choice is worth.
+    var randomState: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// A pseudo-random number in `0..<bound`.
+    func random(below bound: Int) -> Int {
+        randomState ^= randomState >> 12
+        randomState ^= randomState << 25
+        randomState ^= randomState >> 27
+        return Int((randomState &* 0x2545_F491_4F6C_DD1D) % UInt64(bound))
+    }
+
     // MARK: - Scheduling primitives (hub thread only)
 
     /// Makes a parked coroutine runnable again.

@@ -14,6 +14,7 @@ struct WaitQueue {
     mutating func append(_ waiter: Waiter) {
         waiter.isQueued = true
         waiter.isSignaled = false
+        waiter.sawClose = false
         waiter.next = nil
         waiter.previous = tail
         if let tail { tail.next = waiter } else { head = waiter }
@@ -67,6 +68,14 @@ struct WaitQueue {
             woken += 1
         }
         return woken
+    }
+
+    /// Wakes every waiter still waiting with `sawClose` set: the primitive closed under them.
+    mutating func closeAll() {
+        while let waiter = popWaiting() {
+            waiter.sawClose = true
+            wake(waiter)
+        }
     }
 
     private func wake(_ waiter: Waiter) {

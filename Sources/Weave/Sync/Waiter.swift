@@ -12,6 +12,9 @@ final class Waiter {
     /// Set by whoever woke it through the queue: the wait was satisfied (a lock handed
     /// over, a value delivered), as opposed to cancelled or timed out.
     var isSignaled = false
+    /// Set when the wait ended because the primitive closed (a channel closed, a queue
+    /// shut down) rather than because it was satisfied.
+    var sawClose = false
     /// Points at a value slot on the waiting coroutine's stack (which stays put while it is
     /// parked): a channel hands values over through it without boxing.
     var slot: UnsafeMutableRawPointer?

@@ -1,0 +1,145 @@
+/// A Go-style channel between coroutines: a rendezvous by default (each `send` waits for a
+/// `receive`), or buffered with a `capacity`.
+///
+/// ```swift
+/// let jobs = try Channel<Int>(capacity: 16)
+/// try spawn { for job in jobs { handle(job) } }   // ends when the channel closes
+/// for job in 0..<100 { try jobs.send(job) }
+/// jobs.close()
+/// ```
+///
+/// `close()` ends the stream: buffered values are still received, then `receive` returns
+/// nil; `send` on a closed channel throws ``QueueError/Code/closed``. ``select(_:timeout:default:)``
+/// waits on several channels at once. Waiters are served first-come first-served.
+public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequence {
+    public let label: String?
+    /// Values buffered without a receiver; 0 for a rendezvous channel.
+    public let capacity: Int
+    private let buffer = FIFOStorage<Element>()
+    @exclusivity(unchecked) var receivers = WaitQueue()
+    @exclusivity(unchecked) var senders = WaitQueue()
+    @exclusivity(unchecked) public private(set) var isClosed = false
+
+    public init(capacity: Int = 0, label: String? = nil) throws {
+        guard capacity >= 0 else {
+            throw WeaveError(.invalidArgument, "Channel\(quoted(label)) capacity \(capacity) is negative")
+        }
+        self.capacity = capacity
+        self.label = label
+    }
+
+    /// Values buffered now.
+    public var count: Int { buffer.count }
+
+    /// Sends `value`, waiting until a receiver takes it (rendezvous) or there is room.
+    ///
+    /// Throws ``QueueError/Code/closed`` if the channel is closed (also while waiting),
+    /// ``TimeoutError`` after `timeout`, `CancellationError` if cancelled (the value is then not sent).
+    public func send(_ value: Element, timeout: Duration? = nil) throws {
+        if try sendWithoutWaiting(value) { return }
+        let coroutine = try AnyCoroutine.requireCurrent("Channel.send")
+        var slot: Element? = value
+        let waiter = coroutine.waiter
+        try withUnsafeMutablePointer(to: &slot) { pointer in
+            waiter.slot = UnsafeMutableRawPointer(pointer)
+            defer { waiter.slot = nil }
+            try coroutine.wait(on: self, "send", timeout: timeout,
+                               enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
+        }
+        if waiter.sawClose { throw closedError() }
+    }
+
+    /// Receives the next value, waiting for one; nil once the channel is closed and drained.
+    ///
+    /// Throws ``TimeoutError`` after `timeout` and `CancellationError` if cancelled.
+    public func receive(timeout: Duration? = nil) throws -> Element? {
+        if let value = receiveWithoutWaiting() { return value }
+        if isClosed { return nil }
+        let coroutine = try AnyCoroutine.requireCurrent("Channel.receive")
+        var slot: Element?
+        let waiter = coroutine.waiter
+        try withUnsafeMutablePointer(to: &slot) { pointer in
+            waiter.slot = UnsafeMutableRawPointer(pointer)
+            defer { waiter.slot = nil }
+            try coroutine.wait(on: self, "receive", timeout: timeout,
+                               enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
+        }
+        return slot
+    }
+
+    /// Closes the channel: waiting receivers get nil (once the buffer is drained), waiting
+    /// and later senders get ``QueueError/Code/closed``. Closing twice does nothing.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        senders.closeAll()
+        receivers.closeAll()
+    }
+
+    /// Iterates over received values until the channel closes.
+    ///
+    /// `next()` cannot throw: if the coroutine is cancelled or its timeout scope expires,
+    /// iteration ends early, and the coroutine's next blocking call throws that error.
+    public func makeIterator() -> Iterator { Iterator(channel: self) }
+
+    public struct Iterator: IteratorProtocol {
+        let channel: Channel
+
+        public mutating func next() -> Element? {
+            do {
+                return try channel.receive()
+            } catch {
+                // Keep the interruption for the next blocking call instead of losing it.
+                if !(error is CancellationError), let current = AnyCoroutine.current, current.pendingError == nil {
+                    current.pendingError = error
+                }
+                return nil
+            }
+        }
+    }
+
+    // MARK: - Internals (also used by select)
+
+    /// Whether `receive` would return without waiting (a value, or the end).
+    var canReceiveNow: Bool { buffer.count > 0 || senders.firstWaiting() != nil || isClosed }
+
+    /// Whether `send` would return (or throw) without waiting.
+    var canSendNow: Bool { isClosed || receivers.firstWaiting() != nil || buffer.count < capacity }
+
+    /// Hands `value` to a waiting receiver or buffers it; false if it would have to wait.
+    func sendWithoutWaiting(_ value: Element) throws -> Bool {
+        if isClosed { throw closedError() }
+        if let receiver = receivers.signalFirst() {
+            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee = value
+            return true
+        }
+        guard buffer.count < capacity else { return false }
+        buffer.push(value)
+        return true
+    }
+
+    /// Takes a buffered value (refilling from a waiting sender) or a waiting sender's value.
+    func receiveWithoutWaiting() -> Element? {
+        if buffer.count > 0 {
+            let value = buffer.pop()
+            if let sender = senders.signalFirst() {
+                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee.take().unsafelyUnwrapped)
+            }
+            return value
+        }
+        if let sender = senders.signalFirst() {
+            return sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee.take()
+        }
+        return nil
+    }
+
+    func closedError() -> QueueError {
+        QueueError(.closed, "send on closed Channel\(quoted(label))")
+    }
+
+    var waitDescription: String {
+        "Channel\(quoted(label)) (\(isClosed ? "closed" : "\(buffer.count) of \(capacity) buffered"))"
+    }
+
+    public var description: String { waitDescription }
+}

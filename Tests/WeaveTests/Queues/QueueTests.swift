@@ -1,0 +1,180 @@
+import Testing
+@testable import Weave
+
+@Suite("Queue, LifoQueue, PriorityQueue")
+struct QueueTests {
+    @Test("FIFO order, bounded put waits, getters are served first-come first-served")
+    func fifoAndBound() async throws {
+        let (items, served, putWaited) = try await onHub { () throws -> ([Int], [Int], Bool) in
+            let queue = try Queue<Int>(maxSize: 2, label: "jobs")
+            try queue.put(1)
+            try queue.put(2)
+            #expect(queue.isFull)
+            let putter = try spawn { try queue.put(3) }
+            try AnyCoroutine.yield()
+            let putWaited = !putter.isFinished
+            let items = [try queue.get(), try queue.get(), try queue.get()]
+            try putter.join()
+            let served = Box<[Int]>([])
+            let getters = try (0..<3).map { index in try spawn { _ = try queue.get(); served.value.append(index) } }
+            try AnyCoroutine.yield()
+            for value in 10..<13 { try queue.put(value) }
+            try joinAll(getters)
+            return (items, served.value, putWaited)
+        }
+        #expect(items == [1, 2, 3])
+        #expect(served == [0, 1, 2])
+        #expect(putWaited)
+    }
+
+    @Test("LIFO and priority order")
+    func orders() async throws {
+        let (lifo, priority, byKey) = try await onHub { () throws -> ([Int], [Int], [String]) in
+            let lifo = try LifoQueue<Int>()
+            let priority = try PriorityQueue<Int>()
+            for value in [3, 1, 2] {
+                try lifo.put(value)
+                try priority.put(value)
+            }
+            let byKey = try PriorityQueue<(Int, String)>(by: { $0.0 < $1.0 })
+            for entry in [(2, "b1"), (1, "a"), (2, "b2")] { try byKey.put(entry) }
+            return (try (0..<3).map { _ in try lifo.get() }, try (0..<3).map { _ in try priority.get() },
+                    try (0..<3).map { _ in try byKey.get().1 })
+        }
+        #expect(lifo == [2, 1, 3])
+        #expect(priority == [1, 2, 3])
+        #expect(byKey == ["a", "b1", "b2"])
+    }
+
+    @Test("nowait variants throw typed Full and Empty errors; peek does not remove")
+    func nowait() async throws {
+        let codes = try await onHub { () throws -> [QueueError.Code] in
+            let queue = try Queue<String>(maxSize: 1)
+            var codes: [QueueError.Code] = []
+            do { _ = try queue.getNowait() } catch let error as QueueError { codes.append(error.code) }
+            try queue.putNowait("a")
+            do { try queue.putNowait("b") } catch let error as QueueError { codes.append(error.code) }
+            #expect(queue.peek() == "a")
+            #expect(queue.count == 1)
+            #expect(try queue.getNowait() == "a")
+            return codes
+        }
+        #expect(codes == [.empty, .full])
+        await #expect(throws: WeaveError.self) { try await onHub { _ = try Queue<Int>(maxSize: 0) } }
+    }
+
+    @Test("get and put time out and leave the wait queue")
+    func timeouts() async throws {
+        let (getTimedOut, putTimedOut, stillWorks) = try await onHub { () throws -> (Bool, Bool, Int) in
+            let queue = try Queue<Int>(maxSize: 1)
+            var getTimedOut = false
+            do { _ = try queue.get(timeout: .milliseconds(3)) } catch is TimeoutError { getTimedOut = true }
+            try queue.put(1)
+            var putTimedOut = false
+            do { try queue.put(2, timeout: .milliseconds(3)) } catch is TimeoutError { putTimedOut = true }
+            let value = try queue.get()
+            #expect(queue.isEmpty)
+            return (getTimedOut, putTimedOut, value)
+        }
+        #expect(getTimedOut)
+        #expect(putTimedOut)
+        #expect(stillWorks == 1)
+    }
+
+    @Test("taskDone and join; taskDone called too often is an error")
+    func taskAccounting() async throws {
+        let (processed, code) = try await onHub { () throws -> (Int, QueueError.Code?) in
+            let queue = try Queue<Int>()
+            let processed = Box(0)
+            for value in 0..<10 { try queue.put(value) }
+            for _ in 0..<3 {
+                try spawn {
+                    while true {
+                        _ = try queue.get()
+                        try AnyCoroutine.sleep(for: .milliseconds(1))
+                        processed.value += 1
+                        try queue.taskDone()
+                    }
+                }
+            }
+            try queue.join(timeout: .seconds(30))
+            var code: QueueError.Code?
+            do { try queue.taskDone() } catch let error as QueueError { code = error.code }
+            return (processed.value, code)
+        }
+        #expect(processed == 10)
+        #expect(code == .taskDoneTooOften)
+    }
+
+    @Test("shutdown: blocked putters and getters fail; later get drains then fails")
+    func shutdownGraceful() async throws {
+        let (putterCode, drained, getCode, getterCode) = try await onHub { () throws -> (QueueError.Code?, [Int], QueueError.Code?, QueueError.Code?) in
+            let full = try Queue<Int>(maxSize: 1)
+            try full.put(1)
+            let putter = try spawn { try full.put(2) }
+            try AnyCoroutine.yield()
+            full.shutdown()
+            try putter.wait()
+            let drained = [try full.get()]
+            var getCode: QueueError.Code?
+            do { _ = try full.get() } catch let error as QueueError { getCode = error.code }
+            let empty = try Queue<Int>()
+            let getter = try spawn { try empty.get() }
+            try AnyCoroutine.yield()
+            empty.shutdown()
+            try getter.wait()
+            return ((putter.error as? QueueError)?.code, drained, getCode, (getter.error as? QueueError)?.code)
+        }
+        #expect(putterCode == .shutDown)
+        #expect(drained == [1])
+        #expect(getCode == .shutDown)
+        #expect(getterCode == .shutDown)
+    }
+
+    @Test("shutdown(immediate:) discards items and releases join")
+    func shutdownImmediate() async throws {
+        let (code, joined) = try await onHub { () throws -> (QueueError.Code?, Bool) in
+            let queue = try Queue<Int>()
+            for value in 0..<5 { try queue.put(value) }
+            let joiner = try spawn { try queue.join() }
+            try AnyCoroutine.yield()
+            queue.shutdown(immediate: true)
+            try joiner.join(timeout: .seconds(30))
+            var code: QueueError.Code?
+            do { _ = try queue.get() } catch let error as QueueError { code = error.code }
+            return (code, joiner.isFinished)
+        }
+        #expect(code == .shutDown)
+        #expect(joined)
+    }
+
+    @Test("a cancelled getter does not swallow an item")
+    func noLostItem() async throws {
+        let received = try await onHub { () throws -> Int in
+            let queue = try Queue<Int>()
+            let doomed = try spawn { try queue.get() }
+            let patient = try spawn { try queue.get() }
+            try AnyCoroutine.yield()
+            doomed.cancel()
+            try queue.put(42)
+            try doomed.wait()
+            return try patient.join(timeout: .seconds(30))
+        }
+        #expect(received == 42)
+    }
+
+    @Test("a deadlock on an empty queue names the queue")
+    func queueDeadlock() async throws {
+        var caught: DeadlockError?
+        do {
+            try await onHub { () throws -> Void in
+                let queue = try Queue<Int>(label: "jobs")
+                try spawn(name: "consumer") { _ = try queue.get() }.join()
+            }
+        } catch let error as DeadlockError {
+            caught = error
+        }
+        let consumer = try #require(caught?.waiters.first { $0.name == "consumer" })
+        #expect(consumer.waitingOn == "Queue 'jobs' (0 items) get")
+    }
+}
