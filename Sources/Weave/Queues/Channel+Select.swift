@@ -16,8 +16,8 @@ public struct SelectCase<Result> {
     public static func receive<Element>(
         from channel: Channel<Element>, _ handler: @escaping (Element?) throws -> Result
     ) -> SelectCase {
-        let slot = UnsafeMutablePointer<Element?>.allocate(capacity: 1)
-        slot.initialize(to: nil)
+        // Filled by a sender if this case fires while waiting; moved out by `complete`.
+        let slot = UnsafeMutablePointer<Element>.allocate(capacity: 1)
         return SelectCase(
             attempt: {
                 guard channel.canReceiveNow else { return nil }
@@ -28,11 +28,8 @@ public struct SelectCase<Result> {
                 channel.receivers.append(waiter)
             },
             dequeue: { channel.receivers.remove($0) },
-            complete: { _ in try handler(slot.pointee.take()) },
-            release: {
-                slot.deinitialize(count: 1)
-                slot.deallocate()
-            })
+            complete: { waiter in try handler(waiter.sawClose ? nil : slot.move()) },
+            release: { slot.deallocate() })
     }
 
     /// Sends `value` on `channel`; `handler` runs once it is delivered (or buffered).
@@ -40,15 +37,18 @@ public struct SelectCase<Result> {
     public static func send<Element>(
         _ value: Element, to channel: Channel<Element>, _ handler: @escaping () throws -> Result
     ) -> SelectCase {
-        let slot = UnsafeMutablePointer<Element?>.allocate(capacity: 1)
-        slot.initialize(to: value)
+        // Holds the value while waiting; a receiver moves it out when this case fires.
+        let slot = UnsafeMutablePointer<Element>.allocate(capacity: 1)
+        var waitingWaiter: Waiter?
         return SelectCase(
             attempt: {
                 guard channel.canSendNow else { return nil }
-                guard try channel.sendWithoutWaiting(slot.pointee.unsafelyUnwrapped) else { return nil }
+                guard try channel.sendWithoutWaiting(value) else { return nil }
                 return try handler()
             },
             enqueue: { waiter in
+                slot.initialize(to: value)
+                waitingWaiter = waiter
                 waiter.slot = UnsafeMutableRawPointer(slot)
                 channel.senders.append(waiter)
             },
@@ -58,7 +58,10 @@ public struct SelectCase<Result> {
                 return try handler()
             },
             release: {
-                slot.deinitialize(count: 1)
+                // Still holding the value unless a receiver took it.
+                if let waiter = waitingWaiter, !(waiter.isSignaled && !waiter.sawClose) {
+                    slot.deinitialize(count: 1)
+                }
                 slot.deallocate()
             })
     }

@@ -38,11 +38,16 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     public func send(_ value: Element, timeout: Duration? = nil) throws {
         if try sendWithoutWaiting(value) { return }
         let coroutine = try AnyCoroutine.requireCurrent("Channel.send")
-        var slot: Element? = value
         let waiter = coroutine.waiter
-        try withUnsafeMutablePointer(to: &slot) { pointer in
-            waiter.slot = UnsafeMutableRawPointer(pointer)
-            defer { waiter.slot = nil }
+        // The value waits on this stack until a receiver moves it out (signalled, not closed).
+        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            slot.initialize(to: value)
+            waiter.slot = UnsafeMutableRawPointer(slot)
+            defer {
+                waiter.slot = nil
+                if !(waiter.isSignaled && !waiter.sawClose) { slot.deinitialize(count: 1) }
+            }
             try coroutine.wait(on: self, "send", timeout: timeout,
                                enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
         }
@@ -56,15 +61,16 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
         if let value = receiveWithoutWaiting() { return value }
         if isClosed { return nil }
         let coroutine = try AnyCoroutine.requireCurrent("Channel.receive")
-        var slot: Element?
         let waiter = coroutine.waiter
-        try withUnsafeMutablePointer(to: &slot) { pointer in
-            waiter.slot = UnsafeMutableRawPointer(pointer)
+        // A sender initialises this slot and signals us; a close signals with `sawClose`.
+        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            waiter.slot = UnsafeMutableRawPointer(slot)
             defer { waiter.slot = nil }
             try coroutine.wait(on: self, "receive", timeout: timeout,
                                enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
+            return waiter.sawClose ? nil : slot.move()
         }
-        return slot
     }
 
     /// Closes the channel: waiting receivers get nil (once the buffer is drained), waiting
@@ -110,7 +116,7 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     func sendWithoutWaiting(_ value: Element) throws -> Bool {
         if isClosed { throw closedError() }
         if let receiver = receivers.signalFirst() {
-            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee = value
+            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: value)
             return true
         }
         guard buffer.count < capacity else { return false }
@@ -123,12 +129,12 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
         if buffer.count > 0 {
             let value = buffer.pop()
             if let sender = senders.signalFirst() {
-                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee.take().unsafelyUnwrapped)
+                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move())
             }
             return value
         }
         if let sender = senders.signalFirst() {
-            return sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee.take()
+            return sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move()
         }
         return nil
     }

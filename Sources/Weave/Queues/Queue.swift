@@ -49,16 +49,20 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     public func put(_ item: Element, timeout: Duration? = nil) throws {
         if try putWithoutWaiting(item) { return }
         let coroutine = try AnyCoroutine.requireCurrent("Queue.put")
-        var slot: Element? = item
         let waiter = coroutine.waiter
-        try withUnsafeMutablePointer(to: &slot) { pointer in
-            waiter.slot = UnsafeMutableRawPointer(pointer)
-            defer { waiter.slot = nil }
+        // The item waits on this stack until a `get` moves it out (signalled, not closed).
+        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            slot.initialize(to: item)
+            waiter.slot = UnsafeMutableRawPointer(slot)
+            defer {
+                waiter.slot = nil
+                if !(waiter.isSignaled && !waiter.sawClose) { slot.deinitialize(count: 1) }
+            }
             try coroutine.wait(on: self, "put", timeout: timeout,
                                enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
         }
         if waiter.sawClose { throw shutDownError() }
-        // Signalled: a `get` moved the item in for us.
     }
 
     /// Adds `item` if there is room; never blocks. Throws ``QueueError/Code/full``.
@@ -75,16 +79,17 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     public func get(timeout: Duration? = nil) throws -> Element {
         if let item = try getWithoutWaiting() { return item }
         let coroutine = try AnyCoroutine.requireCurrent("Queue.get")
-        var slot: Element?
         let waiter = coroutine.waiter
-        try withUnsafeMutablePointer(to: &slot) { pointer in
-            waiter.slot = UnsafeMutableRawPointer(pointer)
+        // A `put` initialises this slot and signals us; a shutdown signals with `sawClose`.
+        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            waiter.slot = UnsafeMutableRawPointer(slot)
             defer { waiter.slot = nil }
             try coroutine.wait(on: self, "get", timeout: timeout,
                                enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
+            if waiter.sawClose { throw shutDownError() }
+            return slot.move()
         }
-        guard let item = slot else { throw shutDownError() }
-        return item
     }
 
     /// Removes and returns the next item; never blocks. Throws ``QueueError/Code/empty``.
@@ -139,7 +144,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     private func putWithoutWaiting(_ item: Element) throws -> Bool {
         if isShutDown { throw shutDownError() }
         if let getter = getters.signalFirst() {
-            getter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self).pointee = item
+            getter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: item)
             unfinished += 1
             return true
         }
@@ -154,8 +159,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
         if storage.count > 0 {
             let item = storage.pop()
             if let putter = putters.signalFirst() {
-                let slot = putter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element?.self)
-                storage.push(slot.pointee.take().unsafelyUnwrapped)
+                storage.push(putter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move())
                 unfinished += 1
             }
             return item

@@ -8,42 +8,58 @@ class QueueStorage<Element> {
     func removeAll() -> Int { fatalError("abstract") }
 }
 
-/// A growable ring buffer: O(1) push and pop, storage reused once warm.
+/// A growable ring buffer: O(1) push and pop, storage reused once warm. Manually managed
+/// memory of `Element` (not `[Element?]`), so unspecialised generic code needs no
+/// metadata for derived types on every operation.
 final class FIFOStorage<Element>: QueueStorage<Element> {
-    private var slots: [Element?] = []
+    private var slots: UnsafeMutablePointer<Element>?
+    private var capacity = 0
     private var head = 0
     private var stored = 0
+
+    deinit {
+        _ = removeAll()
+        slots?.deallocate()
+    }
 
     override var count: Int { stored }
 
     override func push(_ element: Element) {
-        if stored == slots.count { grow() }
-        slots[(head + stored) % slots.count] = element
+        if stored == capacity { grow() }
+        var index = head + stored
+        if index >= capacity { index -= capacity }
+        (slots.unsafelyUnwrapped + index).initialize(to: element)
         stored += 1
     }
 
     override func pop() -> Element {
-        let element = slots[head].unsafelyUnwrapped
-        slots[head] = nil
-        head = (head + 1) % slots.count
+        let element = (slots.unsafelyUnwrapped + head).move()
+        head += 1
+        if head == capacity { head = 0 }
         stored -= 1
         return element
     }
 
-    override func peek() -> Element? { stored == 0 ? nil : slots[head] }
+    override func peek() -> Element? { stored == 0 ? nil : slots.unsafelyUnwrapped[head] }
 
     override func removeAll() -> Int {
         let removed = stored
-        slots = []
+        while stored > 0 { _ = pop() }
         head = 0
-        stored = 0
         return removed
     }
 
     private func grow() {
-        var grown = [Element?](repeating: nil, count: max(16, slots.count * 2))
-        for index in 0..<stored { grown[index] = slots[(head + index) % slots.count] }
+        let newCapacity = max(16, capacity * 2)
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        for index in 0..<stored {
+            var from = head + index
+            if from >= capacity { from -= capacity }
+            (grown + index).moveInitialize(from: slots.unsafelyUnwrapped + from, count: 1)
+        }
+        slots?.deallocate()
         slots = grown
+        capacity = newCapacity
         head = 0
     }
 }
