@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .library(name: "Weave", targets: ["Weave"]),
         .executable(name: "tour", targets: ["Tour"]),
+        .executable(name: "producer-consumer", targets: ["ProducerConsumer"]),
+        .executable(name: "traffic-light", targets: ["TrafficLight"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -28,6 +30,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
+        .executableTarget(name: "ProducerConsumer", dependencies: ["Weave"], path: "Samples/ProducerConsumer"),
+        .executableTarget(name: "TrafficLight", dependencies: ["Weave"], path: "Samples/TrafficLight"),
         .testTarget(name: "WeaveTests", dependencies: ["Weave"]),
     ]
 )

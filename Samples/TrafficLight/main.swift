@@ -1,0 +1,52 @@
+// traffic-light: the seed course's Event experiment (红绿灯). A light coroutine turns green
+// and red on a timer; car coroutines wait on the Event and pass only on green.
+// Run: swift run -c release traffic-light [cars] [phase-ms]
+import Weave
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let carCount = arguments.count > 0 ? arguments[0] : 8
+let phase = Duration.milliseconds(arguments.count > 1 ? arguments[1] : 300)
+
+let start = ContinuousClock.now
+func log(_ who: String, _ what: String) {
+    let elapsed = ContinuousClock.now - start
+    let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    let stamp = "\(milliseconds)"
+    print("\(String(repeating: " ", count: max(0, 6 - stamp.count)))\(stamp) ms  \(who.padding(7))  \(what)")
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
+
+try Weave.run {
+    let green = Event(label: "green light")
+    print("   time    who      what")
+    let light = try spawn(name: "light") {
+        while true {
+            green.set()
+            log("light", "GREEN  (cars may pass)")
+            try AnyCoroutine.sleep(for: phase)
+            green.clear()
+            log("light", "RED    (cars wait)")
+            try AnyCoroutine.sleep(for: phase)
+        }
+    }
+    let cars = try (0..<carCount).map { index in
+        try spawn(name: "car-\(index)") {
+            // Cars arrive at staggered times, some during red.
+            try AnyCoroutine.sleep(for: phase * (Double(index) * 0.45))
+            let name = "car-\(index)"
+            if green.isSet {
+                log(name, "arrives on green, passes")
+            } else {
+                log(name, "arrives on red, waits")
+                try green.wait()
+                log(name, "light turned green, passes")
+            }
+        }
+    }
+    try joinAll(cars)
+    light.cancel()
+    log("road", "all \(carCount) cars passed; the light is switched off")
+}
