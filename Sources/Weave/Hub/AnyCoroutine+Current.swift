@@ -63,3 +63,15 @@ extension AnyCoroutine {
         if coroutine.isCancelled { throw CancellationError() }
     }
 }
+
+extension AnyCoroutine {
+    /// Keeps an interruption (an expired timeout scope) that a non-throwing API had to
+    /// swallow, so the coroutine's next blocking call throws it. Cancellation is sticky
+    /// and needs no keeping.
+    @usableFromInline
+    static func deferInterruption(_ error: any Error) {
+        if !(error is CancellationError), let current, current.pendingError == nil {
+            current.pendingError = error
+        }
+    }
+}

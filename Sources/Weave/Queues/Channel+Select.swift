@@ -21,7 +21,7 @@ public struct SelectCase<Result> {
         return SelectCase(
             attempt: {
                 guard channel.canReceiveNow else { return nil }
-                return try handler(channel.receiveWithoutWaiting())
+                return try handler(channel.receiveWithoutWaiting(into: slot) ? slot.move() : nil)
             },
             enqueue: { waiter in
                 waiter.slot = UnsafeMutableRawPointer(slot)
@@ -37,13 +37,15 @@ public struct SelectCase<Result> {
     public static func send<Element>(
         _ value: Element, to channel: Channel<Element>, _ handler: @escaping () throws -> Result
     ) -> SelectCase {
-        // Holds the value while waiting; a receiver moves it out when this case fires.
+        // Holds the value while waiting; a receiver copies it out when this case fires.
         let slot = UnsafeMutablePointer<Element>.allocate(capacity: 1)
         var waitingWaiter: Waiter?
         return SelectCase(
             attempt: {
                 guard channel.canSendNow else { return nil }
-                guard try channel.sendWithoutWaiting(value) else { return nil }
+                slot.initialize(to: value)
+                defer { slot.deinitialize(count: 1) }
+                guard try channel.sendWithoutWaiting(from: slot) else { return nil }
                 return try handler()
             },
             enqueue: { waiter in
@@ -58,10 +60,8 @@ public struct SelectCase<Result> {
                 return try handler()
             },
             release: {
-                // Still holding the value unless a receiver took it.
-                if let waiter = waitingWaiter, !(waiter.isSignaled && !waiter.sawClose) {
-                    slot.deinitialize(count: 1)
-                }
+                // Receivers copy the value out, so it is still here whenever we queued it.
+                if waitingWaiter != nil { slot.deinitialize(count: 1) }
                 slot.deallocate()
             })
     }

@@ -35,42 +35,52 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     ///
     /// Throws ``QueueError/Code/closed`` if the channel is closed (also while waiting),
     /// ``TimeoutError`` after `timeout`, `CancellationError` if cancelled (the value is then not sent).
+    @inlinable
     public func send(_ value: Element, timeout: Duration? = nil) throws {
-        if try sendWithoutWaiting(value) { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Channel.send")
-        let waiter = coroutine.waiter
-        // The value waits on this stack until a receiver moves it out (signalled, not closed).
-        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
-            let slot = buffer.baseAddress.unsafelyUnwrapped
-            slot.initialize(to: value)
-            waiter.slot = UnsafeMutableRawPointer(slot)
-            defer {
-                waiter.slot = nil
-                if !(waiter.isSignaled && !waiter.sawClose) { slot.deinitialize(count: 1) }
-            }
-            try coroutine.wait(on: self, "send", timeout: timeout,
-                               enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
-        }
-        if waiter.sawClose { throw closedError() }
+        // Inlinable so the caller specialises it: the shared core below works on a typed
+        // pointer and never needs metadata for `Element?` (a lookup per call otherwise).
+        var value = value
+        try withUnsafeMutablePointer(to: &value) { try _send(from: $0, timeout: timeout) }
     }
 
     /// Receives the next value, waiting for one; nil once the channel is closed and drained.
     ///
     /// Throws ``TimeoutError`` after `timeout` and `CancellationError` if cancelled.
+    @inlinable
     public func receive(timeout: Duration? = nil) throws -> Element? {
-        if let value = receiveWithoutWaiting() { return value }
-        if isClosed { return nil }
+        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            return try _receive(into: slot, timeout: timeout) ? slot.move() : nil
+        }
+    }
+
+    /// Sends a copy of `*value`; see ``send(_:timeout:)``.
+    @usableFromInline
+    func _send(from value: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
+        if try sendWithoutWaiting(from: value) { return }
+        let coroutine = try AnyCoroutine.requireCurrent("Channel.send")
+        let waiter = coroutine.waiter
+        // The value waits in the caller's frame; a receiver copies it out and signals us.
+        waiter.slot = UnsafeMutableRawPointer(value)
+        defer { waiter.slot = nil }
+        try coroutine.wait(on: self, "send", timeout: timeout,
+                           enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
+        if waiter.sawClose { throw closedError() }
+    }
+
+    /// Initialises `*slot` with the next value and returns true, or returns false at the end.
+    @usableFromInline
+    func _receive(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws -> Bool {
+        if receiveWithoutWaiting(into: slot) { return true }
+        if isClosed { return false }
         let coroutine = try AnyCoroutine.requireCurrent("Channel.receive")
         let waiter = coroutine.waiter
-        // A sender initialises this slot and signals us; a close signals with `sawClose`.
-        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
-            let slot = buffer.baseAddress.unsafelyUnwrapped
-            waiter.slot = UnsafeMutableRawPointer(slot)
-            defer { waiter.slot = nil }
-            try coroutine.wait(on: self, "receive", timeout: timeout,
-                               enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
-            return waiter.sawClose ? nil : slot.move()
-        }
+        // A sender initialises the slot and signals us; a close signals with `sawClose`.
+        waiter.slot = UnsafeMutableRawPointer(slot)
+        defer { waiter.slot = nil }
+        try coroutine.wait(on: self, "receive", timeout: timeout,
+                           enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
+        return !waiter.sawClose
     }
 
     /// Closes the channel: waiting receivers get nil (once the buffer is drained), waiting
@@ -89,16 +99,16 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     public func makeIterator() -> Iterator { Iterator(channel: self) }
 
     public struct Iterator: IteratorProtocol {
-        let channel: Channel
+        @usableFromInline let channel: Channel
 
+        init(channel: Channel) { self.channel = channel }
+
+        @inlinable
         public mutating func next() -> Element? {
             do {
                 return try channel.receive()
             } catch {
-                // Keep the interruption for the next blocking call instead of losing it.
-                if !(error is CancellationError), let current = AnyCoroutine.current, current.pendingError == nil {
-                    current.pendingError = error
-                }
+                AnyCoroutine.deferInterruption(error)
                 return nil
             }
         }
@@ -112,33 +122,36 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     /// Whether `send` would return (or throw) without waiting.
     var canSendNow: Bool { isClosed || receivers.firstWaiting() != nil || buffer.count < capacity }
 
-    /// Hands `value` to a waiting receiver or buffers it; false if it would have to wait.
-    func sendWithoutWaiting(_ value: Element) throws -> Bool {
+    /// Hands a copy of `*value` to a waiting receiver or buffers it; false if it would have to wait.
+    func sendWithoutWaiting(from value: UnsafeMutablePointer<Element>) throws -> Bool {
         if isClosed { throw closedError() }
         if let receiver = receivers.signalFirst() {
-            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: value)
+            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: value.pointee)
             return true
         }
         guard buffer.count < capacity else { return false }
-        buffer.push(value)
+        buffer.push(value.pointee)
         return true
     }
 
-    /// Takes a buffered value (refilling from a waiting sender) or a waiting sender's value.
-    func receiveWithoutWaiting() -> Element? {
+    /// Initialises `*slot` with a buffered value (refilling from a waiting sender) or a
+    /// waiting sender's value; false if there is none.
+    func receiveWithoutWaiting(into slot: UnsafeMutablePointer<Element>) -> Bool {
         if buffer.count > 0 {
-            let value = buffer.pop()
+            slot.initialize(to: buffer.pop())
             if let sender = senders.signalFirst() {
-                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move())
+                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).pointee)
             }
-            return value
+            return true
         }
         if let sender = senders.signalFirst() {
-            return sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move()
+            slot.initialize(to: sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).pointee)
+            return true
         }
-        return nil
+        return false
     }
 
+    @usableFromInline
     func closedError() -> QueueError {
         QueueError(.closed, "send on closed Channel\(quoted(label))")
     }

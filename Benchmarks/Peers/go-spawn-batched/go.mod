@@ -1,0 +1,3 @@
+module gospawnbatched
+
+go 1.19

@@ -1,0 +1,362 @@
+// weave-micro: Weave's micro benchmarks, one JSON line per case, in the style of the peers'
+// micro binaries (../shared/peers/micro, ../shared/peers/go), so compare-micro.sh can run them
+// back to back with the peers and put them in one table.
+//
+//   weave-micro switch [ROUNDS]        raw asm switch, asm + exclusivity swap, yield ping-pong
+//   weave-micro spawn  [N] [BATCH]     spawn + yield once + join, BATCH at a time until N
+//                                      (without BATCH: BATCH=1000, then all at once, BATCH=N)
+//   weave-micro idle   [N] [STACK]     N coroutines parked on a long sleep: RSS, VmPTE, mappings
+//   weave-micro timers [N]             N coroutines sleeping 1..50 ms: time until all woke
+//
+// Build in release: `swift build -c release --product weave-micro` in Benchmarks/.
+@_spi(Benchmarks) import Weave
+import Glibc
+
+// MARK: - Helpers
+
+@inline(__always)
+func nowNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// A JSON value, printed without Foundation.
+enum J {
+    case int(Int)
+    case num(Double, Int)  // value, decimals
+    case str(String)
+    case bool(Bool)
+
+    var text: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .bool(let v): return v ? "true" : "false"
+        case .str(let s):
+            var out = "\""
+            for ch in s.unicodeScalars {
+                switch ch {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                default: out.unicodeScalars.append(ch)
+                }
+            }
+            return out + "\""
+        case .num(let v, let decimals):
+            guard v.isFinite else { return "null" }
+            return fixed(v, decimals)
+        }
+    }
+}
+
+/// `v` with exactly `decimals` digits after the point (no exponent notation).
+func fixed(_ v: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = (abs(v) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let frac = Int(scaled - Double(whole) * scale)
+    var text = (v < 0 && scaled != 0 ? "-" : "") + String(whole)
+    if decimals > 0 {
+        let digits = String(frac)
+        text += "." + String(repeating: "0", count: decimals - digits.count) + digits
+    }
+    return text
+}
+
+/// Writes `text` straight to a file descriptor (unbuffered: lines appear at once, in order).
+func writeLine(_ fd: Int32, _ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+func emit(_ fields: KeyValuePairs<String, J>) {
+    let body = fields.map { "\"\($0.key)\":\($0.value.text)" }.joined(separator: ",")
+    writeLine(1, "{\(body)}")
+}
+
+func argument(_ index: Int, default value: Int) -> Int {
+    let args = CommandLine.arguments
+    guard args.count > index else { return value }
+    guard let parsed = parseCount(args[index]), parsed > 0 else {
+        writeLine(2, "weave-micro: expected a positive number, got '\(args[index])'")
+        exit(2)
+    }
+    return parsed
+}
+
+/// Accepts `1000000`, `1_000_000`, and sizes with a `k` (KiB) or `m` (MiB) suffix: `64k`, `1m`.
+func parseCount(_ text: String) -> Int? {
+    var digits = text.replacingOccurrences(of: "_", with: "")
+    var multiplier = 1
+    if let last = digits.last, "kKmM".contains(last) {
+        multiplier = (last == "k" || last == "K") ? 1024 : 1024 * 1024
+        digits.removeLast()
+    }
+    return Int(digits).map { $0 * multiplier }
+}
+
+extension String {
+    func replacingOccurrences(of target: Character, with replacement: String) -> String {
+        var out = ""
+        for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
+        return out
+    }
+}
+
+let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+func readFile(_ path: String) -> String {
+    guard let file = fopen(path, "r") else { return "" }
+    defer { fclose(file) }
+    var out = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        out.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Resident bytes (second field of /proc/self/statm, in pages).
+func residentBytes() -> Int {
+    let fields = readFile("/proc/self/statm").split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * pageSize
+}
+
+/// A `kB` line of /proc/self/status (VmPTE, VmHWM, ...), in bytes.
+func statusBytes(_ key: String) -> Int {
+    for line in readFile("/proc/self/status").split(separator: "\n") where line.hasPrefix(key + ":") {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        if parts.count >= 2, let kb = Int(parts[1].trimmingTabs()) { return kb * 1024 }
+    }
+    return 0
+}
+
+extension Substring {
+    func trimmingTabs() -> Substring {
+        var s = self
+        while let f = s.first, f == "\t" || f == " " { s.removeFirst() }
+        return s
+    }
+}
+
+func mappingCount() -> Int {
+    readFile("/proc/self/maps").reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
+}
+
+func maxMapCount() -> Int {
+    Int(readFile("/proc/sys/vm/max_map_count").split(separator: "\n").first ?? "") ?? 0
+}
+
+func fail(_ message: String) -> Never {
+    writeLine(2, "weave-micro: \(message)")
+    exit(1)
+}
+
+// MARK: - switch
+
+/// Two coroutines yield to each other `rounds` times each, through the hub's run queue
+/// (no direct hand-off): every yield puts the caller at the back of the queue and switches
+/// to the other one. Returns (ns per yield, context switches per yield).
+func yieldPingPong(rounds: Int) throws -> (Double, Double) {
+    try Weave.run {
+        let hub = Hub.current!
+        let body = { () throws -> Void in
+            for _ in 0..<rounds { try AnyCoroutine.yield() }
+        }
+        let a = try spawn(name: "ping", body)
+        let b = try spawn(name: "pong", body)
+        let switches0 = hub.switchCount
+        let t0 = nowNanos()
+        try a.join()
+        try b.join()
+        let elapsed = nowNanos() - t0
+        let switches = hub.switchCount - switches0
+        let yields = Double(2 * rounds)
+        return (Double(elapsed) / yields, Double(switches) / yields)
+    }
+}
+
+func benchSwitch() throws {
+    let rounds = argument(2, default: 20_000_000)
+    // Warm up caches and the lazy dlsym of the exclusivity hooks.
+    _ = SwitchBenchmark.nanosecondsPerSwitch(rounds: 10_000, swapExclusivity: true)
+    let raw = SwitchBenchmark.nanosecondsPerSwitch(rounds: rounds, swapExclusivity: false)
+    emit(["bench": .str("switch"), "impl": .str("weave-asm"), "rounds": .int(rounds),
+          "ns_per_switch": .num(raw, 2),
+          "note": .str("raw weave_context_switch, hub<->fiber, no exclusivity swap")])
+    let swapped = SwitchBenchmark.nanosecondsPerSwitch(rounds: rounds, swapExclusivity: true)
+    emit(["bench": .str("switch"), "impl": .str("weave-asm+swap"), "rounds": .int(rounds),
+          "ns_per_switch": .num(swapped, 2), "swap_ns": .num(swapped - raw, 2),
+          "note": .str("hub<->fiber with the exclusivity swap: one libswiftCore call per switch")])
+    // The scheduler path: fewer rounds, it is several times slower than the bare switch.
+    let yieldRounds = max(1, rounds / 4)
+    _ = try yieldPingPong(rounds: 10_000)
+    let (nsPerYield, switchesPerYield) = try yieldPingPong(rounds: yieldRounds)
+    emit(["bench": .str("switch"), "impl": .str("weave-yield"), "rounds": .int(yieldRounds),
+          "ns_per_switch": .num(nsPerYield, 2), "switches_per_yield": .num(switchesPerYield, 4),
+          "handoff": .str("run-queue"),
+          "note": .str("two coroutines, AnyCoroutine.yield() through the run queue, swap on (exit+enter per switch), libuv polled every 256 dispatches")])
+}
+
+// MARK: - spawn
+
+/// spawn + run + finish: `batch` coroutines, each yields once and bumps a counter, then
+/// `joinAll`; repeated until `n` have run. Default hub configuration (256 KiB stacks, pooled).
+func spawnBatches(n: Int, batch: Int) throws -> (secs: Double, switchesPerTask: Double, rssGrowth: Int) {
+    let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    counter.initialize(to: 0)
+    defer { counter.deallocate() }
+    let rss0 = residentBytes()
+    let (elapsed, switches) = try Weave.run { () throws -> (UInt64, UInt64) in
+        let hub = Hub.current!
+        var handles: [AnyCoroutine] = []
+        handles.reserveCapacity(min(batch, n))
+        let switches0 = hub.switchCount
+        let t0 = nowNanos()
+        var done = 0
+        while done < n {
+            let k = min(batch, n - done)
+            for _ in 0..<k {
+                handles.append(try spawn { () throws -> Void in
+                    try AnyCoroutine.yield()
+                    counter.pointee += 1
+                })
+            }
+            try joinAll(handles)
+            handles.removeAll(keepingCapacity: true)
+            done += k
+        }
+        return (nowNanos() - t0, hub.switchCount - switches0)
+    }
+    guard counter.pointee == n else { fail("lost coroutines: \(counter.pointee) of \(n) ran") }
+    return (Double(elapsed) / 1e9, Double(switches) / Double(n), statusBytes("VmHWM") - rss0)
+}
+
+func benchSpawn() throws {
+    let n = argument(2, default: 1_000_000)
+    // With BATCH given, that shape only; without, batches of 1,000 (like Go's
+    // go-spawn-batched) and then all at once (BATCH = N, like the peers' go_spawn).
+    let shapes = CommandLine.arguments.count > 3 ? [min(argument(3, default: 1000), n)] : [min(1000, n), n]
+    for shape in Set(shapes).sorted() {
+        let r = try spawnBatches(n: n, batch: shape)
+        emit(["bench": .str("spawn"), "impl": .str(shape == n ? "weave-coroutine-all-at-once" : "weave-coroutine-batched"),
+              "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
+              "secs": .num(r.secs, 3), "tasks_per_s": .num(Double(n) / r.secs, 0),
+              "switches_per_task": .num(r.switchesPerTask, 2),
+              "peak_rss_growth_kb": .int(r.rssGrowth / 1024)])
+    }
+}
+
+// MARK: - idle
+
+func benchIdle() throws {
+    let n = argument(2, default: 1_000_000)
+    let stack = argument(3, default: 64 * 1024)
+    var configuration = Hub.Configuration()
+    configuration.stackSize = stack
+    let started = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    started.initialize(to: 0)
+    defer { started.deallocate() }
+    try Weave.run(configuration: configuration) {
+        let hub = Hub.current!
+        let rss0 = residentBytes()
+        let pte0 = statusBytes("VmPTE")
+        let maps0 = mappingCount()
+        let t0 = nowNanos()
+        for _ in 0..<n {
+            try spawn { () throws -> Void in
+                started.pointee += 1
+                try AnyCoroutine.sleep(for: .seconds(3600))
+            }
+        }
+        // The main coroutine is queued behind all of them: once it runs again, every one has
+        // run up to its sleep and parked.
+        while started.pointee < n { try AnyCoroutine.yield() }
+        let parkedSecs = Double(nowNanos() - t0) / 1e9
+        let rss1 = residentBytes()
+        let pte1 = statusBytes("VmPTE")
+        let maps1 = mappingCount()
+        guard hub.aliveCount >= n else { fail("only \(hub.aliveCount) coroutines alive") }
+        emit(["bench": .str("idle"), "impl": .str("weave-coroutine"), "n": .int(n), "stack_kib": .int(stack / 1024),
+              "guard": .str(hub.usesMprotectGuards ? "mprotect" : "MADV_GUARD_INSTALL"),
+              "rss_before_kb": .int(rss0 / 1024), "rss_blocked_kb": .int(rss1 / 1024),
+              "bytes_per_task": .int((rss1 - rss0) / n),
+              "pte_kb": .int(pte1 / 1024), "pte_bytes_per_task": .int((pte1 - pte0) / n),
+              "bytes_per_task_incl_pte": .int((rss1 - rss0 + pte1 - pte0) / n),
+              "mappings_before": .int(maps0), "mappings": .int(maps1), "max_map_count": .int(maxMapCount()),
+              "secs": .num(parkedSecs, 3)])
+        // Returning cancels and unwinds every sleeper (Weave.run's shutdown).
+    }
+}
+
+// MARK: - timers
+
+func benchTimers() throws {
+    let n = argument(2, default: 100_000)
+    let late = UnsafeMutableBufferPointer<Int64>.allocate(capacity: n)
+    late.initialize(repeating: 0)
+    defer { late.deallocate() }
+    let (spawnSecs, totalSecs) = try Weave.run { () throws -> (Double, Double) in
+        // Every sleeper starts right after the spawning ends (the main coroutine parks in
+        // joinAll), so the wait after spawning cannot be shorter than the longest sleep, 50 ms.
+        var handles: [AnyCoroutine] = []
+        handles.reserveCapacity(n)
+        let t0 = nowNanos()
+        for i in 0..<n {
+            let ms = 1 + i % 50
+            handles.append(try spawn { () throws -> Void in
+                let deadline = nowNanos() + UInt64(ms) * 1_000_000
+                try AnyCoroutine.sleep(for: .milliseconds(ms))
+                late[i] = Int64(bitPattern: nowNanos() &- deadline)
+            })
+        }
+        let t1 = nowNanos()
+        try joinAll(handles)
+        let t2 = nowNanos()
+        return (Double(t1 - t0) / 1e9, Double(t2 - t0) / 1e9)
+    }
+    let sorted = late.sorted()
+    if sorted.first! < 0 { fail("a sleeper woke \(-sorted.first!) ns early") }
+    func pct(_ p: Double) -> Double { Double(sorted[min(n - 1, Int(Double(n) * p))]) / 1000 }
+    emit(["bench": .str("timers"), "impl": .str("weave-coroutine"), "n": .int(n),
+          "sleep_ms": .str("1..50"), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
+          "spawn_secs": .num(spawnSecs, 3), "secs": .num(totalSecs, 3),
+          "wait_after_spawn_ms": .num((totalSecs - spawnSecs) * 1000, 1),
+          "overshoot_ms": .num((totalSecs - spawnSecs - 0.050) * 1000, 1),
+          "late_p50_us": .num(pct(0.5), 0), "late_p99_us": .num(pct(0.99), 0), "late_max_us": .num(Double(sorted.last!) / 1000, 0)])
+}
+
+// MARK: - main
+
+let usage = """
+usage: weave-micro switch [ROUNDS]     (default 20000000)
+       weave-micro spawn  [N] [BATCH]  (default 1000000; no BATCH: both 1000 and N)
+       weave-micro idle   [N] [STACK]  (default 1000000 64k)
+       weave-micro timers [N]          (default 100000)
+"""
+
+do {
+    switch CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "" {
+    case "switch": try benchSwitch()
+    case "spawn": try benchSpawn()
+    case "idle": try benchIdle()
+    case "timers": try benchTimers()
+    default:
+        writeLine(2, usage)
+        exit(2)
+    }
+} catch {
+    fail("\(error)")
+}
