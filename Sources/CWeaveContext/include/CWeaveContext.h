@@ -57,12 +57,19 @@ typedef struct weave_fiber {
     uint32_t slot;                    // index of the stack in its region
     uint32_t queued;                  // 1 while in the run queue
     uint32_t is_host;
+    uint32_t state;                   // WEAVE_FIBER_READY / _RUNNING / _PARKED / _FINISHED
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
     void *sanitizer_fiber;            // TSan's fiber handle, when built with TSan
     char name[WEAVE_FIBER_NAME_BYTES];
 } weave_fiber;
 
 /// The scheduler state of one hub; owned by the hub and touched only on its thread.
+/// Coroutine states, kept in the fiber so that waking one touches no Swift object.
+#define WEAVE_FIBER_READY 0u
+#define WEAVE_FIBER_RUNNING 1u
+#define WEAVE_FIBER_PARKED 2u
+#define WEAVE_FIBER_FINISHED 3u
+
 typedef struct weave_sched {
     weave_fiber host;                 // the hub's own context (the thread's stack)
     weave_fiber *current;             // the running fiber (host while the loop runs)
@@ -110,6 +117,14 @@ static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
     if (s->ready_tail) s->ready_tail->next = f; else s->ready_head = f;
     s->ready_tail = f;
     s->ready_count++;
+}
+
+/// Makes a parked fiber ready (returns 1), or does nothing if it is not parked (returns 0).
+static inline int weave_fiber_wake(weave_sched *s, weave_fiber *f) {
+    if (f->state != WEAVE_FIBER_PARKED) return 0;
+    f->state = WEAVE_FIBER_READY;
+    weave_sched_ready(s, f);
+    return 1;
 }
 
 /// Switches the current coroutine out until another party makes it ready again. Control

@@ -6,13 +6,13 @@ import CWeaveContext
 /// ``Coroutine`` adds the typed result. Coroutines belong to the hub that spawned them:
 /// use them only on that hub's thread.
 public class AnyCoroutine: CustomStringConvertible {
-    enum State: UInt8 {
+    enum State: UInt32 {
         /// In the run queue (not started yet, or woken and not yet running).
-        case ready
-        case running
+        case ready = 0
+        case running = 1
         /// Switched out until something makes it ready.
-        case parked
-        case finished
+        case parked = 2
+        case finished = 3
     }
 
     // Hot fields opt out of dynamic exclusivity checks: they belong to the hub's thread,
@@ -22,7 +22,14 @@ public class AnyCoroutine: CustomStringConvertible {
     unowned(unsafe) let hub: Hub
     /// The control block at the top of this coroutine's stack; nil once finished.
     @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
-    @exclusivity(unchecked) var state: State = .ready
+    /// Lives in the fiber while the coroutine exists, so a wake-up touches no Swift object.
+    var state: State {
+        get {
+            guard let fiber else { return .finished }
+            return State(rawValue: fiber.pointee.state).unsafelyUnwrapped
+        }
+        set { fiber?.pointee.state = newValue.rawValue }
+    }
     @exclusivity(unchecked) private var cancelled = false
     /// An error to throw when the coroutine resumes from its current park.
     @exclusivity(unchecked) var resumeError: (any Error)?

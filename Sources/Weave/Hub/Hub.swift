@@ -137,9 +137,8 @@ public final class Hub {
     /// Makes a parked coroutine runnable again.
     @inline(__always)
     func makeReady(_ coroutine: AnyCoroutine) {
-        guard coroutine.state == .parked, let fiber = coroutine.fiber else { return }
-        coroutine.state = .ready
-        weave_sched_ready(sched, fiber)
+        guard let fiber = coroutine.fiber else { return }
+        weave_fiber_wake(sched, fiber)
     }
 
     /// Returns the stacks of finished coroutines to the allocator.

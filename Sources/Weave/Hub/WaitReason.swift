@@ -1,14 +1,20 @@
 /// What a parked coroutine waits on, kept cheap to record (no string is built unless a
 /// report asks for it).
 enum WaitReason {
+    static func primitive(_ target: any WaitTarget, _ operation: StaticString) -> WaitReason {
+        .primitive(Unmanaged.passUnretained(target as AnyObject), operation)
+    }
+
     case none
     case sleep
     case join(AnyCoroutine)
     case joinAll(Int)
     case completions
     case group
-    /// Parked on a coordination primitive (a lock, a queue, an event...).
-    case primitive(any WaitTarget, StaticString)
+    /// Parked on a coordination primitive (a lock, a queue, an event...). Unretained: the
+    /// primitive outlives the wait (the waiting call holds it), and recording the reason
+    /// must cost no reference counting on every park.
+    case primitive(Unmanaged<AnyObject>, StaticString)
     case other(String)
 
     var description: String {
@@ -19,7 +25,9 @@ enum WaitReason {
         case .joinAll(let count): return "joinAll of \(count) coroutines"
         case .completions: return "completed(_:) next"
         case .group: return "withCoroutineGroup children"
-        case .primitive(let target, let operation): return "\(target.waitDescription) \(operation)"
+        case .primitive(let target, let operation):
+            let description = (target.takeUnretainedValue() as? any WaitTarget)?.waitDescription ?? "a primitive"
+            return "\(description) \(operation)"
         case .other(let text): return text
         }
     }

@@ -125,8 +125,8 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     /// Hands a copy of `*value` to a waiting receiver or buffers it; false if it would have to wait.
     func sendWithoutWaiting(from value: UnsafeMutablePointer<Element>) throws -> Bool {
         if isClosed { throw closedError() }
-        if let receiver = receivers.signalFirst() {
-            receiver.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: value.pointee)
+        if let slot = receivers.signalFirstSlot() {
+            slot.assumingMemoryBound(to: Element.self).initialize(to: value.pointee)
             return true
         }
         guard buffer.count < capacity else { return false }
@@ -139,13 +139,13 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     func receiveWithoutWaiting(into slot: UnsafeMutablePointer<Element>) -> Bool {
         if buffer.count > 0 {
             slot.initialize(to: buffer.pop())
-            if let sender = senders.signalFirst() {
-                buffer.push(sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).pointee)
+            if let slot = senders.signalFirstSlot() {
+                buffer.push(slot.assumingMemoryBound(to: Element.self).pointee)
             }
             return true
         }
-        if let sender = senders.signalFirst() {
-            slot.initialize(to: sender.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).pointee)
+        if let senderSlot = senders.signalFirstSlot() {
+            slot.initialize(to: senderSlot.assumingMemoryBound(to: Element.self).pointee)
             return true
         }
         return false

@@ -143,8 +143,8 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// Delivers to a waiting getter or stores; false when full.
     private func putWithoutWaiting(_ item: Element) throws -> Bool {
         if isShutDown { throw shutDownError() }
-        if let getter = getters.signalFirst() {
-            getter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).initialize(to: item)
+        if let slot = getters.signalFirstSlot() {
+            slot.assumingMemoryBound(to: Element.self).initialize(to: item)
             unfinished += 1
             return true
         }
@@ -158,8 +158,8 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     private func getWithoutWaiting() throws -> Element? {
         if storage.count > 0 {
             let item = storage.pop()
-            if let putter = putters.signalFirst() {
-                storage.push(putter.slot.unsafelyUnwrapped.assumingMemoryBound(to: Element.self).move())
+            if let slot = putters.signalFirstSlot() {
+                storage.push(slot.assumingMemoryBound(to: Element.self).move())
                 unfinished += 1
             }
             return item

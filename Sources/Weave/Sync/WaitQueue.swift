@@ -1,3 +1,5 @@
+import CWeaveContext
+
 /// A FIFO of parked coroutines: the heart of every blocking primitive.
 ///
 /// Waking is first-come first-served, and skips waiters whose coroutine was already woken
@@ -59,6 +61,15 @@ struct WaitQueue {
         return waiter
     }
 
+    /// Wakes the first waiter still waiting and returns its value slot (nil if none waits).
+    /// Returns no object, so the hand-off paths of queues and channels do no reference counting.
+    @inline(__always)
+    mutating func signalFirstSlot() -> UnsafeMutableRawPointer? {
+        guard let waiter = popWaiting() else { return nil }
+        wake(waiter)
+        return waiter.slot
+    }
+
     /// Wakes every waiter still waiting. Returns how many.
     @discardableResult
     mutating func signalAll() -> Int {
@@ -84,7 +95,7 @@ struct WaitQueue {
             group.isOpen = false
             group.firedCase = waiter.caseIndex
         }
-        waiter.coroutine.hub.makeReady(waiter.coroutine)
+        weave_fiber_wake(weave_sched_current(), waiter.fiber)
     }
 }
 

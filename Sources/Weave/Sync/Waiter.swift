@@ -1,3 +1,5 @@
+import CWeaveContext
+
 /// One coroutine's place in a ``WaitQueue``.
 ///
 /// Every coroutine owns one, reused for each wait (a coroutine waits on one thing at a
@@ -5,6 +7,8 @@
 /// Links are unowned: a waiter is kept alive by its coroutine (or by the select waiting).
 final class Waiter {
     unowned(unsafe) let coroutine: AnyCoroutine
+    /// The coroutine's fiber (valid while it lives, which outlasts any wait of it).
+    let fiber: UnsafeMutablePointer<weave_fiber>
     unowned(unsafe) var next: Waiter?
     unowned(unsafe) var previous: Waiter?
     /// In a queue right now.
@@ -25,12 +29,13 @@ final class Waiter {
 
     init(_ coroutine: AnyCoroutine) {
         self.coroutine = coroutine
+        self.fiber = coroutine.fiber.unsafelyUnwrapped
     }
 
     /// Whether waking it through a queue still counts: its coroutine is parked in this wait
     /// (not already woken by cancellation, a timeout or another select case).
     var isWaiting: Bool {
-        coroutine.state == .parked && (group?.isOpen ?? true)
+        fiber.pointee.state == WEAVE_FIBER_PARKED && (group?.isOpen ?? true)
     }
 }
 
