@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "tour", targets: ["Tour"]),
         .executable(name: "producer-consumer", targets: ["ProducerConsumer"]),
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
+        .executable(name: "echo-server", targets: ["EchoServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -32,6 +33,8 @@ let package = Package(
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
         .executableTarget(name: "ProducerConsumer", dependencies: ["Weave"], path: "Samples/ProducerConsumer"),
         .executableTarget(name: "TrafficLight", dependencies: ["Weave"], path: "Samples/TrafficLight"),
+        .target(name: "SampleSupport", path: "Samples/SampleSupport"),
+        .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
         .testTarget(name: "WeaveTests", dependencies: ["Weave"]),
     ]
 )

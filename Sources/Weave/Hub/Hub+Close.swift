@@ -6,13 +6,15 @@ extension Hub {
     /// all coroutines have finished.
     func close() {
         for job in remote.close() { _ = job }
+        closeResources()
         _ = timers.removeAll()
         closeHandle(UnsafeMutableRawPointer(timerHandle).assumingMemoryBound(to: uv_handle_t.self))
         closeHandle(remote.uvHandle)
-        // Handles left open by higher layers would keep uv_loop_close from succeeding.
+        // Any handle still open would keep uv_loop_close from succeeding; resources closed
+        // theirs above, so this only catches handles opened outside that discipline.
         uv_walk(loop, { handle, _ in
             guard let handle, uv_is_closing(handle) == 0 else { return }
-            uv_close(handle, nil)
+            uv_close(handle) { UnsafeMutableRawPointer($0)?.deallocate() }
         }, nil)
         uv_run(loop, UV_RUN_DEFAULT)
         let status = uv_loop_close(loop)

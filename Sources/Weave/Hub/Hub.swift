@@ -33,6 +33,8 @@ public final class Hub {
     var outsideWork = 0
     var isShuttingDown = false
     var mainCoroutine: AnyCoroutine?
+    /// Open resources of higher layers (sockets, watchers), closed at shutdown.
+    var resources: [ObjectIdentifier: UnretainedResource] = [:]
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
