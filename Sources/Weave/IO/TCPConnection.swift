@@ -337,6 +337,14 @@ public final class TCPConnection: HubResource, WaitTarget, CustomStringConvertib
 
     // MARK: - Options and closing
 
+    /// The socket's file descriptor while open (for options libuv does not wrap).
+    var fileDescriptor: Int32? {
+        guard !isClosed else { return nil }
+        var fd: uv_os_fd_t = -1
+        let status = uv_fileno(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), &fd)
+        return status == 0 ? fd : nil
+    }
+
     /// Turns `TCP_NODELAY` on or off.
     public func setNoDelay(_ enabled: Bool) throws {
         if isClosed { throw closedError() }
