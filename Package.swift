@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "producer-consumer", targets: ["ProducerConsumer"]),
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
+        .executable(name: "http-server", targets: ["HTTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -35,6 +36,7 @@ let package = Package(
         .executableTarget(name: "TrafficLight", dependencies: ["Weave"], path: "Samples/TrafficLight"),
         .target(name: "SampleSupport", path: "Samples/SampleSupport"),
         .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
+        .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/HTTPServer"),
         .testTarget(name: "WeaveTests", dependencies: ["Weave"]),
     ]
 )

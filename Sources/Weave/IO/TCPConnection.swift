@@ -175,13 +175,17 @@ public final class TCPConnection: HubResource, WaitTarget, CustomStringConvertib
         throw IOError(.lineTooLong, "\(self): no newline within \(maxLength) bytes")
     }
 
-    /// Gives `body` the bytes read so far (waiting for at least one) and drops as many as it
-    /// returns: parsing without copying. The buffer is empty at the end of the stream.
-    public func withReadableBytes<R>(timeout: Duration? = nil, _ body: (UnsafeRawBufferPointer) throws -> (consumed: Int, result: R)) throws -> R {
-        try waitForData(atLeast: 1, timeout: timeout)
-        let (consumed, result) = try body(buffer.readable)
-        consume(min(consumed, buffer.count))
-        return result
+    /// Gives `body` the bytes read so far, once at least `count` are buffered, and drops as
+    /// many as it returns: parsing without copying. A parser that needs more than it was
+    /// given asks for one byte more than it saw. `body` gets fewer bytes (possibly none)
+    /// only at the end of the stream; it must not block (the buffer may move once the
+    /// coroutine parks).
+    public func withReadableBytes(
+        atLeast count: Int = 1, timeout: Duration? = nil, _ body: (UnsafeRawBufferPointer) throws -> Int
+    ) throws {
+        try waitForData(atLeast: max(1, count), timeout: timeout)
+        let consumed = try body(buffer.readable)
+        consume(min(max(0, consumed), buffer.count))
     }
 
     /// Waits until `count` bytes are buffered, or the stream ended (then fewer are).

@@ -1,0 +1,186 @@
+// http-server: HTTP/1.1 with keep-alive and pipelining on Weave's StreamServer. `GET /`
+// answers "Hello, World!"; oversized headers get 431, malformed requests 400, and a client
+// that sends a request's headers too slowly (slowloris) gets 408.
+// Run: swift run -c release http-server --host 127.0.0.1 --port 8080
+import Glibc
+import SampleSupport
+import Weave
+
+let options = Options()
+let host = options.string("host", default: "127.0.0.1")
+let port = options.port(default: 8080)
+let maxHeaderBytes = options.int("max-header-bytes", default: 8 * 1024)
+let headerTimeout = Duration.seconds(options.int("header-timeout", default: 10))
+
+/// Fixed responses, built once.
+enum Response {
+    static let hello = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!".utf8)
+    static let notFound = Array("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot found\n".utf8)
+    static let badRequest = Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+    static let tooLarge = Array("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+    static let timeout = Array("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+}
+
+/// The per-connection parser: answers every complete request in the buffered bytes
+/// (pipelining) into one reusable output buffer, without building strings.
+struct Connection {
+    var output: [UInt8] = []
+    var close = false
+
+    /// Parses what `bytes` holds; returns the bytes consumed.
+    mutating func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var consumed = 0
+        while !close {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
+            guard let headerEnd = Connection.find(rest, "\r\n\r\n") else {
+                if rest.count > maxHeaderBytes { fail(Response.tooLarge) }
+                return consumed
+            }
+            if headerEnd > maxHeaderBytes {
+                fail(Response.tooLarge)
+                return consumed
+            }
+            guard let request = Request(UnsafeRawBufferPointer(rebasing: rest[..<headerEnd])) else {
+                fail(Response.badRequest)
+                return consumed
+            }
+            let total = headerEnd + 4 + request.contentLength
+            if rest.count < total { return consumed }
+            consumed += total
+            output.append(contentsOf: request.isHelloWorld ? Response.hello : Response.notFound)
+            close = request.close
+        }
+        return consumed
+    }
+
+    mutating func fail(_ response: [UInt8]) {
+        output.append(contentsOf: response)
+        close = true
+    }
+
+    static func find(_ bytes: UnsafeRawBufferPointer, _ pattern: StaticString) -> Int? {
+        let count = pattern.utf8CodeUnitCount
+        guard bytes.count >= count else { return nil }
+        let first = pattern.utf8Start[0]
+        var index = 0
+        while index + count <= bytes.count {
+            if bytes[index] == first {
+                var match = true
+                for offset in 1..<count where bytes[index + offset] != pattern.utf8Start[offset] {
+                    match = false
+                    break
+                }
+                if match { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+}
+
+/// The parts of a request head this server looks at.
+struct Request {
+    var isHelloWorld = false
+    var close = false
+    var contentLength = 0
+
+    init?(_ head: UnsafeRawBufferPointer) {
+        var lines = HeadLines(head)
+        guard let requestLine = lines.next() else { return nil }
+        // METHOD SP TARGET SP HTTP/1.x
+        guard let firstSpace = requestLine.firstIndex(of: 32),
+              let lastSpace = requestLine.lastIndex(of: 32), lastSpace > firstSpace else { return nil }
+        let method = UnsafeRawBufferPointer(rebasing: requestLine[..<firstSpace])
+        let target = UnsafeRawBufferPointer(rebasing: requestLine[(firstSpace + 1)..<lastSpace])
+        let version = UnsafeRawBufferPointer(rebasing: requestLine[(lastSpace + 1)...])
+        guard Request.equal(version.prefix(7), "HTTP/1.", caseInsensitive: false), version.count == 8 else { return nil }
+        isHelloWorld = Request.equal(method[...], "GET", caseInsensitive: false) && Request.equal(target[...], "/", caseInsensitive: false)
+        close = version[7] == UInt8(ascii: "0")
+        while let line = lines.next() {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+            let name = line[..<colon]
+            var valueStart = colon + 1
+            while valueStart < line.endIndex && (line[valueStart] == 32 || line[valueStart] == 9) { valueStart += 1 }
+            let value = line[valueStart...]
+            if Request.equal(name, "connection", caseInsensitive: true) {
+                if Request.equal(value, "close", caseInsensitive: true) { close = true }
+                if Request.equal(value, "keep-alive", caseInsensitive: true) { close = false }
+            } else if Request.equal(name, "content-length", caseInsensitive: true) {
+                var length = 0
+                for digit in value {
+                    guard digit >= 48 && digit <= 57, length < 1 << 40 else { return nil }
+                    length = length * 10 + Int(digit - 48)
+                }
+                contentLength = length
+            }
+        }
+    }
+
+    static func equal(_ bytes: Slice<UnsafeRawBufferPointer>, _ text: StaticString, caseInsensitive: Bool) -> Bool {
+        guard bytes.count == text.utf8CodeUnitCount else { return false }
+        var index = bytes.startIndex
+        for offset in 0..<text.utf8CodeUnitCount {
+            var byte = bytes[index]
+            if caseInsensitive && byte >= 65 && byte <= 90 { byte += 32 }
+            if byte != text.utf8Start[offset] { return false }
+            index += 1
+        }
+        return true
+    }
+}
+
+/// The CRLF-separated lines of a request head.
+struct HeadLines {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func next() -> Slice<UnsafeRawBufferPointer>? {
+        guard position < bytes.count else { return nil }
+        var end = position
+        while end < bytes.count && bytes[end] != 13 { end += 1 }
+        let line = bytes[position..<end]
+        position = end + 2
+        return line
+    }
+}
+
+try Weave.run {
+    let server = try StreamServer(host: host, port: port, backlog: 1024) { connection in
+        var state = Connection()
+        state.output.reserveCapacity(4096)
+        while !state.close {
+            // The whole head of the next request must arrive before this deadline.
+            let deadline = ContinuousClock.now + headerTimeout
+            var ended = false
+            var needed = 1
+            repeat {
+                let remaining = deadline - .now
+                do {
+                    try connection.withReadableBytes(atLeast: needed, timeout: remaining > .zero ? remaining : .zero) { bytes in
+                        if bytes.count < needed {
+                            ended = true
+                            return 0
+                        }
+                        let consumed = state.parse(bytes)
+                        // An incomplete request: wait for more than what is buffered now.
+                        needed = bytes.count - consumed + 1
+                        return consumed
+                    }
+                } catch is TimeoutError {
+                    try? connection.write(Response.timeout)
+                    return
+                }
+            } while state.output.isEmpty && !state.close && !ended
+            if !state.output.isEmpty {
+                try connection.write(state.output)
+                state.output.removeAll(keepingCapacity: true)
+            }
+            if ended { return }
+        }
+    }
+    print("listening on \(server.localAddress!)")
+    fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
+    try server.serveForever()
+}
