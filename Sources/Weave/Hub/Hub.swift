@@ -19,6 +19,10 @@ public final class Hub {
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// The hub's single timer; freed in its close callback.
     let timerHandle: UnsafeMutablePointer<uv_timer_t>
+    /// Runs just before libuv polls for I/O; freed in its close callback. Timers and other
+    /// callbacks that run earlier in the same loop pass can make coroutines ready, and the
+    /// poll must then not block (it would sleep until the next event with work waiting).
+    let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
     let stacks: StackAllocator
     let remote: RemoteQueue
     let logger: Logger
@@ -63,11 +67,13 @@ public final class Hub {
         loop = .allocate(capacity: 1)
         let status = uv_loop_init(loop)
         timerHandle = .allocate(capacity: 1)
+        prepareHandle = .allocate(capacity: 1)
         let asyncHandle = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
         remote = RemoteQueue(handle: asyncHandle)
         guard status == 0 else {
             loop.deallocate()
             timerHandle.deallocate()
+            prepareHandle.deallocate()
             asyncHandle.deallocate()
             sched.deallocate()
             altstackStorage.deallocate()
@@ -78,6 +84,10 @@ public final class Hub {
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_timer_init(loop, timerHandle)
         timerHandle.pointee.data = loop.pointee.data
+        uv_prepare_init(loop, prepareHandle)
+        prepareHandle.pointee.data = loop.pointee.data
+        uv_prepare_start(prepareHandle, hubPrepareCallback)
+        uv_unref(UnsafeMutableRawPointer(prepareHandle).assumingMemoryBound(to: uv_handle_t.self))
         uv_async_init(loop, asyncHandle, hubAsyncCallback)
         asyncHandle.pointee.data = loop.pointee.data
         // Internal handles never keep the loop alive on their own: an idle loop with
@@ -177,6 +187,14 @@ public final class Hub {
         }
         return result.sorted { $0.id < $1.id }
     }
+}
+
+/// Keeps the poll from blocking while coroutines are ready (`uv_stop` makes libuv's poll
+/// timeout zero for this pass).
+private let hubPrepareCallback: @convention(c) (UnsafeMutablePointer<uv_prepare_t>?) -> Void = { handle in
+    guard let data = handle?.pointee.data else { return }
+    let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
+    if hub.sched.pointee.ready_head != nil { uv_stop(hub.loop) }
 }
 
 /// Drains the cross-thread queue on the hub's thread.

@@ -142,6 +142,31 @@ struct SpawnJoinTests {
         #expect(elapsed.allSatisfy { $0 >= .zero }, "overshoot per sleep: \(elapsed)")
     }
 
+    @Test("a coroutine woken by a timer runs at once, not at the next far-away event")
+    func timerWakeDoesNotWaitForNextEvent() async throws {
+        let elapsed = try await onHub { () throws -> Duration in
+            // A far timer and an idle listening socket keep the loop willing to block.
+            let far = try spawn { try AnyCoroutine.sleep(for: .seconds(10)) }
+            let listener = try TCPListener.bind(port: 0)
+            let start = ContinuousClock.now
+            for _ in 0..<5 {
+                let sleeper = try spawn { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+                try AnyCoroutine.yield()
+                // Stay busy past the sleeper's deadline, so its timer is already due when
+                // the hub next enters libuv (which runs due timers before it polls).
+                let busy = ContinuousClock.now
+                while ContinuousClock.now - busy < .milliseconds(3) {}
+                try sleeper.join()
+            }
+            let elapsed = ContinuousClock.now - start
+            far.cancel()
+            listener.close()
+            return elapsed
+        }
+        // 5 sleeps of 1 ms; before the fix the first one waited for the 10 s timer.
+        #expect(elapsed < .seconds(8))
+    }
+
     @Test("100,000 coroutines alive at once")
     func manyAlive() async throws {
         let (peak, afterwards) = try await onHub { () throws -> (Int, Int) in

@@ -1,13 +1,24 @@
 import Glibc
 
-/// Open file descriptors of this process (entries of /proc/self/fd).
-func openFileDescriptorCount() -> Int {
+/// Open file descriptors of this process (entries of /proc/self/fd), optionally only those
+/// whose target starts with `kind` (such as `socket:`), which ignores the test runner's own
+/// pipes and files.
+func openFileDescriptorCount(kind: String? = nil) -> Int {
     guard let directory = opendir("/proc/self/fd") else { return -1 }
     defer { closedir(directory) }
+    let own = dirfd(directory)
     var count = 0
     while let entry = readdir(directory) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { count += 1 }
+        guard name != ".", name != "..", Int32(name) != own else { continue }
+        if let kind {
+            var target = [CChar](repeating: 0, count: 256)
+            let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
+            guard length > 0 else { continue }
+            let text = String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard text.hasPrefix(kind) else { continue }
+        }
+        count += 1
     }
-    return count - 1  // the directory stream itself
+    return count
 }
