@@ -46,8 +46,11 @@ extension Hub {
         isShuttingDown = true
         cancelAll()
         let grace = addTimer(deadline: Hub.deadline(after: configuration.shutdownGracePeriod), .callback { [unowned self] in
-            let names = self.liveCoroutines().map { "\($0.displayName) (spawned at \($0.spawnSite))" }
-            self.logger.warning("shutdown: \(names.count) coroutine(s) still running after the grace period: \(names.joined(separator: ", "))")
+            let live = self.liveCoroutines()
+            // Name a few; a million stuck coroutines must not become a 30 MB log line.
+            let names = live.prefix(10).map { "\($0.displayName) (spawned at \($0.spawnSite))" }
+            let more = live.count > names.count ? " and \(live.count - names.count) more" : ""
+            self.logger.warning("shutdown: \(live.count) coroutine(s) still running after the grace period: \(names.joined(separator: ", "))\(more)")
         })
         if let stuck = drive(until: { aliveCount == 0 }) {
             // Only a coroutine that ignores cancellation and parks uninterruptibly gets here.

@@ -9,7 +9,10 @@ import CWeaveContext
 /// - Parameters:
 ///   - name: Shown in deadlock reports, overflow reports and logs.
 ///   - stackSize: Usable stack bytes; the hub's ``Hub/Configuration/stackSize`` when nil.
-///     Stacks of the default size are pooled; others get a mapping of their own.
+///     Stacks of every size are pooled per size.
+///   - fileID: Recorded as the spawn site (leave the default).
+///   - line: Recorded as the spawn site (leave the default).
+///   - body: The coroutine's code; its value or error becomes the coroutine's result.
 /// - Throws: ``WeaveError`` outside a hub, while the hub shuts down, or when no stack can
 ///   be had (``WeaveError/Code/mappingBudgetExhausted``, ``WeaveError/Code/stackAllocationFailed``).
 @discardableResult

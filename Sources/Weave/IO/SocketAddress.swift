@@ -10,7 +10,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         self.storage = storage
     }
 
-    /// Parses a numeric IPv4 or IPv6 address (no name lookup; see ``resolve(host:port:)``).
+    /// Parses a numeric IPv4 or IPv6 address (no name lookup; see ``resolve(host:port:timeout:)``).
     public init(ip: String, port: Int) throws {
         guard (0...65535).contains(port) else {
             throw IOError(.invalidAddress, "port \(port) is out of range")

@@ -16,8 +16,10 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     @exclusivity(unchecked) private var unfinished = 0
     @exclusivity(unchecked) public private(set) var isShutDown = false
 
-    /// - Parameter maxSize: At least 1, or nil for an unbounded queue. (gevent's
-    ///   `Queue(0)` is a rendezvous channel: use ``Channel`` for that.)
+    /// - Parameters:
+    ///   - maxSize: At least 1, or nil for an unbounded queue. (gevent's `Queue(0)` is a
+    ///     rendezvous channel: use ``Channel`` for that.)
+    ///   - label: Shown in deadlock reports.
     public convenience init(maxSize: Int? = nil, label: String? = nil) throws {
         try self.init(storage: FIFOStorage(), maxSize: maxSize, label: label, kind: "Queue")
     }

@@ -8,7 +8,9 @@ public class Semaphore: WaitTarget, CustomStringConvertible {
     @exclusivity(unchecked) private(set) var permits: Int
     @exclusivity(unchecked) private var waiters = WaitQueue()
 
-    /// - Parameter value: Permits available at first; must not be negative.
+    /// - Parameters:
+    ///   - value: Permits available at first; must not be negative.
+    ///   - label: Shown in deadlock reports.
     public init(value: Int = 1, label: String? = nil) throws {
         guard value >= 0 else {
             throw WeaveError(.invalidArgument, "Semaphore\(quoted(label)) value \(value) is negative")
