@@ -160,10 +160,13 @@ public class AnyCoroutine: CustomStringConvertible {
             body.unsafelyUnwrapped()
         }
         state = .finished
-        let handlers = finishHandlers
-        finishHandlers = []
-        for handler in handlers { handler(self) }
-        if handlers.isEmpty, let failure, !(failure is CancellationError) {
+        let hadHandlers = !finishHandlers.isEmpty
+        if hadHandlers {
+            let handlers = finishHandlers
+            finishHandlers = []
+            for handler in handlers { handler(self) }
+        }
+        if !hadHandlers, let failure, !(failure is CancellationError) {
             hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
         }
     }

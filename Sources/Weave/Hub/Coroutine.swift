@@ -38,6 +38,8 @@ public final class Coroutine<Value>: AnyCoroutine {
     public func join(timeout: Duration? = nil) throws -> Value {
         try waitUntilFinished(timeout: timeout)
         if let failure { throw failure }
+        // Void results need no dynamic cast (the common fire-and-join case).
+        if Value.self == Void.self { return unsafeBitCast((), to: Value.self) }
         return returned as! Value
     }
 

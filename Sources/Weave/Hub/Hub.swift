@@ -27,15 +27,15 @@ public final class Hub {
     let remote: RemoteQueue
     let logger: Logger
 
-    var timers = TimerHeap()
-    var timerSequence: UInt64 = 0
-    var armedDeadline: UInt64?
-    var nextCoroutineID: UInt64 = 0
+    @exclusivity(unchecked) var timers = TimerHeap()
+    @exclusivity(unchecked) var timerSequence: UInt64 = 0
+    @exclusivity(unchecked) var armedDeadline: UInt64?
+    @exclusivity(unchecked) var nextCoroutineID: UInt64 = 0
     var nextScopeID: UInt64 = 0
     /// Work in flight outside the loop (thread pool, bridges, children) that will wake a
     /// coroutine later: while non-zero, an idle loop is waiting, not deadlocked.
     var outsideWork = 0
-    var isShuttingDown = false
+    @exclusivity(unchecked) var isShuttingDown = false
     var mainCoroutine: AnyCoroutine?
     /// Open resources of higher layers (sockets, watchers), closed at shutdown.
     var resources: [ObjectIdentifier: UnretainedResource] = [:]

@@ -12,10 +12,10 @@ final class StackPool {
     let usesMprotect: Bool
 
     /// Slabs with at least one free slot; the last one is used first.
-    private var available: [StackSlab] = []
-    private var slabs: [ObjectIdentifier: StackSlab] = [:]
-    private(set) var freeCount = 0
-    private(set) var inUse = 0
+    @exclusivity(unchecked) private var available: [StackSlab] = []
+    @exclusivity(unchecked) private var slabs: [ObjectIdentifier: StackSlab] = [:]
+    @exclusivity(unchecked) private(set) var freeCount = 0
+    @exclusivity(unchecked) private(set) var inUse = 0
 
     init(stackSize: Int, guardSize: Int, poolCapacity: Int, usesMprotect: Bool) {
         self.stackSize = stackSize

@@ -15,9 +15,9 @@ final class StackSlab {
     /// Mappings charged against ``MappingBudget`` for this slab.
     let mappings: Int
     /// Free slots, most recently freed last (reused first, while its pages are warm).
-    var freeSlots: [Int32]
+    @exclusivity(unchecked) var freeSlots: [Int32]
     /// Position in the allocator's list of slabs with free slots, or -1.
-    var availableIndex = -1
+    @exclusivity(unchecked) var availableIndex = -1
 
     init(pool: StackPool, base: UnsafeMutableRawPointer, byteCount: Int, stride: Int, guardSize: Int, count: Int, mappings: Int) {
         self.pool = pool
