@@ -135,6 +135,59 @@ let rows = try Weave.run { () throws -> [Row] in
         }
     })
 
+    rows.append(try measure("queue", "200,000 items, Queue(maxSize: 64), 2 x 2") {
+        let queue = try Queue<Int>(maxSize: 64)
+        var sum = 0
+        let consumers = try (0..<2).map { _ in try spawn { while true { sum &+= try queue.get(); try queue.taskDone() } } }
+        let producers = try (0..<2).map { half in try spawn { for value in 0..<100_000 { try queue.put(half * 100_000 + value) } } }
+        try joinAll(producers)
+        try queue.join()
+        for consumer in consumers { consumer.cancel() }
+        return sum == 199_999 * 200_000 / 2 ? "all delivered" : "LOST ITEMS"
+    })
+
+    rows.append(try measure("channel", "100,000 ping-pong round trips") {
+        let ping = try Channel<Int>(), pong = try Channel<Int>()
+        let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
+        var last = 0
+        for value in 0..<100_000 {
+            try ping.send(value)
+            last = try pong.receive() ?? -1
+        }
+        ping.close()
+        try echo.join()
+        return "last \(last)"
+    })
+
+    rows.append(try measure("lock", "1,000,000 uncontended acquire/release") {
+        let lock = Lock()
+        var held = 0
+        for _ in 0..<1_000_000 { try lock.withLock { held += 1 } }
+        return "\(held) times"
+    })
+
+    rows.append(try measure("tcp echo", "StreamServer + 1,000 clients x 10 lines") {
+        let server = try StreamServer(port: 0, backlog: 2048) { connection in
+            while let line = try connection.readLine() { try connection.write(line + "\n") }
+        }
+        try server.start()
+        let port = server.localAddress!.port
+        var answered = 0
+        let clients = try (0..<1_000).map { index in
+            try spawn(stackSize: 64 * 1024) {
+                let connection = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+                defer { connection.close() }
+                for round in 0..<10 {
+                    try connection.write("client \(index) line \(round)\n")
+                    if try connection.readLine(timeout: .seconds(10)) == "client \(index) line \(round)" { answered += 1 }
+                }
+            }
+        }
+        try joinAll(clients)
+        try server.stop()
+        return "\(answered) echoes"
+    })
+
     rows.append(try measure("locals", "CoroutineLocal inherited by a child") {
         let requestID = CoroutineLocal<String>(default: "none")
         return try requestID.withValue("r-42") { try spawn { requestID.value }.join() }
@@ -164,7 +217,7 @@ let widths = (
     max(8, allRows.map(\.ran.count).max()!),
     max(6, allRows.map(\.result.count).max()!)
 )
-print("Weave tour: the core runtime, one hub on this thread\n")
+print("Weave tour: coroutines, coordination and sockets on one hub (this thread)\n")
 print("| \("section".padded(widths.0)) | \("what ran".padded(widths.1)) | \("result".padded(widths.2)) | \("time".padded(10, right: true)) |")
 print("|\(String(repeating: "-", count: widths.0 + 2))|\(String(repeating: "-", count: widths.1 + 2))|\(String(repeating: "-", count: widths.2 + 2))|\(String(repeating: "-", count: 11)):|")
 for row in allRows {
