@@ -338,6 +338,50 @@ func benchTimers() throws {
           "late_p50_us": .num(pct(0.5), 0), "late_p99_us": .num(pct(0.99), 0), "late_max_us": .num(Double(sorted.last!) / 1000, 0)])
 }
 
+// MARK: - coordination
+
+/// Channel ping-pong, uncontended Lock and Semaphore, and Queue put+get between two coroutines.
+func benchCoordination() throws {
+    let rounds = argument(2, default: 1_000_000)
+    try Weave.run {
+        let ping = try Channel<Int>(), pong = try Channel<Int>()
+        let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
+        for value in 0..<10_000 { try ping.send(value); _ = try pong.receive() }
+        var t0 = nowNanos()
+        for value in 0..<rounds { try ping.send(value); _ = try pong.receive() }
+        var elapsed = nowNanos() - t0
+        ping.close()
+        try echo.join()
+        emit(["bench": .str("switch"), "impl": .str("weave-channel"), "rounds": .int(rounds),
+              "ns_per_switch": .num(Double(elapsed) / Double(2 * rounds), 2),
+              "note": .str("unbuffered Channel<Int> ping-pong, two coroutines, one round trip = 2 switches (Go's shape)")])
+
+        let lock = Lock()
+        t0 = nowNanos()
+        for _ in 0..<(rounds * 10) { try lock.acquire(); try lock.release() }
+        elapsed = nowNanos() - t0
+        emit(["bench": .str("lock"), "impl": .str("weave-lock"), "ops": .int(rounds * 10),
+              "ns_per_acquire_release": .num(Double(elapsed) / Double(rounds * 10), 2)])
+        let semaphore = try Semaphore(value: 1)
+        t0 = nowNanos()
+        for _ in 0..<(rounds * 10) { try semaphore.acquire(); try semaphore.release() }
+        elapsed = nowNanos() - t0
+        emit(["bench": .str("lock"), "impl": .str("weave-semaphore"), "ops": .int(rounds * 10),
+              "ns_per_acquire_release": .num(Double(elapsed) / Double(rounds * 10), 2)])
+
+        let queue = try Queue<Int>()
+        var received = 0
+        let consumer = try spawn { for _ in 0..<rounds { received &+= try queue.get() } }
+        t0 = nowNanos()
+        for value in 0..<rounds { try queue.put(value); if value % 64 == 63 { try AnyCoroutine.yield() } }
+        try consumer.join()
+        elapsed = nowNanos() - t0
+        emit(["bench": .str("queue"), "impl": .str("weave-queue"), "items": .int(rounds),
+              "ns_per_item": .num(Double(elapsed) / Double(rounds), 2),
+              "note": .str("Queue<Int> put by one coroutine, get by another (producer yields every 64 puts)")])
+    }
+}
+
 // MARK: - main
 
 let usage = """
@@ -345,6 +389,7 @@ usage: weave-micro switch [ROUNDS]     (default 20000000)
        weave-micro spawn  [N] [BATCH]  (default 1000000; no BATCH: both 1000 and N)
        weave-micro idle   [N] [STACK]  (default 1000000 64k)
        weave-micro timers [N]          (default 100000)
+       weave-micro coordination [N]    (default 1000000)
 """
 
 do {
@@ -353,6 +398,7 @@ do {
     case "spawn": try benchSpawn()
     case "idle": try benchIdle()
     case "timers": try benchTimers()
+    case "coordination": try benchCoordination()
     default:
         writeLine(2, usage)
         exit(2)
