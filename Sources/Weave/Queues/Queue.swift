@@ -48,58 +48,84 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// Throws ``QueueError/Code/shutDown`` once the queue is shut down (also when that
     /// happens while waiting), ``TimeoutError`` after `timeout`, `CancellationError` if
     /// cancelled (the item is then not added).
+    @inlinable
     public func put(_ item: Element, timeout: Duration? = nil) throws {
-        if try putWithoutWaiting(item) { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Queue.put")
-        let waiter = coroutine.waiter
-        // The item waits on this stack until a `get` moves it out (signalled, not closed).
-        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
-            let slot = buffer.baseAddress.unsafelyUnwrapped
-            slot.initialize(to: item)
-            waiter.slot = UnsafeMutableRawPointer(slot)
-            defer {
-                waiter.slot = nil
-                if !(waiter.isSignaled && !waiter.sawClose) { slot.deinitialize(count: 1) }
-            }
-            try coroutine.wait(on: self, "put", timeout: timeout,
-                               enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
-        }
-        if waiter.sawClose { throw shutDownError() }
+        // Inlinable so the caller specialises it: the shared core works on a typed pointer
+        // and never needs metadata for derived types (a lookup per call otherwise).
+        var item = item
+        try withUnsafeMutablePointer(to: &item) { try _put(from: $0, timeout: timeout) }
     }
 
     /// Adds `item` if there is room; never blocks. Throws ``QueueError/Code/full``.
+    @inlinable
     public func putNowait(_ item: Element) throws {
-        guard try putWithoutWaiting(item) else {
-            throw QueueError(.full, "\(kind)\(quoted(label)) is full (\(storage.count) items)")
-        }
+        var item = item
+        try withUnsafeMutablePointer(to: &item) { try _putNowait(from: $0) }
     }
 
     /// Removes and returns the next item, waiting while the queue is empty.
     ///
     /// Throws ``QueueError/Code/shutDown`` once the queue is shut down and empty,
     /// ``TimeoutError`` after `timeout`, `CancellationError` if cancelled (no item is then taken).
+    @inlinable
     public func get(timeout: Duration? = nil) throws -> Element {
-        if let item = try getWithoutWaiting() { return item }
-        let coroutine = try AnyCoroutine.requireCurrent("Queue.get")
-        let waiter = coroutine.waiter
-        // A `put` initialises this slot and signals us; a shutdown signals with `sawClose`.
-        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
             let slot = buffer.baseAddress.unsafelyUnwrapped
-            waiter.slot = UnsafeMutableRawPointer(slot)
-            defer { waiter.slot = nil }
-            try coroutine.wait(on: self, "get", timeout: timeout,
-                               enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
-            if waiter.sawClose { throw shutDownError() }
+            try _get(into: slot, timeout: timeout)
             return slot.move()
         }
     }
 
     /// Removes and returns the next item; never blocks. Throws ``QueueError/Code/empty``.
+    @inlinable
     public func getNowait() throws -> Element {
-        guard let item = try getWithoutWaiting() else {
+        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+            let slot = buffer.baseAddress.unsafelyUnwrapped
+            try _getNowait(into: slot)
+            return slot.move()
+        }
+    }
+
+    /// Adds a copy of `*item`; see ``put(_:timeout:)``.
+    @usableFromInline
+    func _put(from item: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
+        if try putWithoutWaiting(from: item) { return }
+        let coroutine = try AnyCoroutine.requireCurrent("Queue.put")
+        let waiter = coroutine.waiter
+        // The item waits in the caller's frame until a `get` copies it in and signals us.
+        waiter.slot = UnsafeMutableRawPointer(item)
+        defer { waiter.slot = nil }
+        try coroutine.wait(on: self, "put", timeout: timeout,
+                           enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
+        if waiter.sawClose { throw shutDownError() }
+    }
+
+    @usableFromInline
+    func _putNowait(from item: UnsafeMutablePointer<Element>) throws {
+        guard try putWithoutWaiting(from: item) else {
+            throw QueueError(.full, "\(kind)\(quoted(label)) is full (\(storage.count) items)")
+        }
+    }
+
+    /// Initialises `*slot` with the next item; see ``get(timeout:)``.
+    @usableFromInline
+    func _get(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
+        if try getWithoutWaiting(into: slot) { return }
+        let coroutine = try AnyCoroutine.requireCurrent("Queue.get")
+        let waiter = coroutine.waiter
+        // A `put` initialises the slot and signals us; a shutdown signals with `sawClose`.
+        waiter.slot = UnsafeMutableRawPointer(slot)
+        defer { waiter.slot = nil }
+        try coroutine.wait(on: self, "get", timeout: timeout,
+                           enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
+        if waiter.sawClose { throw shutDownError() }
+    }
+
+    @usableFromInline
+    func _getNowait(into slot: UnsafeMutablePointer<Element>) throws {
+        guard try getWithoutWaiting(into: slot) else {
             throw QueueError(.empty, "\(kind)\(quoted(label)) is empty")
         }
-        return item
     }
 
     /// Marks one item from `get` as processed, for ``join(timeout:)``.
@@ -142,32 +168,32 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
 
     var kind: String { "Queue" }
 
-    /// Delivers to a waiting getter or stores; false when full.
-    private func putWithoutWaiting(_ item: Element) throws -> Bool {
+    /// Delivers a copy of `*item` to a waiting getter or stores it; false when full.
+    private func putWithoutWaiting(from item: UnsafeMutablePointer<Element>) throws -> Bool {
         if isShutDown { throw shutDownError() }
         if let slot = getters.signalFirstSlot() {
-            slot.assumingMemoryBound(to: Element.self).initialize(to: item)
+            slot.assumingMemoryBound(to: Element.self).initialize(to: item.pointee)
             unfinished += 1
             return true
         }
         if isFull { return false }
-        storage.push(item)
+        storage.push(item.pointee)
         unfinished += 1
         return true
     }
 
-    /// Takes the next item, refilling from a waiting putter; nil when empty.
-    private func getWithoutWaiting() throws -> Element? {
+    /// Initialises `*slot` with the next item, refilling from a waiting putter; false when empty.
+    private func getWithoutWaiting(into slot: UnsafeMutablePointer<Element>) throws -> Bool {
         if storage.count > 0 {
-            let item = storage.pop()
-            if let slot = putters.signalFirstSlot() {
-                storage.push(slot.assumingMemoryBound(to: Element.self).move())
+            slot.initialize(to: storage.pop())
+            if let putterSlot = putters.signalFirstSlot() {
+                storage.push(putterSlot.assumingMemoryBound(to: Element.self).pointee)
                 unfinished += 1
             }
-            return item
+            return true
         }
         if isShutDown { throw shutDownError() }
-        return nil
+        return false
     }
 
     private func shutDownError() -> QueueError {
