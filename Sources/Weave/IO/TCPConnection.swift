@@ -78,7 +78,7 @@ public final class TCPConnection: HubResource, WaitTarget, CustomStringConvertib
         let hub = coroutine.hub
         let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         uv_tcp_init(hub.loop, handle)
-        let request = ConnectRequest(coroutine: coroutine)
+        let request = ConnectRequest(waiter: coroutine)
         let status = address.withSockaddr { uv_tcp_connect(request.request, handle, $0, connectCallback) }
         guard status == 0 else {
             request.release()
@@ -324,7 +324,7 @@ public final class TCPConnection: HubResource, WaitTarget, CustomStringConvertib
     public func shutdownWrite(timeout: Duration? = nil) throws {
         if isClosed { throw closedError() }
         let coroutine = try AnyCoroutine.requireCurrent("TCPConnection.shutdownWrite")
-        let request = ShutdownRequest(coroutine: coroutine)
+        let request = ShutdownRequest(waiter: coroutine)
         let status = uv_shutdown(request.request, stream, shutdownCallback)
         guard status == 0 else {
             request.release()
@@ -425,92 +425,35 @@ private let readCallback: uv_read_cb = { stream, count, _ in
     Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue().didRead(count)
 }
 
-/// One `uv_connect_t`, alive until its callback has run (even if the caller left).
-private final class ConnectRequest {
-    let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-    var waiter: AnyCoroutine?
-    var isDone = false
-    var status: Int32 = 0
-
-    init(coroutine: AnyCoroutine) {
-        waiter = coroutine
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-    }
-
-    func release() {
-        Unmanaged<ConnectRequest>.fromOpaque(request.pointee.data).release()
-        request.deallocate()
-    }
-}
+private typealias ConnectRequest = PendingRequest<uv_connect_t>
+private typealias ShutdownRequest = PendingRequest<uv_shutdown_t>
 
 private let connectCallback: uv_connect_cb = { request, status in
-    guard let request else { return }
-    let box = Unmanaged<ConnectRequest>.fromOpaque(request.pointee.data).takeRetainedValue()
-    box.status = status
-    box.isDone = true
-    if let waiter = box.waiter { waiter.hub.makeReady(waiter) }
-    request.deallocate()
+    ConnectRequest.finish(request.map(UnsafeMutableRawPointer.init), status: status)
 }
 
-/// One `uv_write_t` and its private copy of the bytes, alive until the callback.
-private final class WriteRequest {
-    let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+private let shutdownCallback: uv_shutdown_cb = { request, status in
+    ShutdownRequest.finish(request.map(UnsafeMutableRawPointer.init), status: status)
+}
+
+/// A `uv_write_t` with its private copy of the bytes.
+private final class WriteRequest: PendingRequest<uv_write_t> {
     let bytes: UnsafeMutableRawPointer
     /// Kept alive until the request completes (closing it completes them with ECANCELED).
     let connection: TCPConnection
-    var waiter: AnyCoroutine?
-    var isDone = false
-    var status: Int32 = 0
 
     init(copying source: UnsafeRawBufferPointer, connection: TCPConnection, coroutine: AnyCoroutine) {
         bytes = .allocate(byteCount: max(1, source.count), alignment: 1)
         bytes.copyMemory(from: source.baseAddress.unsafelyUnwrapped, byteCount: source.count)
         self.connection = connection
-        waiter = coroutine
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        super.init(waiter: coroutine)
     }
 
-    func release() {
-        Unmanaged<WriteRequest>.fromOpaque(request.pointee.data).release()
-        request.deallocate()
-    }
+    override func didComplete() { connection.writeCompleted() }
 
     deinit { bytes.deallocate() }
 }
 
 private let writeCallback: uv_write_cb = { request, status in
-    guard let request else { return }
-    let box = Unmanaged<WriteRequest>.fromOpaque(request.pointee.data).takeRetainedValue()
-    box.status = status
-    box.isDone = true
-    box.connection.writeCompleted()
-    if let waiter = box.waiter { waiter.hub.makeReady(waiter) }
-    request.deallocate()
-}
-
-/// One `uv_shutdown_t`, alive until the callback.
-private final class ShutdownRequest {
-    let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
-    var waiter: AnyCoroutine?
-    var isDone = false
-    var status: Int32 = 0
-
-    init(coroutine: AnyCoroutine) {
-        waiter = coroutine
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-    }
-
-    func release() {
-        Unmanaged<ShutdownRequest>.fromOpaque(request.pointee.data).release()
-        request.deallocate()
-    }
-}
-
-private let shutdownCallback: uv_shutdown_cb = { request, status in
-    guard let request else { return }
-    let box = Unmanaged<ShutdownRequest>.fromOpaque(request.pointee.data).takeRetainedValue()
-    box.status = status
-    box.isDone = true
-    if let waiter = box.waiter { waiter.hub.makeReady(waiter) }
-    request.deallocate()
+    WriteRequest.finish(request.map(UnsafeMutableRawPointer.init), status: status)
 }
