@@ -2,6 +2,14 @@ import Glibc
 import Testing
 @testable import Weave
 
+/// Writes to stderr without Foundation.
+enum FileHandleStandardError {
+    static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
 @Suite("TCP connections, listener and StreamServer")
 struct TCPTests {
     @Test("echo round trips through a StreamServer, lines, exact reads and half-close")
@@ -145,13 +153,13 @@ struct TCPTests {
 
     @Test("2,000 concurrent connections; fd count back to its baseline afterwards (child process)")
     func manyConnections() async {
-        await #expect(processExitsWith: .success) {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             // Sockets only: libuv's process-wide signal pipe and the test runner's own
             // descriptors come and go independently.
             let before = openFileDescriptorCount(kind: "socket:")
             var during = 0
             var answered = 0
-            try Weave.run {
+            do { try Weave.run {
                 // A backlog above the burst: past it the kernel parks handshakes for seconds.
                 let server = try StreamServer(port: 0, backlog: 4096) { connection in
                     while let line = try connection.readLine() { try connection.write(line + "\n") }
@@ -175,11 +183,17 @@ struct TCPTests {
                 gate.set()
                 try joinAll(clients)
                 try server.stop()
+            } } catch {
+                // Say why in the parent's report.
+                FileHandleStandardError.write("child failed: \(error)\n")
+                exit(13)
             }
             let after = openFileDescriptorCount(kind: "socket:")
             guard answered == 2_000 else { exit(10) }
             guard during >= before + 4_000 else { exit(11) }
             guard after == before else { exit(12) }
         }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(!stderr.contains("child failed"), "\(stderr.suffix(2000))")
     }
 }
