@@ -376,6 +376,15 @@ func benchCoordination() throws {
         for value in 0..<rounds { try queue.put(value); if value % 64 == 63 { try AnyCoroutine.yield() } }
         try consumer.join()
         elapsed = nowNanos() - t0
+        let mapItems = 100_000
+        let pool = try Pool(size: 100)
+        _ = try pool.map(0..<1_000) { $0 + 1 }
+        t0 = nowNanos()
+        let mapped = try pool.map(0..<mapItems) { $0 + 1 }
+        let mapElapsed = nowNanos() - t0
+        guard mapped.last == mapItems else { fail("Pool.map returned a wrong result") }
+        emit(["bench": .str("poolmap"), "impl": .str("weave-pool"), "items": .int(mapItems), "size": .int(100),
+              "ns_per_item": .num(Double(mapElapsed) / Double(mapItems), 2)])
         emit(["bench": .str("queue"), "impl": .str("weave-queue"), "items": .int(rounds),
               "ns_per_item": .num(Double(elapsed) / Double(rounds), 2),
               "note": .str("Queue<Int> put by one coroutine, get by another (producer yields every 64 puts)")])

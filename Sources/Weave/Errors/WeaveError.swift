@@ -24,7 +24,7 @@ public struct WeaveError: Error, CustomStringConvertible, Sendable {
         public static let notInCoroutine = Code(storage: .notInCoroutine)
         /// The hub is shutting down and accepts no new coroutines.
         public static let shuttingDown = Code(storage: .shuttingDown)
-        /// A coroutine tried to join itself, which would never return.
+        /// A coroutine tried to join itself (or a pool or group it belongs to), which would never return.
         public static let joinSelf = Code(storage: .joinSelf)
         /// The operating system refused memory for a coroutine stack.
         public static let stackAllocationFailed = Code(storage: .stackAllocationFailed)

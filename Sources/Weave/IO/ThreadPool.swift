@@ -3,7 +3,7 @@ import Glibc
 /// A fixed set of OS threads for work that would block a hub: CPU-heavy loops or
 /// blocking system calls. Shared by every hub of the process; its threads start on first use.
 ///
-/// Use ``blocking(_:)`` from a coroutine; results come back through the hub's
+/// Use ``blocking(timeout:on:_:)`` from a coroutine; results come back through the hub's
 /// cross-thread queue, so only the calling coroutine waits.
 public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool, one thread per core (at least two).

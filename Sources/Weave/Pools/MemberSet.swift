@@ -5,12 +5,13 @@
 /// or is discarded. A freed slot goes straight to the longest waiting spawner (FIFO), so a
 /// coroutine arriving later cannot overtake it, and a spawner cancelled at the moment it
 /// is handed one never swallows it (``WaitQueue`` skips it and serves the next).
+@usableFromInline
 final class MemberSet: WaitTarget {
     /// `Pool` or `Group`, for descriptions.
     let kind: StaticString
-    let label: String?
+    @usableFromInline let label: String?
     /// Most slots taken at once; `Int.max` for an unbounded group.
-    let limit: Int
+    @usableFromInline let limit: Int
     /// Running members, by identity. Reserved up to a small bound, so spawning into a
     /// pool of modest size never grows (allocates) it.
     @exclusivity(unchecked) private(set) var members: [ObjectIdentifier: AnyCoroutine] = [:]
@@ -57,7 +58,7 @@ final class MemberSet: WaitTarget {
     /// Takes a slot, parking (FIFO) until one is handed over.
     func reserve(timeout: Duration?, _ operation: StaticString) throws {
         if tryReserve() { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Pool.spawn")
+        let coroutine = try AnyCoroutine.requireCurrent(operation)
         try coroutine.wait(on: self, operation, timeout: timeout,
                            enqueue: { slotWaiters.append($0) }, dequeue: { slotWaiters.remove($0) })
         // `releaseSlot` handed its slot to us without lowering `busy`.
@@ -86,12 +87,17 @@ final class MemberSet: WaitTarget {
 
     // MARK: - Members
 
+    /// The hub of the calling thread, or a ``WeaveError`` naming the operation.
+    static func currentHub(_ operation: StaticString) throws(WeaveError) -> Hub {
+        guard let hub = Hub.current else {
+            throw WeaveError(.notInCoroutine, "\(operation) must be called on a thread that runs a hub (inside Weave.run)")
+        }
+        return hub
+    }
+
     /// Records `coroutine` as a member holding a slot already taken, and arranges for it
     /// to leave (and give the slot back) when it finishes.
     func admit(_ coroutine: AnyCoroutine) {
-        members[ObjectIdentifier(coroutine)] = coroutine
-        if pendingHandlers == 0 { keepAlive = Unmanaged.passRetained(self) }
-        pendingHandlers += 1
         let handler: (AnyCoroutine) -> Void
         if let existing = finishHandler {
             handler = existing
@@ -100,6 +106,15 @@ final class MemberSet: WaitTarget {
             handler = { [unowned(unsafe) self] done in self.memberFinished(done) }
             finishHandler = handler
         }
+        admit(coroutine, handler: handler)
+    }
+
+    /// Records `coroutine` as a member holding a slot already taken; `handler`, registered
+    /// on it, must call ``memberFinished(_:)`` exactly once.
+    func admit(_ coroutine: AnyCoroutine, handler: @escaping (AnyCoroutine) -> Void) {
+        members[ObjectIdentifier(coroutine)] = coroutine
+        if pendingHandlers == 0 { keepAlive = Unmanaged.passRetained(self) }
+        pendingHandlers += 1
         coroutine.onFinish(handler)
     }
 
@@ -119,7 +134,9 @@ final class MemberSet: WaitTarget {
         return child
     }
 
-    private func memberFinished(_ coroutine: AnyCoroutine) {
+    /// A registered member finished: it leaves (if not discarded) and frees its slot.
+    /// Runs on its stack, from its finish handler (must not block).
+    func memberFinished(_ coroutine: AnyCoroutine) {
         if members.removeValue(forKey: ObjectIdentifier(coroutine)) != nil {
             if !failureRecords.isEmpty, let failure = coroutine.failure, !(failure is CancellationError) {
                 for record in failureRecords where record.failure == nil { record.failure = failure }
@@ -175,9 +192,7 @@ final class MemberSet: WaitTarget {
         if limit == .max {
             text += " (\(members.count) running)"
         } else {
-            text += " (\(busy) of \(limit) busy"
-            let waiting = slotWaiters.count
-            text += waiting > 0 ? ", \(waiting) waiting to spawn)" : ")"
+            text += " (\(busy) of \(limit) busy)"
         }
         return text
     }
