@@ -159,6 +159,12 @@ let rows = try Weave.run { () throws -> [Row] in
         return "last \(last)"
     })
 
+    rows.append(try measure("pool map", "Pool(size: 100).map over 100,000 items") {
+        let pool = try Pool(size: 100)
+        let squares = try pool.map(0..<100_000) { $0 * $0 }
+        return "sum \(squares.reduce(0, &+))"
+    })
+
     rows.append(try measure("lock", "1,000,000 uncontended acquire/release") {
         let lock = Lock()
         var held = 0
