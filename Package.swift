@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "SampleSupport", path: "Samples/SampleSupport"),
         .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
         .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/HTTPServer"),
-        .testTarget(name: "WeaveTests", dependencies: ["Weave"]),
+        // Task types shared by the tests and the worker program their process pools run.
+        .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
+        .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
+        .testTarget(name: "WeaveTests", dependencies: ["Weave", "TestTasks", "WeaveTestWorker"]),
     ]
 )

@@ -1,0 +1,54 @@
+/// A failure in the process layer: a worker or child that died, a task that threw in
+/// another process, a frame that could not be trusted, a program that could not start.
+///
+/// Match on ``code``; ``description`` says what failed, in which process and why, for example
+/// `worker 4121 died from signal SIGKILL while running task 17 (PrimeCount)`.
+public struct ProcessError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Storage: Hashable, Sendable {
+            case workerDied, remoteError, unregisteredTask, frameTooLarge, malformedFrame
+            case spawnFailed, closed, endOfStream
+        }
+        let storage: Storage
+
+        /// A worker or child process exited or was killed while it held the task.
+        public static let workerDied = Code(storage: .workerDied)
+        /// The task threw in the other process; ``ProcessError/remoteType`` names the error type.
+        public static let remoteError = Code(storage: .remoteError)
+        /// The worker has no task type registered under the name (see `Weave.main(tasks:)`).
+        public static let unregisteredTask = Code(storage: .unregisteredTask)
+        /// A frame announced more bytes than the configured maximum.
+        public static let frameTooLarge = Code(storage: .frameTooLarge)
+        /// A frame could not be parsed or decoded.
+        public static let malformedFrame = Code(storage: .malformedFrame)
+        /// The program could not be started (missing executable, permissions, limits).
+        public static let spawnFailed = Code(storage: .spawnFailed)
+        /// The pool, pipe or queue was closed (or terminated) before or during the call.
+        public static let closed = Code(storage: .closed)
+        /// The other side closed its end: no more values will come.
+        public static let endOfStream = Code(storage: .endOfStream)
+
+        public var description: String { "\(storage)" }
+    }
+
+    /// What went wrong.
+    public let code: Code
+    /// The whole story, for logs.
+    public let message: String
+    /// For ``Code/remoteError``: the error's type in the other process (`MyModule.MyError`).
+    public let remoteType: String?
+    /// For ``Code/workerDied``: the exit status, when the process exited.
+    public let exitStatus: Int32?
+    /// For ``Code/workerDied``: the signal that killed the process, when one did.
+    public let signal: Int32?
+
+    init(_ code: Code, _ message: String, remoteType: String? = nil, exitStatus: Int32? = nil, signal: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.remoteType = remoteType
+        self.exitStatus = exitStatus
+        self.signal = signal
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,70 @@
+/// One message of work in a ``ProcessPool``: a chunk of one or more encoded tasks of one
+/// type, from submission until its result (or failure) is delivered to its sink.
+final class PoolTask {
+    let id: UInt64
+    let name: String
+    let count: Int
+    /// The encoded tasks, one ``BinaryFormat`` value after another.
+    let arguments: [UInt8]
+    /// How long it may run on a worker before the worker is killed.
+    let timeout: Duration?
+    /// Who is told of the result; nil once nobody cares (a cancelled caller).
+    var sink: (any PoolTaskSink)?
+    /// The encoded outputs (`count` values), or why there are none.
+    var outcome: Result<[UInt8], any Error>?
+    /// Set while in flight on a worker.
+    var worker: PoolWorker?
+    /// Armed while this task is the one its worker is running.
+    var timer: TimerNode?
+    /// Why the pool killed the worker that was running this task, if it did.
+    var killReason: (any Error)?
+
+    init(id: UInt64, name: String, count: Int, arguments: [UInt8], timeout: Duration?, sink: (any PoolTaskSink)?) {
+        self.id = id
+        self.name = name
+        self.count = count
+        self.arguments = arguments
+        self.timeout = timeout
+        self.sink = sink
+    }
+}
+
+/// Receives finished tasks, on the hub's thread, from a libuv callback: never parks.
+protocol PoolTaskSink: AnyObject {
+    func taskFinished(_ task: PoolTask)
+}
+
+/// The sink of one blocking call: wakes the coroutine that waits for the task.
+final class PoolTaskWaiter: PoolTaskSink {
+    let coroutine: AnyCoroutine
+    private(set) var isDone = false
+
+    init(_ coroutine: AnyCoroutine) { self.coroutine = coroutine }
+
+    func taskFinished(_ task: PoolTask) {
+        isDone = true
+        coroutine.hub.makeReady(coroutine)
+    }
+}
+
+extension PoolTask {
+    /// Decodes the `count` outputs of a finished task, in order.
+    func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
+        let bytes = try outcome.unsafelyUnwrapped.get()
+        return try bytes.withUnsafeBytes { raw in
+            let reader = BinaryReader(raw)
+            var outputs: [Output] = []
+            outputs.reserveCapacity(count)
+            var position = 0
+            for _ in 0..<count {
+                let start = position
+                try reader.skip(at: &position, depth: 0)
+                outputs.append(try reader.decode(type, at: start, codingPath: [], depth: 0))
+            }
+            guard position == raw.count else {
+                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
+            }
+            return outputs
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// A pool's view of one worker process: the tasks it holds, in the order it runs them,
+/// and how many more it may be sent.
+final class PoolWorker {
+    let process: WorkerProcess
+    /// Sent and not yet answered, in order: the first is the one running.
+    var inFlight = TaskQueue()
+    /// Tasks sent over this worker's life (for `maxTasksPerWorker`).
+    var sentCount = 0
+    /// Whether the worker said it serves (a worker that dies before that never started).
+    var isReady = false
+    /// No more tasks: it is being replaced or the pool is closing.
+    var isRetiring = false
+    /// Why the pool killed it, for the task it was running.
+    var killReason: (any Error)?
+    /// Tasks it may hold at once; adapts to how long tasks take.
+    var window = 2
+    /// Smoothed seconds per task, measured between completions while busy.
+    var secondsPerTask: Double?
+    var lastCompletion: ContinuousClock.Instant?
+    var isReferenced = true
+
+    init(process: WorkerProcess) {
+        self.process = process
+    }
+
+    var hasRoom: Bool { !isRetiring && inFlight.count < window }
+
+    /// Learns from one completion: short tasks earn a deep pipeline (about 2 ms of work
+    /// queued per worker), long ones a window of one, so that no worker idles while
+    /// another holds a queue.
+    func recordCompletion(at now: ContinuousClock.Instant, wasBusy: Bool) {
+        if wasBusy, let last = lastCompletion {
+            let sample = Double((now - last).components.attoseconds) * 1e-18 + Double((now - last).components.seconds)
+            secondsPerTask = secondsPerTask.map { $0 * 0.8 + sample * 0.2 } ?? sample
+            if let seconds = secondsPerTask {
+                window = max(1, min(128, Int(0.002 / max(seconds, 1e-7))))
+            }
+        }
+        lastCompletion = now
+    }
+
+    /// Drops the pool's handlers (they hold the pool unowned): after this, the process
+    /// and its channel report to nobody.
+    func detach() {
+        process.channel.onFrame = { _ in }
+        process.channel.onEnd = { _ in }
+        process.onExit = { _, _ in }
+    }
+
+    /// Stops sending to the worker; kills it if `killing`, else closes its channel so it
+    /// exits once it has answered what it holds.
+    func retire(killing: Bool) {
+        isRetiring = true
+        if killing {
+            process.kill()
+        } else if inFlight.isEmpty {
+            process.channel.close()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// The lazy results of ``ProcessPool/imap(_:chunkSize:timeout:maxInFlight:)`` and
+/// ``ProcessPool/imapUnordered(_:chunkSize:timeout:maxInFlight:)``: iterate it in the
+/// coroutine that made it. Each element is the task's output or its error.
+///
+/// Input is read only as results are consumed: at most `maxInFlight` chunks are out at a
+/// time, so an endless input with a `prefix` stays bounded. Stopping early (leaving the
+/// loop, or dropping the iteration) abandons what is still out: queued chunks are dropped,
+/// and running ones finish and are ignored.
+public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
+    private unowned let pool: ProcessPool
+    private var tasks: AnyIterator<Task>
+    private let ordered: Bool
+    private let chunkSize: Int
+    private let timeout: Duration?
+    private let maxInFlight: Int
+    private let coroutine: AnyCoroutine
+    /// Chunks out, in submission order.
+    private var outstanding: [PoolTask] = []
+    private var outstandingHead = 0
+    /// Finished chunks not yet consumed (unordered mode), in completion order.
+    private var finished: [PoolTask] = []
+    /// Outputs of the current chunk not yet yielded.
+    private var buffered: [Result<Task.Output, any Error>] = []
+    private var bufferedHead = 0
+    private var inputDone = false
+    private var waiting = false
+
+    init<Tasks: Sequence>(pool: ProcessPool, tasks: Tasks, ordered: Bool, chunkSize: Int, timeout: Duration?, maxInFlight: Int?) throws
+    where Tasks.Element == Task {
+        guard chunkSize >= 1 else { throw WeaveError(.invalidArgument, "chunkSize must be at least 1, not \(chunkSize)") }
+        if let maxInFlight, maxInFlight < 1 { throw WeaveError(.invalidArgument, "maxInFlight must be at least 1, not \(maxInFlight)") }
+        self.coroutine = try AnyCoroutine.requireCurrent("ProcessPool.imap")
+        self.pool = pool
+        self.tasks = AnyIterator(tasks.makeIterator())
+        self.ordered = ordered
+        self.chunkSize = chunkSize
+        self.timeout = timeout
+        // Enough to keep every worker's pipeline full, no more.
+        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 64 / chunkSize)
+    }
+
+    deinit {
+        let error = CancellationError()
+        for task in outstanding[outstandingHead...] where task.outcome == nil { pool.abandon(task, because: error) }
+    }
+
+    func taskFinished(_ task: PoolTask) {
+        if !ordered { finished.append(task) }
+        if waiting {
+            waiting = false
+            coroutine.hub.makeReady(coroutine)
+        }
+    }
+
+    /// The next output (or its error), in input order for `imap`, completion order for
+    /// `imapUnordered`; nil when every task has been answered. Parks while none is ready.
+    /// A cancellation of the iterating coroutine ends the iteration with its error.
+    public func next() -> Result<Task.Output, any Error>? {
+        while true {
+            if bufferedHead < buffered.count {
+                defer { bufferedHead += 1 }
+                return buffered[bufferedHead]
+            }
+            do {
+                try refill()
+            } catch {
+                inputDone = true
+                return .failure(error)
+            }
+            guard let chunk = try? nextFinishedChunk() else {
+                if outstandingHead == outstanding.count && inputDone { return nil }
+                // Cancelled while waiting.
+                let error: any Error = CancellationError()
+                inputDone = true
+                abandonAll(error)
+                return .failure(error)
+            }
+            buffered.removeAll(keepingCapacity: true)
+            bufferedHead = 0
+            do {
+                buffered = try chunk.decodeOutputs(Task.Output.self).map { .success($0) }
+            } catch {
+                buffered = Array(repeating: .failure(error), count: chunk.count)
+            }
+        }
+    }
+
+    /// Submits chunks while there is input and room.
+    private func refill() throws {
+        var submitted = false
+        while !inputDone && outstanding.count - outstandingHead < maxInFlight {
+            var chunk: [Task] = []
+            chunk.reserveCapacity(chunkSize)
+            while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
+            if chunk.count < chunkSize { inputDone = true }
+            if chunk.isEmpty { break }
+            outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self))
+            submitted = true
+        }
+        if submitted { try pool.flushWorkers() }
+    }
+
+    /// The next chunk to yield, parking until it is finished; nil when none is left.
+    private func nextFinishedChunk() throws -> PoolTask? {
+        while true {
+            if ordered {
+                guard outstandingHead < outstanding.count else { return nil }
+                let head = outstanding[outstandingHead]
+                if head.outcome != nil {
+                    outstandingHead += 1
+                    compact()
+                    return head
+                }
+            } else if !finished.isEmpty {
+                let task = finished.removeFirst()
+                if let index = outstanding[outstandingHead...].firstIndex(where: { $0 === task }) {
+                    outstanding.swapAt(index, outstandingHead)
+                    outstandingHead += 1
+                    compact()
+                }
+                return task
+            } else if outstandingHead == outstanding.count {
+                return nil
+            }
+            waiting = true
+            defer { waiting = false }
+            try coroutine.park(.primitive(pool, "imap next"))
+        }
+    }
+
+    private func compact() {
+        if outstandingHead > 256 && outstandingHead * 2 > outstanding.count {
+            outstanding.removeFirst(outstandingHead)
+            outstandingHead = 0
+        }
+    }
+
+    private func abandonAll(_ error: any Error) {
+        for task in outstanding[outstandingHead...] where task.outcome == nil { pool.abandon(task, because: error) }
+        outstanding.removeAll()
+        outstandingHead = 0
+    }
+}

@@ -1,0 +1,375 @@
+import Glibc
+
+/// The pool's machinery: starting and replacing workers, sending tasks, reading results,
+/// and handling deaths, timeouts and cancellation. Everything here runs on the hub's
+/// thread; the frame and exit handlers run in libuv callbacks and never park.
+extension ProcessPool {
+    func startWorker() throws {
+        let process = try WorkerProcess(
+            hub: hub, executable: executable, environment: environment,
+            maximumFrameSize: configuration.maximumFrameSize, label: "pool worker")
+        let worker = PoolWorker(process: process)
+        process.channel.onFrame = { [unowned self, unowned worker] frame in
+            self.received(frame, from: worker)
+        }
+        process.channel.onEnd = { [unowned self, unowned worker] error in
+            // The exit callback settles the tasks; a bad stream means the worker cannot be trusted.
+            // A read error (ECONNRESET) usually means the worker died: its exit status
+            // tells the story. An oversized frame is the pool's own reason to kill it.
+            if let error, !worker.process.hasExited {
+                if worker.killReason == nil, error is ProcessError { worker.killReason = error }
+                worker.process.kill()
+            }
+            _ = self
+        }
+        process.onExit = { [unowned self, unowned worker] status, signal in
+            self.workerExited(worker, status: status, signal: signal)
+        }
+        try process.channel.startReading()
+        workers.append(worker)
+        if let initializer {
+            try process.channel.appendFrame { frame in
+                frame.append(WorkerProtocol.initialize)
+                WorkerProtocol.appendString(initializer.name, to: &frame)
+                WorkerProtocol.appendVarint(1, to: &frame)
+                frame.append(contentsOf: initializer.arguments)
+            }
+            try process.channel.flush()
+        }
+        updateReference(worker)
+    }
+
+    // MARK: Submitting
+
+    /// Queues the tasks as one message (a chunk) and sends what the workers have room for.
+    /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
+    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?) throws -> PoolTask {
+        if let brokenError { throw brokenError }
+        guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
+        if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
+        var arguments: [UInt8] = []
+        let encoder = BinaryEncoder()
+        for task in tasks { try encoder.encode(task, appendingTo: &arguments) }
+        nextTaskID &+= 1
+        let item = PoolTask(id: nextTaskID, name: Task.taskName, count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
+        pending.append(item)
+        dispatch()
+        return item
+    }
+
+    /// Moves queued tasks to workers with room, least loaded first.
+    func dispatch() {
+        while !pending.isEmpty {
+            var best: PoolWorker?
+            for worker in workers where worker.hasRoom && worker.isReady {
+                if best == nil || worker.inFlight.count < best!.inFlight.count { best = worker }
+            }
+            guard let worker = best, let task = pending.popFirst() else { return }
+            send(task, to: worker)
+        }
+    }
+
+    private func send(_ task: PoolTask, to worker: PoolWorker) {
+        do {
+            try worker.process.channel.appendFrame { frame in
+                frame.append(WorkerProtocol.run)
+                WorkerProtocol.appendVarint(task.id, to: &frame)
+                WorkerProtocol.appendString(task.name, to: &frame)
+                WorkerProtocol.appendVarint(UInt64(task.count), to: &frame)
+                frame.append(contentsOf: task.arguments)
+            }
+        } catch {
+            finish(task, .failure(error))  // too large to send: this task fails, nothing else
+            return
+        }
+        task.worker = worker
+        worker.inFlight.append(task)
+        worker.sentCount += 1
+        if worker.inFlight.count == 1 { startedRunning(task, on: worker) }
+        if let limit = configuration.maxTasksPerWorker, worker.sentCount >= limit { worker.isRetiring = true }
+        updateReference(worker)
+    }
+
+    /// Hands every worker's buffered frames to the kernel: one system call a worker for
+    /// however many tasks were submitted since the last flush.
+    func flushWorkers() throws {
+        for worker in workers where worker.process.channel.unflushedCount > 0 {
+            do {
+                try worker.process.channel.flush()
+            } catch {
+                // A broken pipe means the worker is dying: its exit settles its tasks.
+                if worker.killReason == nil { worker.killReason = error }
+                worker.process.kill()
+            }
+        }
+    }
+
+    /// The head task of a worker is the one it runs: its timeout starts now.
+    private func startedRunning(_ task: PoolTask, on worker: PoolWorker) {
+        guard let timeout = task.timeout else { return }
+        task.timer = hub.addTimer(deadline: Hub.deadline(after: timeout), .callback { [weak self, weak task] in
+            guard let self, let task else { return }
+            self.timedOut(task, after: timeout)
+        })
+    }
+
+    private func timedOut(_ task: PoolTask, after timeout: Duration) {
+        task.timer = nil
+        guard let worker = task.worker, worker.inFlight.first === task else { return }
+        worker.killReason = TimeoutError(operation: "task \(task.id) (\(task.name)) on worker \(worker.process.pid) (killed)", timeout: timeout)
+        worker.isRetiring = true
+        worker.process.kill()
+    }
+
+    // MARK: Results
+
+    private func received(_ frame: UnsafeRawBufferPointer, from worker: PoolWorker) {
+        do {
+            var cursor = WorkerProtocol.Cursor(frame)
+            let kind = try cursor.byte()
+            switch kind {
+            case WorkerProtocol.ready:
+                worker.isReady = true
+                consecutiveStartFailures = 0
+                dispatch()
+                try flushWorkers()
+            case WorkerProtocol.succeeded, WorkerProtocol.failed:
+                let id = try cursor.varint()
+                if id == 0 {
+                    try initializerAnswered(kind, cursor: &cursor, worker: worker)
+                    return
+                }
+                guard let task = worker.inFlight.first, task.id == id else {
+                    throw ProcessError(.malformedFrame, "worker \(worker.process.pid) answered task \(id), which it was not running")
+                }
+                let outcome: Result<[UInt8], any Error>
+                if kind == WorkerProtocol.succeeded {
+                    outcome = .success([UInt8](cursor.rest))
+                } else {
+                    outcome = .failure(try ProcessPool.remoteFailure(&cursor, task: task, pid: worker.process.pid))
+                }
+                completed(task, on: worker, outcome)
+            default:
+                throw ProcessError(.malformedFrame, "worker \(worker.process.pid) sent an unknown message kind \(kind)")
+            }
+        } catch {
+            // Garbage on the channel: the worker cannot be trusted; its exit settles the rest.
+            if worker.killReason == nil {
+                worker.killReason = (error as? ProcessError) ?? ProcessError(.malformedFrame, "worker \(worker.process.pid) sent a malformed frame: \(error)")
+            }
+            worker.isRetiring = true
+            worker.process.channel.end(nil)
+            worker.process.kill()
+        }
+    }
+
+    private func completed(_ task: PoolTask, on worker: PoolWorker, _ outcome: Result<[UInt8], any Error>) {
+        let wasBusy = worker.inFlight.count > 1 || worker.lastCompletion != nil
+        _ = worker.inFlight.popFirst()
+        worker.recordCompletion(at: .now, wasBusy: wasBusy)
+        if let timer = task.timer {
+            hub.removeTimer(timer)
+            task.timer = nil
+        }
+        task.worker = nil
+        finish(task, outcome)
+        if let next = worker.inFlight.first { startedRunning(next, on: worker) }
+        if worker.isRetiring && worker.inFlight.isEmpty && worker.killReason == nil {
+            worker.process.channel.close()  // it exits at the end of its input
+        }
+        dispatch()
+        if isClosed { retireIdleWorkers() }
+        do { try flushWorkers() } catch {}
+        updateReference(worker)
+    }
+
+    private func initializerAnswered(_ kind: UInt8, cursor: inout WorkerProtocol.Cursor, worker: PoolWorker) throws {
+        guard kind == WorkerProtocol.failed else { return }
+        let pid = worker.process.pid
+        let failure = try ProcessPool.remoteFailure(&cursor, task: nil, pid: pid)
+        breakPool(ProcessError(.remoteError, "the pool's initializer failed in worker \(pid): \(failure.message)", remoteType: failure.remoteType))
+    }
+
+    static func remoteFailure(_ cursor: inout WorkerProtocol.Cursor, task: PoolTask?, pid: Int32) throws -> ProcessError {
+        let code = try cursor.byte()
+        let type = try cursor.string()
+        let message = try cursor.string()
+        let what = task.map { "task \($0.id) (\($0.name))" } ?? "initializer"
+        switch WorkerProtocol.Failure.Kind(rawValue: code) {
+        case .unregisteredTask: return ProcessError(.unregisteredTask, message)
+        case .malformedFrame: return ProcessError(.malformedFrame, "\(what) in worker \(pid): \(message)")
+        case .frameTooLarge: return ProcessError(.frameTooLarge, "\(what) in worker \(pid): \(message)")
+        default: return ProcessError(.remoteError, "\(what) threw in worker \(pid): \(type): \(message)", remoteType: type)
+        }
+    }
+
+    /// Delivers a task's outcome to its sink (once).
+    func finish(_ task: PoolTask, _ outcome: Result<[UInt8], any Error>) {
+        guard task.outcome == nil else { return }
+        task.outcome = outcome
+        if let timer = task.timer {
+            hub.removeTimer(timer)
+            task.timer = nil
+        }
+        let sink = task.sink
+        task.sink = nil
+        sink?.taskFinished(task)
+        if isClosed && outcomeSettledAll { joiners.signalAll() }
+    }
+
+    private var outcomeSettledAll: Bool { pending.isEmpty && workers.allSatisfy { $0.inFlight.isEmpty } }
+
+    // MARK: Deaths
+
+    private func workerExited(_ worker: PoolWorker, status: Int64, signal: Int32) {
+        worker.detach()
+        worker.process.channel.close()
+        workers.removeAll { $0 === worker }
+        var tasks = worker.inFlight.drain()
+        let pid = worker.process.pid
+        let how = signal != 0 ? "died from signal \(ProcessPool.signalName(signal))" : "exited with status \(status)"
+        if !tasks.isEmpty {
+            // The first task was running: it fails. The rest never started: they go back
+            // to the front of the queue for another worker.
+            let running = tasks.removeFirst()
+            running.worker = nil
+            let error = worker.killReason ?? ProcessError(
+                .workerDied, "worker \(pid) \(how) while running task \(running.id) (\(running.name))",
+                exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal)
+            for task in tasks { task.worker = nil; if let timer = task.timer { hub.removeTimer(timer); task.timer = nil } }
+            pending.prepend(contentsOf: tasks.filter { $0.sink != nil || $0.outcome == nil })
+            finish(running, .failure(error))
+        }
+        if !worker.isReady && worker.killReason == nil {
+            consecutiveStartFailures += 1
+            if consecutiveStartFailures >= 3 {
+                breakPool(ProcessError(
+                    .spawnFailed, "worker \(pid) \(how) before it started serving, three times in a row; does \(executable) call Weave.main(tasks:) first?",
+                    exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal))
+            }
+        }
+        if !isClosed && brokenError == nil {
+            do {
+                try startWorker()
+            } catch let error as ProcessError {
+                breakPool(error)
+            } catch {
+                breakPool(ProcessError(.spawnFailed, "cannot replace worker \(pid): \(error)"))
+            }
+        } else if isClosed && !pending.isEmpty && workers.isEmpty && brokenError == nil {
+            // Closing, with requeued work and no worker left: one more worker finishes it.
+            do { try startWorker() } catch { breakPool(ProcessError(.spawnFailed, "cannot replace worker \(pid): \(error)")) }
+        }
+        dispatch()
+        do { try flushWorkers() } catch {}
+        if isClosed { retireIdleWorkers() }
+        joiners.signalAll()
+    }
+
+    /// Every queued task fails with `error`, and so will every later one.
+    func breakPool(_ error: ProcessError) {
+        guard brokenError == nil else { return }
+        brokenError = error
+        while let task = pending.popFirst() { finish(task, .failure(error)) }
+        for worker in workers { worker.retire(killing: true) }
+    }
+
+    /// Closing: workers with nothing left to do exit (their input ends).
+    func retireIdleWorkers() {
+        guard pending.isEmpty else { return }
+        for worker in workers where worker.inFlight.isEmpty {
+            worker.isRetiring = true
+            worker.process.channel.close()
+        }
+    }
+
+    /// Idle workers do not keep the loop alive: a program whose only remaining thing is an
+    /// idle pool is finished (or deadlocked), not waiting.
+    func updateReference(_ worker: PoolWorker) {
+        let busy = !worker.inFlight.isEmpty || !worker.isReady || worker.isRetiring
+        if busy != worker.isReferenced {
+            worker.isReferenced = busy
+            worker.process.setReferenced(busy)
+        }
+    }
+
+    // MARK: Waiting
+
+    /// Parks until `task` has finished. A caller that gives up (cancelled, timed out
+    /// scope) leaves nothing behind: a queued task is dropped, a running one has its worker
+    /// killed, one queued on a worker is abandoned (its result is dropped).
+    func wait(for task: PoolTask, waiter: PoolTaskWaiter) throws {
+        while !waiter.isDone {
+            do {
+                try waiter.coroutine.park(.primitive(self, "task"))
+            } catch {
+                abandon(task, because: error)
+                throw error
+            }
+        }
+    }
+
+    func abandon(_ task: PoolTask, because error: any Error) {
+        guard task.outcome == nil else { return }
+        task.sink = nil
+        if pending.remove(task) {
+            task.outcome = .failure(error)
+            return
+        }
+        if let worker = task.worker, worker.inFlight.first === task {
+            if worker.killReason == nil { worker.killReason = error }
+            worker.isRetiring = true
+            worker.process.kill()
+        }
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        let names: [Int32: String] = [
+            SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS",
+            SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGINT: "SIGINT", SIGHUP: "SIGHUP", SIGPIPE: "SIGPIPE", SIGTRAP: "SIGTRAP",
+        ]
+        return names[signal] ?? "\(signal)"
+    }
+}
+
+/// The sink of ``ProcessPool/applyAsync(_:timeout:onSuccess:onFailure:)``: its callback runs
+/// in the pool's notifier coroutine, where user code may block.
+final class PoolAsyncSink: PoolTaskSink {
+    unowned let pool: ProcessPool
+    let deliver: (PoolTask) -> Void
+
+    init(pool: ProcessPool, deliver: @escaping (PoolTask) -> Void) {
+        self.pool = pool
+        self.deliver = deliver
+    }
+
+    func taskFinished(_ task: PoolTask) {
+        task.sink = self  // kept until the notifier has run the callback
+        pool.notify(task)
+    }
+}
+
+extension ProcessPool {
+    /// Queues a finished async task for its callbacks; a notifier coroutine runs them, and
+    /// exits once none are left (so an idle pool holds no parked coroutine).
+    func notify(_ task: PoolTask) {
+        notifications.append(task)
+        guard notifier == nil else { return }
+        notifier = try? hub.spawn(name: "ProcessPool callbacks", stackSize: nil, spawnSite: SourceLocation(fileID: #fileID, line: #line)) {
+            self.runNotifications()
+        }
+    }
+
+    private func runNotifications() {
+        defer { notifier = nil }
+        while !notifications.isEmpty {
+            let batch = notifications
+            notifications.removeAll(keepingCapacity: true)
+            for task in batch {
+                let sink = task.sink as? PoolAsyncSink
+                task.sink = nil
+                sink?.deliver(task)
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+import Glibc
+
+/// A pool of worker processes for CPU-heavy work, used from coroutines: the calling
+/// coroutine parks until its result comes back, and the hub keeps running everything else
+/// (Python's `multiprocessing.Pool`, without its hangs).
+///
+/// Work is a ``ProcessTask``: a `Codable` value naming what to run. Workers re-execute this
+/// program (or ``Configuration/executable``), which must call ``Weave/main(tasks:)`` first.
+///
+/// - A worker that dies (a crash, `kill -9`, an exit) fails only the task it was running,
+///   with ``ProcessError/Code/workerDied`` naming the signal or exit status; the tasks queued
+///   behind it go to other workers, and a new worker takes its place.
+/// - A task that runs longer than its `timeout` gets its worker killed and replaced; the
+///   task fails with ``TimeoutError``.
+/// - Cancelling a coroutine that waits for a running task kills that task's worker (there is
+///   no other way to stop it) and replaces it.
+/// - An error thrown by a task comes back as ``ProcessError/Code/remoteError`` with the
+///   error's type name and description.
+///
+/// A pool belongs to the hub that made it. ``close()`` stops new work, ``join()`` waits for
+/// the work in hand and the workers' exit, ``terminate()`` kills at once; the hub's shutdown
+/// terminates a pool left open. Tasks are dispatched with a small per-worker window that
+/// adapts to how long tasks take: short tasks are pipelined (many per system call), long
+/// ones go one at a time so no worker sits idle while another has a queue.
+public final class ProcessPool: HubResource, WaitTarget {
+    /// How a pool starts and runs its workers.
+    public struct Configuration: Sendable {
+        /// Worker processes. Default: the number of online cores.
+        public var workers: Int
+        /// The program to run as a worker; nil means this program (`/proc/self/exe`).
+        /// It must call ``Weave/main(tasks:)`` with the task types it will be sent.
+        public var executable: String?
+        /// Replace a worker after this many tasks (Python's `maxtasksperchild`); nil: never.
+        public var maxTasksPerWorker: Int?
+        /// The largest frame (task or result) either side accepts. Default 64 MiB.
+        public var maximumFrameSize: Int
+        /// Extra environment variables for the workers.
+        public var environment: [String: String]
+
+        public init(
+            workers: Int? = nil, executable: String? = nil, maxTasksPerWorker: Int? = nil,
+            maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize, environment: [String: String] = [:]
+        ) {
+            self.workers = workers ?? ProcessPool.coreCount
+            self.executable = executable
+            self.maxTasksPerWorker = maxTasksPerWorker
+            self.maximumFrameSize = maximumFrameSize
+            self.environment = environment
+        }
+    }
+
+    public static let defaultMaximumFrameSize = 64 << 20
+    static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    public let configuration: Configuration
+    unowned(unsafe) let hub: Hub
+    let executable: String
+    let environment: [String]
+    /// The initializer task, encoded once: (name, arguments).
+    let initializer: (name: String, arguments: [UInt8])?
+
+    var workers: [PoolWorker] = []
+    /// Submitted and not yet sent to a worker, in order.
+    var pending = TaskQueue()
+    var nextTaskID: UInt64 = 0
+    var isClosed = false
+    var isTerminated = false
+    /// Set when workers cannot start (or their initializer fails): every task fails with it.
+    var brokenError: ProcessError?
+    var consecutiveStartFailures = 0
+    /// Coroutines in ``join()``.
+    var joiners = WaitQueue()
+    /// Finished tasks of ``applyAsync``, whose callbacks the notifier coroutine runs.
+    var notifications: [PoolTask] = []
+    var notifier: AnyCoroutine?
+
+    /// Starts `configuration.workers` worker processes.
+    ///
+    /// - Parameter initializer: a task each new worker runs once before any other (Python's
+    ///   `initializer`); its output is ignored, and its failure breaks the pool (every task
+    ///   then fails with that error).
+    /// - Throws: ``ProcessError/Code/spawnFailed`` if a worker cannot be started;
+    ///   ``WeaveError`` with ``WeaveError/Code/invalidArgument`` for a bad configuration, or
+    ///   when called outside a coroutine.
+    public init(configuration: Configuration = .init(), initializer: (any ProcessTask)? = nil) throws {
+        let hub = try AnyCoroutine.requireCurrent("ProcessPool.init").hub
+        guard configuration.workers >= 1 else {
+            throw WeaveError(.invalidArgument, "ProcessPool needs at least one worker, not \(configuration.workers)")
+        }
+        if let limit = configuration.maxTasksPerWorker, limit < 1 {
+            throw WeaveError(.invalidArgument, "maxTasksPerWorker must be at least 1, not \(limit)")
+        }
+        guard configuration.maximumFrameSize >= 64, configuration.maximumFrameSize <= Int(UInt32.max) else {
+            throw WeaveError(.invalidArgument, "maximumFrameSize \(configuration.maximumFrameSize) is outside 64...\(UInt32.max)")
+        }
+        if getenv(WorkerEnvironment.mode) != nil {
+            // Started as a worker, yet running the normal program: without this check the
+            // program would start pools of workers that start pools of workers...
+            throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call Weave.main(tasks:) first")
+        }
+        self.configuration = configuration
+        self.hub = hub
+        self.executable = configuration.executable ?? ProcessPool.currentExecutable()
+        var environment = ProcessPool.inheritedEnvironment()
+        environment.append("\(WorkerEnvironment.mode)=pool")
+        environment.append("\(WorkerEnvironment.parentPID)=\(getpid())")
+        environment.append("\(WorkerEnvironment.maximumFrameSize)=\(configuration.maximumFrameSize)")
+        for (key, value) in configuration.environment.sorted(by: { $0.key < $1.key }) { environment.append("\(key)=\(value)") }
+        self.environment = environment
+        self.initializer = try initializer.map { try ProcessPool.encodeInitializer($0) }
+        hub.register(self)
+        do {
+            for _ in 0..<configuration.workers { try startWorker() }
+        } catch {
+            terminate()
+            throw error
+        }
+    }
+
+    /// Convenience: `workers` processes running tasks from this program.
+    public convenience init(workers: Int? = nil, maxTasksPerWorker: Int? = nil, initializer: (any ProcessTask)? = nil) throws {
+        try self.init(configuration: .init(workers: workers, maxTasksPerWorker: maxTasksPerWorker), initializer: initializer)
+    }
+
+    deinit {
+        terminate()
+    }
+
+    /// Process ids of the live workers.
+    public var workerPIDs: [Int32] { workers.filter { !$0.process.hasExited }.map(\.process.pid) }
+
+    /// Tasks submitted and not finished (queued, or in flight on a worker).
+    public var outstandingCount: Int { pending.count + workers.reduce(0) { $0 + $1.inFlight.count } }
+
+    // MARK: - Running tasks
+
+    /// Runs `task` on a worker and parks the calling coroutine until its output comes back.
+    ///
+    /// - Parameter timeout: the longest the task may run on its worker (time queued does not
+    ///   count); past it the worker is killed and replaced.
+    /// - Throws: ``ProcessError`` (``ProcessError/Code/remoteError`` when the task threw,
+    ///   ``ProcessError/Code/workerDied``, ``ProcessError/Code/closed``...), ``TimeoutError``,
+    ///   `CancellationError` (a running task's worker is killed).
+    public func apply<Task: ProcessTask>(_ task: Task, timeout: Duration? = nil) throws -> Task.Output {
+        let coroutine = try AnyCoroutine.requireCurrent("ProcessPool.apply")
+        let waiter = PoolTaskWaiter(coroutine)
+        let item = try submit([task], timeout: timeout, sink: waiter)
+        try flushWorkers()
+        try wait(for: item, waiter: waiter)
+        return try item.decodeOutputs(Task.Output.self)[0]
+    }
+
+    /// Submits `task` and returns at once; the result arrives in the returned ``AsyncResult``,
+    /// and `onSuccess` or `onFailure` runs in a coroutine of the pool when it does.
+    public func applyAsync<Task: ProcessTask>(
+        _ task: Task, timeout: Duration? = nil,
+        onSuccess: ((Task.Output) -> Void)? = nil, onFailure: ((any Error) -> Void)? = nil
+    ) throws -> AsyncResult<Task.Output> {
+        _ = try AnyCoroutine.requireCurrent("ProcessPool.applyAsync")
+        let result = AsyncResult<Task.Output>(label: "ProcessPool task \(Task.taskName)")
+        let sink = PoolAsyncSink(pool: self) { item in
+            do {
+                let output = try item.decodeOutputs(Task.Output.self)[0]
+                try? result.set(output)
+                onSuccess?(output)
+            } catch {
+                try? result.fail(error)
+                onFailure?(error)
+            }
+        }
+        _ = try submit([task], timeout: timeout, sink: sink)
+        try flushWorkers()
+        return result
+    }
+
+    /// Runs every task on the workers and returns their outputs in order. The input is
+    /// consumed lazily (at most a few chunks a worker in flight); the first failure
+    /// cancels what is still queued and is rethrown.
+    ///
+    /// - Parameter chunkSize: tasks sent per message; larger chunks amortise the round trip
+    ///   for tiny tasks, at the cost of balance.
+    public func map<Tasks: Sequence>(_ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil) throws -> [Tasks.Element.Output]
+    where Tasks.Element: ProcessTask {
+        var outputs: [Tasks.Element.Output] = []
+        outputs.reserveCapacity(tasks.underestimatedCount)
+        for output in try imap(tasks, chunkSize: chunkSize, timeout: timeout) {
+            outputs.append(try output.get())
+        }
+        return outputs
+    }
+
+    /// Runs the tasks lazily, yielding each output (or error) in input order as it becomes
+    /// available; at most `maxInFlight` chunks are submitted ahead of the consumer.
+    public func imap<Tasks: Sequence>(
+        _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
+    ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
+        try ProcessMapIteration(pool: self, tasks: tasks, ordered: true, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
+    }
+
+    /// Like ``imap(_:chunkSize:timeout:maxInFlight:)``, in completion order.
+    public func imapUnordered<Tasks: Sequence>(
+        _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
+    ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
+        try ProcessMapIteration(pool: self, tasks: tasks, ordered: false, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
+    }
+
+    // MARK: - Closing
+
+    /// Accepts no more tasks; the work in hand still runs. Workers exit once idle.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        retireIdleWorkers()
+    }
+
+    /// Waits until every submitted task has finished and every worker has exited; call
+    /// ``close()`` first (Python's rule). Throws ``ProcessError/Code/closed`` if the pool is
+    /// still open, ``TimeoutError``, `CancellationError`.
+    public func join(timeout: Duration? = nil) throws {
+        guard isClosed else { throw ProcessError(.closed, "ProcessPool.join: call close() first") }
+        let coroutine = try AnyCoroutine.requireCurrent("ProcessPool.join")
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while !workers.isEmpty || !pending.isEmpty {
+            try coroutine.wait(
+                on: self, "join", timeout: deadline.map { $0 - .now },
+                enqueue: { joiners.append($0) }, dequeue: { joiners.remove($0) })
+        }
+    }
+
+    /// Kills every worker now; queued and running tasks fail with ``ProcessError/Code/closed``.
+    public func terminate() {
+        guard !isTerminated else { return }
+        isTerminated = true
+        isClosed = true
+        let error = ProcessError(.closed, "ProcessPool was terminated")
+        for worker in workers {
+            let tasks = worker.inFlight.drain()
+            worker.detach()
+            worker.retire(killing: true)
+            worker.process.channel.close()
+            for task in tasks { finish(task, .failure(error)) }
+        }
+        workers.removeAll()
+        while let task = pending.popFirst() { finish(task, .failure(error)) }
+        hub.unregister(self)
+        joiners.signalAll()
+    }
+
+    func closeForShutdown() {
+        // The loop is about to close: kill and reap the workers synchronously.
+        for worker in workers { worker.process.killAndReap() }
+        terminate()
+    }
+
+    var waitDescription: String { "ProcessPool(\(configuration.workers) workers)" }
+
+    // MARK: - Helpers
+
+    static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    }
+
+    static func inheritedEnvironment() -> [String] {
+        var result: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if !text.hasPrefix("WEAVE_WORKER=") && !text.hasPrefix("WEAVE_PARENT_PID=") && !text.hasPrefix("WEAVE_MAX_FRAME=") {
+                result.append(text)
+            }
+            entry += 1
+        }
+        return result
+    }
+
+    private static func encodeInitializer<Task: ProcessTask>(_ task: Task) throws -> (name: String, arguments: [UInt8]) {
+        (Task.taskName, try BinaryEncoder().encode(task))
+    }
+}
+
+/// A FIFO of tasks with O(1) pops from the front (a ring would do; tasks are few).
+struct TaskQueue {
+    private var items: [PoolTask] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ task: PoolTask) { items.append(task) }
+
+    mutating func prepend(contentsOf tasks: [PoolTask]) {
+        guard !tasks.isEmpty else { return }
+        items.replaceSubrange(head..<head, with: tasks)
+    }
+
+    mutating func popFirst() -> PoolTask? {
+        guard head < items.count else { return nil }
+        let task = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return task
+    }
+
+    var first: PoolTask? { head < items.count ? items[head] : nil }
+
+    mutating func remove(_ task: PoolTask) -> Bool {
+        guard let index = items[head...].firstIndex(where: { $0 === task }) else { return false }
+        items.remove(at: index)
+        return true
+    }
+
+    mutating func drain() -> [PoolTask] {
+        let rest = Array(items[head...])
+        items.removeAll()
+        head = 0
+        return rest
+    }
+}

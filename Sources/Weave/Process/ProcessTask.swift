@@ -1,0 +1,78 @@
+import Synchronization
+
+/// Work that runs in another process: a `Codable` value whose ``run()`` computes a
+/// `Codable` ``Output``.
+///
+/// Closures cannot cross a process boundary, so work is a type: its stored properties are
+/// the arguments, encoded with ``BinaryEncoder``. A type that cannot be encoded is a
+/// compile-time error, not a pickling error at run time. Register every task type with
+/// ``Weave/main(tasks:)`` on the first line of the program, which is also where a
+/// worker process takes over:
+///
+/// ```swift
+/// struct CountPrimes: ProcessTask {
+///     let below: Int
+///     func run() throws -> Int { (2..<below).count(where: isPrime) }
+/// }
+///
+/// @main struct App {
+///     static func main() throws {
+///         Weave.main(tasks: [CountPrimes.self])   // workers never return from here
+///         try Weave.run {
+///             let pool = try ProcessPool()
+///             print(try pool.apply(CountPrimes(below: 200_000)))
+///         }
+///     }
+/// }
+/// ```
+///
+/// ``run()`` runs on the worker's hub, inside a coroutine: it may use Weave's blocking
+/// calls (sleep, sockets, subprocesses). An error it throws comes back to the caller as a
+/// ``ProcessError`` with ``ProcessError/Code/remoteError``, carrying the error's type name
+/// and description.
+public protocol ProcessTask: Codable, Sendable {
+    /// What ``run()`` returns, sent back to the caller.
+    associatedtype Output: Codable & Sendable
+
+    /// The name the task travels under; both processes must agree. Defaults to the
+    /// module-qualified type name.
+    static var taskName: String { get }
+
+    /// Does the work, in the worker process.
+    func run() throws -> Output
+}
+
+extension ProcessTask {
+    public static var taskName: String { String(reflecting: Self.self) }
+}
+
+/// The task types this program can run when it is a worker, by name.
+enum TaskRegistry {
+    private static let types = Mutex<[String: any ProcessTask.Type]>([:])
+
+    static func register(_ tasks: [any ProcessTask.Type]) {
+        types.withLock { table in
+            for task in tasks { table[task.taskName] = task }
+        }
+    }
+
+    static func lookup(_ name: String) -> (any ProcessTask.Type)? {
+        types.withLock { $0[name] }
+    }
+
+    /// Decodes a task of the registered type `name`, runs it, and encodes its output.
+    static func run(_ type: any ProcessTask.Type, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        try runOpened(type, arguments: arguments, into: &output)
+    }
+
+    private static func runOpened<T: ProcessTask>(_ type: T.Type, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        let task: T
+        do {
+            task = try BinaryDecoder().decode(T.self, from: arguments)
+        } catch {
+            throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+        }
+        let result = try task.run()
+        try BinaryEncoder().encode(result, appendingTo: &output)
+    }
+}

@@ -1,0 +1,193 @@
+import CLibUV
+import CWeaveContext
+import Glibc
+
+extension Weave {
+    /// Registers the task types this program can run in a worker process, and turns the
+    /// process into a worker when it was started as one. Call it first thing in `main`.
+    ///
+    /// In a normal launch it records `tasks` and returns at once. In a process that a
+    /// ``ProcessPool`` or ``ChildProcess`` started from this executable, it never returns:
+    /// it serves tasks on its own hub and exits when its parent closes the channel (or
+    /// dies: workers set `PR_SET_PDEATHSIG` to SIGKILL). Workers ignore SIGINT, so Ctrl-C
+    /// in a terminal reaches the parent, which decides.
+    public static func main(tasks: [any ProcessTask.Type]) {
+        TaskRegistry.register(tasks)
+        guard let mode = getenv(WorkerEnvironment.mode) else { return }
+        let name = String(cString: mode)
+        // Not inherited by what the worker starts: a pool inside a task is a normal pool.
+        unsetenv(WorkerEnvironment.mode)
+        exit(WorkerMain.run(mode: name))
+    }
+}
+
+/// The environment a parent sets for a worker it starts.
+enum WorkerEnvironment {
+    /// Present (value `pool`) only in worker processes.
+    static let mode = "WEAVE_WORKER"
+    /// The parent's pid: a worker whose parent is already gone exits at once.
+    static let parentPID = "WEAVE_PARENT_PID"
+    /// The largest frame either side accepts.
+    static let maximumFrameSize = "WEAVE_MAX_FRAME"
+    /// The worker's end of its socketpair.
+    static let channelFD: Int32 = 3
+}
+
+/// The worker side: read task frames, run each in turn, send the results back.
+enum WorkerMain {
+    static func run(mode: String) -> Int32 {
+        // Die with the parent. The death signal fires when the parent *thread* that spawned
+        // us exits, which is the pool's hub thread: the one that owns this worker.
+        _ = weave_set_parent_death_signal(SIGKILL)
+        if let expected = getenv(WorkerEnvironment.parentPID).flatMap({ Int32(String(cString: $0)) }), getppid() != expected {
+            return 0  // the parent died before we could ask to die with it
+        }
+        signal(SIGINT, SIG_IGN)
+        let maximumFrameSize = getenv(WorkerEnvironment.maximumFrameSize).flatMap { Int(String(cString: $0)) } ?? ProcessPool.defaultMaximumFrameSize
+        do {
+            try Weave.run {
+                let server = try WorkerServer(fd: WorkerEnvironment.channelFD, maximumFrameSize: maximumFrameSize)
+                try server.serve()
+            }
+            return 0
+        } catch let error as UVError where error.code == UV_EPIPE.rawValue || error.code == UV_ECONNRESET.rawValue {
+            return 0  // the parent closed the channel (a retired or closing pool): a normal end
+        } catch {
+            // The worker's own last word: there is no parent-side logger in this process.
+            var message = "weave worker \(getpid()): \(error)\n"
+            message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            return 70  // EX_SOFTWARE
+        }
+    }
+}
+
+/// Serves one channel: frames arrive in the read callback and are queued in a byte log
+/// (no allocation per frame); the worker's coroutine runs them in order and flushes the
+/// results once per batch, or every millisecond during a long batch.
+final class WorkerServer {
+    let channel: FrameChannel
+    private var inbox: [UInt8] = []
+    private var result: [UInt8] = []
+    private var waiting: AnyCoroutine?
+    private var finished = false
+    private var endError: (any Error)?
+
+    init(fd: Int32, maximumFrameSize: Int) throws {
+        let hub = try AnyCoroutine.requireCurrent("worker").hub
+        channel = try FrameChannel.open(fd: fd, hub: hub, maximumFrameSize: maximumFrameSize, label: "worker channel")
+        channel.onFrame = { [unowned self] frame in
+            WorkerProtocol.appendVarint(UInt64(frame.count), to: &inbox)
+            inbox.append(contentsOf: frame)
+            wake()
+        }
+        channel.onEnd = { [unowned self] error in
+            finished = true
+            endError = error
+            wake()
+        }
+    }
+
+    private func wake() {
+        if let waiting {
+            self.waiting = nil
+            waiting.hub.makeReady(waiting)
+        }
+    }
+
+    func serve() throws {
+        try channel.startReading()
+        // Tell the parent we serve: a worker that dies before this never started properly.
+        try channel.appendFrame { frame in
+            frame.append(WorkerProtocol.ready)
+            WorkerProtocol.appendVarint(UInt64(getpid()), to: &frame)
+        }
+        try channel.flush()
+        let coroutine = try AnyCoroutine.requireCurrent("worker")
+        var batch: [UInt8] = []
+        while true {
+            if inbox.isEmpty {
+                if finished { break }
+                waiting = coroutine
+                try coroutine.park(.other("worker waiting for tasks"))
+                continue
+            }
+            // A local batch: tasks may park while it is borrowed, and new frames keep
+            // arriving in `inbox` meanwhile.
+            swap(&inbox, &batch)
+            try batch.withUnsafeBytes { try runBatch($0) }
+            batch.removeAll(keepingCapacity: true)
+        }
+        try channel.flush()
+        if let endError, !(endError is UVError) { throw endError }
+    }
+
+    private func runBatch(_ batch: UnsafeRawBufferPointer) throws {
+        let started = ContinuousClock.now
+        var cursor = WorkerProtocol.Cursor(batch)
+        while cursor.position < batch.count {
+            let length = Int(try cursor.varint())
+            let frame = UnsafeRawBufferPointer(rebasing: batch[cursor.position..<(cursor.position + length)])
+            cursor.position += length
+            try handleFrame(frame)
+            if ContinuousClock.now - started > .milliseconds(1) { try channel.flush() }
+        }
+        try channel.flush()
+    }
+
+    private func handleFrame(_ frame: UnsafeRawBufferPointer) throws {
+        var cursor = WorkerProtocol.Cursor(frame)
+        var taskID: UInt64 = 0
+        let name: String
+        do {
+            let kind = try cursor.byte()
+            if kind == WorkerProtocol.run { taskID = try cursor.varint() }
+            guard kind == WorkerProtocol.run || kind == WorkerProtocol.initialize else {
+                throw ProcessError(.malformedFrame, "worker: unknown message kind \(kind)")
+            }
+            name = try cursor.string()
+        } catch {
+            // The stream cannot be trusted after a bad header: report and stop.
+            try channel.appendFrame { WorkerProtocol.appendFailure(taskID: 0, .init(.malformedFrame, type: "ProcessError", message: "\(error)"), to: &$0) }
+            throw error
+        }
+        // The reusable output buffer, held in a local while the task runs (it may park).
+        var output: [UInt8] = []
+        swap(&output, &result)
+        defer {
+            output.removeAll(keepingCapacity: true)
+            swap(&output, &result)
+        }
+        do {
+            guard let type = TaskRegistry.lookup(name) else {
+                throw WorkerProtocol.Failure(.unregisteredTask, type: "ProcessError", message: "task '\(name)' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
+            }
+            let count = try cursor.varint()
+            // Each task's bytes, found by skipping over the self-describing values.
+            let arguments = cursor.rest
+            let reader = BinaryReader(arguments)
+            var position = 0
+            for _ in 0..<count {
+                let start = position
+                do {
+                    try reader.skip(at: &position, depth: 0)
+                } catch {
+                    throw WorkerProtocol.Failure(.malformedFrame, type: "DecodingError", message: "cannot decode \(name): \(error)")
+                }
+                try TaskRegistry.run(type, arguments: UnsafeRawBufferPointer(rebasing: arguments[start..<position]), into: &output)
+            }
+            try channel.appendFrame { frame in
+                frame.append(WorkerProtocol.succeeded)
+                WorkerProtocol.appendVarint(taskID, to: &frame)
+                frame.append(contentsOf: output)
+            }
+        } catch let error as ProcessError where error.code == .frameTooLarge {
+            let failure = WorkerProtocol.Failure(.frameTooLarge, type: "ProcessError", message: "result of \(name): \(error.message)")
+            try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
+        } catch let failure as WorkerProtocol.Failure {
+            try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
+        } catch {
+            let failure = WorkerProtocol.Failure(.thrown, type: String(reflecting: type(of: error)), message: String(describing: error))
+            try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// The messages between a process pool (or a child's parent) and a worker, one frame each.
+///
+/// ```
+/// ready       0x05  pid:varint                                 (worker → parent, first)
+/// run         0x01  taskID:varint  name:string  count:varint  task:value × count
+/// initialize  0x04  name:string    count:varint task:value    (answered with taskID 0)
+/// succeeded   0x02  taskID:varint  output:value × count
+/// failed      0x03  taskID:varint  code:u8  type:string  message:string
+/// ```
+/// Strings are a varint length and UTF-8; values are ``BinaryFormat``.
+enum WorkerProtocol {
+    static let run: UInt8 = 0x01
+    static let succeeded: UInt8 = 0x02
+    static let failed: UInt8 = 0x03
+    static let initialize: UInt8 = 0x04
+    static let ready: UInt8 = 0x05
+
+    /// Why a task failed in the worker, as sent back.
+    struct Failure: Error {
+        enum Kind: UInt8 { case thrown = 0, unregisteredTask = 1, malformedFrame = 2, frameTooLarge = 3 }
+        let kind: Kind
+        let type: String
+        let message: String
+
+        init(_ kind: Kind, type: String, message: String) {
+            self.kind = kind
+            self.type = type
+            self.message = message
+        }
+    }
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    static func appendString(_ value: String, to bytes: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { utf8 in
+            appendVarint(UInt64(utf8.count), to: &bytes)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    static func appendFailure(taskID: UInt64, _ failure: Failure, to bytes: inout [UInt8]) {
+        bytes.append(failed)
+        appendVarint(taskID, to: &bytes)
+        bytes.append(failure.kind.rawValue)
+        appendString(failure.type, to: &bytes)
+        appendString(failure.message, to: &bytes)
+    }
+
+    /// Reads a frame's fields in order; every read is bounds-checked.
+    struct Cursor {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        var rest: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[position...]) }
+
+        mutating func byte() throws -> UInt8 {
+            guard position < bytes.count else { throw Cursor.truncated }
+            defer { position += 1 }
+            return bytes[position]
+        }
+
+        mutating func varint() throws -> UInt64 {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let byte = try self.byte()
+                guard shift < 64 else { throw Cursor.truncated }
+                result |= UInt64(byte & 0x7F) << shift
+                if byte < 0x80 { return result }
+                shift += 7
+            }
+        }
+
+        mutating func string() throws -> String {
+            let length = try varint()
+            guard length <= UInt64(bytes.count - position) else { throw Cursor.truncated }
+            let range = position..<(position + Int(length))
+            position += Int(length)
+            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+                throw Cursor.truncated
+            }
+            return text
+        }
+
+        static let truncated = ProcessError(.malformedFrame, "truncated or invalid frame")
+    }
+}

@@ -1,0 +1,24 @@
+// The worker program of the test suite's process pools: registers the test tasks and
+// serves them. With `--pool-parent FILE` it is instead a pool's parent: it starts a pool
+// of two workers (itself), writes their pids to FILE and waits to be killed.
+import Glibc
+import TestTasks
+import Weave
+
+Weave.main(tasks: allTestTasks)
+
+let arguments = CommandLine.arguments
+if arguments.count == 3 && arguments[1] == "--pool-parent" {
+    try Weave.run {
+        let pool = try ProcessPool(configuration: .init(workers: 2))
+        _ = try pool.apply(Square(2))  // both workers started and serving
+        let line = pool.workerPIDs.map(String.init).joined(separator: " ") + "\n"
+        let file = fopen(arguments[2] + ".tmp", "w")
+        fputs(line, file)
+        fclose(file)
+        rename(arguments[2] + ".tmp", arguments[2])
+        try AnyCoroutine.sleep(for: .seconds(120))
+    }
+} else {
+    print("WeaveTestWorker: meant to be run by a ProcessPool (or with --pool-parent FILE)")
+}
