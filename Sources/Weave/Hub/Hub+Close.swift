@@ -5,6 +5,7 @@ extension Hub {
     /// Closes every libuv handle, then the loop, and frees what the hub owns. Called once
     /// all coroutines have finished.
     func close() {
+        stopDiagnostics()
         for job in remote.close() { _ = job }
         closeResources()
         _ = timers.removeAll()
