@@ -85,7 +85,7 @@ typedef struct weave_sched {
     weave_fiber *zombies;             // finished fibers whose stacks wait to be recycled
     uint64_t ready_count;
     uint64_t alive_count;
-    uint64_t switches;                // total switches; stored relaxed-atomically (the watchdog reads it)
+    uint64_t switches;                // total switches (the watchdog reads it; see transfer_ex)
     uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access

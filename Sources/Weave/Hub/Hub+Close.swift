@@ -6,7 +6,9 @@ extension Hub {
     /// all coroutines have finished.
     func close() {
         stopDiagnostics()
-        for job in remote.close() { _ = job }
+        // Run, not drop, jobs that arrived after the last drain: one may be all that resumes
+        // a task waiting on this hub (a bridge); spawning fails now with `shuttingDown`.
+        for job in remote.close() { job() }
         closeResources()
         _ = timers.removeAll()
         closeHandle(UnsafeMutableRawPointer(timerHandle).assumingMemoryBound(to: uv_handle_t.self))

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import Weave
 
@@ -84,5 +85,30 @@ struct HubDumpTests {
         }
         let waiter = try #require(dump.coroutines.first { $0.name == "waiter" })
         #expect(waiter.heldBy?.hasSuffix("(finished)") == true)
+    }
+}
+
+@Suite("SIGUSR1 dump")
+struct DumpSignalTests {
+    @Test("SIGUSR1 logs the dump at notice level when configured")
+    func signalDump() async throws {
+        let capture = LogCapture()
+        var configuration = Hub.Configuration()
+        configuration.dumpsOnSIGUSR1 = true
+        configuration.logger = capture.logger()
+        try await onHub(configuration: configuration) { () throws -> Void in
+            let event = Event(label: "never")
+            let waiter = try spawn(name: "waiting") { try event.wait() }
+            try AnyCoroutine.yield()
+            // The hub's watcher is active, so libuv's handler takes the signal (no default action).
+            kill(getpid(), SIGUSR1)
+            for _ in 0..<100 where !capture.all.contains(where: { $0.level == .notice }) {
+                try AnyCoroutine.sleep(for: .milliseconds(5))
+            }
+            waiter.cancel()
+        }
+        let dump = try #require(capture.all.first { $0.level == .notice })
+        #expect(dump.message.hasPrefix("SIGUSR1: hub dump:"))
+        #expect(dump.message.contains("'waiting' parked on Event 'never' (clear) wait"))
     }
 }
