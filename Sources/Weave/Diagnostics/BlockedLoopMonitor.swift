@@ -21,9 +21,13 @@ final class BlockedLoopMonitor: @unchecked Sendable {
         let logger: Logger
         /// The hub's thread, to tell hubs apart in reports.
         let threadID: Int32
+        /// The hub thread's CPU clock: a report says how much of the time held was CPU
+        /// (a busy coroutine) rather than a blocking call or the OS running other threads.
+        let cpuClock: clockid_t?
         // Watchdog-thread state (under the registry lock).
         var lastSwitches: UInt64 = .max
         var lastChange: UInt64 = 0
+        var cpuAtChange: UInt64 = 0
         var reportedAt: UInt64?
 
         init(sched: UnsafeMutablePointer<weave_sched>, thresholdNanos: UInt64, logger: Logger, threadID: Int32) {
@@ -31,6 +35,8 @@ final class BlockedLoopMonitor: @unchecked Sendable {
             self.thresholdNanos = thresholdNanos
             self.logger = logger
             self.threadID = threadID
+            var clock = clockid_t()
+            cpuClock = pthread_getcpuclockid(pthread_self(), &clock) == 0 ? clock : nil
         }
     }
 
@@ -123,6 +129,7 @@ final class BlockedLoopMonitor: @unchecked Sendable {
         if sample.idle != 0 || sample.switches != watch.lastSwitches {
             watch.lastSwitches = sample.switches
             watch.lastChange = now
+            if let clock = watch.cpuClock { watch.cpuAtChange = nanos(of: clock) }
             watch.reportedAt = nil
             return nil
         }
@@ -140,6 +147,7 @@ final class BlockedLoopMonitor: @unchecked Sendable {
     private func report(_ watch: Watch, info: weave_fiber_info?, heldNanos: UInt64) -> Stall {
         let heldMs = heldNanos / 1_000_000
         let thresholdMs = watch.thresholdNanos / 1_000_000
+        let cpuMs = watch.cpuClock.map { (nanos(of: $0) &- watch.cpuAtChange) / 1_000_000 }
         let who: String
         var metadata: Logger.Metadata = [
             "heldMs": "\(heldMs)", "thresholdMs": "\(thresholdMs)", "hubThread": "\(watch.threadID)",
@@ -158,14 +166,18 @@ final class BlockedLoopMonitor: @unchecked Sendable {
         } else {
             who = "a coroutine that could not be identified"
         }
+        if let cpuMs { metadata["cpuMs"] = "\(cpuMs)" }
+        let cpu = cpuMs.map { " (\($0) ms of it on CPU)" } ?? ""
         let message: Logger.Message =
-            "blocked loop: \(who) has held hub thread \(watch.threadID) for \(heldMs) ms without switching (threshold \(thresholdMs) ms); move CPU-heavy work to blocking { } or yield"
+            "blocked loop: \(who) has held hub thread \(watch.threadID) for \(heldMs) ms\(cpu) without switching (threshold \(thresholdMs) ms); move CPU-heavy work to blocking { } or yield"
         return Stall(logger: watch.logger, message: message, metadata: metadata)
     }
 }
 
-private func monotonicNanos() -> UInt64 {
+private func monotonicNanos() -> UInt64 { nanos(of: CLOCK_MONOTONIC) }
+
+private func nanos(of clock: clockid_t) -> UInt64 {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(clock, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

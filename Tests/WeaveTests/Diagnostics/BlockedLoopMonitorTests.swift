@@ -47,6 +47,7 @@ struct BlockedLoopMonitorTests {
         #expect(report.metadata["coroutine"]?.hasPrefix("'spinner'") == true)
         let held = try #require(report.metadata["heldMs"].flatMap { Int($0) })
         #expect(held >= 100 && held < 10_000)
+        #expect(report.metadata["cpuMs"].flatMap { Int($0) } != nil)
     }
 
     @Test("a hub waiting in libuv's poll is idle, not stalled")
