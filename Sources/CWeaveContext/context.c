@@ -155,8 +155,17 @@ void transfer_ex(weave_sched *s, weave_fiber *from, weave_fiber *to, int from_is
         }
         if (!to->is_host) swift_task_enterThreadLocalContext((char *)to->exclusivity);
     }
-    s->current = to;
+    // The watchdog thread reads these two with relaxed loads. `current` is a relaxed store
+    // (a plain mov). The counter stays a plain increment (`incq` in memory; a relaxed atomic
+    // store would split it into load, add, store): only this thread writes it, and aligned
+    // 8-byte stores are single-copy atomic on x86_64 and AArch64, so the reader sees the old
+    // or the new value. Under TSan, where that benign race would be reported, it is atomic.
+    __atomic_store_n(&s->current, to, __ATOMIC_RELAXED);
+#if WEAVE_TSAN
+    __atomic_store_n(&s->switches, s->switches + 1, __ATOMIC_RELAXED);
+#else
     s->switches++;
+#endif
 #if WEAVE_ASAN
     void *fake_stack = NULL;
     __sanitizer_start_switch_fiber(from_is_dying ? NULL : &fake_stack, to->stack_low, to->stack_size);
@@ -218,6 +227,37 @@ void weave_sched_exit(weave_sched *s) {
     s->zombies = f;
     transfer_ex(s, f, pick(s), 1);
     abort();  // a zombie is never resumed
+}
+
+// MARK: - Blocked-loop monitor
+
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include <pthread.h>
+
+int32_t weave_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
+
+void weave_set_thread_name(const char *name) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = 0;
+    (void)pthread_setname_np(pthread_self(), short_name);
+}
+
+int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out) {
+    weave_fiber copy;
+    struct iovec local = { .iov_base = &copy, .iov_len = sizeof copy };
+    struct iovec remote = { .iov_base = (void *)f, .iov_len = sizeof copy };
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof copy) return -1;
+    out->id = copy.id;
+    out->is_host = copy.is_host;
+    out->site_line = copy.site_line;
+    memcpy(out->name, copy.name, sizeof out->name);
+    memcpy(out->site, copy.site, sizeof out->site);
+    out->name[sizeof out->name - 1] = 0;
+    out->site[sizeof out->site - 1] = 0;
+    return 0;
 }
 
 // MARK: - Overflow reporting

@@ -7,6 +7,10 @@
 //                                      (without BATCH: BATCH=1000, then all at once, BATCH=N)
 //   weave-micro idle   [N] [STACK]     N coroutines parked on a long sleep: RSS, VmPTE, mappings
 //   weave-micro timers [N]             N coroutines sleeping 1..50 ms: time until all woke
+//   weave-micro bridge [N]             awaitAsync round trips (coroutine -> Task -> coroutine): p50, p99
+//
+// WEAVE_MICRO_MONITOR=on|off turns the blocked-loop monitor on or off in every hub these
+// benchmarks start (default: the release default, off), to compare instruction counts.
 //
 // Build in release: `swift build -c release --product weave-micro` in Benchmarks/.
 @_spi(Benchmarks) import Weave
@@ -164,13 +168,22 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
+/// The hub configuration every benchmark starts from.
+func baseConfiguration() -> Hub.Configuration {
+    var configuration = Hub.Configuration()
+    if let value = getenv("WEAVE_MICRO_MONITOR").map({ String(cString: $0) }) {
+        configuration.monitorsBlockedLoop = value == "on"
+    }
+    return configuration
+}
+
 // MARK: - switch
 
 /// Two coroutines yield to each other `rounds` times each, through the hub's run queue
 /// (no direct hand-off): every yield puts the caller at the back of the queue and switches
 /// to the other one. Returns (ns per yield, context switches per yield).
 func yieldPingPong(rounds: Int) throws -> (Double, Double) {
-    try Weave.run {
+    try Weave.run(configuration: baseConfiguration()) {
         let hub = Hub.current!
         let body = { () throws -> Void in
             for _ in 0..<rounds { try AnyCoroutine.yield() }
@@ -219,7 +232,7 @@ func spawnBatches(n: Int, batch: Int) throws -> (secs: Double, switchesPerTask: 
     counter.initialize(to: 0)
     defer { counter.deallocate() }
     let rss0 = residentBytes()
-    let (elapsed, switches) = try Weave.run { () throws -> (UInt64, UInt64) in
+    let (elapsed, switches) = try Weave.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
         let hub = Hub.current!
         var handles: [AnyCoroutine] = []
         handles.reserveCapacity(min(batch, n))
@@ -393,12 +406,37 @@ func benchCoordination() throws {
 
 // MARK: - main
 
+// MARK: - bridge
+
+/// A coroutine awaits a trivial Swift Task `n` times (awaitAsync: Task.detached, result back
+/// through the hub's cross-thread queue and uv_async). Reports the round-trip percentiles.
+func benchBridge() throws {
+    let n = argument(2, default: 20_000)
+    let samples = try Weave.run(configuration: baseConfiguration()) { () throws -> [UInt64] in
+        for _ in 0..<1000 { _ = try awaitAsync { 1 } }
+        var samples: [UInt64] = []
+        samples.reserveCapacity(n)
+        for index in 0..<n {
+            let t0 = nowNanos()
+            let value = try awaitAsync { index }
+            samples.append(nowNanos() - t0)
+            guard value == index else { fail("awaitAsync returned \(value), expected \(index)") }
+        }
+        return samples.sorted()
+    }
+    func percentile(_ p: Double) -> Double { Double(samples[min(samples.count - 1, Int(Double(samples.count) * p))]) / 1000 }
+    emit(["bench": .str("bridge"), "impl": .str("weave-awaitAsync"), "n": .int(n),
+          "p50_us": .num(percentile(0.5), 2), "p99_us": .num(percentile(0.99), 2),
+          "note": .str("coroutine -> Task.detached -> RemoteQueue/uv_async -> coroutine, one at a time")])
+}
+
 let usage = """
 usage: weave-micro switch [ROUNDS]     (default 20000000)
        weave-micro spawn  [N] [BATCH]  (default 1000000; no BATCH: both 1000 and N)
        weave-micro idle   [N] [STACK]  (default 1000000 64k)
        weave-micro timers [N]          (default 100000)
        weave-micro coordination [N]    (default 1000000)
+       weave-micro bridge [N]          (default 20000)
 """
 
 do {
@@ -408,6 +446,7 @@ do {
     case "idle": try benchIdle()
     case "timers": try benchTimers()
     case "coordination": try benchCoordination()
+    case "bridge": try benchBridge()
     default:
         writeLine(2, usage)
         exit(2)

@@ -41,6 +41,8 @@ extern void swift_task_exitThreadLocalContext(char *state);
 /// Bytes of the coroutine name kept in the control block, for the overflow report
 /// (a signal handler cannot touch Swift strings).
 #define WEAVE_FIBER_NAME_BYTES 48
+/// Bytes of the spawn site's file ID kept in the control block, for the blocked-loop monitor.
+#define WEAVE_FIBER_SITE_BYTES 64
 
 /// The control block of one coroutine. It lives at the top of the coroutine's own stack
 /// mapping (no separate allocation); the host context has one embedded in `weave_sched`.
@@ -63,6 +65,10 @@ typedef struct weave_fiber {
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
     void *sanitizer_fiber;            // TSan's fiber handle, when built with TSan
     char name[WEAVE_FIBER_NAME_BYTES];
+    // Spawn site, copied only when the hub's blocked-loop monitor is on (the watchdog
+    // thread reads C bytes, never the Swift coroutine object).
+    char site[WEAVE_FIBER_SITE_BYTES];
+    uint32_t site_line;
 } weave_fiber;
 
 /// The scheduler state of one hub; owned by the hub and touched only on its thread.
@@ -81,12 +87,17 @@ typedef struct weave_sched {
     weave_fiber *zombies;             // finished fibers whose stacks wait to be recycled
     uint64_t ready_count;
     uint64_t alive_count;
-    uint64_t switches;                // total switches, for the blocked-loop monitor later
+    uint64_t switches;                // total switches (the watchdog reads it; see transfer_ex)
     uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
     void *owner;                      // the Swift Hub (unretained)
+    // Blocked-loop monitor: set just before libuv may block in its poll, cleared after.
+    // `idle_mark` is the switch count when the poll began: a coroutine resumed from a
+    // callback inside the poll phase moves `switches` past it, so it is not mistaken for idle.
+    uint32_t idle;
+    uint64_t idle_mark;
 } weave_sched;
 
 /// Initialises the scheduler; the calling thread becomes its host.
@@ -105,6 +116,58 @@ static inline weave_fiber *weave_current_fiber(void) {
     weave_sched *s = weave_tls_sched;
     return s ? s->current : (weave_fiber *)0;
 }
+
+// MARK: - Blocked-loop monitor (the only fields another thread reads)
+
+/// The hub is about to wait in libuv's poll: time from here on is idle, not a stall.
+static inline void weave_sched_mark_idle(weave_sched *s) {
+    __atomic_store_n(&s->idle_mark, s->switches, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->idle, 1u, __ATOMIC_RELEASE);
+}
+
+/// The hub left the poll and runs callbacks or coroutines again.
+static inline void weave_sched_mark_busy(weave_sched *s) {
+    __atomic_store_n(&s->idle, 0u, __ATOMIC_RELAXED);
+}
+
+/// What the watchdog samples from a hub it does not own: relaxed loads only.
+typedef struct weave_sched_sample {
+    uint64_t switches;
+    const weave_fiber *current;
+    int idle;                         // waiting in the poll, nothing resumed since
+} weave_sched_sample;
+
+/// Samples `s` from another thread. `s` must stay allocated during the call.
+static inline weave_sched_sample weave_sched_sample_of(const weave_sched *s) {
+    weave_sched_sample out;
+    uint32_t idle = __atomic_load_n(&s->idle, __ATOMIC_ACQUIRE);
+    uint64_t mark = __atomic_load_n(&s->idle_mark, __ATOMIC_RELAXED);
+    out.switches = __atomic_load_n(&s->switches, __ATOMIC_RELAXED);
+    out.current = __atomic_load_n(&s->current, __ATOMIC_RELAXED);
+    out.idle = idle && out.switches == mark;
+    return out;
+}
+
+/// A copy of what the monitor reports about a fiber.
+typedef struct weave_fiber_info {
+    uint64_t id;
+    uint32_t is_host;
+    uint32_t site_line;
+    char name[WEAVE_FIBER_NAME_BYTES];
+    char site[WEAVE_FIBER_SITE_BYTES];
+} weave_fiber_info;
+
+/// The calling thread's kernel id, to tell hubs apart in reports.
+int32_t weave_thread_id(void);
+
+/// Names the calling thread (first 15 bytes), as tools like `top -H` and gdb show it.
+void weave_set_thread_name(const char *name);
+
+/// Copies a fiber's identity from another thread without trusting that its stack is still
+/// mapped (a finished coroutine's slab may be unmapped): reads through `process_vm_readv`,
+/// which fails with EFAULT instead of faulting. Returns 0, or -1 if the memory is gone.
+/// The caller re-samples the switch counter to know the copy is of the running fiber.
+int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out);
 
 /// Lays out a fiber at the top of a stack region and prepares its first activation.
 /// `top` is the highest address of the region; returns the fiber (which sits just below top).

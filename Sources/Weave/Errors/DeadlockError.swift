@@ -12,6 +12,12 @@ public struct DeadlockError: Error, CustomStringConvertible, Sendable {
         public let waitingOn: String
         /// Where it was spawned.
         public let spawnSite: SourceLocation
+        /// The coroutine's id on its hub.
+        public let id: UInt64
+        /// For a wait on a lock (``Lock``, ``RLock``, a ``Condition`` reacquiring its lock):
+        /// the coroutine holding it, such as `'writer'`, or `#7 (finished)` for a holder that
+        /// ended without releasing it. Nil for other waits and for a free lock.
+        public let heldBy: String?
 
         public var description: String { "'\(name)' waiting on \(waitingOn) (spawned at \(spawnSite))" }
     }

@@ -1,3 +1,4 @@
+import CLibUV
 import CWeaveContext
 
 /// A coroutine, whatever its result type: identity, name, cancellation and locals, plus
@@ -55,6 +56,8 @@ public class AnyCoroutine: CustomStringConvertible {
     public let name: String?
     /// Where the coroutine was spawned.
     public let spawnSite: SourceLocation
+    /// When it was spawned: the hub loop's cached clock (`uv_now`, milliseconds), no syscall.
+    let spawnedAt: UInt64
     /// Whether ``cancel()`` was called. Sticky: every later blocking call throws.
     public var isCancelled: Bool { cancelled }
 
@@ -63,6 +66,7 @@ public class AnyCoroutine: CustomStringConvertible {
         self.id = id
         self.name = name
         self.spawnSite = spawnSite
+        self.spawnedAt = uv_now(hub.loop)
     }
 
     /// Whether the body has returned or thrown (or the coroutine was cancelled before it started).

@@ -5,7 +5,10 @@ extension Hub {
     /// Closes every libuv handle, then the loop, and frees what the hub owns. Called once
     /// all coroutines have finished.
     func close() {
-        for job in remote.close() { _ = job }
+        stopDiagnostics()
+        // Run, not drop, jobs that arrived after the last drain: one may be all that resumes
+        // a task waiting on this hub (a bridge); spawning fails now with `shuttingDown`.
+        for job in remote.close() { job() }
         closeResources()
         _ = timers.removeAll()
         closeHandle(UnsafeMutableRawPointer(timerHandle).assumingMemoryBound(to: uv_handle_t.self))

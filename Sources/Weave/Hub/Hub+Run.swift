@@ -27,12 +27,14 @@ extension Hub {
                 return deadlockReport()
             }
             uv_run(loop, hasReady ? UV_RUN_NOWAIT : UV_RUN_ONCE)
+            weave_sched_mark_busy(sched)
         }
     }
 
     func deadlockReport() -> DeadlockError {
         DeadlockError(waiters: liveCoroutines().filter { $0.state == .parked }.map {
-            DeadlockError.Waiter(name: $0.name ?? "#\($0.id)", waitingOn: $0.waitReason.description, spawnSite: $0.spawnSite)
+            DeadlockError.Waiter(name: $0.name ?? "#\($0.id)", waitingOn: $0.waitReason.description, spawnSite: $0.spawnSite,
+                                 id: $0.id, heldBy: holderName(of: $0.waitReason))
         })
     }
 

@@ -43,6 +43,10 @@ public final class Hub {
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
     let altstackStorage: UnsafeMutablePointer<weave_altstack>
+    /// This hub's entry with the blocked-loop watchdog, when monitored.
+    var monitorWatch: BlockedLoopMonitor.Watch?
+    /// Logs a dump on SIGUSR1, when configured.
+    var dumpSignal: DumpSignalWatcher?
 
     /// The hub running on the calling thread, or nil.
     public static var current: Hub? {
@@ -100,6 +104,7 @@ public final class Hub {
         weave_install_overflow_handler()
         altstackStorage.initialize(to: weave_altstack())
         _ = weave_altstack_install(altstackStorage, 64 * 1024)
+        startDiagnostics()
     }
 
     // MARK: - Counters
@@ -195,6 +200,8 @@ private let hubPrepareCallback: @convention(c) (UnsafeMutablePointer<uv_prepare_
     guard let data = handle?.pointee.data else { return }
     let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
     if hub.sched.pointee.ready_head != nil { uv_stop(hub.loop) }
+    // The poll may block from here: waiting for I/O is idle time, not a stalled loop.
+    weave_sched_mark_idle(hub.sched)
 }
 
 /// Drains the cross-thread queue on the hub's thread.

@@ -29,8 +29,26 @@ extension Hub {
         /// Where the runtime logs (at debug and trace level, plus a warning at shutdown
         /// for coroutines that do not unwind).
         public var logger: Logger = Logger(label: "weave")
+        /// Watch this hub for a coroutine (or callback) that holds the loop longer than
+        /// ``blockedLoopThreshold`` without switching, and log it once, at warning level,
+        /// with its name, spawn site and how long it has held the loop. One watchdog thread
+        /// serves every monitored hub of the process; the hub itself does no extra work per
+        /// switch. On by default in debug builds, off in release.
+        public var monitorsBlockedLoop: Bool = Configuration.debugDefault
+        /// How long a coroutine may run without switching before the monitor reports it.
+        /// Default 100 ms; at least 1 ms.
+        public var blockedLoopThreshold: Duration = .milliseconds(100)
+        /// Log a dump of every coroutine (``Hub/dump()``) at notice level when the process
+        /// receives `SIGUSR1`. The signal watcher never keeps the hub alive. Default off.
+        public var dumpsOnSIGUSR1: Bool = false
 
         public init() {}
+
+        #if DEBUG
+        static let debugDefault = true
+        #else
+        static let debugDefault = false
+        #endif
 
         func validated() throws(WeaveError) -> Configuration {
             guard stackSize >= 16 * 1024 else {
@@ -41,6 +59,9 @@ extension Hub {
             }
             guard pollInterval >= 1, stackPoolCapacity >= 0 else {
                 throw WeaveError(.invalidArgument, "pollInterval must be at least 1 and stackPoolCapacity not negative")
+            }
+            guard blockedLoopThreshold >= .milliseconds(1) else {
+                throw WeaveError(.invalidArgument, "blockedLoopThreshold \(blockedLoopThreshold) is below 1 ms")
             }
             var copy = self
             if let mode = getenvString("WEAVE_GUARD_MODE"), mode == "mprotect" { copy.guardMode = .mprotect }

@@ -69,6 +69,7 @@ extension Hub {
         fiber.pointee.region = stack.region
         fiber.pointee.slot = stack.slot
         if let name { copyName(name, into: fiber) }
+        if configuration.monitorsBlockedLoop { copySpawnSite(spawnSite, into: fiber) }
         coroutine.fiber = fiber
         weave_sched_ready(sched, fiber)
         return coroutine

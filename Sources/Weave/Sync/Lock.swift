@@ -9,7 +9,7 @@
 public final class Lock: WaitTarget, CustomStringConvertible {
     /// Shown in deadlock reports and dumps.
     public let label: String?
-    @exclusivity(unchecked) private var ownerID: UInt64 = 0
+    @exclusivity(unchecked) private(set) var ownerID: UInt64 = 0
     @exclusivity(unchecked) private var waiters = WaitQueue()
 
     public init(label: String? = nil) {

@@ -4,7 +4,7 @@
 /// Only the holder may release it; waiters are served first-come first-served.
 public final class RLock: WaitTarget, CustomStringConvertible {
     public let label: String?
-    @exclusivity(unchecked) private var ownerID: UInt64 = 0
+    @exclusivity(unchecked) private(set) var ownerID: UInt64 = 0
     @exclusivity(unchecked) private var depth = 0
     @exclusivity(unchecked) private var waiters = WaitQueue()
 

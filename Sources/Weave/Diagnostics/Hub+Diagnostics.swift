@@ -1,0 +1,78 @@
+import CLibUV
+import CWeaveContext
+import Glibc
+
+extension Hub {
+    /// Lists every live coroutine of this hub: id, name, state, what it waits on (with
+    /// lock holders), age and spawn site.
+    ///
+    /// Hub thread only (a hub is not `Sendable`); from another thread, use the
+    /// `SIGUSR1` dump (``Configuration/dumpsOnSIGUSR1``) or ``HubThread/dump()``.
+    /// Descriptions are built now, not when coroutines park: waits stay allocation-free.
+    public func dump() -> HubDump {
+        let now = uv_now(loop)
+        let snapshots = liveCoroutines().map { coroutine -> CoroutineSnapshot in
+            let state: CoroutineSnapshot.State
+            switch coroutine.state {
+            case .parked: state = .parked
+            case .running: state = .running
+            case .ready, .finished: state = .ready
+            }
+            let reason = coroutine.waitReason
+            return CoroutineSnapshot(
+                id: coroutine.id, name: coroutine.name, state: state,
+                waitingOn: state == .parked ? reason.description : nil,
+                heldBy: state == .parked ? holderName(of: reason) : nil,
+                age: .milliseconds(now &- coroutine.spawnedAt), spawnSite: coroutine.spawnSite)
+        }
+        return HubDump(coroutines: snapshots, switchCount: switchCount)
+    }
+
+    /// Writes ``dump()`` to standard error. Hub thread only.
+    public func printDump() {
+        var text = dump().description + "\n"
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+
+    /// Starts what the configuration asks for: the blocked-loop watchdog, the SIGUSR1 dump.
+    func startDiagnostics() {
+        if configuration.monitorsBlockedLoop {
+            monitorWatch = BlockedLoopMonitor.shared.register(
+                sched: sched, threshold: configuration.blockedLoopThreshold, logger: logger)
+        }
+        if configuration.dumpsOnSIGUSR1 {
+            dumpSignal = DumpSignalWatcher(hub: self)
+        }
+    }
+
+    /// Stops both before the hub frees its scheduler and closes its loop.
+    func stopDiagnostics() {
+        if let watch = monitorWatch {
+            BlockedLoopMonitor.shared.unregister(watch)
+            monitorWatch = nil
+        }
+        dumpSignal?.close()
+        dumpSignal = nil
+    }
+
+    /// Keeps a C copy of the spawn site for the watchdog thread, which must not read the
+    /// Swift coroutine object (it belongs to the hub's thread).
+    func copySpawnSite(_ site: SourceLocation, into fiber: UnsafeMutablePointer<weave_fiber>) {
+        fiber.pointee.site_line = UInt32(clamping: site.line)
+        withUnsafeMutableBytes(of: &fiber.pointee.site) { buffer in
+            var count = 0
+            for byte in site.fileID.utf8 where count < buffer.count - 1 {
+                buffer[count] = byte
+                count += 1
+            }
+            buffer[count] = 0
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Glibc
+import Testing
+@testable import Weave
+
+@Suite("blocked-loop monitor")
+struct BlockedLoopMonitorTests {
+    private func monitored(_ capture: LogCapture) -> Hub.Configuration {
+        var configuration = Hub.Configuration()
+        configuration.monitorsBlockedLoop = true
+        configuration.blockedLoopThreshold = .milliseconds(100)
+        configuration.logger = capture.logger()
+        return configuration
+    }
+
+    private func stallReports(_ capture: LogCapture) -> [LogCapture.Record] {
+        capture.all.filter { $0.level == .warning && $0.message.hasPrefix("blocked loop") }
+    }
+
+    /// The watchdog logs from its own thread: give it a generous moment to catch up.
+    private func waitForReports(_ capture: LogCapture, atLeast count: Int) async throws {
+        for _ in 0..<200 where stallReports(capture).count < count {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test("a coroutine spinning for 300 ms is reported exactly once, by name, spawn site and time held")
+    func spinIsReportedOnce() async throws {
+        let capture = LogCapture()
+        try await onHub(configuration: monitored(capture)) { () throws -> Void in
+            let spinner = try spawn(name: "spinner") {
+                let clock = ContinuousClock()
+                let end = clock.now + .milliseconds(300)
+                while clock.now < end {}
+            }
+            try spinner.join()
+            // Idle time afterwards (a sleep waits in libuv's poll) is not a stall.
+            try AnyCoroutine.sleep(for: .milliseconds(250))
+        }
+        try await waitForReports(capture, atLeast: 1)
+        try await Task.sleep(for: .milliseconds(100))
+        let reports = stallReports(capture)
+        #expect(reports.count == 1)
+        let report = try #require(reports.first)
+        if getenv("WEAVE_SHOW_REPORT") != nil { print(report.message, report.metadata) }
+        #expect(report.message.contains("coroutine 'spinner'"))
+        #expect(report.message.contains("spawned at WeaveTests/BlockedLoopMonitorTests.swift:"))
+        #expect(report.metadata["coroutine"]?.hasPrefix("'spinner'") == true)
+        let held = try #require(report.metadata["heldMs"].flatMap { Int($0) })
+        #expect(held >= 100 && held < 10_000)
+        #expect(report.metadata["cpuMs"].flatMap { Int($0) } != nil)
+    }
+
+    @Test("a hub waiting in libuv's poll is idle, not stalled")
+    func idleIsNotAStall() async throws {
+        let capture = LogCapture()
+        try await onHub(configuration: monitored(capture)) { () throws -> Void in
+            try AnyCoroutine.sleep(for: .milliseconds(350))
+            // Pending outside work and a wake from another thread: still idle.
+            let value = try blocking { () -> Int in
+                usleep(250_000)
+                return 1
+            }
+            #expect(value == 1)
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(stallReports(capture).isEmpty)
+    }
+
+    @Test("two stalls by different coroutines are two reports")
+    func separateStalls() async throws {
+        let capture = LogCapture()
+        try await onHub(configuration: monitored(capture)) { () throws -> Void in
+            for name in ["first", "second"] {
+                try spawn(name: name) {
+                    let clock = ContinuousClock()
+                    let end = clock.now + .milliseconds(250)
+                    while clock.now < end {}
+                }.join()
+                try AnyCoroutine.sleep(for: .milliseconds(50))
+            }
+        }
+        try await waitForReports(capture, atLeast: 2)
+        let reports = stallReports(capture)
+        #expect(reports.count == 2)
+        #expect(reports.contains { $0.message.contains("'first'") })
+        #expect(reports.contains { $0.message.contains("'second'") })
+    }
+
+    @Test("a threshold below 1 ms is a typed error")
+    func badThreshold() async throws {
+        var configuration = Hub.Configuration()
+        configuration.blockedLoopThreshold = .microseconds(10)
+        #expect(throws: WeaveError.self) {
+            try Weave.run(configuration: configuration) {}
+        }
+    }
+}
