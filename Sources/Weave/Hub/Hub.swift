@@ -39,6 +39,9 @@ public final class Hub {
     var mainCoroutine: AnyCoroutine?
     /// Open resources of higher layers (sockets, watchers), closed at shutdown.
     var resources: [ObjectIdentifier: UnretainedResource] = [:]
+    /// Per-hub state of higher layers, keyed by the owning type (such as the I/O layer's
+    /// table of fd watchers): the hub keeps it without knowing what it is.
+    var layerState: [ObjectIdentifier: AnyObject] = [:]
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
