@@ -8,10 +8,12 @@
 /// ```
 ///
 /// The connection is closed when the handler returns or throws. With `maxConnections`,
-/// accepting pauses while that many handlers run. Running out of file descriptors
-/// (`EMFILE`, `ENFILE`) is logged and retried after a pause, without a busy loop and
-/// without disturbing the connections being served. ``UnixStreamServer`` is the same over
-/// a Unix domain socket.
+/// accepting pauses while that many handlers run. Running out of file descriptors does not
+/// disturb the connections being served and never spins: libuv first closes the
+/// connections waiting to be accepted (with a descriptor it keeps in reserve for this, so
+/// those clients see their connection end), and when it reports `EMFILE`/`ENFILE` instead,
+/// the server logs a warning and pauses accepting for 100 ms. Accepting resumes by itself
+/// once descriptors are free. ``UnixStreamServer`` is the same over a Unix domain socket.
 public final class StreamServer {
     public typealias Handler = (TCPConnection) throws -> Void
 
