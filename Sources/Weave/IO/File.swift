@@ -16,6 +16,10 @@ import Glibc
 /// request on its own, into memory of its own, so nothing leaks and nothing is corrupted.
 /// Bytes are copied through a buffer owned by the request. A file belongs to the hub it was
 /// opened on; close it when done (the hub closes forgotten ones at shutdown, and so does deinit).
+///
+/// Hub shutdown waits for requests still on the pool: one that never finishes (a read of a
+/// FIFO nobody writes to) keeps `Weave.run` from returning. Use files, not FIFOs or devices,
+/// or make sure such a read can end.
 public final class File: HubResource, CustomStringConvertible {
     /// How to open a file: the `open(2)` flags.
     public struct Mode: Sendable, Hashable {

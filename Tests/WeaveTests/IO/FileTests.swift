@@ -117,4 +117,32 @@ struct FileTests {
         #expect(openLeft == 0)
         #expect(readLeft == 0)
     }
+
+    @Test("a request abandoned at shutdown completes while the hub closes: no crash, the fd is closed")
+    func abandonedAtShutdown() async throws {
+        let fifo = temporaryFilePath("shutdown")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        // Feeds the FIFO a little later, while the hub is (most likely) already closing.
+        let feeder = startThread {
+            usleep(200_000)
+            let fd = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 {
+                _ = Glibc.write(fd, "x", 1)
+                Glibc.close(fd)
+            }
+        }
+        let cancelled = try await onHub { () throws -> Bool in
+            let file = try File.open(fifo, mode: .readWrite)
+            let reader = try spawn { try file.read(upTo: 10) }
+            try AnyCoroutine.sleep(for: .milliseconds(20))
+            reader.cancel()
+            try reader.wait()
+            return reader.error is CancellationError
+            // Weave.run now closes the hub; its read is still on the pool.
+        }
+        pthread_join(feeder, nil)
+        #expect(cancelled)
+        #expect(descriptors(on: fifo) == 0)
+    }
 }
