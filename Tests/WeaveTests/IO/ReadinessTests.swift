@@ -86,12 +86,17 @@ struct ReadinessTests {
             let watchersAfterCancel = during == 1 ? table.watchers.count : -1
             Glibc.close(a)
             Glibc.close(b)
+            // Not `a`: tests run in parallel, and another may already have its number.
+            // One below the descriptor limit is never open here.
+            var limit = rlimit()
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            let closed = Int32(clamping: limit.rlim_cur - 1)
             var badFD = "no error"
-            do { try waitReadable(fd: a, timeout: .seconds(10)) } catch let error as UVError { badFD = error.description }
+            do { try waitReadable(fd: closed, timeout: .seconds(10)) } catch let error as UVError { badFD = error.description }
             let poller = try Poller()
             defer { poller.close() }
             var pollerError = "no error"
-            do { try poller.register(a, for: .readable) } catch let error as UVError { pollerError = error.name }
+            do { try poller.register(closed, for: .readable) } catch let error as UVError { pollerError = error.name }
             return (blocked.error is CancellationError, watchersAfterCancel, badFD, pollerError)
         }
         #expect(cancelled)
