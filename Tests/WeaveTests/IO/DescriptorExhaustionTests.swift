@@ -8,7 +8,7 @@ private func highestOpenDescriptor() -> Int32 {
     defer { closedir(directory) }
     var highest: Int32 = 2
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = directoryEntryName(entry)
         if let number = Int32(name) { highest = max(highest, number) }
     }
     return highest
