@@ -10,15 +10,14 @@ final class ConnectionServer<Connection: StreamConnection> {
     private let accept: () throws -> Connection
     private let handler: Handler
     private let slots: Semaphore?
-    /// Running handler coroutines, and a count to wait on at shutdown.
-    private var handlers: [ObjectIdentifier: AnyCoroutine] = [:]
-    private let running = WaitGroup(label: "server handlers")
+    /// Running handler coroutines, joined (then cancelled) at stop.
+    private let handlers = Group(label: "connection handlers")
     private var acceptLoop: Coroutine<Void>?
     private let logger: Logger
     /// How long accepting pauses after `EMFILE`/`ENFILE`.
     let exhaustionPause: Duration
 
-    var connectionCount: Int { running.count }
+    var connectionCount: Int { handlers.count }
 
     init(
         listener: StreamListener, maxConnections: Int?, exhaustionPause: Duration = .milliseconds(100),
@@ -55,10 +54,10 @@ final class ConnectionServer<Connection: StreamConnection> {
         acceptLoop?.cancel()
         try acceptLoop?.wait()
         do {
-            try running.wait(timeout: gracePeriod)
+            try handlers.join(timeout: gracePeriod)
         } catch is TimeoutError {
-            for handler in handlers.values { handler.cancel() }
-            try running.wait()
+            handlers.cancelAll()
+            try handlers.join()
         }
     }
 
@@ -86,17 +85,13 @@ final class ConnectionServer<Connection: StreamConnection> {
             }
             let handler = self.handler
             let slots = self.slots
-            try running.add()
-            let coroutine = try spawn(name: "connection \(connection)") { [self] in
+            try handlers.spawn(name: "connection \(connection)") {
                 defer {
                     connection.close()
                     try? slots?.release()
-                    if let current = AnyCoroutine.current { handlers[ObjectIdentifier(current)] = nil }
-                    try? running.done()
                 }
                 try handler(connection)
             }
-            if !coroutine.isFinished { handlers[ObjectIdentifier(coroutine)] = coroutine }
         }
     }
 }

@@ -19,14 +19,14 @@ public final class DatagramServer {
     public let socket: UDPSocket
     private let handler: Handler
     private let slots: Semaphore?
-    private var handlers: [ObjectIdentifier: AnyCoroutine] = [:]
-    private let running = WaitGroup(label: "DatagramServer handlers")
+    /// Running handler coroutines, joined (then cancelled) at stop.
+    private let handlers = Group(label: "datagram handlers")
     private var receiveLoop: Coroutine<Void>?
     private let logger: Logger
     /// The bound address (with the actual port when bound to port 0).
     public var localAddress: SocketAddress? { socket.localAddress }
     /// Handlers running now.
-    public var handlerCount: Int { running.count }
+    public var handlerCount: Int { handlers.count }
 
     /// Binds `host:port` now; serving starts with ``start()`` or ``serveForever()``.
     ///
@@ -61,10 +61,10 @@ public final class DatagramServer {
         receiveLoop?.cancel()
         try receiveLoop?.wait()
         do {
-            try running.wait(timeout: gracePeriod)
+            try handlers.join(timeout: gracePeriod)
         } catch is TimeoutError {
-            for handler in handlers.values { handler.cancel() }
-            try running.wait()
+            handlers.cancelAll()
+            try handlers.join()
         }
         socket.close()
     }
@@ -86,20 +86,15 @@ public final class DatagramServer {
             let handler = self.handler
             let slots = self.slots
             let socket = self.socket
-            try running.add()
-            let coroutine = try spawn(name: "datagram from \(datagram.sender)") { [self] in
-                defer {
-                    try? slots?.release()
-                    if let current = AnyCoroutine.current { handlers[ObjectIdentifier(current)] = nil }
-                    try? running.done()
-                }
+            let logger = self.logger
+            try handlers.spawn(name: "datagram from \(datagram.sender)") {
+                defer { try? slots?.release() }
                 do {
                     try handler(datagram, socket)
                 } catch {
                     logger.debug("DatagramServer \(socket): handler for \(datagram.sender) failed: \(error)")
                 }
             }
-            if !coroutine.isFinished { handlers[ObjectIdentifier(coroutine)] = coroutine }
         }
     }
 }
