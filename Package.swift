@@ -10,6 +10,9 @@ let package = Package(
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "http-server", targets: ["HTTPServer"]),
+        .executable(name: "select-server", targets: ["SelectServer"]),
+        .executable(name: "chat-server", targets: ["ChatServer"]),
+        .executable(name: "crawler", targets: ["Crawler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -37,6 +40,9 @@ let package = Package(
         .target(name: "SampleSupport", path: "Samples/SampleSupport"),
         .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
         .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/HTTPServer"),
+        .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
+        .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
+        .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),

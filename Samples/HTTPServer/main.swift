@@ -1,7 +1,8 @@
 // http-server: HTTP/1.1 with keep-alive and pipelining on Weave's StreamServer. `GET /`
 // answers "Hello, World!"; oversized headers get 431, malformed requests 400, and a client
-// that sends a request's headers too slowly (slowloris) gets 408.
-// Run: swift run -c release http-server --host 127.0.0.1 --port 8080
+// that sends a request's headers too slowly (slowloris) gets 408. With `--root DIR` it also
+// serves the files under DIR through Weave's File API (path traversal gets 403).
+// Run: swift run -c release http-server --host 127.0.0.1 --port 8080 [--root ./public]
 import Glibc
 import SampleSupport
 import Weave
@@ -11,6 +12,17 @@ let host = options.string("host", default: "127.0.0.1")
 let port = options.port(default: 8080)
 let maxHeaderBytes = options.int("max-header-bytes", default: 8 * 1024)
 let headerTimeout = Duration.seconds(options.int("header-timeout", default: 10))
+/// The directory to serve files from, resolved once (nil: hello world only).
+let root: String? = {
+    let given = options.string("root", default: "")
+    guard !given.isEmpty else { return nil }
+    guard let resolved = realpath(given, nil) else {
+        print("http-server: --root \(given): \(String(cString: strerror(errno)))")
+        exit(1)
+    }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}()
 
 /// Fixed responses, built once.
 enum Response {
@@ -26,11 +38,14 @@ enum Response {
 struct Connection {
     var output: [UInt8] = []
     var close = false
+    /// A file request parsed and not yet answered: parsing stops there (the answer needs
+    /// the disk, which blocks, and must keep its place among pipelined responses).
+    var pendingFile: String?
 
     /// Parses what `bytes` holds; returns the bytes consumed.
     mutating func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
         var consumed = 0
-        while !close {
+        while !close && pendingFile == nil {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
             guard let headerEnd = Connection.find(rest, "\r\n\r\n") else {
                 if rest.count > maxHeaderBytes { fail(Response.tooLarge) }
@@ -47,8 +62,12 @@ struct Connection {
             let total = headerEnd + 4 + request.contentLength
             if rest.count < total { return consumed }
             consumed += total
-            output.append(contentsOf: request.isHelloWorld ? Response.hello : Response.notFound)
             close = request.close
+            if root != nil && request.isGet {
+                pendingFile = request.target
+            } else {
+                output.append(contentsOf: request.isHelloWorld ? Response.hello : Response.notFound)
+            }
         }
         return consumed
     }
@@ -81,6 +100,9 @@ struct Connection {
 /// The parts of a request head this server looks at.
 struct Request {
     var isHelloWorld = false
+    var isGet = false
+    /// The request target, kept only when serving files.
+    var target: String?
     var close = false
     var contentLength = 0
 
@@ -94,7 +116,9 @@ struct Request {
         let target = UnsafeRawBufferPointer(rebasing: requestLine[(firstSpace + 1)..<lastSpace])
         let version = UnsafeRawBufferPointer(rebasing: requestLine[(lastSpace + 1)...])
         guard Request.equal(version.prefix(7), "HTTP/1.", caseInsensitive: false), version.count == 8 else { return nil }
-        isHelloWorld = Request.equal(method[...], "GET", caseInsensitive: false) && Request.equal(target[...], "/", caseInsensitive: false)
+        isGet = Request.equal(method[...], "GET", caseInsensitive: false)
+        isHelloWorld = isGet && Request.equal(target[...], "/", caseInsensitive: false)
+        if root != nil { self.target = String(decoding: target, as: UTF8.self) }
         close = version[7] == UInt8(ascii: "0")
         while let line = lines.next() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
@@ -165,8 +189,12 @@ try Weave.run {
                         }
                         let consumed = state.parse(bytes)
                         // An incomplete request: wait for more than what is buffered now.
-                        needed = bytes.count - consumed + 1
+                        needed = state.pendingFile == nil ? bytes.count - consumed + 1 : 1
                         return consumed
+                    }
+                    if let target = state.pendingFile {
+                        state.pendingFile = nil
+                        state.output.append(contentsOf: fileResponse(for: target))
                     }
                 } catch is TimeoutError {
                     try? connection.write(Response.timeout)
@@ -183,4 +211,90 @@ try Weave.run {
     print("listening on \(server.localAddress!)")
     fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
     try server.serveForever()
+}
+
+// MARK: - Static files (--root)
+
+/// The response for `GET target` under `root`: the file, or 400/403/404/413/500.
+func fileResponse(for target: String) -> [UInt8] {
+    guard let root else { return Response.notFound }
+    let pathPart = target.prefix { $0 != "?" && $0 != "#" }
+    guard pathPart.hasPrefix("/"), let decoded = percentDecoded(pathPart) else { return Response.plain(400, "bad request\n") }
+    let segments = decoded.split(separator: "/", omittingEmptySubsequences: true)
+    // No "..": the request may not climb out of the root (symbolic links are checked below).
+    if segments.contains("..") || decoded.contains("\0") { return Response.plain(403, "forbidden\n") }
+    var path = root + "/" + segments.joined(separator: "/")
+    do {
+        if try File.stat(path).isDirectory { path += "/index.html" }
+        // realpath is a quick, cached metadata call: fine on the hub for a sample.
+        guard let resolved = realpath(path, nil) else { return Response.plain(404, "not found\n") }
+        let real = String(cString: resolved)
+        free(resolved)
+        guard real == root || real.hasPrefix(root + "/") else { return Response.plain(403, "forbidden\n") }
+        let body = try File.readAll(real, maxSize: 64 << 20)
+        var response = Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType(of: real))\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        response += body
+        return response
+    } catch let error as UVError where error.name == "ENOENT" || error.name == "ENOTDIR" {
+        return Response.plain(404, "not found\n")
+    } catch let error as UVError where error.name == "EACCES" || error.name == "EISDIR" {
+        return Response.plain(403, "forbidden\n")
+    } catch let error as IOError where error.code == .tooLarge {
+        return Response.plain(413, "too large\n")
+    } catch {
+        return Response.plain(500, "internal error\n")
+    }
+}
+
+extension Response {
+    static func plain(_ status: Int, _ body: String) -> [UInt8] {
+        let reason = [400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Content Too Large", 500: "Internal Server Error"][status] ?? "Error"
+        return Array("HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+    }
+}
+
+/// `%2F`-style escapes decoded; nil for a malformed escape or bytes that are not UTF-8.
+func percentDecoded(_ text: Substring) -> String? {
+    var bytes: [UInt8] = []
+    var iterator = text.utf8.makeIterator()
+    while let byte = iterator.next() {
+        guard byte == UInt8(ascii: "%") else {
+            bytes.append(byte)
+            continue
+        }
+        guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+        bytes.append(high << 4 | low)
+    }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}
+
+/// Content-Type by file extension.
+func contentType(of path: String) -> String {
+    let name = path.split(separator: "/").last ?? ""
+    let ext = name.contains(".") ? String(name.split(separator: ".").last ?? "").lowercased() : ""
+    switch ext {
+    case "html", "htm": return "text/html; charset=utf-8"
+    case "css": return "text/css; charset=utf-8"
+    case "js", "mjs": return "text/javascript; charset=utf-8"
+    case "json": return "application/json"
+    case "txt", "md": return "text/plain; charset=utf-8"
+    case "svg": return "image/svg+xml"
+    case "png": return "image/png"
+    case "jpg", "jpeg": return "image/jpeg"
+    case "gif": return "image/gif"
+    case "webp": return "image/webp"
+    case "ico": return "image/x-icon"
+    case "wasm": return "application/wasm"
+    case "pdf": return "application/pdf"
+    default: return "application/octet-stream"
+    }
 }

@@ -2,7 +2,7 @@
 /// (libuv's failures are ``UVError``).
 public struct IOError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Storage: Hashable, Sendable { case closed, lineTooLong, unexpectedEnd, invalidAddress, noAddress }
+        enum Storage: Hashable, Sendable { case closed, lineTooLong, unexpectedEnd, invalidAddress, noAddress, tooLarge }
         let storage: Storage
 
         /// The connection (or listener) was closed, by this side, while or before the call.
@@ -15,6 +15,8 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
         public static let invalidAddress = Code(storage: .invalidAddress)
         /// Name resolution returned no usable address.
         public static let noAddress = Code(storage: .noAddress)
+        /// More bytes than the caller allowed (``File/readAll(_:maxSize:timeout:)``).
+        public static let tooLarge = Code(storage: .tooLarge)
 
         public var description: String { "\(storage)" }
     }

@@ -13,6 +13,7 @@ extension Hub {
         _ = timers.removeAll()
         closeHandle(UnsafeMutableRawPointer(timerHandle).assumingMemoryBound(to: uv_handle_t.self))
         closeHandle(UnsafeMutableRawPointer(prepareHandle).assumingMemoryBound(to: uv_handle_t.self))
+        isRemoteHandleClosed = true
         closeHandle(remote.uvHandle)
         // Any handle still open would keep uv_loop_close from succeeding; resources closed
         // theirs above, so this only catches handles opened outside that discipline.

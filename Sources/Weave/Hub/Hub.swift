@@ -35,10 +35,15 @@ public final class Hub {
     /// Work in flight outside the loop (thread pool, bridges, children) that will wake a
     /// coroutine later: while non-zero, an idle loop is waiting, not deadlocked.
     var outsideWork = 0
+    /// Set once `close` has closed the cross-thread queue's handle.
+    var isRemoteHandleClosed = false
     @exclusivity(unchecked) var isShuttingDown = false
     var mainCoroutine: AnyCoroutine?
     /// Open resources of higher layers (sockets, watchers), closed at shutdown.
     var resources: [ObjectIdentifier: UnretainedResource] = [:]
+    /// Per-hub state of higher layers, keyed by the owning type (such as the I/O layer's
+    /// table of fd watchers): the hub keeps it without knowing what it is.
+    var layerState: [ObjectIdentifier: AnyObject] = [:]
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
@@ -171,13 +176,15 @@ public final class Hub {
     /// Marks outside work as pending: the loop then waits for it instead of reporting a deadlock.
     func beginOutsideWork() {
         outsideWork += 1
-        if outsideWork == 1 { uv_ref(remote.uvHandle) }
+        if outsideWork == 1 && !isRemoteHandleClosed { uv_ref(remote.uvHandle) }
     }
 
     func endOutsideWork() {
         precondition(outsideWork > 0, "unbalanced endOutsideWork")
         outsideWork -= 1
-        if outsideWork == 0 { uv_unref(remote.uvHandle) }
+        // A libuv request abandoned by a cancelled coroutine can complete while `close`
+        // drains the loop, after the async handle is closed (and freed): leave it alone then.
+        if outsideWork == 0 && !isRemoteHandleClosed { uv_unref(remote.uvHandle) }
     }
 
     /// Every live coroutine, in spawn order.

@@ -23,7 +23,7 @@ func childProcessIDs() -> [Int32] {
     guard let tasks = opendir("/proc/self/task") else { return [] }
     defer { closedir(tasks) }
     while let entry = readdir(tasks) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = directoryEntryName(entry)
         guard Int(name) != nil, let file = fopen("/proc/self/task/\(name)/children", "r") else { continue }
         var buffer = [CChar](repeating: 0, count: 4096)
         while fgets(&buffer, Int32(buffer.count), file) != nil {
