@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "http-server", targets: ["HTTPServer"]),
+        .executable(name: "prime-pool", targets: ["PrimePool"]),
         .executable(name: "select-server", targets: ["SelectServer"]),
         .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "crawler", targets: ["Crawler"]),
@@ -43,6 +44,7 @@ let package = Package(
         .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
         .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
         .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
+        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport"], path: "Samples/PrimePool"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),

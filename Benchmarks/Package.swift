@@ -30,5 +30,11 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveMicro"
         ),
+        // ProcessPool beside multiprocessing.Pool (compare-procpool.sh); its own worker program.
+        .executableTarget(
+            name: "weave-procpool",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveProcPool"
+        ),
     ]
 )

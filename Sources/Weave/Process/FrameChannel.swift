@@ -22,6 +22,9 @@ final class FrameChannel: HubResource, WaitTarget {
     /// Called once when the channel can no longer read: nil at the peer's clean end of
     /// stream, else why (a read error, an oversized frame).
     var onEnd: ((any Error)?) -> Void = { _ in }
+    /// Called after the frames of one read have all been delivered: the place to flush
+    /// replies once for the whole batch rather than once a frame.
+    var onBatchDelivered: () -> Void = {}
     let label: String
 
     private var input = ReadBuffer()
@@ -102,6 +105,7 @@ final class FrameChannel: HubResource, WaitTarget {
         if count > 0 {
             input.commit(count)
             deliverFrames()
+            if !isClosed { onBatchDelivered() }
         } else if count < 0 {
             end(count == UV_EOF.rawValue ? nil : UVError(Int32(count), operation: "read", argument: label))
         }

@@ -45,6 +45,7 @@ final class PoolWorker {
         process.channel.onFrame = { _ in }
         process.channel.onEnd = { _ in }
         process.onExit = { _, _ in }
+        process.channel.onBatchDelivered = {}
     }
 
     /// Stops sending to the worker; kills it if `killing`, else closes its channel so it

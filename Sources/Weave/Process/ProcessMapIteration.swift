@@ -36,7 +36,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         self.chunkSize = chunkSize
         self.timeout = timeout
         // Enough to keep every worker's pipeline full, no more.
-        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 64 / chunkSize)
+        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 256 / chunkSize)
     }
 
     deinit {

@@ -12,6 +12,10 @@ extension ProcessPool {
         process.channel.onFrame = { [unowned self, unowned worker] frame in
             self.received(frame, from: worker)
         }
+        process.channel.onBatchDelivered = { [unowned self] in
+            // Replies to a whole read's worth of results leave in one write per worker.
+            do { try self.flushWorkers() } catch {}
+        }
         process.channel.onEnd = { [unowned self, unowned worker] error in
             // The exit callback settles the tasks; a bad stream means the worker cannot be trusted.
             // A read error (ECONNRESET) usually means the worker died: its exit status
@@ -176,6 +180,7 @@ extension ProcessPool {
         if let next = worker.inFlight.first { startedRunning(next, on: worker) }
         if worker.isRetiring && worker.inFlight.isEmpty && worker.killReason == nil {
             worker.process.channel.close()  // it exits at the end of its input
+            updateReference(worker)
         }
         dispatch()
         if isClosed { retireIdleWorkers() }
@@ -280,6 +285,8 @@ extension ProcessPool {
         for worker in workers where worker.inFlight.isEmpty {
             worker.isRetiring = true
             worker.process.channel.close()
+            // Referenced again until it exits: `join` waits for that exit.
+            updateReference(worker)
         }
     }
 

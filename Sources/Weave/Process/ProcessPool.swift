@@ -36,11 +36,16 @@ public final class ProcessPool: HubResource, WaitTarget {
         public var maximumFrameSize: Int
         /// Extra environment variables for the workers.
         public var environment: [String: String]
+        /// On SIGINT (Ctrl-C), kill the workers and end the program by SIGINT, as it would
+        /// end without a pool. Turn off to handle SIGINT yourself (then call ``terminate()``).
+        public var terminatesOnInterrupt: Bool
 
         public init(
             workers: Int? = nil, executable: String? = nil, maxTasksPerWorker: Int? = nil,
-            maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize, environment: [String: String] = [:]
+            maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize, environment: [String: String] = [:],
+            terminatesOnInterrupt: Bool = true
         ) {
+            self.terminatesOnInterrupt = terminatesOnInterrupt
             self.workers = workers ?? ProcessPool.coreCount
             self.executable = executable
             self.maxTasksPerWorker = maxTasksPerWorker
@@ -73,6 +78,7 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Finished tasks of ``applyAsync``, whose callbacks the notifier coroutine runs.
     var notifications: [PoolTask] = []
     var notifier: AnyCoroutine?
+    var interruptWatcher: InterruptWatcher?
 
     /// Starts `configuration.workers` worker processes.
     ///
@@ -110,6 +116,12 @@ public final class ProcessPool: HubResource, WaitTarget {
         self.initializer = try initializer.map { try ProcessPool.encodeInitializer($0) }
         hub.register(self)
         do {
+            if configuration.terminatesOnInterrupt {
+                interruptWatcher = try InterruptWatcher(hub: hub) { [unowned self] in
+                    for worker in self.workers { worker.process.killAndReap() }
+                    self.terminate()
+                }
+            }
             for _ in 0..<configuration.workers { try startWorker() }
         } catch {
             terminate()
@@ -243,6 +255,8 @@ public final class ProcessPool: HubResource, WaitTarget {
         workers.removeAll()
         while let task = pending.popFirst() { finish(task, .failure(error)) }
         hub.unregister(self)
+        interruptWatcher?.close()
+        interruptWatcher = nil
         joiners.signalAll()
     }
 

@@ -69,6 +69,8 @@ final class WorkerServer {
     private var inbox: [UInt8] = []
     private var result: [UInt8] = []
     private var waiting: AnyCoroutine?
+    private var lastName = ""
+    private var lastType: (any ProcessTask.Type)?
     private var finished = false
     private var endError: (any Error)?
 
@@ -158,7 +160,12 @@ final class WorkerServer {
             swap(&output, &result)
         }
         do {
-            guard let type = TaskRegistry.lookup(name) else {
+            // Consecutive frames usually carry the same task type: skip the locked lookup.
+            if name != lastName {
+                lastName = name
+                lastType = TaskRegistry.lookup(name)
+            }
+            guard let type = lastType else {
                 throw WorkerProtocol.Failure(.unregisteredTask, type: "ProcessError", message: "task '\(name)' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
             }
             let count = try cursor.varint()

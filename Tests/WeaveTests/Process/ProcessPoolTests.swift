@@ -248,27 +248,7 @@ struct ProcessPoolTests {
 
     @Test("a parent killed with SIGKILL leaves no worker alive")
     func parentDeathKillsWorkers() async throws {
-        let pidFile = "/tmp/weave-pool-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { unlink(pidFile) }
-        var parent: pid_t = 0
-        let arguments = [testWorkerPath, "--pool-parent", pidFile]
-        let status = CStringArray(arguments).withPointers { argv in
-            posix_spawn(&parent, testWorkerPath, nil, nil, argv, environ)
-        }
-        try #require(status == 0)
-        // Wait for the parent to write its workers' pids.
-        var workers: [Int32] = []
-        for _ in 0..<500 where workers.count < 2 {
-            try await Task.sleep(for: .milliseconds(20))
-            if let file = fopen(pidFile, "r") {
-                var buffer = [CChar](repeating: 0, count: 256)
-                if fgets(&buffer, 256, file) != nil, String(cString: buffer).hasSuffix("\n") {
-                    workers = String(cString: buffer).split(separator: " ").compactMap { Int32(String($0.filter(\.isNumber))) }
-                }
-                fclose(file)
-            }
-        }
-        try #require(workers.count == 2)
+        let (parent, workers) = try await startPoolParent()
         #expect(workers.allSatisfy(isAlive))
         kill(parent, SIGKILL)
         var parentStatus: Int32 = 0
@@ -280,4 +260,53 @@ struct ProcessPoolTests {
         try await Task.sleep(for: .seconds(1))
         #expect(!workers.contains(where: isAlive))
     }
+
+    @Test("SIGINT in the parent kills the workers, then ends the parent by SIGINT")
+    func interruptShutsDown() async throws {
+        let (parent, workers) = try await startPoolParent()
+        kill(parent, SIGINT)
+        var status: Int32 = 0
+        waitpid(parent, &status, 0)
+        #expect(status & 0x7F == SIGINT)  // WIFSIGNALED with SIGINT
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(!workers.contains(where: isAlive))
+    }
+}
+
+/// Starts `WeaveTestWorker --pool-parent FILE` (a program whose pool has two workers) and
+/// returns its pid and its workers' pids once they serve.
+func startPoolParent() async throws -> (parent: pid_t, workers: [Int32]) {
+    let pidFile = "/tmp/weave-pool-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer { unlink(pidFile) }
+    var parent: pid_t = 0
+    let arguments = [testWorkerPath, "--pool-parent", pidFile]
+    // A clean signal state: the test runner's threads may block or ignore SIGINT.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    sigaddset(&defaults, SIGINT)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let status = CStringArray(arguments).withPointers { argv in
+        posix_spawn(&parent, testWorkerPath, nil, &attributes, argv, environ)
+    }
+    try #require(status == 0)
+    var workers: [Int32] = []
+    for _ in 0..<500 where workers.count < 2 {
+        try await Task.sleep(for: .milliseconds(20))
+        if let file = fopen(pidFile, "r") {
+            var buffer = [CChar](repeating: 0, count: 256)
+            if fgets(&buffer, 256, file) != nil, String(cString: buffer).hasSuffix("\n") {
+                workers = String(cString: buffer).split(separator: " ").compactMap { Int32(String($0.filter(\.isNumber))) }
+            }
+            fclose(file)
+        }
+    }
+    try #require(workers.count == 2)
+    return (parent, workers)
 }

@@ -1,0 +1,107 @@
+// weave-procpool: ProcessPool overhead and CPU offload, the same cases as the peers'
+// micro/procpool.py (multiprocessing.Pool(2)), one JSON line per case.
+//
+//   weave-procpool trivial [N]     Pool(2).map of N trivial tasks (x + 1): chunk size 1 and 64
+//   weave-procpool cpu             64 tasks counting primes below 200k: serial vs Pool(2)
+//   weave-procpool latency [N]     one task at a time, N round trips: p50, p99
+//
+// Pool start-up is excluded from the timings, as in procpool.py. This program is its own
+// worker: Weave.main(tasks:) comes first. Build: `swift build -c release --product weave-procpool`.
+import Glibc
+import Weave
+
+struct Increment: ProcessTask {
+    let value: Int
+    func run() throws -> Int { value + 1 }
+}
+
+struct CountPrimes: ProcessTask {
+    let below: Int
+    func run() throws -> Int { countPrimes(below: below) }
+}
+
+func countPrimes(below limit: Int) -> Int {
+    var count = 0
+    var candidate = 2
+    while candidate < limit {
+        var divisor = 2
+        var isPrime = true
+        while divisor * divisor <= candidate {
+            if candidate % divisor == 0 { isPrime = false; break }
+            divisor += 1
+        }
+        if isPrime { count += 1 }
+        candidate += 1
+    }
+    return count
+}
+
+Weave.main(tasks: [Increment.self, CountPrimes.self])
+
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+func emit(_ fields: [(String, String)]) {
+    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+}
+
+func quoted(_ text: String) -> String { "\"\(text)\"" }
+
+/// `value` with `decimals` digits after the point (no Foundation).
+func fixed(_ value: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * scale).rounded())
+    let whole = scaled / Int(scale)
+    let fraction = String(abs(scaled) % Int(scale))
+    return decimals == 0 ? "\(whole)" : "\(whole).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
+}
+
+let arguments = CommandLine.arguments
+let mode = arguments.count > 1 ? arguments[1] : "trivial"
+let count = arguments.count > 2 ? Int(arguments[2]) ?? 20_000 : 20_000
+
+try Weave.run {
+    let pool = try ProcessPool(workers: 2)
+    _ = try pool.map((0..<100).map(Increment.init))  // warm the workers
+    switch mode {
+    case "trivial":
+        for chunkSize in [1, 64] {
+            let start = ContinuousClock.now
+            let outputs = try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
+            let elapsed = seconds(since: start)
+            precondition(outputs.last == count)
+            emit([("bench", quoted("procpool_trivial")), ("impl", quoted("weave-ProcessPool(2)")), ("chunksize", "\(chunkSize)"),
+                  ("n", "\(count)"), ("secs", fixed(elapsed, 3)), ("tasks_per_s", "\(Int(Double(count) / elapsed))")])
+        }
+    case "cpu":
+        let tasks = [CountPrimes](repeating: CountPrimes(below: 200_000), count: 64)
+        var start = ContinuousClock.now
+        let serial = tasks.map { countPrimes(below: $0.below) }
+        let serialSeconds = seconds(since: start)
+        start = .now
+        let parallel = try pool.map(tasks)
+        let poolSeconds = seconds(since: start)
+        precondition(parallel == serial && serial[0] == 17984)
+        emit([("bench", quoted("procpool_cpu")), ("impl", quoted("weave-ProcessPool(2)")), ("n", "64"), ("prime_limit", "200000"),
+              ("serial_secs", fixed(serialSeconds, 3)), ("pool_secs", fixed(poolSeconds, 3)),
+              ("speedup", fixed(serialSeconds / poolSeconds, 2))])
+    case "latency":
+        var samples: [Double] = []
+        samples.reserveCapacity(count)
+        for index in 0..<count {
+            let start = ContinuousClock.now
+            _ = try pool.apply(Increment(value: index))
+            samples.append(seconds(since: start) * 1e6)
+        }
+        samples.sort()
+        emit([("bench", quoted("procpool_latency")), ("impl", quoted("weave-ProcessPool(2)")), ("n", "\(count)"),
+              ("p50_us", fixed(samples[samples.count / 2], 1)), ("p99_us", fixed(samples[samples.count * 99 / 100], 1))])
+    default:
+        print("usage: weave-procpool trivial|cpu|latency [N]")
+    }
+    pool.close()
+    try pool.join()
+}

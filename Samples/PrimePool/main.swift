@@ -1,0 +1,111 @@
+// prime-pool: the seed course's `Pool(5)` + `apply_async(callback=)` example, grown up.
+// Counts the primes below --limit in --tasks ranges, first serially in this process, then
+// on a ProcessPool of --workers processes (this same program, re-run in worker mode),
+// with a callback per finished range, a progress line while it runs, and the speed-up.
+//
+//   swift run -c release prime-pool [--limit 3000000] [--tasks 64] [--workers CORES]
+import Glibc
+import SampleSupport
+import Weave
+
+/// Counts the primes in `lower..<upper` by trial division: CPU-bound on purpose.
+struct CountPrimes: ProcessTask {
+    let lower: Int
+    let upper: Int
+
+    func run() throws -> Int {
+        var count = 0
+        for candidate in max(2, lower)..<max(2, upper) where isPrime(candidate) { count += 1 }
+        return count
+    }
+}
+
+func isPrime(_ candidate: Int) -> Bool {
+    var divisor = 2
+    while divisor * divisor <= candidate {
+        if candidate % divisor == 0 { return false }
+        divisor += 1
+    }
+    return true
+}
+
+// Workers start here too: they serve tasks and never return from this call.
+Weave.main(tasks: [CountPrimes.self])
+
+let options = Options()
+let limit = options.int("limit", default: 3_000_000)
+let taskCount = max(1, options.int("tasks", default: 64))
+let workers = max(1, options.int("workers", default: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+let step = (limit + taskCount - 1) / taskCount
+let tasks = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+func format(_ value: Double, decimals: Int = 2) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * scale).rounded())
+    let fraction = String(scaled % Int(scale))
+    return "\(scaled / Int(scale)).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
+}
+
+func padded(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+print("counting primes below \(limit) in \(tasks.count) tasks; \(workers) worker processes")
+
+try Weave.run {
+    // Serial, in this process.
+    var start = ContinuousClock.now
+    let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
+    let serialTime = ContinuousClock.now - start
+
+    // The pool: applyAsync with a callback per task, as the seed's apply_async(callback=).
+    let pool = try ProcessPool(workers: workers)
+    var done = 0
+    var poolTotal = 0
+    start = .now
+    let results = try tasks.map { task in
+        try pool.applyAsync(task, onSuccess: { count in
+            done += 1
+            poolTotal += count
+        })
+    }
+    // A progress line, redrawn while the callbacks come in; the hub runs both.
+    while done < tasks.count {
+        let percent = done * 100 / tasks.count
+        let bar = String(repeating: "#", count: percent / 4) + String(repeating: ".", count: 25 - percent / 4)
+        print("\r  [\(bar)] \(padded("\(done)", 3))/\(tasks.count) tasks", terminator: "")
+        fflush(nil)  // the line has no newline: push it out now
+        try AnyCoroutine.sleep(for: .milliseconds(50))
+        if let failed = results.first(where: { $0.error != nil }), let error = failed.error { throw error }
+    }
+    let poolTime = ContinuousClock.now - start
+    print("\r  [\(String(repeating: "#", count: 25))] \(tasks.count)/\(tasks.count) tasks")
+    pool.close()
+    try pool.join()
+
+    guard serialTotal == poolTotal else {
+        print("mismatch: serial \(serialTotal) vs pool \(poolTotal)")
+        exit(1)
+    }
+    let rows = [
+        ("serial (1 process)", seconds(serialTime), 1.0),
+        ("ProcessPool(\(workers))", seconds(poolTime), seconds(serialTime) / seconds(poolTime)),
+    ]
+    print("")
+    print("  run                      time (s)   speed-up")
+    print("  -----------------------  --------   --------")
+    for (name, time, speedup) in rows {
+        print("  \(name.padding(23))  \(padded(format(time, decimals: 3), 8))   \(padded(format(speedup) + "x", 8))")
+    }
+    print("")
+    print("  \(poolTotal) primes below \(limit)")
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
