@@ -2,6 +2,27 @@
 // Run: swift run -c release tour   (or: make demo)
 import Weave
 
+/// CPU-bound work for the process-pool row: counts primes below `limit` by trial division.
+struct CountPrimes: ProcessTask {
+    let limit: Int
+    func run() throws -> Int {
+        var count = 0
+        for candidate in 2..<max(2, limit) {
+            var divisor = 2
+            var isPrime = true
+            while divisor * divisor <= candidate {
+                if candidate % divisor == 0 { isPrime = false; break }
+                divisor += 1
+            }
+            if isPrime { count += 1 }
+        }
+        return count
+    }
+}
+
+// The tour is also its own process-pool worker: workers start here and never return.
+Weave.main(tasks: [CountPrimes.self])
+
 struct Row {
     let section: String
     let ran: String
@@ -192,6 +213,30 @@ let rows = try Weave.run { () throws -> [Row] in
         try joinAll(clients)
         try server.stop()
         return "\(answered) echoes"
+    })
+
+    // CPU offload: the same 16 tasks serially on the hub, then on a pool of processes,
+    // while a ticking coroutine shows the hub stays responsive during the pool run.
+    let primeTasks = [CountPrimes](repeating: CountPrimes(limit: 150_000), count: 16)
+    var serialTotal = 0
+    rows.append(try measure("cpu offload", "16 prime counts, serially on the hub") {
+        serialTotal = try primeTasks.reduce(0) { $0 + (try $1.run()) }
+        return "\(serialTotal) primes"
+    })
+    rows.append(try measure("cpu offload", "the same on ProcessPool (cores), hub ticking") {
+        let pool = try ProcessPool()
+        defer { pool.terminate() }
+        var ticks = 0
+        let ticker = try spawn {
+            while true {
+                try AnyCoroutine.sleep(for: .milliseconds(10))
+                ticks += 1
+            }
+        }
+        let total = try pool.map(primeTasks).reduce(0, +)
+        ticker.cancel()
+        guard total == serialTotal else { throw Failure() }
+        return "\(total) primes, \(ticks) ticks meanwhile"
     })
 
     rows.append(try measure("locals", "CoroutineLocal inherited by a child") {
