@@ -1,6 +1,6 @@
 /// One message of work in a ``ProcessPool``: a chunk of one or more encoded tasks of one
 /// type, from submission until its result (or failure) is delivered to its sink.
-final class PoolTask {
+final class PoolTask: WaitTarget {
     let id: UInt64
     let name: String
     let count: Int
@@ -26,6 +26,14 @@ final class PoolTask {
         self.arguments = arguments
         self.timeout = timeout
         self.sink = sink
+    }
+}
+
+extension PoolTask {
+    /// Dumps and deadlock reports show `ProcessPool task 17 (CountPrimes) on worker 4121 result`.
+    var waitDescription: String {
+        let place = worker.map { "on worker \($0.process.pid)" } ?? (outcome == nil ? "queued" : "finished")
+        return "ProcessPool task \(id) (\(name)) \(place)"
     }
 }
 

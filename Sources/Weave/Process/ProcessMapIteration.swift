@@ -124,7 +124,11 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             }
             waiting = true
             defer { waiting = false }
-            try coroutine.park(.primitive(pool, "imap next"))
+            if ordered {
+                try coroutine.park(.primitive(outstanding[outstandingHead], "imap result"))
+            } else {
+                try coroutine.park(.primitive(pool, "imapUnordered next"))
+            }
         }
     }
 

@@ -308,7 +308,7 @@ extension ProcessPool {
     func wait(for task: PoolTask, waiter: PoolTaskWaiter) throws {
         while !waiter.isDone {
             do {
-                try waiter.coroutine.park(.primitive(self, "task"))
+                try waiter.coroutine.park(.primitive(task, "result"))
             } catch {
                 abandon(task, because: error)
                 throw error

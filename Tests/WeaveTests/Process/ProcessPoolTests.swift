@@ -310,3 +310,19 @@ func startPoolParent() async throws -> (parent: pid_t, workers: [Int32]) {
     try #require(workers.count == 2)
     return (parent, workers)
 }
+
+@Suite("ProcessPool diagnostics")
+struct ProcessPoolDiagnosticsTests {
+    @Test("the dump names the pool task a coroutine waits for")
+    func dumpNamesTask() async throws {
+        try await onHub {
+            let pool = try testPool(workers: 1)
+            let caller = try spawn(name: "caller") { try pool.apply(NapThenSquare(3, milliseconds: 300)) }
+            try AnyCoroutine.sleep(for: .milliseconds(100))
+            let line = Hub.current!.dump().coroutines.first { $0.name == "caller" }?.waitingOn ?? ""
+            #expect(line.contains("ProcessPool task"))
+            #expect(line.contains("NapThenSquare"))
+            #expect(try caller.join() == 9)
+        }
+    }
+}
