@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "select-server", targets: ["SelectServer"]),
         .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "crawler", targets: ["Crawler"]),
+        .executable(name: "process-info", targets: ["ProcessInfoSample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -43,6 +44,8 @@ let package = Package(
         .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
         .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
         .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
+        // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
+        .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
