@@ -113,6 +113,13 @@ struct SubprocessTests {
             } catch let error as TimeoutError {
                 #expect(error.operation.contains("sleep"))
             }
+            // An enclosing scope's expiry stays the scope's error (and the child is killed).
+            do {
+                _ = try withTimeout(.milliseconds(100)) { try Subprocess.run("sleep", arguments: ["60"]) }
+                Issue.record("expected the scope to expire")
+            } catch let error as TimeoutError {
+                #expect(error.scope != nil)
+            }
             // The same through a spawned child's wait, and the pid is gone once it returns.
             let child = try Subprocess.spawn("sleep", arguments: ["60"])
             #expect(throws: TimeoutError.self) { _ = try child.wait(timeout: .milliseconds(100)) }
@@ -207,7 +214,7 @@ struct SubprocessTests {
     func outputTooLarge() async throws {
         try await onHub {
             do {
-                _ = try Subprocess.run("/bin/sh", arguments: ["-c", "head -c 200000 /dev/zero; exec sleep 60"],
+                _ = try Subprocess.run("/bin/sh", arguments: ["-c", "exec head -c 200000 /dev/zero"],
                                        maxOutputSize: 1000)
                 Issue.record("expected outputTooLarge")
             } catch let error as ProcessError {
