@@ -251,6 +251,7 @@ public final class ChildProcess: HubResource, WaitTarget, CustomStringConvertibl
         waiters.signalAll()
     }
 
+    /// `process 4121 (cat)`: how errors and deadlock reports name the child.
     public var description: String {
         "process \(pid) (\(executable.split(separator: "/").last.map(String.init) ?? executable))"
     }

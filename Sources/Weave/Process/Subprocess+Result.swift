@@ -16,6 +16,7 @@ extension Subprocess {
         /// The standard error decoded as UTF-8 (invalid bytes become U+FFFD).
         public var errorString: String { String(decoding: standardError, as: UTF8.self) }
 
+        /// The status and the byte counts, such as `exited with status 0, 12 bytes of output, 0 bytes of error output`.
         public var description: String {
             "\(status), \(standardOutput.count) bytes of output, \(standardError.count) bytes of error output"
         }

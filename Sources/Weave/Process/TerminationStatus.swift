@@ -12,6 +12,7 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     /// Whether the process exited with status 0.
     public var isSuccess: Bool { self == .exited(0) }
 
+    /// `exited with status 3` or `killed by SIGTERM`.
     public var description: String {
         switch self {
         case .exited(let status): return "exited with status \(status)"

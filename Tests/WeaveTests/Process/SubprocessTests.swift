@@ -177,6 +177,16 @@ struct SubprocessTests {
         #expect(ticks > 0)
     }
 
+    @Test("waiting on a child with no pipes and nothing else to do is not a deadlock")
+    func noDeadlockWhileChildRuns() async throws {
+        let status = try await onHub {
+            let child = try Subprocess.spawn("sleep", arguments: ["0.2"], standardInput: .discard,
+                                             standardOutput: .discard, standardError: .discard)
+            return try child.wait()
+        }
+        #expect(status == .exited(0))
+    }
+
     @Test("cancelling a coroutine blocked in wait kills the child, which the hub then reaps")
     func cancelledWait() async throws {
         try await onHub {
