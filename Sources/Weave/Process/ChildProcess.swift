@@ -77,23 +77,9 @@ public final class ChildProcess: HubResource, WaitTarget, CustomStringConvertibl
             }
         }
 
-        let status = CStringArray([executable] + arguments).withPointers { argv in
-            withOptionalPointers(environment) { envp in
-                withOptionalCString(workingDirectory) { cwd in
-                    stdio.withUnsafeMutableBufferPointer { stdio in
-                        var options = uv_process_options_t()
-                        options.exit_cb = childExited
-                        options.file = UnsafePointer(argv[0])
-                        options.args = argv
-                        options.env = envp
-                        options.cwd = cwd
-                        options.stdio_count = 3
-                        options.stdio = stdio.baseAddress
-                        return uv_spawn(hub.loop, handle, &options)
-                    }
-                }
-            }
-        }
+        let status = spawnProcess(loop: hub.loop, handle: handle, arguments: [executable] + arguments,
+                                  environment: environment, workingDirectory: workingDirectory,
+                                  stdio: stdio, onExit: childExited)
         guard status == 0 else {
             // A failed spawn still initialised the handle (libuv reaped the failed child):
             // close it, and the unopened pipes.
@@ -175,13 +161,10 @@ public final class ChildProcess: HubResource, WaitTarget, CustomStringConvertibl
         guard status == nil else { return }
         signal(SIGKILL)
         // SIGKILL cannot be caught: the exit callback comes as soon as the kernel is done.
+        // Interrupted here, the child stays tracked and the hub reaps it moments later.
         while status == nil {
-            do {
-                try coroutine.wait(on: self, "wait (killed)", timeout: nil,
-                                   enqueue: { waiters.append($0) }, dequeue: { waiters.remove($0) })
-            } catch {
-                throw error  // still tracked: the hub reaps it later
-            }
+            try coroutine.wait(on: self, "wait (killed)", timeout: nil,
+                               enqueue: { waiters.append($0) }, dequeue: { waiters.remove($0) })
         }
     }
 
@@ -265,18 +248,4 @@ private let childExited: uv_exit_cb = { handle, exitStatus, signal in
     // Balances the retain taken at spawn, once the child has been handled.
     let child = Unmanaged<ChildProcess>.fromOpaque(data).takeRetainedValue()
     child.exited(TerminationStatus(exitStatus: exitStatus, signal: signal))
-}
-
-/// `body` with a NULL-terminated `char **` for `strings`, or NULL for nil.
-private func withOptionalPointers<R>(
-    _ strings: [String]?, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> R
-) -> R {
-    guard let strings else { return body(nil) }
-    return CStringArray(strings).withPointers { body($0) }
-}
-
-/// `body` with a C string for `string`, or NULL for nil.
-private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let string else { return body(nil) }
-    return string.withCString { body($0) }
 }

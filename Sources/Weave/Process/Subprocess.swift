@@ -13,7 +13,10 @@ import Glibc
 ///
 /// Children are started with `uv_spawn` (never `fork`: the process has threads). An
 /// executable without a slash is looked up in `PATH` (the child's, when an environment is
-/// given), as `execvp` does. Only the calling coroutine blocks; the hub reaps every child,
+/// given), as `execvp` does. Only the calling coroutine blocks, with one exception: libuv
+/// 1.44's `uv_spawn` forks and holds the hub's thread until the child has called `exec`
+/// (well under a millisecond for a small parent, up to a few hundred milliseconds measured
+/// for a large test process on a loaded machine). The hub reaps every child,
 /// and kills and reaps those still running when it shuts down. Children do not die with a
 /// parent that crashes: that takes the child's cooperation (process pool workers do it).
 public enum Subprocess {

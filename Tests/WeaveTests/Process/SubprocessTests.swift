@@ -161,20 +161,22 @@ struct SubprocessTests {
 
     @Test("other coroutines keep running while one waits for a child")
     func tickingWhileChildRuns() async throws {
-        let ticks = try await onHub {
+        // No timing: cat exits only once the ticker has ticked and closed its input, so the
+        // wait can only end if the ticker ran while the main coroutine waited.
+        let (status, ticks) = try await onHub {
             let ticks = Box(0)
-            let ticker = try spawn {
-                while true {
+            let cat = try Subprocess.spawn("cat", standardOutput: .discard, standardError: .discard)
+            try spawn {
+                for _ in 0..<5 {
                     try AnyCoroutine.sleep(for: .milliseconds(5))
                     ticks.value += 1
                 }
+                cat.standardInput?.close()
             }
-            let result = try Subprocess.run("sleep", arguments: ["0.3"])
-            #expect(result.isSuccess)
-            ticker.cancel()
-            return ticks.value
+            return (try cat.wait(timeout: .seconds(60)), ticks.value)
         }
-        #expect(ticks > 0)
+        #expect(status == .exited(0))
+        #expect(ticks == 5)
     }
 
     @Test("waiting on a child with no pipes and nothing else to do is not a deadlock")
@@ -193,7 +195,7 @@ struct SubprocessTests {
             let child = try Subprocess.spawn("sleep", arguments: ["60"], standardInput: .discard,
                                              standardOutput: .discard, standardError: .discard)
             let waiter = try spawn { try child.wait() }
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try AnyCoroutine.yield()  // the waiter runs and parks in wait
             waiter.cancel()
             #expect(throws: CancellationError.self) { try waiter.join() }
             #expect(try waitUntilGone(child.pid))
