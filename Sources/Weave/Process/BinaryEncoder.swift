@@ -86,7 +86,8 @@ final class BinaryWriter {
     /// Encodes a value at `depth` (its containers are `depth`), closing whatever it opened.
     func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey], depth: Int) throws {
         // Byte arrays are common in frames: one length and a copy, not a container per byte.
-        if let raw = value as? [UInt8] {
+        // The type test comes first: an empty array of any element type casts to [UInt8].
+        if T.self == [UInt8].self, let raw = value as? [UInt8] {
             append(BinaryFormat.bytes)
             appendVarint(UInt64(raw.count))
             bytes.append(contentsOf: raw)
