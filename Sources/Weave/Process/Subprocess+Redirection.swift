@@ -1,7 +1,7 @@
 extension Subprocess {
     /// Where a child's standard input, output or error goes.
     public enum Redirection: Sendable {
-        /// A pipe to this process: the child's ``ChildProcess/standardInput`` (or output,
+        /// A pipe to this process: the child's ``RunningProcess/standardInput`` (or output,
         /// or error) stream.
         case pipe
         /// The same file descriptor as this process's (a terminal, a log file).

@@ -100,7 +100,7 @@ public enum Subprocess {
     /// Starts `executable` and returns at once with its pid and the pipes asked for, to talk
     /// to it while it runs.
     ///
-    /// Does not block. Call ``ChildProcess/wait(timeout:)`` for its status; the hub reaps
+    /// Does not block. Call ``RunningProcess/wait(timeout:)`` for its status; the hub reaps
     /// it when it exits either way, and kills and reaps it at shutdown.
     ///
     /// - Parameters:
@@ -109,9 +109,9 @@ public enum Subprocess {
     ///   - environment: The child's whole environment; nil inherits this process's (see
     ///     ``inheritedEnvironment(adding:)``).
     ///   - workingDirectory: The child's current directory; nil keeps this process's.
-    ///   - standardInput: `.pipe` (default) for ``ChildProcess/standardInput``, `.inherit`, `.discard`.
-    ///   - standardOutput: `.pipe` (default) for ``ChildProcess/standardOutput``, `.inherit`, `.discard`.
-    ///   - standardError: `.pipe` (default) for ``ChildProcess/standardError``, `.inherit`, `.discard`.
+    ///   - standardInput: `.pipe` (default) for ``RunningProcess/standardInput``, `.inherit`, `.discard`.
+    ///   - standardOutput: `.pipe` (default) for ``RunningProcess/standardOutput``, `.inherit`, `.discard`.
+    ///   - standardError: `.pipe` (default) for ``RunningProcess/standardError``, `.inherit`, `.discard`.
     ///   - killGracePeriod: Time between `SIGTERM` and `SIGKILL` when a wait times out.
     /// - Throws: ``ProcessError`` with ``ProcessError/Code/spawnFailed`` (`ENOENT` for a
     ///   missing executable, `EACCES`, `EAGAIN`) or ``ProcessError/Code/invalidArgument``;
@@ -125,7 +125,7 @@ public enum Subprocess {
         standardOutput: Redirection = .pipe,
         standardError: Redirection = .pipe,
         killGracePeriod: Duration = .seconds(2)
-    ) throws -> ChildProcess {
+    ) throws -> RunningProcess {
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "Subprocess.spawn must be called on a thread that runs a hub (inside Weave.run)")
         }
@@ -145,7 +145,7 @@ public enum Subprocess {
             }
         }
         let path = try resolve(executable, searchPath: environment.map { $0["PATH"] } ?? currentPATH())
-        return try ChildProcess(hub: hub, executable: path, arguments: arguments, environment: environmentList,
+        return try RunningProcess(hub: hub, executable: path, arguments: arguments, environment: environmentList,
                                 workingDirectory: workingDirectory, standardInput: standardInput,
                                 standardOutput: standardOutput, standardError: standardError,
                                 killGracePeriod: killGracePeriod)
@@ -225,7 +225,7 @@ public enum Subprocess {
 
     /// Reads `stream` to its end, refusing to keep more than `limit` bytes.
     private static func readAll(
-        _ stream: StreamConnection, _ name: String, of child: ChildProcess, limit: Int, timeout: Duration?
+        _ stream: StreamConnection, _ name: String, of child: RunningProcess, limit: Int, timeout: Duration?
     ) throws -> [UInt8] {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         var bytes: [UInt8] = []

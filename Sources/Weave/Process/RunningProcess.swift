@@ -23,7 +23,7 @@ import Glibc
 /// from one coroutine at a time (a child that fills one pipe while the parent blocks on
 /// another deadlocks, as with any pipes: read standard output and error from different
 /// coroutines, or redirect one of them).
-public final class ChildProcess: HubResource, WaitTarget, CustomStringConvertible {
+public final class RunningProcess: HubResource, WaitTarget, CustomStringConvertible {
     unowned(unsafe) let hub: Hub
     /// Freed in its close callback, after the exit callback (or after shutdown reaps).
     private let handle: UnsafeMutablePointer<uv_process_t>
@@ -118,7 +118,7 @@ public final class ChildProcess: HubResource, WaitTarget, CustomStringConvertibl
     ///   moments later (or at shutdown at the latest), so it never stays a zombie.
     public func wait(timeout: Duration? = nil) throws -> TerminationStatus {
         if let status { return status }
-        let coroutine = try AnyCoroutine.requireCurrent("ChildProcess.wait")
+        let coroutine = try AnyCoroutine.requireCurrent("RunningProcess.wait")
         do {
             return try awaitExit(coroutine, timeout: timeout)
         } catch let error as TimeoutError where error.scope == nil && timeout != nil {
@@ -246,6 +246,6 @@ private let childExited: uv_exit_cb = { handle, exitStatus, signal in
     guard let data = handle?.pointee.data else { return }
     handle?.pointee.data = nil
     // Balances the retain taken at spawn, once the child has been handled.
-    let child = Unmanaged<ChildProcess>.fromOpaque(data).takeRetainedValue()
+    let child = Unmanaged<RunningProcess>.fromOpaque(data).takeRetainedValue()
     child.exited(TerminationStatus(exitStatus: exitStatus, signal: signal))
 }
