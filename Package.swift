@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "select-server", targets: ["SelectServer"]),
         .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "crawler", targets: ["Crawler"]),
+        .executable(name: "process-info", targets: ["ProcessInfoSample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -45,6 +46,8 @@ let package = Package(
         .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
         .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
         .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport"], path: "Samples/PrimePool"),
+        // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
+        .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),

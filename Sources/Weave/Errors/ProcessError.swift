@@ -8,6 +8,7 @@ public struct ProcessError: Error, CustomStringConvertible, Sendable {
         enum Storage: Hashable, Sendable {
             case workerDied, remoteError, unregisteredTask, frameTooLarge, malformedFrame
             case spawnFailed, closed, endOfStream
+            case invalidArgument, outputTooLarge
         }
         let storage: Storage
 
@@ -27,6 +28,11 @@ public struct ProcessError: Error, CustomStringConvertible, Sendable {
         public static let closed = Code(storage: .closed)
         /// The other side closed its end: no more values will come.
         public static let endOfStream = Code(storage: .endOfStream)
+        /// An argument cannot be passed to a child process (a NUL byte, an `=` in an
+        /// environment name, a negative size) or a working directory does not exist.
+        public static let invalidArgument = Code(storage: .invalidArgument)
+        /// A child wrote more than the caller's `maxOutputSize` to a captured stream.
+        public static let outputTooLarge = Code(storage: .outputTooLarge)
 
         public var description: String { "\(storage)" }
     }

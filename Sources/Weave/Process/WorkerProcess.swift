@@ -32,20 +32,8 @@ final class WorkerProcess: HubResource {
         stdio[3].flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | UV_READABLE_PIPE.rawValue | UV_WRITABLE_PIPE.rawValue)
         stdio[3].data.stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
 
-        let status = CStringArray([executable]).withPointers { arguments in
-            CStringArray(environment).withPointers { environment in
-                stdio.withUnsafeMutableBufferPointer { stdio in
-                    var options = uv_process_options_t()
-                    options.exit_cb = workerExited
-                    options.file = UnsafePointer(arguments[0])
-                    options.args = arguments
-                    options.env = environment
-                    options.stdio_count = 4
-                    options.stdio = stdio.baseAddress
-                    return uv_spawn(hub.loop, handle, &options)
-                }
-            }
-        }
+        let status = spawnProcess(loop: hub.loop, handle: handle, arguments: [executable],
+                                  environment: environment, workingDirectory: nil, stdio: stdio, onExit: workerExited)
         guard status == 0 else {
             // A failed spawn still initialised the handle: it must be closed, as must the pipe.
             uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
