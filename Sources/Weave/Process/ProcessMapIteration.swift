@@ -87,6 +87,9 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
 
     /// Submits chunks while there is input and room.
     private func refill() throws {
+        // Refill in batches, once half the window is free: one write carries many tasks,
+        // instead of one write per consumed result.
+        guard outstanding.count - outstandingHead <= maxInFlight / 2 else { return }
         var submitted = false
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
             var chunk: [Task] = []
