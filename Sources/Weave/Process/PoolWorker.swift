@@ -33,7 +33,7 @@ final class PoolWorker {
             let sample = Double((now - last).components.attoseconds) * 1e-18 + Double((now - last).components.seconds)
             secondsPerTask = secondsPerTask.map { $0 * 0.8 + sample * 0.2 } ?? sample
             if let seconds = secondsPerTask {
-                window = max(1, min(128, Int(0.002 / max(seconds, 1e-7))))
+                window = max(1, min(256, Int(0.002 / max(seconds, 1e-7))))
             }
         }
         lastCompletion = now
