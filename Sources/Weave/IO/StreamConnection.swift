@@ -216,19 +216,9 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
         if isClosed { throw closedError() }
         var offset = 0
         if pendingWrites == 0 {
-            while offset < bytes.count {
-                var chunk = uv_buf_init(
-                    UnsafeMutablePointer(mutating: bytes.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: CChar.self) + offset),
-                    UInt32(bytes.count - offset))
-                let written = uv_try_write(stream, &chunk, 1)
-                if written > 0 {
-                    offset += Int(written)
-                } else if written == UV_EAGAIN.rawValue || written == 0 {
-                    break
-                } else {
-                    throw UVError(written, operation: "write", argument: "\(self)")
-                }
-            }
+            let (written, status) = writeWithoutBlocking(stream, bytes)
+            offset = written
+            if status != 0 { throw UVError(status, operation: "write", argument: "\(self)") }
         }
         if offset == bytes.count { return }
         try writeQueued(UnsafeRawBufferPointer(rebasing: bytes[offset...]), timeout: timeout)
@@ -368,6 +358,27 @@ func closeAndFreeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
     let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
     guard uv_is_closing(raw) == 0 else { return }
     uv_close(raw) { UnsafeMutableRawPointer($0)?.deallocate() }
+}
+
+/// Writes as much of `bytes` as the kernel takes now (`uv_try_write`, never parks): returns
+/// how many bytes went, and a libuv error status (0 when none; EAGAIN is not an error).
+@inline(__always)
+func writeWithoutBlocking(_ stream: UnsafeMutablePointer<uv_stream_t>, _ bytes: UnsafeRawBufferPointer) -> (written: Int, status: Int32) {
+    var offset = 0
+    while offset < bytes.count {
+        var chunk = uv_buf_init(
+            UnsafeMutablePointer(mutating: bytes.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: CChar.self) + offset),
+            UInt32(clamping: bytes.count - offset))
+        let written = uv_try_write(stream, &chunk, 1)
+        if written > 0 {
+            offset += Int(written)
+        } else if written == UV_EAGAIN.rawValue || written == 0 {
+            break
+        } else {
+            return (offset, written)
+        }
+    }
+    return (offset, 0)
 }
 
 // MARK: - libuv callbacks and request boxes

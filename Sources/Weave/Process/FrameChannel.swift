@@ -169,23 +169,9 @@ final class FrameChannel: HubResource, WaitTarget {
         guard !isClosed else { throw ProcessError(.closed, "\(label) is closed") }
         var offset = 0
         if queuedBytes == 0 {
-            offset = try output.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    var chunk = uv_buf_init(
-                        UnsafeMutablePointer(mutating: bytes.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: CChar.self) + offset),
-                        UInt32(clamping: bytes.count - offset))
-                    let written = uv_try_write(stream, &chunk, 1)
-                    if written > 0 {
-                        offset += Int(written)
-                    } else if written == UV_EAGAIN.rawValue || written == 0 {
-                        break
-                    } else {
-                        throw UVError(written, operation: "write", argument: label)
-                    }
-                }
-                return offset
-            }
+            let (written, status) = output.withUnsafeBytes { writeWithoutBlocking(stream, $0) }
+            offset = written
+            if status != 0 { throw UVError(status, operation: "write", argument: label) }
         }
         if offset < output.count {
             let request = FrameWriteRequest(copying: output[offset...], channel: self)
@@ -240,9 +226,7 @@ final class FrameChannel: HubResource, WaitTarget {
     func closeForShutdown() { close() }
 
     static func closeAndFree(_ handle: UnsafeMutablePointer<uv_pipe_t>) {
-        let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
-        guard uv_is_closing(raw) == 0 else { return }
-        uv_close(raw) { UnsafeMutableRawPointer($0)?.deallocate() }
+        closeAndFreeHandle(handle)
     }
 
     var waitDescription: String { label }
