@@ -7,6 +7,7 @@ import Weave
 public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
+    SlowWorkerPID.self,
 ]
 
 public struct Square: ProcessTask {
@@ -116,5 +117,14 @@ public struct NapThenSquare: ProcessTask {
     public func run() throws -> Int {
         try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
         return value * value
+    }
+}
+
+/// Blocks its worker for a while, then says which worker it was.
+public struct SlowWorkerPID: ProcessTask {
+    public init() {}
+    public func run() throws -> Int32 {
+        usleep(30_000)
+        return getpid()
     }
 }

@@ -62,10 +62,22 @@ extension ProcessPool {
     }
 
     /// Moves queued tasks to workers with room, least loaded first.
+    ///
+    /// No worker takes more than its fair share of the work in hand, counting workers
+    /// still starting: otherwise the first worker to be ready could swallow a whole batch
+    /// into its pipeline while the others sit idle once they come up.
     func dispatch() {
+        guard !pending.isEmpty else { return }
+        var serving = 0
+        var inFlight = 0
+        for worker in workers where !worker.isRetiring {
+            serving += 1
+            inFlight += worker.inFlight.count
+        }
+        let fairShare = max(1, (pending.count + inFlight + serving - 1) / max(1, serving))
         while !pending.isEmpty {
             var best: PoolWorker?
-            for worker in workers where worker.hasRoom && worker.isReady {
+            for worker in workers where worker.hasRoom && worker.isReady && worker.inFlight.count < fairShare {
                 if best == nil || worker.inFlight.count < best!.inFlight.count { best = worker }
             }
             guard let worker = best, let task = pending.popFirst() else { return }

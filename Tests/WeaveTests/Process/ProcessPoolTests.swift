@@ -123,6 +123,15 @@ struct ProcessPoolTests {
         }
     }
 
+    @Test("a batch submitted before every worker is ready is still shared by all of them")
+    func fairShareAtStart() async throws {
+        try await onHub {
+            let pool = try testPool()
+            let pids = try pool.map((0..<8).map { _ in SlowWorkerPID() })
+            #expect(Set(pids).count == 2)
+        }
+    }
+
     @Test("a crashing task fails with the signal; the others are unaffected")
     func crash() async throws {
         try await onHub {
