@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "select-server", targets: ["SelectServer"]),
         .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "crawler", targets: ["Crawler"]),
+        .executable(name: "pipe-demo", targets: ["PipeDemo"]),
+        .executable(name: "queue-demo", targets: ["QueueDemo"]),
+        .executable(name: "manager-demo", targets: ["ManagerDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -43,6 +46,9 @@ let package = Package(
         .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
         .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
         .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
+        .executableTarget(name: "PipeDemo", dependencies: ["Weave"], path: "Samples/PipeDemo"),
+        .executableTarget(name: "QueueDemo", dependencies: ["Weave"], path: "Samples/QueueDemo"),
+        .executableTarget(name: "ManagerDemo", dependencies: ["Weave"], path: "Samples/ManagerDemo"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
