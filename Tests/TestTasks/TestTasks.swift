@@ -8,7 +8,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
-    LockedAppend.self, LockThenDie.self,
+    LockedAppend.self, LockThenDie.self, QueueTake.self,
 ]
 
 public struct Square: ProcessTask {
@@ -229,5 +229,20 @@ public struct LockThenDie: ProcessTask {
         kill(getpid(), SIGKILL)
         sleep(10)
         return 0
+    }
+}
+
+/// Takes `count` items from the queue, each within `milliseconds`.
+public struct QueueTake: ProcessTask {
+    public let queue: ProcessQueue<Int>
+    public let count: Int
+    public let milliseconds: Int
+    public init(queue: ProcessQueue<Int>, count: Int, milliseconds: Int) {
+        self.queue = queue
+        self.count = count
+        self.milliseconds = milliseconds
+    }
+    public func run() throws -> [Int] {
+        try (0..<count).map { _ in try queue.get(timeout: .milliseconds(milliseconds)) }
     }
 }

@@ -20,8 +20,10 @@ import Glibc
 /// the peer ends the pipe with ``ProcessError/Code/frameTooLarge`` (before any of it is
 /// buffered); a frame that does not decode as the type asked for is a
 /// ``ProcessError/Code/malformedFrame`` (that message is consumed, the pipe stays usable).
-/// Messages that arrive are buffered until received. An end belongs to the hub that first
-/// uses it, and is closed when it is deinitialised or at that hub's shutdown.
+/// Messages that arrive are buffered until received (unbounded: a peer that sends far
+/// ahead of the receiver costs memory here). An end belongs to the hub that first uses
+/// it (use it from that hub's thread only), and is closed when it is deinitialised or at
+/// that hub's shutdown.
 public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConvertible {
     private enum State {
         /// Not yet opened on a hub: the raw descriptor, which may still be sent to a child.
@@ -69,6 +71,7 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
         closeNow()
     }
 
+    /// The end's state, for logs: unused, open, sent to a child, or closed.
     public var description: String {
         switch state {
         case .unopened(let fd): "ProcessPipe(fd \(fd), unused)"

@@ -90,4 +90,24 @@ struct SharedStateTests {
             _ = try child.join(timeout: .seconds(30))
         }
     }
+
+    @Test("a get in a child parks until the parent puts; a timed-out remote get takes nothing")
+    func remoteGet() async throws {
+        try await onHub {
+            let queue = ProcessQueue<Int>()
+            let impatient = try testChild(QueueTake(queue: queue, count: 1, milliseconds: 30))
+            do {
+                _ = try impatient.join(timeout: .seconds(30))
+                Issue.record("expected a timeout in the child")
+            } catch let error as ProcessError {
+                #expect(error.code == .remoteError)
+                #expect(error.remoteType?.contains("TimeoutError") == true)
+            }
+            let consumer = try testChild(QueueTake(queue: queue, count: 3, milliseconds: 30_000))
+            try AnyCoroutine.sleep(for: .milliseconds(50))  // let it park in get
+            for value in [4, 5, 6] { try queue.put(value) }
+            #expect(try consumer.join(timeout: .seconds(30)) == [4, 5, 6])
+            #expect(try queue.count() == 0)
+        }
+    }
 }
