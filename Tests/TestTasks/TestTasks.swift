@@ -8,7 +8,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
-    LockedAppend.self, LockThenDie.self, QueueTake.self,
+    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self,
 ]
 
 public struct Square: ProcessTask {
@@ -244,5 +244,25 @@ public struct QueueTake: ProcessTask {
     }
     public func run() throws -> [Int] {
         try (0..<count).map { _ in try queue.get(timeout: .milliseconds(milliseconds)) }
+    }
+}
+
+/// Sends `count` messages of `size` bytes, each starting with its index.
+public struct PipeFlood: ProcessTask {
+    public let pipe: ProcessPipe
+    public let count: Int
+    public let size: Int
+    public init(pipe: ProcessPipe, count: Int, size: Int) {
+        self.pipe = pipe
+        self.count = count
+        self.size = size
+    }
+    public func run() throws -> Int {
+        for index in 0..<count {
+            var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size)
+            bytes[0] = UInt8(truncatingIfNeeded: index >> 8)
+            try pipe.send(bytes: bytes, timeout: .seconds(30))
+        }
+        return count
     }
 }

@@ -20,8 +20,9 @@ import Glibc
 /// the peer ends the pipe with ``ProcessError/Code/frameTooLarge`` (before any of it is
 /// buffered); a frame that does not decode as the type asked for is a
 /// ``ProcessError/Code/malformedFrame`` (that message is consumed, the pipe stays usable).
-/// Messages that arrive are buffered until received (unbounded: a peer that sends far
-/// ahead of the receiver costs memory here). An end belongs to the hub that first uses
+/// Messages that arrive are buffered until received, up to about 1 MiB (plus one
+/// message): past that, this end stops reading and the peer's `send` parks until the
+/// receiver catches up. An end belongs to the hub that first uses
 /// it (use it from that hub's thread only), and is closed when it is deinitialised or at
 /// that hub's shutdown.
 public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConvertible {
@@ -40,6 +41,11 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
     /// Messages received and not yet taken: (kind, bytes).
     private var inbox: [(UInt8, [UInt8])] = []
     private var inboxHead = 0
+    /// Bytes in `inbox`; reading pauses above ``bufferLimit`` and resumes below half of it.
+    private var bufferedBytes = 0
+    /// How much a slow receiver buffers before the sender is made to wait (one message of
+    /// any allowed size is always accepted).
+    static let bufferLimit = 1 << 20
     private var ended = false
     private var endError: (any Error)?
     private let arrived = Event(label: "ProcessPipe receive")
@@ -83,7 +89,10 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
 
     // MARK: Sending
 
-    /// Sends `value` as one message. Parks only while the peer is more than 1 MiB behind.
+    /// Sends `value` as one message, and returns once the kernel has all of it (so closing
+    /// the pipe or exiting right after loses nothing). Parks only while the kernel's socket
+    /// buffer is full: the peer is behind. After a timeout the message is still on its way
+    /// unless the pipe is closed.
     ///
     /// - Throws: ``ProcessError/Code/frameTooLarge`` (nothing is sent),
     ///   ``ProcessError/Code/closed`` (this end was closed or sent to a child), a `UVError`
@@ -101,12 +110,16 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
     private func write(kind: UInt8, timeout: Duration?, _ body: (inout [UInt8]) throws -> Void) throws {
         let channel = try openChannel("send")
         if ended, let endError { throw endError }
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         try channel.waitUntilWritable(timeout: timeout)
         try channel.appendFrame { frame in
             frame.append(kind)
             try body(&frame)
         }
         try channel.flush()
+        // Return only once the kernel has the whole message (highWater is 0 here): a pipe
+        // closed, or a process exiting, right after a send must not drop what libuv queued.
+        try channel.waitUntilWritable(timeout: deadline.map { $0 - .now })
     }
 
     // MARK: Receiving
@@ -151,6 +164,10 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
                 let message = inbox[inboxHead]
                 inbox[inboxHead] = (0, [])
                 inboxHead += 1
+                bufferedBytes -= message.1.count + 1
+                if bufferedBytes <= ProcessPipe.bufferLimit / 2, case .open(let channel) = state {
+                    try channel.resumeReading()
+                }
                 if inboxHead == inbox.count {
                     inbox.removeAll(keepingCapacity: true)
                     inboxHead = 0
@@ -189,9 +206,12 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
         case .unopened(let fd):
             let hub = try AnyCoroutine.requireCurrent("ProcessPipe").hub
             let channel = try FrameChannel.open(fd: fd, hub: hub, maximumFrameSize: maximumFrameSize, label: "ProcessPipe")
-            channel.onFrame = { [weak self] frame in
+            channel.onFrame = { [weak self, unowned channel] frame in
                 guard let self, !frame.isEmpty else { return }
                 self.inbox.append((frame[0], [UInt8](frame[1...])))
+                self.bufferedBytes += frame.count
+                // Bounded buffering: past the limit, stop reading, so the peer's sends park.
+                if self.bufferedBytes > ProcessPipe.bufferLimit { channel.pauseReading() }
                 self.arrived.set()
             }
             channel.onEnd = { [weak self] error in
@@ -202,6 +222,7 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
                 }
                 self.arrived.set()
             }
+            channel.highWater = 0
             state = .open(channel)
             try channel.startReading()
             return channel

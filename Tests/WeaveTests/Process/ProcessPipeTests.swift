@@ -88,4 +88,19 @@ struct ProcessPipeTests {
             #expect(throws: ProcessError.self) { try small.send(bytes: [UInt8](repeating: 0, count: 100)) }
         }
     }
+
+    @Test("a slow receiver makes the sender wait instead of buffering without bound; nothing is lost")
+    func backpressure() async throws {
+        try await onHub {
+            let (mine, theirs) = try ProcessPipe.makePair()
+            let child = try testChild(PipeFlood(pipe: theirs, count: 2000, size: 4096))  // 8 MiB
+            try AnyCoroutine.sleep(for: .milliseconds(300))
+            #expect(child.isRunning)  // parked in send: the pipe stopped reading at about 1 MiB
+            for index in 0..<2000 {
+                let bytes = try mine.receiveBytes(timeout: .seconds(30))
+                #expect(bytes.count == 4096 && bytes[0] == UInt8(truncatingIfNeeded: index >> 8) && bytes[1] == UInt8(truncatingIfNeeded: index))
+            }
+            #expect(try child.join(timeout: .seconds(30)) == 2000)
+        }
+    }
 }
