@@ -8,7 +8,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
-    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self,
+    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
 ]
 
 public struct Square: ProcessTask {
@@ -264,5 +264,20 @@ public struct PipeFlood: ProcessTask {
             try pipe.send(bytes: bytes, timeout: .seconds(30))
         }
         return count
+    }
+}
+
+/// Parks a get, cancels it, then takes one item with a fresh get: an item must not vanish
+/// into the cancelled one.
+public struct CancelledGet: ProcessTask {
+    public let queue: ProcessQueue<Int>
+    public init(queue: ProcessQueue<Int>) { self.queue = queue }
+    public func run() throws -> Int {
+        let waiter = try spawn { try queue.get() }
+        try AnyCoroutine.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        if let early = try? waiter.join() { return early }  // answered before the cancel
+        _ = try queue.count()  // same link, after the cancel: the parent has seen it
+        return try queue.get(timeout: .seconds(30))
     }
 }

@@ -41,6 +41,7 @@ final class BrokerClient {
     }
 
     /// Sends request `op` and parks until it is answered; returns the answer's payload.
+    /// `compensation` must not park (it may run in the read callback): use ``post(_:_:)``.
     ///
     /// Throws ``TimeoutError`` (the host's timer fired), ``ProcessError`` (end of stream,
     /// the host's failure message), `CancellationError`.
@@ -105,6 +106,22 @@ final class BrokerClient {
             }
             throw ProcessError(.malformedFrame, "\(operation): \(message)")
         }
+    }
+
+    /// Sends request `op` without waiting for its answer (which is dropped). Never parks,
+    /// so it may run in a read callback: it undoes an abandoned call there.
+    func post(_ op: UInt8, _ payload: [UInt8] = []) {
+        guard endError == nil else { return }
+        nextID &+= 1
+        let id = nextID
+        try? channel.appendFrame { frame in
+            frame.append(BrokerStatus.requestKind)
+            WorkerProtocol.appendVarint(id, to: &frame)
+            frame.append(op)
+            WorkerProtocol.appendVarint(0, to: &frame)
+            frame.append(contentsOf: payload)
+        }
+        try? channel.flush()
     }
 
     private func received(_ frame: UnsafeRawBufferPointer) {

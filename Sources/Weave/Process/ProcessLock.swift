@@ -36,7 +36,7 @@ public final class ProcessLock: Codable, @unchecked Sendable {
     public func acquire(timeout: Duration? = nil) throws {
         guard let client = try endpoint.client() else { return try host.acquire(timeout: timeout) }
         _ = try client.call(ProcessLockHost.acquireOp, operation: "ProcessLock.acquire", timeout: timeout) { [weak client] _ in
-            _ = try? client?.call(ProcessLockHost.releaseOp, operation: "ProcessLock.release")
+            client?.post(ProcessLockHost.releaseOp)
         }
     }
 

@@ -48,7 +48,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
         guard let client = try endpoint.client() else { return try host!.get(timeout: timeout) }
         let bytes = try client.call(ProcessQueueHost<Element>.getOp, operation: "ProcessQueue.get", timeout: timeout) { [weak client] item in
             // Answered after we gave up: the item goes back rather than being lost.
-            _ = try? client?.call(ProcessQueueHost<Element>.putOp, item, operation: "ProcessQueue.put")
+            client?.post(ProcessQueueHost<Element>.putOp, item)
         }
         do {
             return try BinaryDecoder().decode(Element.self, from: bytes)

@@ -110,4 +110,21 @@ struct SharedStateTests {
             #expect(try queue.count() == 0)
         }
     }
+
+    @Test("a get cancelled in a child loses no item")
+    func cancelledRemoteGet() async throws {
+        try await onHub {
+            let queue = ProcessQueue<Int>()
+            let child = try testChild(CancelledGet(queue: queue))
+            // Usually after the child's get was parked and cancelled; whatever the timing,
+            // both items must come out.
+            try AnyCoroutine.sleep(for: .milliseconds(300))
+            try queue.put(1)
+            try queue.put(2)
+            let taken = try child.join(timeout: .seconds(30))
+            let left = try queue.get(timeout: .seconds(5))
+            #expect(Set([taken, left]) == [1, 2])
+            #expect(try queue.count() == 0)
+        }
+    }
 }
