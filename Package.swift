@@ -15,6 +15,9 @@ let package = Package(
         .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "crawler", targets: ["Crawler"]),
         .executable(name: "process-info", targets: ["ProcessInfoSample"]),
+        .executable(name: "pipe-demo", targets: ["PipeDemo"]),
+        .executable(name: "queue-demo", targets: ["QueueDemo"]),
+        .executable(name: "manager-demo", targets: ["ManagerDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -48,6 +51,9 @@ let package = Package(
         .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport"], path: "Samples/PrimePool"),
         // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
         .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
+        .executableTarget(name: "PipeDemo", dependencies: ["Weave"], path: "Samples/PipeDemo"),
+        .executableTarget(name: "QueueDemo", dependencies: ["Weave"], path: "Samples/QueueDemo"),
+        .executableTarget(name: "ManagerDemo", dependencies: ["Weave"], path: "Samples/ManagerDemo"),
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),

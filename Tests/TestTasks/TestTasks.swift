@@ -8,6 +8,8 @@ public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
     SlowWorkerPID.self,
+    PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
+    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
 ]
 
 public struct Square: ProcessTask {
@@ -126,5 +128,166 @@ public struct SlowWorkerPID: ProcessTask {
     public func run() throws -> Int32 {
         usleep(30_000)
         return getpid()
+    }
+}
+
+// MARK: - Child processes, pipes, queues, managed state
+
+/// Receives `count` integers on its pipe and sends each one doubled back.
+public struct PipeDoubler: ProcessTask {
+    public let pipe: ProcessPipe
+    public let count: Int
+    public init(pipe: ProcessPipe, count: Int) {
+        self.pipe = pipe
+        self.count = count
+    }
+    public func run() throws -> Int {
+        for _ in 0..<count {
+            let value = try pipe.receive(Int.self, timeout: .seconds(30))
+            try pipe.send(value * 2)
+        }
+        return count
+    }
+}
+
+/// Sends a greeting and a raw message, then ends (its end closes when the child exits).
+public struct PipeGreeter: ProcessTask {
+    public let pipe: ProcessPipe
+    public init(pipe: ProcessPipe) { self.pipe = pipe }
+    public func run() throws -> Int32 {
+        try pipe.send("hello from \(getpid())")
+        try pipe.send(bytes: [1, 2, 3])
+        return getpid()
+    }
+}
+
+/// Writes `bytes` straight onto the inherited pipe descriptor, bypassing the framing:
+/// slot 0 is fd 4 in a child (fd 3 is the worker channel).
+public struct PipeWriteRaw: ProcessTask {
+    public let pipe: ProcessPipe
+    public let bytes: [UInt8]
+    public init(pipe: ProcessPipe, bytes: [UInt8]) {
+        self.pipe = pipe
+        self.bytes = bytes
+    }
+    public func run() throws -> Int {
+        bytes.withUnsafeBytes { write(4, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Puts `start ..< start + count` on the queue.
+public struct QueueProducer: ProcessTask {
+    public let queue: ProcessQueue<Int>
+    public let start: Int
+    public let count: Int
+    public init(queue: ProcessQueue<Int>, start: Int, count: Int) {
+        self.queue = queue
+        self.start = start
+        self.count = count
+    }
+    public func run() throws -> Int {
+        for value in start..<(start + count) { try queue.put(value) }
+        return count
+    }
+}
+
+/// Writes its pid into the managed dictionary under `name` and appends it to the list.
+public struct RecordPID: ProcessTask {
+    public let name: String
+    public let pids: ManagedDictionary<String, Int32>
+    public let list: ManagedList<Int32>
+    public init(name: String, pids: ManagedDictionary<String, Int32>, list: ManagedList<Int32>) {
+        self.name = name
+        self.pids = pids
+        self.list = list
+    }
+    public func run() throws -> Int32 {
+        try pids.set(getpid(), for: name)
+        try list.append(getpid())
+        return getpid()
+    }
+}
+
+/// Appends "<pid> begin" and "<pid> end", with a nap between, under the lock, `rounds` times.
+public struct LockedAppend: ProcessTask {
+    public let lock: ProcessLock
+    public let list: ManagedList<String>
+    public let rounds: Int
+    public init(lock: ProcessLock, list: ManagedList<String>, rounds: Int) {
+        self.lock = lock
+        self.list = list
+        self.rounds = rounds
+    }
+    public func run() throws -> Int {
+        for _ in 0..<rounds {
+            try lock.withLock(timeout: .seconds(30)) {
+                try list.append("\(getpid()) begin")
+                try AnyCoroutine.sleep(for: .milliseconds(2))
+                try list.append("\(getpid()) end")
+            }
+        }
+        return rounds
+    }
+}
+
+/// Takes the lock and dies holding it.
+public struct LockThenDie: ProcessTask {
+    public let lock: ProcessLock
+    public init(lock: ProcessLock) { self.lock = lock }
+    public func run() throws -> Int {
+        try lock.acquire(timeout: .seconds(30))
+        kill(getpid(), SIGKILL)
+        sleep(10)
+        return 0
+    }
+}
+
+/// Takes `count` items from the queue, each within `milliseconds`.
+public struct QueueTake: ProcessTask {
+    public let queue: ProcessQueue<Int>
+    public let count: Int
+    public let milliseconds: Int
+    public init(queue: ProcessQueue<Int>, count: Int, milliseconds: Int) {
+        self.queue = queue
+        self.count = count
+        self.milliseconds = milliseconds
+    }
+    public func run() throws -> [Int] {
+        try (0..<count).map { _ in try queue.get(timeout: .milliseconds(milliseconds)) }
+    }
+}
+
+/// Sends `count` messages of `size` bytes, each starting with its index.
+public struct PipeFlood: ProcessTask {
+    public let pipe: ProcessPipe
+    public let count: Int
+    public let size: Int
+    public init(pipe: ProcessPipe, count: Int, size: Int) {
+        self.pipe = pipe
+        self.count = count
+        self.size = size
+    }
+    public func run() throws -> Int {
+        for index in 0..<count {
+            var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size)
+            bytes[0] = UInt8(truncatingIfNeeded: index >> 8)
+            try pipe.send(bytes: bytes, timeout: .seconds(30))
+        }
+        return count
+    }
+}
+
+/// Parks a get, cancels it, then takes one item with a fresh get: an item must not vanish
+/// into the cancelled one.
+public struct CancelledGet: ProcessTask {
+    public let queue: ProcessQueue<Int>
+    public init(queue: ProcessQueue<Int>) { self.queue = queue }
+    public func run() throws -> Int {
+        let waiter = try spawn { try queue.get() }
+        try AnyCoroutine.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        if let early = try? waiter.join() { return early }  // answered before the cancel
+        _ = try queue.count()  // same link, after the cancel: the parent has seen it
+        return try queue.get(timeout: .seconds(30))
     }
 }

@@ -84,6 +84,23 @@ final class FrameChannel: HubResource, WaitTarget {
         isReading = true
     }
 
+    /// Stops reading for now (the consumer is behind): the kernel buffer fills and the
+    /// peer's writes park. ``resumeReading()`` continues where it stopped.
+    func pauseReading() {
+        guard isReading, !isClosed else { return }
+        uv_read_stop(stream)
+        isReading = false
+    }
+
+    /// Reads again after ``pauseReading()``, first delivering the complete frames already
+    /// buffered (they would otherwise wait for the peer's next write).
+    func resumeReading() throws {
+        guard !isReading, !isClosed, !ended else { return }
+        deliverFrames()
+        guard !isClosed, !ended else { return }
+        try startReading()
+    }
+
     /// Whether the channel keeps the loop alive (an idle pool's workers should not).
     func setReferenced(_ referenced: Bool) {
         guard !isClosed else { return }

@@ -343,11 +343,7 @@ extension ProcessPool {
     }
 
     static func signalName(_ signal: Int32) -> String {
-        let names: [Int32: String] = [
-            SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS",
-            SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGINT: "SIGINT", SIGHUP: "SIGHUP", SIGPIPE: "SIGPIPE", SIGTRAP: "SIGTRAP",
-        ]
-        return names[signal] ?? "\(signal)"
+        TerminationStatus.signalName(signal)
     }
 }
 

@@ -15,6 +15,8 @@ extension Weave {
         TaskRegistry.register(tasks)
         guard let mode = getenv(WorkerEnvironment.mode) else { return }
         let name = String(cString: mode)
+        ChildHandoff.recordInherited(getenv(WorkerEnvironment.inheritedCount).flatMap { Int(String(cString: $0)) } ?? 0)
+        unsetenv(WorkerEnvironment.inheritedCount)
         // Not inherited by what the worker starts: a pool inside a task is a normal pool.
         unsetenv(WorkerEnvironment.mode)
         exit(WorkerMain.run(mode: name))
@@ -23,8 +25,11 @@ extension Weave {
 
 /// The environment a parent sets for a worker it starts.
 enum WorkerEnvironment {
-    /// Present (value `pool`) only in worker processes.
+    /// Present only in worker processes: `pool` for a pool's workers, `child` for a
+    /// ``ChildProcess`` (which is served the same way, one task long).
     static let mode = "WEAVE_WORKER"
+    /// How many descriptors a child inherited at fds 4, 5, ... (pipe ends, broker links).
+    static let inheritedCount = "WEAVE_INHERITED_FDS"
     /// The parent's pid: a worker whose parent is already gone exits at once.
     static let parentPID = "WEAVE_PARENT_PID"
     /// The largest frame either side accepts.

@@ -16,14 +16,18 @@ final class WorkerProcess: HubResource {
 
     /// Starts `executable` in worker mode. Throws ``ProcessError/Code/spawnFailed`` naming
     /// the executable and libuv's reason (`ENOENT`, `EACCES`, `EAGAIN`...).
-    init(hub: Hub, executable: String, environment: [String], maximumFrameSize: Int, label: String) throws {
+    ///
+    /// `inheritedDescriptors` are handed to the child at fds 4, 5, ... in order (the ends of
+    /// pipes and broker links that travel inside a ``ChildProcess``'s task); the caller
+    /// still owns (and closes) its copies.
+    init(hub: Hub, executable: String, environment: [String], maximumFrameSize: Int, label: String, inheritedDescriptors: [Int32] = []) throws {
         self.hub = hub
         let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
         uv_pipe_init(hub.loop, pipe, 0)
         let handle = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
         handle.initialize(to: uv_process_t())
 
-        var stdio = [uv_stdio_container_t](repeating: uv_stdio_container_t(), count: 4)
+        var stdio = [uv_stdio_container_t](repeating: uv_stdio_container_t(), count: 4 + inheritedDescriptors.count)
         stdio[0].flags = UV_IGNORE
         stdio[1].flags = UV_INHERIT_FD
         stdio[1].data.fd = 1
@@ -31,6 +35,10 @@ final class WorkerProcess: HubResource {
         stdio[2].data.fd = 2
         stdio[3].flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | UV_READABLE_PIPE.rawValue | UV_WRITABLE_PIPE.rawValue)
         stdio[3].data.stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
+        for (index, fd) in inheritedDescriptors.enumerated() {
+            stdio[4 + index].flags = UV_INHERIT_FD
+            stdio[4 + index].data.fd = fd
+        }
 
         let status = spawnProcess(loop: hub.loop, handle: handle, arguments: [executable],
                                   environment: environment, workingDirectory: nil, stdio: stdio, onExit: workerExited)

@@ -1,0 +1,14 @@
+/// One child's connection to a ``BrokerHost``.
+final class BrokerLink {
+    let channel: FrameChannel
+    /// Requests received and not yet answered, by id.
+    var pending: [UInt64: BrokerRequest] = [:]
+
+    init(channel: FrameChannel) { self.channel = channel }
+
+    func close() {
+        channel.onFrame = { _ in }
+        channel.onEnd = { _ in }
+        channel.close()
+    }
+}

@@ -1,0 +1,73 @@
+import Glibc
+import Synchronization
+
+/// How a ``ProcessPipe`` end, a ``ProcessQueue``, a managed collection or a ``ProcessLock``
+/// travels inside a task given to ``ChildProcess``.
+///
+/// While ``ChildProcess`` encodes its task, a handoff is bound to the encoding thread. A
+/// handle's `encode(to:)` asks it for a *slot*: the handoff records a file descriptor the
+/// child must inherit and encodes only the slot number. `uv_spawn` then places slot `i` at
+/// fd `4 + i` in the child (fd 3 is the worker channel), and the child's `init(from:)`
+/// opens fd `4 + i`. After the spawn the parent closes its copies, so no descriptor stays
+/// behind in the parent. Encoding such a handle anywhere else (a ``ProcessPool`` task, a
+/// value sent over a pipe) throws: there is no descriptor passing on those paths.
+final class ChildHandoff: @unchecked Sendable {
+    /// Descriptors for the child, in slot order.
+    private(set) var descriptors: [Int32] = []
+    /// Run once the spawn is over, with the child's pid if it started (it owns its copies
+    /// now), or nil if it did not.
+    private var completions: [(Int32?) -> Void] = []
+    /// Slots already given, by handle identity: a handle encoded twice uses one slot.
+    private var slots: [ObjectIdentifier: Int] = [:]
+
+    @TaskLocal static var current: ChildHandoff?
+
+    /// The descriptors this process inherited as a child (0 unless it is a child worker).
+    private static let inherited = Atomic<Int>(0)
+
+    static func recordInherited(_ count: Int) { inherited.store(max(0, count), ordering: .relaxed) }
+
+    /// Records `fd` for the child on behalf of `owner`; `completion` runs after the spawn.
+    func slot(for owner: AnyObject, fd: Int32, completion: @escaping (Int32?) -> Void) -> Int {
+        if let slot = slots[ObjectIdentifier(owner)] { return slot }
+        descriptors.append(fd)
+        completions.append(completion)
+        slots[ObjectIdentifier(owner)] = descriptors.count - 1
+        return descriptors.count - 1
+    }
+
+    func finish(startedPID: Int32?) {
+        let pending = completions
+        completions = []
+        for completion in pending { completion(startedPID) }
+    }
+
+    /// The handoff in force, or an error naming `what` could not be sent.
+    static func require(_ what: String) throws -> ChildHandoff {
+        guard let handoff = current else {
+            throw WeaveError(.invalidArgument, "\(what) can only travel inside a task given to ChildProcess (its descriptor is inherited at spawn)")
+        }
+        return handoff
+    }
+
+    /// The descriptor a decoded slot names in this (child) process; a slot the parent did
+    /// not hand over is a malformed task, not a guess at some other open descriptor.
+    static func inheritedDescriptor(slot: Int, what: String) throws -> Int32 {
+        let count = inherited.load(ordering: .relaxed)
+        guard slot >= 0, slot < count else {
+            throw ProcessError(.malformedFrame, "\(what): descriptor slot \(slot) was not inherited (this process inherited \(count))")
+        }
+        return Int32(4 + slot)
+    }
+
+    /// A connected pair of stream sockets, close-on-exec so that no other child inherits
+    /// them by accident (the spawn hands one over explicitly).
+    static func socketPair(_ what: String) throws -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            let code = errno
+            throw ProcessError(.spawnFailed, "\(what): socketpair failed: \(String(cString: strerror(code)))")
+        }
+        return (fds[0], fds[1])
+    }
+}

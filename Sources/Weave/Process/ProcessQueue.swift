@@ -1,0 +1,74 @@
+/// A first-in first-out queue shared by a parent and its children, any number of them
+/// putting and getting (Python's `multiprocessing.Queue`).
+///
+/// ```swift
+/// let queue = try ProcessQueue<Int>()
+/// let producer = try ChildProcess(Produce(queue: queue, count: 10))  // the handle travels in the task
+/// for _ in 0..<10 { print(try queue.get(timeout: .seconds(5))) }
+/// ```
+///
+/// The items live in the process that created the queue; a child's handle sends each
+/// `put` and `get` to it over its own link (see ``ChildProcess`` for how handles travel),
+/// and a `get` parks the calling coroutine, in whichever process, until an item comes.
+/// Waiting getters are served first come, first served. The queue is unbounded: `put`
+/// never parks. A handle can be sent to a child only by the process that created the
+/// queue. An item a child took and had not yet processed when it died is lost; one whose
+/// `get` was cancelled after the parent had sent it is put back (at the end).
+public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecked Sendable {
+    private let endpoint: BrokerEndpoint
+
+    /// Creates an empty queue, hosted by this process.
+    public init(label: String = "ProcessQueue") {
+        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label))
+    }
+
+    private var host: ProcessQueueHost<Element>? {
+        if case .host(let host) = endpoint.state { return host as? ProcessQueueHost<Element> }
+        return nil
+    }
+
+    /// Appends `item`; wakes the longest-waiting getter, in any process.
+    ///
+    /// - Throws: in a child, ``ProcessError/Code/endOfStream`` if the parent is gone, the
+    ///   item's encoding error; `CancellationError`.
+    public func put(_ item: Element) throws {
+        guard let client = try endpoint.client() else {
+            host!.put(item)
+            return
+        }
+        _ = try client.call(ProcessQueueHost<Element>.putOp, try BinaryEncoder().encode(item), operation: "ProcessQueue.put")
+    }
+
+    /// Removes and returns the first item, parking until there is one.
+    ///
+    /// - Throws: ``TimeoutError`` after `timeout`; `CancellationError`; in a child,
+    ///   ``ProcessError/Code/endOfStream`` if the parent is gone and
+    ///   ``ProcessError/Code/malformedFrame`` if an item does not decode as `Element`.
+    public func get(timeout: Duration? = nil) throws -> Element {
+        guard let client = try endpoint.client() else { return try host!.get(timeout: timeout) }
+        let bytes = try client.call(ProcessQueueHost<Element>.getOp, operation: "ProcessQueue.get", timeout: timeout) { [weak client] item in
+            // Answered after we gave up: the item goes back rather than being lost.
+            client?.post(ProcessQueueHost<Element>.putOp, item)
+        }
+        do {
+            return try BinaryDecoder().decode(Element.self, from: bytes)
+        } catch {
+            throw ProcessError(.malformedFrame, "ProcessQueue.get: an item does not decode as \(Element.self): \(error)")
+        }
+    }
+
+    /// The number of items queued now (a snapshot: other processes may change it at once).
+    public func count() throws -> Int {
+        guard let client = try endpoint.client() else { return host!.count }
+        return try BinaryDecoder().decode(Int.self, from: try client.call(ProcessQueueHost<Element>.countOp, operation: "ProcessQueue.count"))
+    }
+
+    /// Hands a link to the child being started (only inside a ``ChildProcess`` task, only
+    /// from the process that created the queue).
+    public func encode(to encoder: any Encoder) throws { try endpoint.encode(to: encoder) }
+
+    /// Opens the link the parent sent (in the child, while its task is decoded).
+    public init(from decoder: any Decoder) throws {
+        endpoint = try BrokerEndpoint(from: decoder, label: "ProcessQueue")
+    }
+}
