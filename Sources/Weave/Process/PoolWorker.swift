@@ -3,7 +3,7 @@
 final class PoolWorker {
     let process: WorkerProcess
     /// Sent and not yet answered, in order: the first is the one running.
-    var inFlight = TaskQueue()
+    var inFlight = FIFO<PoolTask>()
     /// Tasks sent over this worker's life (for `maxTasksPerWorker`).
     var sentCount = 0
     /// Whether the worker said it serves (a worker that dies before that never started).

@@ -331,7 +331,7 @@ extension ProcessPool {
     func abandon(_ task: PoolTask, because error: any Error) {
         guard task.outcome == nil else { return }
         task.sink = nil
-        if pending.remove(task) {
+        if pending.removeFirst(where: { $0 === task }) {
             task.outcome = .failure(error)
             return
         }

@@ -66,7 +66,7 @@ public final class ProcessPool: HubResource, WaitTarget {
 
     var workers: [PoolWorker] = []
     /// Submitted and not yet sent to a worker, in order.
-    var pending = TaskQueue()
+    var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
     var isClosed = false
     var isTerminated = false
@@ -291,50 +291,5 @@ public final class ProcessPool: HubResource, WaitTarget {
 
     private static func encodeInitializer<Task: ProcessTask>(_ task: Task) throws -> (name: String, arguments: [UInt8]) {
         (Task.taskName, try BinaryEncoder().encode(task))
-    }
-}
-
-/// A FIFO of tasks with O(1) pops from the front (a ring would do; tasks are few).
-struct TaskQueue {
-    private var items: [PoolTask] = []
-    private var head = 0
-
-    var count: Int { items.count - head }
-    var isEmpty: Bool { head == items.count }
-
-    mutating func append(_ task: PoolTask) { items.append(task) }
-
-    mutating func prepend(contentsOf tasks: [PoolTask]) {
-        guard !tasks.isEmpty else { return }
-        items.replaceSubrange(head..<head, with: tasks)
-    }
-
-    mutating func popFirst() -> PoolTask? {
-        guard head < items.count else { return nil }
-        let task = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return task
-    }
-
-    var first: PoolTask? { head < items.count ? items[head] : nil }
-
-    mutating func remove(_ task: PoolTask) -> Bool {
-        guard let index = items[head...].firstIndex(where: { $0 === task }) else { return false }
-        items.remove(at: index)
-        return true
-    }
-
-    mutating func drain() -> [PoolTask] {
-        let rest = Array(items[head...])
-        items.removeAll()
-        head = 0
-        return rest
     }
 }

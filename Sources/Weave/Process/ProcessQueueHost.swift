@@ -4,8 +4,7 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
     static var getOp: UInt8 { 2 }
     static var countOp: UInt8 { 3 }
 
-    private var items: [Element] = []
-    private var head = 0
+    private var items = FIFO<Element>()
     private var getters: [Getter] = []
 
     private enum Getter {
@@ -22,7 +21,7 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
         super.init(label: label, maximumFrameSize: ProcessPool.defaultMaximumFrameSize)
     }
 
-    var count: Int { items.count - head }
+    var count: Int { items.count }
 
     func put(_ item: Element) {
         while !getters.isEmpty {
@@ -40,19 +39,7 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
         items.append(item)
     }
 
-    private func popFirst() -> Element? {
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 64 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
-    }
+    private func popFirst() -> Element? { items.popFirst() }
 
     func get(timeout: Duration?) throws -> Element {
         if let item = popFirst() { return item }
