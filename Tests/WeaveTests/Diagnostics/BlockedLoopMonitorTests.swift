@@ -33,7 +33,7 @@ struct BlockedLoopMonitorTests {
                 let clock = ContinuousClock()
                 let start = clock.now
                 while clock.now < start + .milliseconds(300)
-                    || (stallReports(capture).isEmpty && clock.now < start + .seconds(5)) {}
+                    || (!stallReports(capture).contains { $0.message.contains("'spinner'") } && clock.now < start + .seconds(5)) {}
             }
             try spinner.join()
             // Idle time afterwards (a sleep waits in libuv's poll) is not a stall.
@@ -41,7 +41,9 @@ struct BlockedLoopMonitorTests {
         }
         try await waitForReports(capture, atLeast: 1)
         try await Task.sleep(for: .milliseconds(100))
-        let reports = stallReports(capture)
+        // Only the spinner's stall counts: on a loaded machine the OS may also deschedule the
+        // hub thread elsewhere for 100 ms, which the monitor rightly reports as well.
+        let reports = stallReports(capture).filter { $0.message.contains("'spinner'") }
         #expect(reports.count == 1)
         let report = try #require(reports.first)
         if getenv("WEAVE_SHOW_REPORT") != nil { print(report.message, report.metadata) }
@@ -66,7 +68,9 @@ struct BlockedLoopMonitorTests {
             #expect(value == 1)
         }
         try await Task.sleep(for: .milliseconds(150))
-        #expect(stallReports(capture).isEmpty)
+        // A report with (almost) no CPU behind it is the OS not running the hub thread on a
+        // loaded machine, which the monitor reports too; only a stall that computed counts here.
+        #expect(stallReports(capture).filter { Int($0.metadata["cpuMs"] ?? "0") ?? 0 >= 50 }.isEmpty)
     }
 
     @Test("two stalls by different coroutines are two reports")
@@ -75,15 +79,17 @@ struct BlockedLoopMonitorTests {
         try await onHub(configuration: monitored(capture)) { () throws -> Void in
             for name in ["first", "second"] {
                 try spawn(name: name) {
+                    // At least 250 ms, and until reported (up to 5 s) on a starved machine.
                     let clock = ContinuousClock()
-                    let end = clock.now + .milliseconds(250)
-                    while clock.now < end {}
+                    let start = clock.now
+                    while clock.now < start + .milliseconds(250)
+                        || (!stallReports(capture).contains { $0.message.contains("'\(name)'") } && clock.now < start + .seconds(5)) {}
                 }.join()
                 try AnyCoroutine.sleep(for: .milliseconds(50))
             }
         }
         try await waitForReports(capture, atLeast: 2)
-        let reports = stallReports(capture)
+        let reports = stallReports(capture).filter { $0.message.contains("'first'") || $0.message.contains("'second'") }
         #expect(reports.count == 2)
         #expect(reports.contains { $0.message.contains("'first'") })
         #expect(reports.contains { $0.message.contains("'second'") })
