@@ -123,9 +123,17 @@ struct FileTests {
         let fifo = temporaryFilePath("shutdown")
         #expect(mkfifo(fifo, 0o600) == 0)
         defer { unlink(fifo) }
-        // Feeds the FIFO a little later, while the hub is (most likely) already closing.
+        // Feeds the FIFO once the read has been cancelled (a byte on `go` says so), a little
+        // later, while the hub is (most likely) already closing. Waiting for the signal keeps
+        // a slow, loaded machine from feeding it before the read was even cancelled.
+        var go: [Int32] = [-1, -1]
+        #expect(pipe(&go) == 0)
+        let (goRead, goWrite) = (go[0], go[1])
+        defer { Glibc.close(goRead); Glibc.close(goWrite) }
         let feeder = startThread {
-            usleep(200_000)
+            var byte: UInt8 = 0
+            _ = Glibc.read(goRead, &byte, 1)
+            usleep(100_000)
             let fd = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
             if fd >= 0 {
                 _ = Glibc.write(fd, "x", 1)
@@ -138,6 +146,8 @@ struct FileTests {
             try AnyCoroutine.sleep(for: .milliseconds(20))
             reader.cancel()
             try reader.wait()
+            var byte: UInt8 = 1
+            _ = Glibc.write(goWrite, &byte, 1)
             return reader.error is CancellationError
             // Weave.run now closes the hub; its read is still on the pool.
         }
