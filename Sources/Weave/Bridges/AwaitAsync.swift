@@ -22,42 +22,17 @@ public func awaitAsync<T: Sendable>(
     timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
 ) throws -> T {
     let coroutine = try AnyCoroutine.requireCurrent("awaitAsync")
-    let hub = coroutine.hub
-    let outcome = AsyncOutcome<T>(waiter: coroutine)
-    hub.beginOutsideWork()
-    let remote = hub.remote
-    let bound = HubBound(outcome)
+    let outcome = RemoteOutcome<T>(waiter: coroutine)
+    let deliver = outcome.deliver
     let task = Task.detached {
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        // False only once the hub has closed: nobody waits any more then.
-        _ = remote.send {
-            let outcome = bound.value
-            outcome.result = result
-            outcome.hub.endOutsideWork()
-            if let waiter = outcome.waiter { outcome.hub.makeReady(waiter) }
-        }
+        deliver(result)
     }
-    defer { outcome.waiter = nil }
     do {
-        while outcome.result == nil {
-            try coroutine.park(.other("Swift Task (awaitAsync)"), timeout: timeout)
-        }
+        return try outcome.wait(.other("Swift Task (awaitAsync)"), timeout: timeout)
     } catch {
         task.cancel()
         throw error
-    }
-    return try outcome.result.unsafelyUnwrapped.get()
-}
-
-/// Where a task's result lands; touched only on the hub's thread.
-private final class AsyncOutcome<T> {
-    unowned(unsafe) let hub: Hub
-    var waiter: AnyCoroutine?
-    var result: Result<T, any Error>?
-
-    init(waiter: AnyCoroutine) {
-        self.hub = waiter.hub
-        self.waiter = waiter
     }
 }

@@ -68,44 +68,8 @@ public func blocking<T: Sendable>(
     timeout: Duration? = nil, on pool: ThreadPool = .shared, _ body: @escaping @Sendable () throws -> T
 ) throws -> T {
     let coroutine = try AnyCoroutine.requireCurrent("blocking")
-    let hub = coroutine.hub
-    let outcome = BlockingOutcome<T>(waiter: coroutine)
-    // Pending outside work: an idle hub now waits for the pool instead of reporting a deadlock.
-    hub.beginOutsideWork()
-    let remote = hub.remote
-    let handle = UncheckedSendable(outcome)
-    pool.submit {
-        let result = Result { try body() }
-        let delivered = remote.send {
-            // Back on the hub's thread.
-            let outcome = handle.value
-            outcome.result = result
-            outcome.hub.endOutsideWork()
-            if let waiter = outcome.waiter { outcome.hub.makeReady(waiter) }
-        }
-        _ = delivered  // false only if the hub has closed; nobody waits any more then.
-    }
-    defer { outcome.waiter = nil }
-    while outcome.result == nil {
-        try coroutine.park(.other("blocking call on the thread pool"), timeout: timeout)
-    }
-    return try outcome.result.unsafelyUnwrapped.get()
-}
-
-/// Where a pool thread's result lands; touched only on the hub's thread.
-private final class BlockingOutcome<T> {
-    unowned(unsafe) let hub: Hub
-    var waiter: AnyCoroutine?
-    var result: Result<T, any Error>?
-
-    init(waiter: AnyCoroutine) {
-        self.hub = waiter.hub
-        self.waiter = waiter
-    }
-}
-
-/// Carries a hub-thread object through another thread that never touches it.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+    let outcome = RemoteOutcome<T>(waiter: coroutine)
+    let deliver = outcome.deliver
+    pool.submit { deliver(Result { try body() }) }
+    return try outcome.wait(.other("blocking call on the thread pool"), timeout: timeout)
 }
