@@ -111,15 +111,40 @@ void weave_fiber_destroy(weave_fiber *f) {
 #endif
 }
 
+weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner) {
+    weave_fiber *old = s->stack_cache;
+    if (!old) return NULL;
+    s->stack_cache = old->next;
+    s->stack_cache_count--;
+    void *region = old->region;
+    uint32_t slot = old->slot;
+    weave_fiber *f = weave_fiber_create(s, old->stack_low, old->guard_low, old->stack_top, entry, owner);
+    f->region = region;
+    f->slot = slot;
+    return f;
+}
+
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
                                 void (*entry)(void *fiber), void *owner) {
     uintptr_t at = ((uintptr_t)top - sizeof(weave_fiber)) & ~(uintptr_t)63;
     weave_fiber *f = (weave_fiber *)at;
-    memset(f, 0, sizeof *f);
+    // Field by field rather than a memset of the whole block: the name and site buffers
+    // only need their first byte cleared, and this runs on every spawn.
+    f->exclusivity[0] = f->exclusivity[1] = 0;
+    f->next = f->all_prev = NULL;
+    f->id = 0;
+    f->region = NULL;
+    f->slot = 0;
+    f->queued = f->is_host = f->state = f->interrupts = 0;
+    f->sanitizer_fiber = NULL;
+    f->name[0] = 0;
+    f->site[0] = 0;
+    f->site_line = 0;
     f->owner = owner;
     f->stack_low = stack_low;
     f->guard_low = guard_low;
     f->stack_size = at - (uintptr_t)stack_low;
+    f->stack_top = top;
     f->entry = entry;
     f->sp = weave_context_make((void *)at, fiber_start);
 #if WEAVE_TSAN
@@ -223,8 +248,20 @@ void weave_sched_exit(weave_sched *s) {
     if (f->all_next) f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = NULL;
     s->alive_count--;
-    f->next = s->zombies;
-    s->zombies = f;
+#if WEAVE_ASAN || WEAVE_TSAN
+    const int cacheable = 0;  // sanitizer state is released by weave_fiber_destroy, on the zombie path
+#else
+    const int cacheable = s->stack_cache_count < s->stack_cache_capacity
+        && (size_t)((char *)f->stack_top - (char *)f->stack_low) == s->stack_cache_span;
+#endif
+    if (cacheable) {
+        f->next = s->stack_cache;
+        s->stack_cache = f;
+        s->stack_cache_count++;
+    } else {
+        f->next = s->zombies;
+        s->zombies = f;
+    }
     transfer_ex(s, f, pick(s), 1);
     abort();  // a zombie is never resumed
 }

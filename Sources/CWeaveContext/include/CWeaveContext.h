@@ -55,6 +55,7 @@ typedef struct weave_fiber {
     void *owner;                      // unretained Swift AnyCoroutine, NULL for the host
     uint64_t id;                      // the coroutine's id (unique per hub), 0 for the host
     void *stack_low;                  // lowest usable stack address
+    void *stack_top;                  // highest address of the stack (the fiber sits just below)
     void *guard_low;                  // lowest address of the guard region below it
     size_t stack_size;                // usable bytes, for the overflow report
     void *region;                     // the allocator's record of this stack (unretained)
@@ -62,6 +63,7 @@ typedef struct weave_fiber {
     uint32_t queued;                  // 1 while in the run queue
     uint32_t is_host;
     uint32_t state;                   // WEAVE_FIBER_READY / _RUNNING / _PARKED / _FINISHED
+    uint32_t interrupts;              // WEAVE_INTERRUPT_* bits, so hot paths test one word
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
     void *sanitizer_fiber;            // TSan's fiber handle, when built with TSan
     char name[WEAVE_FIBER_NAME_BYTES];
@@ -78,6 +80,12 @@ typedef struct weave_fiber {
 #define WEAVE_FIBER_PARKED 2u
 #define WEAVE_FIBER_FINISHED 3u
 
+/// `weave_fiber.interrupts`: the coroutine was cancelled (sticky).
+#define WEAVE_INTERRUPT_CANCELLED 1u
+/// `weave_fiber.interrupts`: an error waits to be thrown at the next suspension point
+/// (the Swift object holds it).
+#define WEAVE_INTERRUPT_PENDING 2u
+
 typedef struct weave_sched {
     weave_fiber host;                 // the hub's own context (the thread's stack)
     weave_fiber *current;             // the running fiber (host while the loop runs)
@@ -93,6 +101,14 @@ typedef struct weave_sched {
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
     void *owner;                      // the Swift Hub (unretained)
+    // Stacks of finished default-size coroutines, ready for the next spawn: the exiting
+    // fiber pushes its own stack here (nothing else runs on it once it has switched out,
+    // and only a later spawn, from another context, reuses it), so spawning and finishing
+    // cost no Swift allocator work. Linked through the old fibers' `next`.
+    weave_fiber *stack_cache;
+    uint32_t stack_cache_count;
+    uint32_t stack_cache_capacity;    // 0 disables the cache (sanitizer builds always do)
+    size_t stack_cache_span;          // stack_top - stack_low of the stacks it takes
     // Blocked-loop monitor: set just before libuv may block in its poll, cleared after.
     // `idle_mark` is the switch count when the poll began: a coroutine resumed from a
     // callback inside the poll phase moves `switches` past it, so it is not mistaken for idle.
@@ -173,6 +189,19 @@ int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out);
 /// `top` is the highest address of the region; returns the fiber (which sits just below top).
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
                                 void (*entry)(void *fiber), void *owner);
+
+/// Lays out a fresh fiber on a stack from the cache (see `weave_sched.stack_cache`),
+/// keeping the stack's allocator record (`region`, `slot`). Returns NULL when the cache
+/// is empty.
+weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner);
+
+/// Takes every stack out of the cache (for the allocator to take back), leaving it empty.
+static inline weave_fiber *weave_sched_take_stack_cache(weave_sched *s) {
+    weave_fiber *c = s->stack_cache;
+    s->stack_cache = NULL;
+    s->stack_cache_count = 0;
+    return c;
+}
 
 /// Appends a fiber to the run queue. No effect when already queued.
 static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {

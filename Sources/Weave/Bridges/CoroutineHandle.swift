@@ -81,12 +81,9 @@ extension Coroutine where Value: Sendable {
     /// Each call makes a new handle; all of them see the same outcome.
     public func handle() -> CoroutineHandle<Value> {
         let handle = CoroutineHandle<Value>(id: id, name: name, remote: hub.remote)
-        onFinish { finished in
-            if let failure = finished.failure {
-                handle.complete(.failure(failure))
-            } else {
-                handle.complete(.success(finished.returned as! Value))
-            }
+        onFinish { [unowned(unsafe) self] _ in
+            // `result` is set once finished: this handler runs only then.
+            handle.complete(self.result.unsafelyUnwrapped)
         }
         return handle
     }

@@ -70,7 +70,7 @@ public final class HubThread: Sendable {
     /// - Throws: `body`'s error, `CancellationError`, or ``WeaveError`` with
     ///   ``WeaveError/Code/hubClosed`` once the hub has stopped.
     public func run<T: Sendable>(
-        name: String? = nil, fileID: String = #fileID, line: Int = #line,
+        name: String? = nil, fileID: StaticString = #fileID, line: Int = #line,
         _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         let handle = try await spawn(name: name, fileID: fileID, line: line, body)
@@ -87,7 +87,7 @@ public final class HubThread: Sendable {
     /// - Throws: ``WeaveError`` with ``WeaveError/Code/hubClosed`` once the hub has
     ///   stopped, or ``WeaveError/Code/shuttingDown`` while it stops.
     public func spawn<T: Sendable>(
-        name: String? = nil, fileID: String = #fileID, line: Int = #line,
+        name: String? = nil, fileID: StaticString = #fileID, line: Int = #line,
         _ body: @escaping @Sendable () throws -> T
     ) async throws -> CoroutineHandle<T> {
         try await withCheckedThrowingContinuation { continuation in

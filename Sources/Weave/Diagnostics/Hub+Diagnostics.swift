@@ -67,12 +67,11 @@ extension Hub {
     func copySpawnSite(_ site: SourceLocation, into fiber: UnsafeMutablePointer<weave_fiber>) {
         fiber.pointee.site_line = UInt32(clamping: site.line)
         withUnsafeMutableBytes(of: &fiber.pointee.site) { buffer in
-            var count = 0
-            for byte in site.fileID.utf8 where count < buffer.count - 1 {
-                buffer[count] = byte
-                count += 1
+            site.file.withUTF8Buffer { utf8 in
+                let count = min(utf8.count, buffer.count - 1)
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<count]))
+                buffer[count] = 0
             }
-            buffer[count] = 0
         }
     }
 }

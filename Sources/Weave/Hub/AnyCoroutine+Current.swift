@@ -51,16 +51,25 @@ extension AnyCoroutine {
     /// The coroutine goes to the back of the run queue; control passes straight to the
     /// next ready coroutine. Throws `CancellationError` if cancelled.
     public static func yield() throws {
-        let coroutine = try requireCurrent()
-        if coroutine.isCancelled { throw CancellationError() }
-        if let error = coroutine.pendingError {
-            coroutine.pendingError = nil
+        // Fiber fields only: no Swift object is touched (or retained) unless interrupted.
+        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0 else {
+            throw WeaveError(.notInCoroutine, "yield() must be called from a coroutine (inside Weave.run)")
+        }
+        if fiber.pointee.interrupts != 0 { try current.unsafelyUnwrapped.throwInterruption() }
+        fiber.pointee.state = WEAVE_FIBER_READY
+        weave_sched_yield(weave_sched_current())
+        fiber.pointee.state = WEAVE_FIBER_RUNNING
+        if fiber.pointee.interrupts & WEAVE_INTERRUPT_CANCELLED != 0 { throw CancellationError() }
+    }
+
+    /// Throws what a suspension point must throw now: `CancellationError` once cancelled,
+    /// else the pending interruption (consumed).
+    final func throwInterruption() throws {
+        if isCancelled { throw CancellationError() }
+        if let error = pendingError {
+            pendingError = nil
             throw error
         }
-        coroutine.state = .ready
-        weave_sched_yield(coroutine.hub.sched)
-        coroutine.state = .running
-        if coroutine.isCancelled { throw CancellationError() }
     }
 }
 

@@ -19,8 +19,11 @@ public class AnyCoroutine: CustomStringConvertible {
     // Hot fields opt out of dynamic exclusivity checks: they belong to the hub's thread,
     // and no Weave code holds an access to them across a switch.
 
-    /// The hub outlives its coroutines (`Weave.run` returns only once all have finished).
-    unowned(unsafe) let hub: Hub
+    /// The hub that runs this coroutine (unretained: the hub outlives its coroutines, since
+    /// `Weave.run` returns only once all have finished). Nil only for a coroutine object
+    /// made off any hub, which `launch` then refuses.
+    private let hubAddress: UnsafeMutableRawPointer?
+    var hub: Hub { Unmanaged<Hub>.fromOpaque(hubAddress.unsafelyUnwrapped).takeUnretainedValue() }
     /// The control block at the top of this coroutine's stack; nil once finished.
     @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
     /// Lives in the fiber while the coroutine exists, so a wake-up touches no Swift object.
@@ -36,38 +39,72 @@ public class AnyCoroutine: CustomStringConvertible {
     @exclusivity(unchecked) var resumeError: (any Error)?
     /// An error to throw at the next suspension point (a `withTimeout` scope that expired
     /// while the coroutine was runnable).
-    @exclusivity(unchecked) var pendingError: (any Error)?
+    var pendingError: (any Error)? {
+        get { pending }
+        set {
+            pending = newValue
+            if let fiber {
+                if newValue == nil { fiber.pointee.interrupts &= ~WEAVE_INTERRUPT_PENDING }
+                else { fiber.pointee.interrupts |= WEAVE_INTERRUPT_PENDING }
+            }
+        }
+    }
+    @exclusivity(unchecked) private var pending: (any Error)?
     @exclusivity(unchecked) var waitReason: WaitReason = .none
-    @exclusivity(unchecked) var finishHandlers: [(AnyCoroutine) -> Void] = []
-    @exclusivity(unchecked) var locals: [ObjectIdentifier: Any] = [:]
+    /// What few coroutines use, kept out of line so that spawning and freeing the rest
+    /// initialise and destroy less. Created on first use.
+    @exclusivity(unchecked) private var extras: Extras?
+
+    final class Extras {
+        var finishHandlers: [(AnyCoroutine) -> Void] = []
+        var locals: [ObjectIdentifier: Any] = [:]
+    }
+
+    private var extrasCreating: Extras {
+        if let extras { return extras }
+        let created = Extras()
+        extras = created
+        return created
+    }
+
+    /// ``CoroutineLocal`` bindings.
+    var locals: [ObjectIdentifier: Any] {
+        get { extras?.locals ?? [:] }
+        set { extrasCreating.locals = newValue }
+    }
+
+    var hasLocals: Bool { !(extras?.locals.isEmpty ?? true) }
     /// Reused for every wait on a primitive; created on first use.
     @exclusivity(unchecked) var ownWaiter: Waiter?
-    /// The body, type-erased so that running it needs no generic metadata; it stores its
-    /// own result through `returned`/`failure`. Dropped once run.
-    @exclusivity(unchecked) var body: (() -> Void)?
-    /// What the body returned (as `Any`, cast back by ``Coroutine``), once finished.
+    /// What the body returned (cast back by ``Coroutine``), once finished.
     @exclusivity(unchecked) var returned: Any?
     /// What the body threw, or `CancellationError` if it never ran.
     @exclusivity(unchecked) var failure: (any Error)?
 
     /// Unique within its hub, in spawn order.
-    public let id: UInt64
+    @exclusivity(unchecked) public internal(set) var id: UInt64 = 0
     /// The name given at spawn, if any.
-    public let name: String?
+    @exclusivity(unchecked) public internal(set) var name: String?
     /// Where the coroutine was spawned.
-    public let spawnSite: SourceLocation
+    @exclusivity(unchecked) public internal(set) var spawnSite = SourceLocation(fileID: "", line: 0)
     /// When it was spawned: the hub loop's cached clock (`uv_now`, milliseconds), no syscall.
-    let spawnedAt: UInt64
+    @exclusivity(unchecked) var spawnedAt: UInt64 = 0
     /// Whether ``cancel()`` was called. Sticky: every later blocking call throws.
     public var isCancelled: Bool { cancelled }
 
-    init(hub: Hub, id: UInt64, name: String?, spawnSite: SourceLocation) {
-        self.hub = hub
-        self.id = id
-        self.name = name
-        self.spawnSite = spawnSite
-        self.spawnedAt = uv_now(hub.loop)
+    /// A coroutine of the hub running on this thread, not yet started: ``Hub/launch(_:name:stackSize:spawnSite:)``
+    /// gives it a stack and queues it. Made by ``spawn(name:stackSize:fileID:line:_:)``
+    /// in the caller's module, so that the typed subclass is specialised there.
+    @usableFromInline
+    init() {
+        hubAddress = weave_sched_current()?.pointee.owner
     }
+
+    /// Runs the body and records its outcome (``Coroutine`` overrides it).
+    func runBody() {}
+
+    /// Drops the body unrun: the coroutine was cancelled before it started.
+    func dropBody() {}
 
     /// Whether the body has returned or thrown (or the coroutine was cancelled before it started).
     public var isFinished: Bool { state == .finished }
@@ -88,6 +125,7 @@ public class AnyCoroutine: CustomStringConvertible {
     public func cancel() {
         guard state != .finished, !cancelled else { return }
         cancelled = true
+        fiber?.pointee.interrupts |= WEAVE_INTERRUPT_CANCELLED
         if state == .parked {
             resumeError = CancellationError()
             hub.makeReady(self)
@@ -114,11 +152,7 @@ public class AnyCoroutine: CustomStringConvertible {
     ///
     /// With a `timeout`, throws ``TimeoutError`` once it passes while still parked.
     final func park(_ reason: WaitReason, timeout: Duration? = nil) throws {
-        if isCancelled { throw CancellationError() }
-        if let error = pendingError {
-            pendingError = nil
-            throw error
-        }
+        if fiber.unsafelyUnwrapped.pointee.interrupts != 0 { try throwInterruption() }
         var timer: TimerNode?
         if let timeout {
             timer = hub.addTimer(deadline: Hub.deadline(after: timeout), .failWait(self, reason, timeout))
@@ -155,19 +189,18 @@ public class AnyCoroutine: CustomStringConvertible {
     /// body (or not, if cancelled before starting) and records the outcome.
     final func execute() {
         state = .running
-        let body = self.body
-        // Drop the closure (and what it captured) as soon as it has run.
-        self.body = nil
-        if cancelled || body == nil {
+        if cancelled {
+            dropBody()
             failure = CancellationError()
         } else {
-            body.unsafelyUnwrapped()
+            runBody()
         }
         state = .finished
-        let hadHandlers = !finishHandlers.isEmpty
-        if hadHandlers {
-            let handlers = finishHandlers
-            finishHandlers = []
+        var hadHandlers = false
+        if let extras, !extras.finishHandlers.isEmpty {
+            hadHandlers = true
+            let handlers = extras.finishHandlers
+            extras.finishHandlers = []
             for handler in handlers { handler(self) }
         }
         if !hadHandlers, let failure, !(failure is CancellationError) {
@@ -178,7 +211,7 @@ public class AnyCoroutine: CustomStringConvertible {
     /// Calls `handler` once this coroutine finishes (at once if it has). Handlers run on
     /// the finishing coroutine's stack and must not block.
     final func onFinish(_ handler: @escaping (AnyCoroutine) -> Void) {
-        if state == .finished { handler(self) } else { finishHandlers.append(handler) }
+        if state == .finished { handler(self) } else { extrasCreating.finishHandlers.append(handler) }
     }
 }
 

@@ -6,25 +6,50 @@
 /// let page = try worker.join(timeout: .seconds(5))
 /// ```
 public final class Coroutine<Value>: AnyCoroutine {
-    // No stored property depends on `Value`: unspecialised generic code would otherwise
-    // look up generic metadata on every access. The body is erased at spawn.
-    init(hub: Hub, id: UInt64, name: String?, spawnSite: SourceLocation, body: @escaping () throws -> Value) {
-        super.init(hub: hub, id: id, name: name, spawnSite: spawnSite)
-        self.body = { [unowned(unsafe) self] in
-            // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
-            do { self.returned = try body() as Any } catch { self.failure = error }
-        }
+    // The body's type has a fixed layout whatever `Value` is (a function is two words), so
+    // unspecialised code (the vtable's, the deinit) reaches it without generic metadata;
+    // a stored `Value?` would need a metadata lookup on every access. The result goes
+    // into the non-generic `returned`.
+
+    /// The body until it runs (dropped then, with what it captured).
+    @exclusivity(unchecked) private var body: (() throws -> Value)?
+
+    /// Made in the spawning module by the inlinable ``spawn(name:stackSize:fileID:line:_:)``,
+    /// so that this type's metadata is a cached constant there, not a lookup per spawn.
+    @inlinable
+    init(_ body: @escaping () throws -> Value) {
+        super.init()
+        setBody(body)
     }
+
+    @usableFromInline
+    func setBody(_ body: @escaping () throws -> Value) { self.body = body }
+
+    override func runBody() {
+        let body = self.body.unsafelyUnwrapped
+        self.body = nil
+        // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
+        do { returned = try body() as Any } catch { failure = error }
+    }
+
+    override func dropBody() { body = nil }
 
     /// The outcome once finished, nil before.
     public var result: Result<Value, any Error>? {
         guard isFinished else { return nil }
         if let failure { return .failure(failure) }
-        return .success(returned as! Value)
+        return .success(returnedValue)
     }
 
     /// The value the body returned, nil if it has not finished or threw.
     public var value: Value? { returned as? Value }
+
+    /// What the body returned; only once it has.
+    var returnedValue: Value {
+        // Void results need no dynamic cast (the common fire-and-join case).
+        if Value.self == Void.self { return unsafeBitCast((), to: Value.self) }
+        return returned as! Value
+    }
 
     /// The error the body threw (`CancellationError` if cancelled), nil otherwise.
     public var error: (any Error)? { failure }
@@ -38,9 +63,7 @@ public final class Coroutine<Value>: AnyCoroutine {
     public func join(timeout: Duration? = nil) throws -> Value {
         try waitUntilFinished(timeout: timeout)
         if let failure { throw failure }
-        // Void results need no dynamic cast (the common fire-and-join case).
-        if Value.self == Void.self { return unsafeBitCast((), to: Value.self) }
-        return returned as! Value
+        return returnedValue
     }
 
     /// Waits until the coroutine finishes, whatever its outcome.

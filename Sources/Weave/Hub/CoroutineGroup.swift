@@ -45,7 +45,7 @@ public final class CoroutineGroup {
     public func spawn<Value>(
         name: String? = nil,
         stackSize: Int? = nil,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ body: @escaping () throws -> Value
     ) throws -> Coroutine<Value> {

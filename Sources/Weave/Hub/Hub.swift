@@ -71,6 +71,9 @@ public final class Hub {
         sched.pointee.poll_interval = UInt32(clamping: configuration.pollInterval)
         sched.pointee.swap_exclusivity = configuration.exclusivity == .perCoroutine ? 1 : 0
         sched.pointee.check_exclusivity = configuration.trapsOnSuspendedAccess ? 1 : 0
+        sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
+        sched.pointee.stack_cache_span = stacks.stackSize
+        stacks.cachedStackCount = UnsafePointer(sched.pointer(to: \.stack_cache_count))
 
         altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)
@@ -126,7 +129,7 @@ public final class Hub {
     /// Free stacks kept for reuse.
     public var pooledStackCount: Int {
         recycleZombies()
-        return stacks.freeCount
+        return stacks.freeCount + Int(sched.pointee.stack_cache_count)
     }
 
     /// The most free stacks the pool keeps (``Configuration/stackPoolCapacity`` rounded up
@@ -136,7 +139,7 @@ public final class Hub {
     /// Stacks currently owned by coroutines.
     public var stacksInUse: Int {
         recycleZombies()
-        return stacks.inUse
+        return stacks.inUse - Int(sched.pointee.stack_cache_count)
     }
 
     /// Whether stacks are guarded by `mprotect` (the fallback) rather than `MADV_GUARD_INSTALL`.

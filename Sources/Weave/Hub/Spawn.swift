@@ -1,3 +1,4 @@
+import CLibUV
 import CWeaveContext
 
 /// Starts `body` in a new coroutine on the current hub (gevent's `spawn`, Go's `go`).
@@ -15,18 +16,20 @@ import CWeaveContext
 ///   - body: The coroutine's code; its value or error becomes the coroutine's result.
 /// - Throws: ``WeaveError`` outside a hub, while the hub shuts down, or when no stack can
 ///   be had (``WeaveError/Code/mappingBudgetExhausted``, ``WeaveError/Code/stackAllocationFailed``).
+@inlinable
 @discardableResult
 public func spawn<Value>(
     name: String? = nil,
     stackSize: Int? = nil,
-    fileID: String = #fileID,
+    fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: @escaping () throws -> Value
 ) throws -> Coroutine<Value> {
-    guard let hub = Hub.current else {
-        throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Weave.run)")
-    }
-    return try hub.spawn(name: name, stackSize: stackSize, spawnSite: SourceLocation(fileID: fileID, line: line), body)
+    // Inlinable so that `Coroutine<Value>` is made where `Value` is known: its metadata is
+    // then a cached constant, not a runtime lookup on every spawn.
+    let coroutine = Coroutine(body)
+    try coroutine.launch(name: name, stackSize: stackSize, fileID: fileID, line: line)
+    return coroutine
 }
 
 /// Starts `body` in a new coroutine after `delay` (gevent's `spawn_later`).
@@ -38,7 +41,7 @@ public func spawn<Value>(
     after delay: Duration,
     name: String? = nil,
     stackSize: Int? = nil,
-    fileID: String = #fileID,
+    fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: @escaping () throws -> Value
 ) throws -> Coroutine<Value> {
@@ -48,31 +51,74 @@ public func spawn<Value>(
     }
 }
 
+extension AnyCoroutine {
+    /// Starts this new coroutine on the hub of the calling thread; see ``spawn(name:stackSize:fileID:line:_:)``.
+    @usableFromInline
+    final func launch(name: String?, stackSize: Int?, fileID: StaticString, line: Int) throws(WeaveError) {
+        guard let sched = weave_sched_current() else {
+            throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Weave.run)")
+        }
+        unowned(unsafe) let hub = Unmanaged<Hub>.fromOpaque(sched.pointee.owner).takeUnretainedValue()
+        try hub.launch(self, name: name, stackSize: stackSize, spawnSite: SourceLocation(fileID: fileID, line: line))
+    }
+}
+
 extension Hub {
+    /// Spawns `body` from inside the module (pools, groups, the main coroutine).
     func spawn<Value>(
         name: String?, stackSize: Int?, spawnSite: SourceLocation, _ body: @escaping () throws -> Value
     ) throws(WeaveError) -> Coroutine<Value> {
+        let coroutine = Coroutine(body)
+        try launch(coroutine, name: name, stackSize: stackSize, spawnSite: spawnSite)
+        return coroutine
+    }
+
+    /// Gives a new coroutine its identity and a stack, and queues it to run.
+    func launch(_ coroutine: AnyCoroutine, name: String?, stackSize: Int?, spawnSite: SourceLocation) throws(WeaveError) {
         if isShuttingDown {
             throw WeaveError(.shuttingDown, "cannot spawn \(name.map { "'\($0)'" } ?? "a coroutine"): the hub is shutting down")
         }
         if let stackSize, stackSize < 16 * 1024 {
             throw WeaveError(.invalidArgument, "stackSize \(stackSize) is below the 16 KiB minimum")
         }
-        if sched.pointee.zombies != nil { recycleZombies() }
-        let stack = try stacks.allocate(size: stackSize)
         nextCoroutineID += 1
-        let coroutine = Coroutine(hub: self, id: nextCoroutineID, name: name, spawnSite: spawnSite, body: body)
-        if let parent = AnyCoroutine.current, !parent.locals.isEmpty { coroutine.locals = parent.locals }
-        let fiber = weave_fiber_create(sched, stack.stackLow, stack.guardLow, stack.top, coroutineEntry,
-                                       Unmanaged.passRetained(coroutine).toOpaque())!
+        coroutine.id = nextCoroutineID
+        coroutine.name = name
+        coroutine.spawnSite = spawnSite
+        coroutine.spawnedAt = uv_now(loop)
+        // Inherit the spawning coroutine's locals (read without retaining it).
+        if let parent = sched.pointee.current.pointee.owner {
+            Unmanaged<AnyCoroutine>.fromOpaque(parent)._withUnsafeGuaranteedRef { parent in
+                if parent.hasLocals { coroutine.locals = parent.locals }
+            }
+        }
+        let fiber = try makeFiber(stackSize: stackSize, owner: Unmanaged.passRetained(coroutine).toOpaque())
         fiber.pointee.id = coroutine.id
-        fiber.pointee.region = stack.region
-        fiber.pointee.slot = stack.slot
         if let name { copyName(name, into: fiber) }
         if configuration.monitorsBlockedLoop { copySpawnSite(spawnSite, into: fiber) }
         coroutine.fiber = fiber
         weave_sched_ready(sched, fiber)
-        return coroutine
+    }
+
+    /// A fiber on a free stack: a default-size one from the C-side cache when there is one
+    /// (the common case: no Swift allocator work), else from the allocator.
+    private func makeFiber(stackSize: Int?, owner: UnsafeMutableRawPointer) throws(WeaveError) -> UnsafeMutablePointer<weave_fiber> {
+        if stackSize == nil || StackAllocator.roundToPages(stackSize.unsafelyUnwrapped) == stacks.stackSize,
+           let fiber = weave_fiber_create_cached(sched, coroutineEntry, owner) {
+            return fiber
+        }
+        if sched.pointee.zombies != nil { recycleZombies() }
+        let stack: StackAllocator.Allocation
+        do {
+            stack = try stacks.allocate(size: stackSize)
+        } catch {
+            Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
+            throw error
+        }
+        let fiber = weave_fiber_create(sched, stack.stackLow, stack.guardLow, stack.top, coroutineEntry, owner)!
+        fiber.pointee.region = stack.region
+        fiber.pointee.slot = stack.slot
+        return fiber
     }
 
     /// Keeps a C copy of the name for the overflow report (a signal handler cannot read Swift strings).

@@ -12,7 +12,7 @@
 public func withTimeout<R>(
     _ duration: Duration,
     _ label: String = "withTimeout",
-    fileID: String = #fileID,
+    fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: () throws -> R
 ) throws -> R {
@@ -36,7 +36,7 @@ public func withTimeout<R>(
 /// Runs `body` with a deadline; see ``withTimeout(_:_:fileID:line:_:)``.
 public func withDeadline<R>(
     _ deadline: ContinuousClock.Instant,
-    fileID: String = #fileID,
+    fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: () throws -> R
 ) throws -> R {

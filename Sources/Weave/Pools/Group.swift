@@ -50,7 +50,7 @@ public final class Group: CustomStringConvertible {
     public func spawn<Value>(
         name: String? = nil,
         stackSize: Int? = nil,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ body: @escaping () throws -> Value
     ) throws -> Coroutine<Value> {
@@ -118,7 +118,7 @@ public final class Group: CustomStringConvertible {
     @inlinable
     public func map<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: (Input.Element) throws -> Value
     ) throws -> [Value] {
@@ -133,7 +133,7 @@ public final class Group: CustomStringConvertible {
     @inlinable
     public func imap<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: @escaping (Input.Element) throws -> Value
     ) -> MapResults<Value> {
@@ -146,7 +146,7 @@ public final class Group: CustomStringConvertible {
     @inlinable
     public func imapUnordered<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: @escaping (Input.Element) throws -> Value
     ) -> MapResults<Value> {
@@ -167,7 +167,7 @@ public final class Group: CustomStringConvertible {
     public func applyAsync<Value>(
         name: String? = nil,
         stackSize: Int? = nil,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ body: @escaping () throws -> Value,
         callback: @escaping (Result<Value, any Error>) -> Void

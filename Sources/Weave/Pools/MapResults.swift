@@ -38,7 +38,7 @@ public final class MapResults<Value>: CustomStringConvertible {
     @inlinable
     static func iteration<Input: Sequence>(
         over members: MemberSet, _ input: Input, ordered: Bool, window: Int, operation: StaticString,
-        fileID: String, line: Int, _ transform: @escaping (Input.Element) throws -> Value
+        fileID: StaticString, line: Int, _ transform: @escaping (Input.Element) throws -> Value
     ) -> MapIteration {
         var iterator = input.makeIterator()
         let name = members.label
@@ -94,7 +94,7 @@ extension MemberSet {
     /// escape: every item has finished (or unwound) before this returns or throws.
     @inlinable
     func map<Input: Sequence, Value>(
-        _ input: Input, window: Int, fileID: String, line: Int,
+        _ input: Input, window: Int, fileID: StaticString, line: Int,
         _ transform: (Input.Element) throws -> Value
     ) throws -> [Value] {
         try withoutActuallyEscaping(transform) { transform in

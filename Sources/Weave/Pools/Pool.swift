@@ -83,7 +83,7 @@ public final class Pool: CustomStringConvertible {
         name: String? = nil,
         stackSize: Int? = nil,
         timeout: Duration? = nil,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ body: @escaping () throws -> Value
     ) throws -> Coroutine<Value> {
@@ -177,7 +177,7 @@ public final class Pool: CustomStringConvertible {
     @inlinable
     public func map<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: (Input.Element) throws -> Value
     ) throws -> [Value] {
@@ -194,7 +194,7 @@ public final class Pool: CustomStringConvertible {
     @inlinable
     public func imap<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: @escaping (Input.Element) throws -> Value
     ) -> MapResults<Value> {
@@ -208,7 +208,7 @@ public final class Pool: CustomStringConvertible {
     @inlinable
     public func imapUnordered<Input: Sequence, Value>(
         _ input: Input,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ transform: @escaping (Input.Element) throws -> Value
     ) -> MapResults<Value> {
@@ -231,7 +231,7 @@ public final class Pool: CustomStringConvertible {
         name: String? = nil,
         stackSize: Int? = nil,
         timeout: Duration? = nil,
-        fileID: String = #fileID,
+        fileID: StaticString = #fileID,
         line: Int = #line,
         _ body: @escaping () throws -> Value,
         callback: @escaping (Result<Value, any Error>) -> Void

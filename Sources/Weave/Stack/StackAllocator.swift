@@ -15,6 +15,9 @@ final class StackAllocator {
     let poolCapacity: Int
     let usesMprotect: Bool
     private let defaultPool: StackPool
+    /// Default-size stacks parked in the hub's C-side cache (see `weave_sched.stack_cache`):
+    /// in use as far as the pools know, free as far as the cap is concerned.
+    var cachedStackCount: UnsafePointer<UInt32>?
     private var otherPools: [Int: StackPool] = [:]
 
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -67,7 +70,8 @@ final class StackAllocator {
     /// Takes back the stack of a finished fiber. The fiber must never run again.
     func release(_ fiber: UnsafeMutablePointer<weave_fiber>) {
         let slab = Unmanaged<StackSlab>.fromOpaque(fiber.pointee.region).takeUnretainedValue()
-        slab.pool.release(slab: slab, slot: Int(fiber.pointee.slot))
+        let cached = slab.pool === defaultPool ? Int(cachedStackCount?.pointee ?? 0) : 0
+        slab.pool.release(slab: slab, slot: Int(fiber.pointee.slot), alsoFree: cached)
     }
 
     /// Unmaps every slab. Only when no stack is in use (the hub has finished).

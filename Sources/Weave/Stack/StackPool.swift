@@ -40,12 +40,14 @@ final class StackPool {
             region: Unmanaged.passUnretained(slab).toOpaque(), slot: UInt32(slot))
     }
 
-    func release(slab: StackSlab, slot: Int) {
+    /// Takes a stack back. `alsoFree` counts free stacks of this size kept elsewhere (the
+    /// hub's cache), which the cap includes.
+    func release(slab: StackSlab, slot: Int, alsoFree: Int = 0) {
         inUse -= 1
         slab.freeSlots.append(Int32(slot))
         freeCount += 1
         if slab.freeSlots.count == 1 { addAvailable(slab) }
-        if slab.freeSlots.count == slab.count && freeCount - slab.count >= poolCapacity {
+        if slab.freeSlots.count == slab.count && freeCount + alsoFree - slab.count >= poolCapacity {
             removeAvailable(slab)
             freeCount -= slab.count
             unmap(slab)
