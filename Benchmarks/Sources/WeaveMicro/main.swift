@@ -404,6 +404,22 @@ func benchCoordination() throws {
     }
 }
 
+/// Only the unbuffered channel ping-pong of `coordination` (for profiling it alone).
+func benchChannel() throws {
+    let rounds = argument(2, default: 1_000_000)
+    try Weave.run {
+        let ping = try Channel<Int>(), pong = try Channel<Int>()
+        let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
+        let t0 = nowNanos()
+        for value in 0..<rounds { try ping.send(value); _ = try pong.receive() }
+        let elapsed = nowNanos() - t0
+        ping.close()
+        try echo.join()
+        emit(["bench": .str("switch"), "impl": .str("weave-channel"), "rounds": .int(rounds),
+              "ns_per_switch": .num(Double(elapsed) / Double(2 * rounds), 2)])
+    }
+}
+
 // MARK: - main
 
 // MARK: - bridge
@@ -436,6 +452,7 @@ usage: weave-micro switch [ROUNDS]     (default 20000000)
        weave-micro idle   [N] [STACK]  (default 1000000 64k)
        weave-micro timers [N]          (default 100000)
        weave-micro coordination [N]    (default 1000000)
+       weave-micro channel [N]         (default 1000000; the channel ping-pong alone)
        weave-micro bridge [N]          (default 20000)
 """
 
@@ -446,6 +463,7 @@ do {
     case "idle": try benchIdle()
     case "timers": try benchTimers()
     case "coordination": try benchCoordination()
+    case "channel": try benchChannel()
     case "bridge": try benchBridge()
     default:
         writeLine(2, usage)

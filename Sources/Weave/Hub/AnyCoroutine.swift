@@ -36,7 +36,17 @@ public class AnyCoroutine: CustomStringConvertible {
     }
     @exclusivity(unchecked) private var cancelled = false
     /// An error to throw when the coroutine resumes from its current park.
-    @exclusivity(unchecked) var resumeError: (any Error)?
+    var resumeError: (any Error)? {
+        get { resumed }
+        set {
+            resumed = newValue
+            if let fiber {
+                if newValue == nil { fiber.pointee.interrupts &= ~WEAVE_INTERRUPT_RESUME_ERROR }
+                else { fiber.pointee.interrupts |= WEAVE_INTERRUPT_RESUME_ERROR }
+            }
+        }
+    }
+    @exclusivity(unchecked) private var resumed: (any Error)?
     /// An error to throw at the next suspension point (a `withTimeout` scope that expired
     /// while the coroutine was runnable).
     var pendingError: (any Error)? {
@@ -50,7 +60,20 @@ public class AnyCoroutine: CustomStringConvertible {
         }
     }
     @exclusivity(unchecked) private var pending: (any Error)?
-    @exclusivity(unchecked) var waitReason: WaitReason = .none
+    /// What the coroutine is parked on: recorded by `park`, or (for the common wait on a
+    /// primitive's queue) read from the fiber, where the wait left it without touching this object.
+    var waitReason: WaitReason {
+        get {
+            if let fiber, let object = fiber.pointee.wait_object {
+                let operation = UnsafeRawPointer(fiber.pointee.wait_operation.unsafelyUnwrapped).assumingMemoryBound(to: UInt8.self)
+                return .primitive(Unmanaged.fromOpaque(object),
+                                  WaitOperation(start: operation, count: Int(fiber.pointee.wait_operation_length)))
+            }
+            return parkReason
+        }
+        set { parkReason = newValue }
+    }
+    @exclusivity(unchecked) private var parkReason: WaitReason = .none
     /// What few coroutines use, kept out of line so that spawning and freeing the rest
     /// initialise and destroy less. Created on first use.
     @exclusivity(unchecked) private var extras: Extras?
@@ -163,6 +186,14 @@ public class AnyCoroutine: CustomStringConvertible {
         weave_sched_suspend(hub.sched)
         state = .running
         waitReason = .none
+        if let error = resumeError {
+            resumeError = nil
+            throw error
+        }
+    }
+
+    /// Throws (and clears) the error this coroutine was resumed with.
+    final func throwResumeError() throws {
         if let error = resumeError {
             resumeError = nil
             throw error

@@ -2,7 +2,7 @@
 /// report asks for it).
 enum WaitReason {
     static func primitive(_ target: any WaitTarget, _ operation: StaticString) -> WaitReason {
-        .primitive(Unmanaged.passUnretained(target as AnyObject), operation)
+        .primitive(Unmanaged.passUnretained(target as AnyObject), WaitOperation(operation))
     }
 
     case none
@@ -14,7 +14,7 @@ enum WaitReason {
     /// Parked on a coordination primitive (a lock, a queue, an event...). Unretained: the
     /// primitive outlives the wait (the waiting call holds it), and recording the reason
     /// must cost no reference counting on every park.
-    case primitive(Unmanaged<AnyObject>, StaticString)
+    case primitive(Unmanaged<AnyObject>, WaitOperation)
     case other(String)
 
     var description: String {
@@ -31,4 +31,23 @@ enum WaitReason {
         case .other(let text): return text
         }
     }
+}
+
+/// The name of a blocking operation (`"acquire"`, `"receive"`), from a string literal:
+/// recorded on every park without building a `String`.
+struct WaitOperation: CustomStringConvertible {
+    let start: UnsafePointer<UInt8>
+    let count: Int
+
+    init(_ literal: StaticString) {
+        start = literal.utf8Start
+        count = literal.utf8CodeUnitCount
+    }
+
+    init(start: UnsafePointer<UInt8>, count: Int) {
+        self.start = start
+        self.count = count
+    }
+
+    var description: String { String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self) }
 }

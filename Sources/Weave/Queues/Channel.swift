@@ -58,14 +58,10 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     @usableFromInline
     func _send(from value: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
         if try sendWithoutWaiting(from: value) { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Channel.send")
-        let waiter = coroutine.waiter
         // The value waits in the caller's frame; a receiver copies it out and signals us.
-        waiter.slot = UnsafeMutableRawPointer(value)
-        defer { waiter.slot = nil }
-        try coroutine.wait(on: self, "send", timeout: timeout,
-                           enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
-        if waiter.sawClose { throw closedError() }
+        let closed = try AnyCoroutine.wait(on: self, "send", timeout: timeout, slot: UnsafeMutableRawPointer(value),
+                                           enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
+        if closed { throw closedError() }
     }
 
     /// Initialises `*slot` with the next value and returns true, or returns false at the end.
@@ -73,14 +69,10 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     func _receive(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws -> Bool {
         if receiveWithoutWaiting(into: slot) { return true }
         if isClosed { return false }
-        let coroutine = try AnyCoroutine.requireCurrent("Channel.receive")
-        let waiter = coroutine.waiter
         // A sender initialises the slot and signals us; a close signals with `sawClose`.
-        waiter.slot = UnsafeMutableRawPointer(slot)
-        defer { waiter.slot = nil }
-        try coroutine.wait(on: self, "receive", timeout: timeout,
-                           enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
-        return !waiter.sawClose
+        let closed = try AnyCoroutine.wait(on: self, "receive", timeout: timeout, slot: UnsafeMutableRawPointer(slot),
+                                           enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
+        return !closed
     }
 
     /// Closes the channel: waiting receivers get nil (once the buffer is drained), waiting
@@ -117,10 +109,10 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     // MARK: - Internals (also used by select)
 
     /// Whether `receive` would return without waiting (a value, or the end).
-    var canReceiveNow: Bool { buffer.count > 0 || senders.firstWaiting() != nil || isClosed }
+    var canReceiveNow: Bool { buffer.count > 0 || senders.hasWaiting() || isClosed }
 
     /// Whether `send` would return (or throw) without waiting.
-    var canSendNow: Bool { isClosed || receivers.firstWaiting() != nil || buffer.count < capacity }
+    var canSendNow: Bool { isClosed || receivers.hasWaiting() || buffer.count < capacity }
 
     /// Hands a copy of `*value` to a waiting receiver or buffers it; false if it would have to wait.
     func sendWithoutWaiting(from value: UnsafeMutablePointer<Element>) throws -> Bool {

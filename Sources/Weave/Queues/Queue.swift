@@ -90,14 +90,10 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     @usableFromInline
     func _put(from item: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
         if try putWithoutWaiting(from: item) { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Queue.put")
-        let waiter = coroutine.waiter
         // The item waits in the caller's frame until a `get` copies it in and signals us.
-        waiter.slot = UnsafeMutableRawPointer(item)
-        defer { waiter.slot = nil }
-        try coroutine.wait(on: self, "put", timeout: timeout,
-                           enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
-        if waiter.sawClose { throw shutDownError() }
+        let closed = try AnyCoroutine.wait(on: self, "put", timeout: timeout, slot: UnsafeMutableRawPointer(item),
+                                           enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
+        if closed { throw shutDownError() }
     }
 
     @usableFromInline
@@ -111,14 +107,10 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     @usableFromInline
     func _get(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
         if try getWithoutWaiting(into: slot) { return }
-        let coroutine = try AnyCoroutine.requireCurrent("Queue.get")
-        let waiter = coroutine.waiter
         // A `put` initialises the slot and signals us; a shutdown signals with `sawClose`.
-        waiter.slot = UnsafeMutableRawPointer(slot)
-        defer { waiter.slot = nil }
-        try coroutine.wait(on: self, "get", timeout: timeout,
-                           enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
-        if waiter.sawClose { throw shutDownError() }
+        let closed = try AnyCoroutine.wait(on: self, "get", timeout: timeout, slot: UnsafeMutableRawPointer(slot),
+                                           enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
+        if closed { throw shutDownError() }
     }
 
     @usableFromInline

@@ -59,7 +59,7 @@ public final class Lock: WaitTarget, CustomStringConvertible {
             throw SyncError(.notOwner, "release of Lock\(quoted(label)) by a coroutine that does not hold it")
         }
         if let next = waiters.signalFirst() {
-            ownerID = next.coroutine.id
+            ownerID = next.coroutineID
         } else {
             ownerID = 0
         }

@@ -53,7 +53,7 @@ public final class RLock: WaitTarget, CustomStringConvertible {
         depth -= 1
         if depth > 0 { return }
         if let next = waiters.signalFirst() {
-            ownerID = next.coroutine.id
+            ownerID = next.coroutineID
             depth = 1
         } else {
             ownerID = 0

@@ -5,98 +5,62 @@ import CWeaveContext
 /// Waking is first-come first-served, and skips waiters whose coroutine was already woken
 /// for another reason (cancelled, timed out, another select case fired), so a signal is
 /// never swallowed by a waiter that is leaving: it passes to the next one. A waiter that
-/// leaves without being signalled removes itself (`defer`) once it runs again.
+/// leaves without being signalled removes itself once it runs again.
+///
+/// The links live in C (`weave_waitq`, `weave_waiter`): queueing and waking touch no Swift
+/// object, so they cost no reference counting. Waiters usually sit in the waiting call's
+/// stack frame (see ``AnyCoroutine/wait(on:_:timeout:slot:enqueue:dequeue:)``).
 struct WaitQueue {
-    private(set) unowned(unsafe) var head: Waiter?
-    private unowned(unsafe) var tail: Waiter?
-    private(set) var count = 0
+    private var queue = weave_waitq()
 
-    var isEmpty: Bool { head == nil }
+    var isEmpty: Bool { queue.head == nil }
+    var count: Int { queue.count }
 
-    mutating func append(_ waiter: Waiter) {
-        waiter.isQueued = true
-        waiter.isSignaled = false
-        waiter.sawClose = false
-        waiter.next = nil
-        waiter.previous = tail
-        if let tail { tail.next = waiter } else { head = waiter }
-        tail = waiter
-        count += 1
+    mutating func append(_ waiter: UnsafeMutablePointer<weave_waiter>) {
+        weave_waitq_append(&queue, waiter)
     }
 
-    mutating func remove(_ waiter: Waiter) {
-        guard waiter.isQueued else { return }
-        if let previous = waiter.previous { previous.next = waiter.next } else { head = waiter.next }
-        if let next = waiter.next { next.previous = waiter.previous } else { tail = waiter.previous }
-        waiter.next = nil
-        waiter.previous = nil
-        waiter.isQueued = false
-        count -= 1
+    mutating func remove(_ waiter: UnsafeMutablePointer<weave_waiter>) {
+        weave_waitq_remove(&queue, waiter)
     }
 
-    /// Removes and returns the first waiter still waiting; waiters found leaving are
-    /// dropped from the queue on the way.
-    mutating func popWaiting() -> Waiter? {
-        while let first = head {
-            remove(first)
-            if first.isWaiting { return first }
-        }
-        return nil
-    }
+    mutating func append(_ waiter: Waiter) { append(waiter.node) }
+    mutating func remove(_ waiter: Waiter) { remove(waiter.node) }
 
-    /// The first waiter still waiting, left in place.
-    mutating func firstWaiting() -> Waiter? {
-        while let first = head {
-            if first.isWaiting { return first }
-            remove(first)
-        }
-        return nil
+    /// Whether some waiter is still waiting (dropping those found leaving).
+    mutating func hasWaiting() -> Bool {
+        weave_waitq_first_waiting(&queue) != nil
     }
 
     /// Wakes the first waiter still waiting, marking it signalled. Returns it, or nil.
     @discardableResult
-    mutating func signalFirst() -> Waiter? {
-        guard let waiter = popWaiting() else { return nil }
-        wake(waiter)
-        return waiter
+    mutating func signalFirst() -> UnsafeMutablePointer<weave_waiter>? {
+        weave_waitq_signal_first(&queue, 0)
     }
 
     /// Wakes the first waiter still waiting and returns its value slot (nil if none waits).
-    /// Returns no object, so the hand-off paths of queues and channels do no reference counting.
     @inline(__always)
     mutating func signalFirstSlot() -> UnsafeMutableRawPointer? {
-        guard let waiter = popWaiting() else { return nil }
-        wake(waiter)
-        return waiter.slot
+        weave_waitq_signal_first(&queue, 0)?.pointee.slot
     }
 
     /// Wakes every waiter still waiting. Returns how many.
     @discardableResult
     mutating func signalAll() -> Int {
         var woken = 0
-        while let waiter = popWaiting() {
-            wake(waiter)
-            woken += 1
-        }
+        while weave_waitq_signal_first(&queue, 0) != nil { woken += 1 }
         return woken
     }
 
     /// Wakes every waiter still waiting with `sawClose` set: the primitive closed under them.
     mutating func closeAll() {
-        while let waiter = popWaiting() {
-            waiter.sawClose = true
-            wake(waiter)
-        }
+        while weave_waitq_signal_first(&queue, 1) != nil {}
     }
+}
 
-    private func wake(_ waiter: Waiter) {
-        waiter.isSignaled = true
-        if let group = waiter.group {
-            group.isOpen = false
-            group.firedCase = waiter.caseIndex
-        }
-        weave_fiber_wake(weave_sched_current(), waiter.fiber)
-    }
+extension UnsafeMutablePointer where Pointee == weave_waiter {
+    /// The id of the waiting coroutine.
+    var coroutineID: UInt64 { pointee.fiber.pointee.id }
 }
 
 /// A primitive a coroutine can be parked on, described for deadlock reports and dumps.
@@ -106,18 +70,67 @@ protocol WaitTarget: AnyObject {
 }
 
 extension AnyCoroutine {
-    /// Parks in `queue`'s wait until signalled; on cancellation or timeout leaves the queue
-    /// and throws. The queue lives in `target`, whose description the deadlock report uses.
+    /// Parks the current coroutine in a primitive's wait queue until signalled; on
+    /// cancellation or timeout leaves the queue and throws. Returns whether the wait ended
+    /// because the primitive closed (`closeAll`).
     ///
-    /// The queue is passed by pointer-free access through `modify`: callers hand in a
-    /// closure that appends/removes on their stored queue, so no access spans the park.
+    /// The waiter lives in this frame, and `enqueue`/`dequeue` put it in and take it out of
+    /// the caller's stored queue, so no access spans the park. `slot`, if given, is handed
+    /// to whoever signals (a value to copy in or out). `target` and `operation` name the
+    /// wait in deadlock reports (`target` should conform to `WaitTarget` for a description).
+    @discardableResult
+    static func wait(
+        on target: AnyObject, _ operation: StaticString, timeout: Duration? = nil,
+        slot: UnsafeMutableRawPointer? = nil,
+        enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,
+        dequeue: (UnsafeMutablePointer<weave_waiter>) -> Void
+    ) throws -> Bool {
+        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0 else {
+            let name = (target as? any WaitTarget)?.waitDescription ?? "\(type(of: target))"
+            throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Weave.run)")
+        }
+        var node = weave_waiter()
+        node.fiber = fiber
+        node.slot = slot
+        return try withUnsafeMutablePointer(to: &node) { node in
+            // Timeouts and interruptions need the coroutine object; the common wait does not.
+            if timeout != nil || fiber.pointee.interrupts != 0 {
+                let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeUnretainedValue()
+                if fiber.pointee.interrupts != 0 { try coroutine.throwInterruption() }
+                enqueue(node)
+                defer { if node.pointee.queued != 0 { dequeue(node) } }
+                try coroutine.park(.primitive(Unmanaged.passUnretained(target), WaitOperation(operation)), timeout: timeout)
+                return node.pointee.saw_close != 0
+            }
+            enqueue(node)
+            defer { if node.pointee.queued != 0 { dequeue(node) } }
+            // Unretained (the waiting call holds the primitive), and not as `any WaitTarget`:
+            // that conversion looks up a witness table for generic primitives on every wait.
+            fiber.pointee.wait_object = Unmanaged.passUnretained(target).toOpaque()
+            fiber.pointee.wait_operation = UnsafeRawPointer(operation.utf8Start).assumingMemoryBound(to: CChar.self)
+            fiber.pointee.wait_operation_length = UInt32(operation.utf8CodeUnitCount)
+            fiber.pointee.state = WEAVE_FIBER_PARKED
+            weave_sched_suspend(weave_sched_current())
+            fiber.pointee.state = WEAVE_FIBER_RUNNING
+            fiber.pointee.wait_object = nil
+            if fiber.pointee.interrupts & WEAVE_INTERRUPT_RESUME_ERROR != 0 {
+                try Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeUnretainedValue().throwResumeError()
+            }
+            return node.pointee.saw_close != 0
+        }
+    }
+}
+
+extension AnyCoroutine {
+    /// ``wait(on:_:timeout:slot:enqueue:dequeue:)`` for the coroutine at hand, which must be
+    /// the current one.
+    @discardableResult
     final func wait(
-        on target: any WaitTarget, _ operation: StaticString, timeout: Duration?,
-        enqueue: (Waiter) -> Void, dequeue: (Waiter) -> Void
-    ) throws {
-        let waiter = self.waiter
-        enqueue(waiter)
-        defer { if waiter.isQueued { dequeue(waiter) } }
-        try park(.primitive(target, operation), timeout: timeout)
+        on target: AnyObject, _ operation: StaticString, timeout: Duration?,
+        slot: UnsafeMutableRawPointer? = nil,
+        enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,
+        dequeue: (UnsafeMutablePointer<weave_waiter>) -> Void
+    ) throws -> Bool {
+        try AnyCoroutine.wait(on: target, operation, timeout: timeout, slot: slot, enqueue: enqueue, dequeue: dequeue)
     }
 }

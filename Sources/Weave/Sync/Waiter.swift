@@ -1,52 +1,62 @@
 import CWeaveContext
 
-/// One coroutine's place in a ``WaitQueue``.
-///
-/// Every coroutine owns one, reused for each wait (a coroutine waits on one thing at a
-/// time), so blocking costs no allocation; `Channel.select` makes extra ones, one per case.
-/// Links are unowned: a waiter is kept alive by its coroutine (or by the select waiting).
+/// A wait-queue entry owned by a Swift object, for the few waits that manage their entry
+/// themselves (a select's cases, `Condition`, reacquiring a lock). Most waits keep theirs
+/// in their own stack frame instead (``AnyCoroutine/wait(on:_:timeout:slot:enqueue:dequeue:)``).
 final class Waiter {
-    unowned(unsafe) let coroutine: AnyCoroutine
-    /// The coroutine's fiber (valid while it lives, which outlasts any wait of it).
-    let fiber: UnsafeMutablePointer<weave_fiber>
-    unowned(unsafe) var next: Waiter?
-    unowned(unsafe) var previous: Waiter?
-    /// In a queue right now.
-    var isQueued = false
-    /// Set by whoever woke it through the queue: the wait was satisfied (a lock handed
-    /// over, a value delivered), as opposed to cancelled or timed out.
-    var isSignaled = false
-    /// Set when the wait ended because the primitive closed (a channel closed, a queue
-    /// shut down) rather than because it was satisfied.
-    var sawClose = false
-    /// Points at a value slot on the waiting coroutine's stack (which stays put while it is
-    /// parked): a channel hands values over through it without boxing.
-    var slot: UnsafeMutableRawPointer?
-    /// Which case of a select this waiter stands for.
-    var caseIndex = 0
-    /// For a select: the waiters of its other cases, all invalid once one fires.
-    var group: SelectState?
-
-    init(_ coroutine: AnyCoroutine) {
-        self.coroutine = coroutine
-        self.fiber = coroutine.fiber.unsafelyUnwrapped
+    /// The C entry the queues link; allocated with the waiter, freed with it.
+    let node: UnsafeMutablePointer<weave_waiter>
+    /// Keeps a select's shared state alive while its entries may be queued.
+    var group: SelectState? {
+        didSet { node.pointee.group = group?.state }
     }
 
-    /// Whether waking it through a queue still counts: its coroutine is parked in this wait
-    /// (not already woken by cancellation, a timeout or another select case).
-    var isWaiting: Bool {
-        fiber.pointee.state == WEAVE_FIBER_PARKED && (group?.isOpen ?? true)
+    init(_ coroutine: AnyCoroutine) {
+        node = .allocate(capacity: 1)
+        node.initialize(to: weave_waiter())
+        node.pointee.fiber = coroutine.fiber.unsafelyUnwrapped
+    }
+
+    deinit {
+        node.deallocate()
+    }
+
+    /// In a queue right now.
+    var isQueued: Bool { node.pointee.queued != 0 }
+    /// Woken through the queue: the wait was satisfied (a lock handed over, a value
+    /// delivered, or the primitive closed), as opposed to cancelled or timed out.
+    var isSignaled: Bool { node.pointee.signaled != 0 }
+    /// The wait ended because the primitive closed rather than because it was satisfied.
+    var sawClose: Bool { node.pointee.saw_close != 0 }
+    /// A value slot handed to whoever signals.
+    var slot: UnsafeMutableRawPointer? {
+        get { node.pointee.slot }
+        set { node.pointee.slot = newValue }
+    }
+    /// Which case of a select this waiter stands for.
+    var caseIndex: Int {
+        get { Int(node.pointee.case_index) }
+        set { node.pointee.case_index = Int32(newValue) }
     }
 }
 
 /// Shared by the waiters of one `Channel.select`: the first case to fire closes it.
 final class SelectState {
-    var isOpen = true
-    var firedCase = -1
+    let state: UnsafeMutablePointer<weave_select_state>
+
+    init() {
+        state = .allocate(capacity: 1)
+        state.initialize(to: weave_select_state(open: 1, fired_case: -1))
+    }
+
+    deinit { state.deallocate() }
+
+    var isOpen: Bool { state.pointee.open != 0 }
+    var firedCase: Int { Int(state.pointee.fired_case) }
 }
 
 extension AnyCoroutine {
-    /// This coroutine's reusable waiter.
+    /// This coroutine's reusable waiter, for waits that keep their entry across parks.
     var waiter: Waiter {
         if let existing = ownWaiter { return existing }
         let created = Waiter(self)
