@@ -10,11 +10,25 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// The most items the queue holds; nil for unbounded.
     public let maxSize: Int?
     let storage: QueueStorage<Element>
+    /// `storage` when it is the FIFO ring (a plain `Queue`), nil for LIFO and priority order.
+    /// Lets the inlined fast paths call the ring directly (specialised, no virtual call)
+    /// without a dynamic cast per operation.
+    @usableFromInline let fifo: FIFOStorage<Element>?
+    /// `maxSize`, or `Int.max` when unbounded: "is there room" is one comparison.
+    @usableFromInline let limit: Int
     @exclusivity(unchecked) private var getters = WaitQueue()
     @exclusivity(unchecked) private var putters = WaitQueue()
     @exclusivity(unchecked) private var joiners = WaitQueue()
-    @exclusivity(unchecked) private var unfinished = 0
-    @exclusivity(unchecked) public private(set) var isShutDown = false
+    /// Whether `getters` (`putters`) may hold a waiter, for the inlined fast paths, which
+    /// cannot see the module-internal `WaitQueue`. Set whenever a waiter is added, refreshed
+    /// whenever this queue takes one out: false means empty, and a stale true only sends
+    /// a call down the out-of-line path, which refreshes it.
+    @usableFromInline @exclusivity(unchecked) final var gettersMayWait = false
+    @usableFromInline @exclusivity(unchecked) final var puttersMayWait = false
+    @usableFromInline @exclusivity(unchecked) final var unfinished = 0
+    // The `final`s on stored properties matter: the class is subclassed, so without them
+    // inlined code in another module would reach every property through the vtable.
+    @exclusivity(unchecked) public final private(set) var isShutDown = false
 
     /// - Parameters:
     ///   - maxSize: At least 1, or nil for an unbounded queue. (gevent's `Queue(0)` is a
@@ -29,19 +43,23 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
             throw WeaveError(.invalidArgument, "\(kind)\(quoted(label)) maxSize \(maxSize) must be at least 1 (or nil for unbounded)")
         }
         self.storage = storage
+        self.fifo = storage as? FIFOStorage<Element>
         self.maxSize = maxSize
+        self.limit = maxSize ?? .max
         self.label = label
     }
 
     /// Items in the queue now.
-    public var count: Int { storage.count }
-    public var isEmpty: Bool { storage.count == 0 }
-    public var isFull: Bool { maxSize.map { storage.count >= $0 } ?? false }
+    public final var count: Int { storage.count }
+    /// Whether the queue holds no items now.
+    public final var isEmpty: Bool { storage.count == 0 }
+    /// Whether the queue holds `maxSize` items now (never for an unbounded queue).
+    public final var isFull: Bool { storage.count >= limit }
     /// Items put and not yet marked with ``taskDone()``.
-    public var unfinishedTasks: Int { unfinished }
+    public final var unfinishedTasks: Int { unfinished }
 
     /// The item `get` would return next, without removing it; nil when empty.
-    public func peek() -> Element? { storage.peek() }
+    public final func peek() -> Element? { storage.peek() }
 
     /// Adds `item`, waiting while the queue is full.
     ///
@@ -49,16 +67,19 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// happens while waiting), ``TimeoutError`` after `timeout`, `CancellationError` if
     /// cancelled (the item is then not added).
     @inlinable
-    public func put(_ item: Element, timeout: Duration? = nil) throws {
-        // Inlinable so the caller specialises it: the shared core works on a typed pointer
-        // and never needs metadata for derived types (a lookup per call otherwise).
+    public final func put(_ item: Element, timeout: Duration? = nil) throws {
+        // Inlinable (and final, so not dispatched to the unspecialised body) so the caller
+        // specialises it: the common case is a store into the ring. The shared core works
+        // on a typed pointer and never needs metadata for derived types.
+        if _storeIfFree(item) { return }
         var item = item
         try withUnsafeMutablePointer(to: &item) { try _put(from: $0, timeout: timeout) }
     }
 
     /// Adds `item` if there is room; never blocks. Throws ``QueueError/Code/full``.
     @inlinable
-    public func putNowait(_ item: Element) throws {
+    public final func putNowait(_ item: Element) throws {
+        if _storeIfFree(item) { return }
         var item = item
         try withUnsafeMutablePointer(to: &item) { try _putNowait(from: $0) }
     }
@@ -68,8 +89,9 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// Throws ``QueueError/Code/shutDown`` once the queue is shut down and empty,
     /// ``TimeoutError`` after `timeout`, `CancellationError` if cancelled (no item is then taken).
     @inlinable
-    public func get(timeout: Duration? = nil) throws -> Element {
-        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+    public final func get(timeout: Duration? = nil) throws -> Element {
+        if let fifo, _canTakeFree(fifo) { return fifo.pop() }
+        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
             let slot = buffer.baseAddress.unsafelyUnwrapped
             try _get(into: slot, timeout: timeout)
             return slot.move()
@@ -78,26 +100,47 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
 
     /// Removes and returns the next item; never blocks. Throws ``QueueError/Code/empty``.
     @inlinable
-    public func getNowait() throws -> Element {
-        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+    public final func getNowait() throws -> Element {
+        if let fifo, _canTakeFree(fifo) { return fifo.pop() }
+        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
             let slot = buffer.baseAddress.unsafelyUnwrapped
             try _getNowait(into: slot)
             return slot.move()
         }
     }
 
+    /// The fast path of `put`, inlined into the caller: stores `item` in the FIFO ring when
+    /// that is all `put` would do (open, no getter waiting to be handed the item, room left)
+    /// and the ring need not grow. False otherwise (LIFO or priority order too): the caller
+    /// takes the out-of-line path, which also grows the ring.
+    @inlinable @inline(__always)
+    final func _storeIfFree(_ item: Element) -> Bool {
+        guard let fifo, !isShutDown, !gettersMayWait, fifo.stored < limit, fifo.hasRoom else { return false }
+        fifo.pushIntoRoom(item)
+        unfinished += 1
+        return true
+    }
+
+    /// The condition for `get`'s inlined fast path: the FIFO ring has an item and no putter
+    /// waits to refill the room it leaves (a shut-down queue still drains).
+    @inlinable @inline(__always)
+    final func _canTakeFree(_ fifo: FIFOStorage<Element>) -> Bool {
+        fifo.stored > 0 && !puttersMayWait
+    }
+
     /// Adds a copy of `*item`; see ``put(_:timeout:)``.
     @usableFromInline
-    func _put(from item: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
+    final func _put(from item: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
         if try putWithoutWaiting(from: item) { return }
         // The item waits in the caller's frame until a `get` copies it in and signals us.
         let closed = try AnyCoroutine.wait(on: self, "put", timeout: timeout, slot: UnsafeMutableRawPointer(item),
-                                           enqueue: { putters.append($0) }, dequeue: { putters.remove($0) })
+                                           enqueue: { putters.append($0); puttersMayWait = true },
+                                           dequeue: { putters.remove($0); puttersMayWait = !putters.isEmpty })
         if closed { throw shutDownError() }
     }
 
     @usableFromInline
-    func _putNowait(from item: UnsafeMutablePointer<Element>) throws {
+    final func _putNowait(from item: UnsafeMutablePointer<Element>) throws {
         guard try putWithoutWaiting(from: item) else {
             throw QueueError(.full, "\(kind)\(quoted(label)) is full (\(storage.count) items)")
         }
@@ -105,16 +148,17 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
 
     /// Initialises `*slot` with the next item; see ``get(timeout:)``.
     @usableFromInline
-    func _get(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
+    final func _get(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
         if try getWithoutWaiting(into: slot) { return }
         // A `put` initialises the slot and signals us; a shutdown signals with `sawClose`.
         let closed = try AnyCoroutine.wait(on: self, "get", timeout: timeout, slot: UnsafeMutableRawPointer(slot),
-                                           enqueue: { getters.append($0) }, dequeue: { getters.remove($0) })
+                                           enqueue: { getters.append($0); gettersMayWait = true },
+                                           dequeue: { getters.remove($0); gettersMayWait = !getters.isEmpty })
         if closed { throw shutDownError() }
     }
 
     @usableFromInline
-    func _getNowait(into slot: UnsafeMutablePointer<Element>) throws {
+    final func _getNowait(into slot: UnsafeMutablePointer<Element>) throws {
         guard try getWithoutWaiting(into: slot) else {
             throw QueueError(.empty, "\(kind)\(quoted(label)) is empty")
         }
@@ -122,7 +166,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
 
     /// Marks one item from `get` as processed, for ``join(timeout:)``.
     /// Throws ``QueueError/Code/taskDoneTooOften`` when called more often than items were put.
-    public func taskDone() throws {
+    public final func taskDone() throws {
         guard unfinished > 0 else {
             throw QueueError(.taskDoneTooOften, "\(kind)\(quoted(label)).taskDone called more times than items were put")
         }
@@ -131,7 +175,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     }
 
     /// Waits until every item put has been marked with ``taskDone()``.
-    public func join(timeout: Duration? = nil) throws {
+    public final func join(timeout: Duration? = nil) throws {
         guard unfinished > 0 else { return }
         let coroutine = try AnyCoroutine.requireCurrent("Queue.join")
         let deadline = timeout.map { ContinuousClock.now + $0 }
@@ -145,7 +189,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// so does `get` once the queue is empty; coroutines blocked in either are woken with
     /// ``QueueError/Code/shutDown``. With `immediate`, the items left are discarded (and
     /// count as done), so `get` fails at once and `join` returns.
-    public func shutdown(immediate: Bool = false) {
+    public final func shutdown(immediate: Bool = false) {
         isShutDown = true
         if immediate {
             let discarded = storage.removeAll()
@@ -153,7 +197,11 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
             if unfinished == 0 { joiners.signalAll() }
         }
         putters.closeAll()
-        if storage.count == 0 { getters.closeAll() }
+        puttersMayWait = !putters.isEmpty
+        if storage.count == 0 {
+            getters.closeAll()
+            gettersMayWait = !getters.isEmpty
+        }
     }
 
     // MARK: - Internals
@@ -163,7 +211,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     /// Delivers a copy of `*item` to a waiting getter or stores it; false when full.
     private func putWithoutWaiting(from item: UnsafeMutablePointer<Element>) throws -> Bool {
         if isShutDown { throw shutDownError() }
-        if let slot = getters.signalFirstSlot() {
+        if let slot = signalFirstSlot(of: &getters, mayWait: &gettersMayWait) {
             slot.assumingMemoryBound(to: Element.self).initialize(to: item.pointee)
             unfinished += 1
             return true
@@ -178,7 +226,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     private func getWithoutWaiting(into slot: UnsafeMutablePointer<Element>) throws -> Bool {
         if storage.count > 0 {
             slot.initialize(to: storage.pop())
-            if let putterSlot = putters.signalFirstSlot() {
+            if let putterSlot = signalFirstSlot(of: &putters, mayWait: &puttersMayWait) {
                 storage.push(putterSlot.assumingMemoryBound(to: Element.self).pointee)
                 unfinished += 1
             }
@@ -186,6 +234,20 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
         }
         if isShutDown { throw shutDownError() }
         return false
+    }
+
+    /// Wakes the first coroutine waiting in `waiters` and returns its value slot (nil if
+    /// none waits), keeping the fast paths' `mayWait` flag in step. Checks `isEmpty` first:
+    /// most calls find nobody waiting.
+    @inline(__always)
+    private func signalFirstSlot(of waiters: inout WaitQueue, mayWait: inout Bool) -> UnsafeMutableRawPointer? {
+        guard !waiters.isEmpty else {
+            mayWait = false
+            return nil
+        }
+        let slot = waiters.signalFirstSlot()
+        mayWait = !waiters.isEmpty
+        return slot
     }
 
     private func shutDownError() -> QueueError {

@@ -1,5 +1,7 @@
 /// How a queue orders its items: first-in first-out, last-in first-out, or by priority.
 /// Subclassed rather than switched on, so `Queue`'s logic exists once.
+/// (`@usableFromInline` only because ``FIFOStorage``, which inlinable code uses, derives from it.)
+@usableFromInline
 class QueueStorage<Element> {
     var count: Int { fatalError("abstract") }
     func push(_ element: Element) { fatalError("abstract") }
@@ -11,32 +13,52 @@ class QueueStorage<Element> {
 /// A growable ring buffer: O(1) push and pop, storage reused once warm. Manually managed
 /// memory of `Element` (not `[Element?]`), so unspecialised generic code needs no
 /// metadata for derived types on every operation.
+///
+/// Push and pop are inlinable so that `Queue`'s fast paths, inlined into the caller,
+/// specialise them too: for `Queue<Int>` they become a few loads and stores. Only the
+/// rare `grow()` stays out of line.
+@usableFromInline
 final class FIFOStorage<Element>: QueueStorage<Element> {
-    private var slots: UnsafeMutablePointer<Element>?
-    private var capacity = 0
-    private var head = 0
-    private var stored = 0
+    @usableFromInline @exclusivity(unchecked) var slots: UnsafeMutablePointer<Element>?
+    @usableFromInline @exclusivity(unchecked) var capacity = 0
+    @usableFromInline @exclusivity(unchecked) var head = 0
+    @usableFromInline @exclusivity(unchecked) var stored = 0
 
     deinit {
         _ = removeAll()
         slots?.deallocate()
     }
 
+    @inlinable
     override var count: Int { stored }
 
+    @inlinable
     override func push(_ element: Element) {
         if stored == capacity { grow() }
-        var index = head + stored
-        if index >= capacity { index -= capacity }
-        (slots.unsafelyUnwrapped + index).initialize(to: element)
-        stored += 1
+        pushIntoRoom(element)
     }
 
+    /// Whether `pushIntoRoom` may be called: the ring has a free slot.
+    @inlinable
+    var hasRoom: Bool { stored < capacity }
+
+    /// `push` without growing; the caller checked ``hasRoom``. What `Queue`'s inlined fast
+    /// path uses: with no out-of-line call in it, the caller needs no retain of the ring.
+    @inlinable
+    func pushIntoRoom(_ element: Element) {
+        var index = head &+ stored
+        if index >= capacity { index &-= capacity }
+        (slots.unsafelyUnwrapped + index).initialize(to: element)
+        stored &+= 1
+    }
+
+    /// Removes the oldest item; the caller checks `stored > 0`.
+    @inlinable
     override func pop() -> Element {
         let element = (slots.unsafelyUnwrapped + head).move()
-        head += 1
+        head &+= 1
         if head == capacity { head = 0 }
-        stored -= 1
+        stored &-= 1
         return element
     }
 
@@ -49,7 +71,10 @@ final class FIFOStorage<Element>: QueueStorage<Element> {
         return removed
     }
 
-    private func grow() {
+    /// Doubles the capacity (at least 16), moving the items to the front. Out of line:
+    /// it runs only until the buffer is warm.
+    @usableFromInline
+    func grow() {
         let newCapacity = max(16, capacity * 2)
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         for index in 0..<stored {

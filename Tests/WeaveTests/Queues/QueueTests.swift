@@ -46,6 +46,108 @@ struct QueueTests {
         #expect(byKey == ["a", "b1", "b2"])
     }
 
+    @Test("FIFO order holds while the ring wraps and grows; a bounded queue grows up to its bound")
+    func ringWrapsAndGrows() async throws {
+        let (order, bounded, fullCode) = try await onHub { () throws -> ([Int], [Int], QueueError.Code?) in
+            let queue = try Queue<Int>()
+            var order: [Int] = []
+            var next = 0
+            // Move the head into the 16-slot ring, then fill it so it wraps and has to grow
+            // (out of line) while wrapped, twice; the inlined fast path runs in between.
+            for _ in 0..<10 { try queue.put(next); next += 1 }
+            for _ in 0..<8 { order.append(try queue.get()) }
+            for _ in 0..<40 { try queue.put(next); next += 1 }
+            #expect(queue.peek() == 8)
+            while !queue.isEmpty { order.append(try queue.getNowait()) }
+
+            let limited = try Queue<Int>(maxSize: 20)
+            for value in 0..<20 { try limited.putNowait(value) }
+            var fullCode: QueueError.Code?
+            do { try limited.putNowait(20) } catch let error as QueueError { fullCode = error.code }
+            return (order, try (0..<20).map { _ in try limited.get() }, fullCode)
+        }
+        #expect(order == Array(0..<50))
+        #expect(bounded == Array(0..<20))
+        #expect(fullCode == .full)
+    }
+
+    @Test("a get from a full bounded queue refills it from the waiting putter, in every order")
+    func refillFromWaitingPutter() async throws {
+        let (fifo, lifo, priority, handedOff) = try await onHub { () throws -> ([Int], [Int], [Int], [Int]) in
+            func drain(_ queue: Queue<Int>, after first: Int, _ second: Int) throws -> [Int] {
+                try queue.put(first)
+                try queue.put(second)
+                let putter = try spawn { try queue.put(3) }
+                try AnyCoroutine.yield()
+                #expect(!putter.isFinished)
+                var items = [try queue.get()]
+                try putter.join()
+                #expect(queue.count == 2)
+                items += [try queue.get(), try queue.get()]
+                #expect(queue.isEmpty)
+                #expect(queue.unfinishedTasks == 3)
+                return items
+            }
+            let fifo = try drain(Queue(maxSize: 2), after: 1, 2)
+            let lifo = try drain(LifoQueue(maxSize: 2), after: 1, 2)
+            let priority = try drain(PriorityQueue(maxSize: 2), after: 5, 1)
+            // A getter already waiting is handed the item directly, whatever the order.
+            var handedOff: [Int] = []
+            for queue in [try Queue<Int>(), try LifoQueue<Int>(), try PriorityQueue<Int>()] as [Queue<Int>] {
+                let getter = try spawn { try queue.get() }
+                try AnyCoroutine.yield()
+                try queue.put(7)
+                #expect(queue.isEmpty)
+                handedOff.append(try getter.join())
+            }
+            return (fifo, lifo, priority, handedOff)
+        }
+        #expect(fifo == [1, 2, 3])
+        #expect(lifo == [2, 3, 1])
+        #expect(priority == [1, 3, 5])
+        #expect(handedOff == [7, 7, 7])
+    }
+
+    @Test("the inlined fast paths' flags follow the wait queues (hand-off, timeout, cancel, shutdown)")
+    func fastPathFlags() async throws {
+        try await onHub { () throws -> Void in
+            let queue = try Queue<Int>(maxSize: 1)
+            // A getter that timed out leaves: the next put stores (fast path) instead of handing off.
+            _ = try? queue.get(timeout: .milliseconds(2))
+            #expect(!queue.gettersMayWait)
+            try queue.put(1)
+            #expect(queue.count == 1)
+            // A putter that timed out leaves: the next get takes the item without refilling.
+            #expect(throws: TimeoutError.self) { try queue.put(2, timeout: .milliseconds(2)) }
+            #expect(!queue.puttersMayWait)
+            #expect(try queue.get() == 1)
+            #expect(queue.isEmpty)
+            // A waiting getter is signalled by put, and the flag drops once it is taken out.
+            let getter = try spawn { try queue.get() }
+            try AnyCoroutine.yield()
+            #expect(queue.gettersMayWait)
+            try queue.put(3)
+            #expect(!queue.gettersMayWait)
+            #expect(try getter.join() == 3)
+            // A cancelled getter leaves too.
+            let doomed = try spawn { try queue.get() }
+            try AnyCoroutine.yield()
+            doomed.cancel()
+            try doomed.wait()
+            #expect(!queue.gettersMayWait)
+            // Shutdown wakes everyone; put (fast path included) fails from then on.
+            let waiting = try spawn { try queue.get() }
+            try AnyCoroutine.yield()
+            queue.shutdown()
+            try waiting.wait()
+            #expect(!queue.gettersMayWait)
+            #expect((waiting.error as? QueueError)?.code == .shutDown)
+            #expect(throws: QueueError.self) { try queue.put(4) }
+            #expect(throws: QueueError.self) { try queue.putNowait(4) }
+            #expect(queue.isEmpty)
+        }
+    }
+
     @Test("nowait variants throw typed Full and Empty errors; peek does not remove")
     func nowait() async throws {
         let codes = try await onHub { () throws -> [QueueError.Code] in
