@@ -20,8 +20,8 @@ weave_context_switch:
     stp     d10, d11, [sp, #112]
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
-    mrs     x9, fpcr
-    str     x9, [sp, #160]
+    mrs     x10, fpcr
+    str     x10, [sp, #160]
     mov     x9, sp
     str     x9, [x0]
 
@@ -37,7 +37,11 @@ weave_context_switch:
     ldp     d12, d13, [sp, #128]
     ldp     d14, d15, [sp, #144]
     ldr     x9, [sp, #160]
+    // Writing FPCR can be slow; it almost never differs between coroutines.
+    cmp     x9, x10
+    b.eq    1f
     msr     fpcr, x9
+1:
     add     sp, sp, #176
     mov     x0, x2          // returned on the resumed side, or the entry's argument
     ret

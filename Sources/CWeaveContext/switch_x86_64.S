@@ -20,11 +20,19 @@ weave_context_switch:
     subq    $16, %rsp
     stmxcsr 8(%rsp)
     fnstcw  12(%rsp)
+    movl    8(%rsp), %r8d
+    movzwl  12(%rsp), %r9d
     movq    %rsp, (%rdi)
 
     movq    %rsi, %rsp
+    cmpl    8(%rsp), %r8d
+    je      1f
     ldmxcsr 8(%rsp)
+1:
+    cmpw    12(%rsp), %r9w
+    je      2f
     fldcw   12(%rsp)
+2:
     addq    $16, %rsp
     popq    %r15
     popq    %r14

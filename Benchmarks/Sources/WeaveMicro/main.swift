@@ -212,7 +212,11 @@ func benchSwitch() throws {
     let swapped = SwitchBenchmark.nanosecondsPerSwitch(rounds: rounds, swapExclusivity: true)
     emit(["bench": .str("switch"), "impl": .str("weave-asm+swap"), "rounds": .int(rounds),
           "ns_per_switch": .num(swapped, 2), "swap_ns": .num(swapped - raw, 2),
-          "note": .str("hub<->fiber with the exclusivity swap: one libswiftCore call per switch")])
+          "note": .str("hub<->fiber with the exclusivity swap's runtime call on every switch")])
+    let skipped = SwitchBenchmark.nanosecondsPerSwitch(rounds: rounds, swapExclusivity: true, skippingEmptySwap: true)
+    emit(["bench": .str("switch"), "impl": .str("weave-asm+swap-check"), "rounds": .int(rounds),
+          "ns_per_switch": .num(skipped, 2), "swap_ns": .num(skipped - raw, 2),
+          "note": .str("as hubs switch: the swap's runtime calls skipped while no exclusive access is open (one load)")])
     // The scheduler path: fewer rounds, it is several times slower than the bare switch.
     let yieldRounds = max(1, rounds / 4)
     _ = try yieldPingPong(rounds: 10_000)

@@ -64,6 +64,7 @@ typedef struct weave_fiber {
     uint32_t is_host;
     uint32_t state;                   // WEAVE_FIBER_READY / _RUNNING / _PARKED / _FINISHED
     uint32_t interrupts;              // WEAVE_INTERRUPT_* bits, so hot paths test one word
+    uint32_t site_line;               // line of the spawn site below; 0: no site recorded
     // What the coroutine is parked on when it parked through a wait queue (for deadlock
     // reports and dumps): the primitive (an unretained Swift object) and the operation.
     void *wait_object;
@@ -74,8 +75,8 @@ typedef struct weave_fiber {
     char name[WEAVE_FIBER_NAME_BYTES];
     // Spawn site, copied only when the hub's blocked-loop monitor is on (the watchdog
     // thread reads C bytes, never the Swift coroutine object).
+    // (Valid only when `site_line` is not 0, so a spawn need not touch this cache line.)
     char site[WEAVE_FIBER_SITE_BYTES];
-    uint32_t site_line;
 } weave_fiber;
 
 /// The scheduler state of one hub; owned by the hub and touched only on its thread.
@@ -108,6 +109,10 @@ typedef struct weave_sched {
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
+    // This thread's head of Swift's exclusivity access list (found by
+    // weave_probe_exclusivity_head), or NULL: while the list is empty, swapping a
+    // coroutine with no saved accesses is a no-op, and the runtime calls are skipped.
+    void *const *exclusivity_head;
     void *owner;                      // the Swift Hub (unretained)
     // Stacks of finished default-size coroutines, ready for the next spawn: the exiting
     // fiber pushes its own stack here (nothing else runs on it once it has switched out,
@@ -123,6 +128,13 @@ typedef struct weave_sched {
     uint32_t idle;
     uint64_t idle_mark;
 } weave_sched;
+
+/// Finds the calling thread's head of Swift's exclusivity access list: begins two nested
+/// tracked accesses on locals, looks for the word in libswiftCore's thread-local block
+/// that follows them exactly (set to each access, then back as they end), and returns its
+/// address; NULL if no single word does (another runtime, or checking disabled). Only
+/// valid on the calling thread.
+void *const *weave_probe_exclusivity_head(void);
 
 /// Initialises the scheduler; the calling thread becomes its host.
 void weave_sched_init(weave_sched *s);
@@ -375,7 +387,9 @@ void weave_altstack_uninstall(weave_altstack *a);
 // MARK: - Benchmark support
 
 /// Ping-pongs between the calling thread and a fresh context `rounds` times (two switches
-/// a round) through the same path the scheduler uses, with or without the exclusivity swap.
+/// a round) through the same path the scheduler uses: `swap_exclusivity` 0 without the
+/// exclusivity swap, 1 with the runtime calls on every switch, 2 as hubs run it (the calls
+/// skipped while no access is open).
 /// Returns the elapsed nanoseconds.
 uint64_t weave_bench_switch(uint64_t rounds, int swap_exclusivity);
 

@@ -65,7 +65,8 @@ extension Hub {
     /// Keeps a C copy of the spawn site for the watchdog thread, which must not read the
     /// Swift coroutine object (it belongs to the hub's thread).
     func copySpawnSite(_ site: SourceLocation, into fiber: UnsafeMutablePointer<weave_fiber>) {
-        fiber.pointee.site_line = UInt32(clamping: site.line)
+        // 0 means "no site" to the C side; the main coroutine's pseudo-site has line 0.
+        fiber.pointee.site_line = UInt32(clamping: max(site.line, 1))
         withUnsafeMutableBytes(of: &fiber.pointee.site) { buffer in
             site.file.withUTF8Buffer { utf8 in
                 let count = min(utf8.count, buffer.count - 1)

@@ -71,6 +71,7 @@ public final class Hub {
         sched.pointee.poll_interval = UInt32(clamping: configuration.pollInterval)
         sched.pointee.swap_exclusivity = configuration.exclusivity == .perCoroutine ? 1 : 0
         sched.pointee.check_exclusivity = configuration.trapsOnSuspendedAccess ? 1 : 0
+        sched.pointee.exclusivity_head = weave_probe_exclusivity_head()
         sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
         sched.pointee.stack_cache_span = stacks.stackSize
         stacks.cachedStackCount = UnsafePointer(sched.pointer(to: \.stack_cache_count))
@@ -141,6 +142,10 @@ public final class Hub {
         recycleZombies()
         return stacks.inUse - Int(sched.pointee.stack_cache_count)
     }
+
+    /// Whether switches skip the exclusivity swap's runtime calls while no access is open
+    /// (the thread's access list was found at start; see `weave_probe_exclusivity_head`).
+    var skipsEmptyExclusivitySwaps: Bool { sched.pointee.exclusivity_head != nil }
 
     /// Whether stacks are guarded by `mprotect` (the fallback) rather than `MADV_GUARD_INSTALL`.
     public var usesMprotectGuards: Bool { stacks.usesMprotect }

@@ -15,10 +15,10 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     public let label: String?
     /// Values buffered without a receiver; 0 for a rendezvous channel.
     public let capacity: Int
-    private let buffer = FIFOStorage<Element>()
+    @usableFromInline let buffer = FIFOStorage<Element>()
     @exclusivity(unchecked) var receivers = WaitQueue()
     @exclusivity(unchecked) var senders = WaitQueue()
-    @exclusivity(unchecked) public private(set) var isClosed = false
+    @exclusivity(unchecked) public internal(set) var isClosed = false
 
     public init(capacity: Int = 0, label: String? = nil) throws {
         guard capacity >= 0 else {
@@ -37,10 +37,23 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     /// ``TimeoutError`` after `timeout`, `CancellationError` if cancelled (the value is then not sent).
     @inlinable
     public func send(_ value: Element, timeout: Duration? = nil) throws {
-        // Inlinable so the caller specialises it: the shared core below works on a typed
-        // pointer and never needs metadata for `Element?` (a lookup per call otherwise).
+        // Inlinable so the caller specialises it: handing the value to a parked receiver
+        // (the common case of a rendezvous) or buffering it is then a few typed stores.
+        // Only waiting, which needs no knowledge of `Element`, is out of line.
+        if isClosed { throw closedError() }
+        if let slot = _wakeReceiver() {
+            slot.assumingMemoryBound(to: Element.self).initialize(to: value)
+            return
+        }
+        if buffer.stored < capacity {
+            buffer.push(value)
+            return
+        }
         var value = value
-        try withUnsafeMutablePointer(to: &value) { try _send(from: $0, timeout: timeout) }
+        let closed = try withUnsafeMutablePointer(to: &value) {
+            try _waitForReceiver(from: UnsafeMutableRawPointer($0), timeout: timeout)
+        }
+        if closed { throw closedError() }
     }
 
     /// Receives the next value, waiting for one; nil once the channel is closed and drained.
@@ -48,29 +61,47 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     /// Throws ``TimeoutError`` after `timeout` and `CancellationError` if cancelled.
     @inlinable
     public func receive(timeout: Duration? = nil) throws -> Element? {
-        try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
+        if buffer.stored > 0 {
+            let value = buffer.pop()
+            // A sender waiting on a full buffer refills the room just made.
+            if let slot = _wakeSender() { buffer.push(slot.assumingMemoryBound(to: Element.self).pointee) }
+            return value
+        }
+        if let slot = _wakeSender() { return slot.assumingMemoryBound(to: Element.self).pointee }
+        if isClosed { return nil }
+        return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
             let slot = buffer.baseAddress.unsafelyUnwrapped
-            return try _receive(into: slot, timeout: timeout) ? slot.move() : nil
+            return try _waitForSender(into: UnsafeMutableRawPointer(slot), timeout: timeout) ? slot.move() : nil
         }
     }
 
-    /// Sends a copy of `*value`; see ``send(_:timeout:)``.
+    /// Wakes the first receiver still waiting and returns the slot to initialise with the
+    /// value (the receiver runs only once the caller blocks or yields); nil if none waits.
     @usableFromInline
-    func _send(from value: UnsafeMutablePointer<Element>, timeout: Duration?) throws {
-        if try sendWithoutWaiting(from: value) { return }
-        // The value waits in the caller's frame; a receiver copies it out and signals us.
-        let closed = try AnyCoroutine.wait(on: self, "send", timeout: timeout, slot: UnsafeMutableRawPointer(value),
-                                           enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
-        if closed { throw closedError() }
+    func _wakeReceiver() -> UnsafeMutableRawPointer? {
+        receivers.isEmpty ? nil : receivers.signalFirstSlot()
     }
 
-    /// Initialises `*slot` with the next value and returns true, or returns false at the end.
+    /// Wakes the first sender still waiting and returns the slot holding its value (the
+    /// caller copies it out before blocking); nil if none waits.
     @usableFromInline
-    func _receive(into slot: UnsafeMutablePointer<Element>, timeout: Duration?) throws -> Bool {
-        if receiveWithoutWaiting(into: slot) { return true }
-        if isClosed { return false }
+    func _wakeSender() -> UnsafeMutableRawPointer? {
+        senders.isEmpty ? nil : senders.signalFirstSlot()
+    }
+
+    /// Parks until a receiver copies `*value` out; true if the channel closed instead.
+    @usableFromInline
+    func _waitForReceiver(from value: UnsafeMutableRawPointer, timeout: Duration?) throws -> Bool {
+        // The value waits in the caller's frame; a receiver copies it out and signals us.
+        try AnyCoroutine.wait(on: self, "send", timeout: timeout, slot: value,
+                              enqueue: { senders.append($0) }, dequeue: { senders.remove($0) })
+    }
+
+    /// Parks until a sender initialises `*slot`; false if the channel closed instead.
+    @usableFromInline
+    func _waitForSender(into slot: UnsafeMutableRawPointer, timeout: Duration?) throws -> Bool {
         // A sender initialises the slot and signals us; a close signals with `sawClose`.
-        let closed = try AnyCoroutine.wait(on: self, "receive", timeout: timeout, slot: UnsafeMutableRawPointer(slot),
+        let closed = try AnyCoroutine.wait(on: self, "receive", timeout: timeout, slot: slot,
                                            enqueue: { receivers.append($0) }, dequeue: { receivers.remove($0) })
         return !closed
     }

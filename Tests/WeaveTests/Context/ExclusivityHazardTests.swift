@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-import Weave
+@testable import Weave
 
 /// The exclusivity hazards of stackful coroutines in Swift (DESIGN rule 2), each in a
 /// child process whose exit status and stderr are checked.
@@ -59,6 +59,17 @@ struct ExclusivityHazardTests {
             // Both updates land: a stored property is accessed in place.
             if counter.value != 2 { exit(3) }
             counter.value += 1
+        }
+    }
+
+    @Test("hub threads find their access list, so empty swaps skip the runtime calls")
+    func emptySwapsAreSkipped() async throws {
+        // If a Swift runtime moved its access list, the probe returns nil and every switch
+        // calls the runtime (correct, slower): this test is the alarm for that.
+        // Each hub runs on a new thread here, and the list is per thread: check two.
+        for _ in 0..<2 {
+            let skips = try await onHub { Hub.current!.skipsEmptyExclusivitySwaps }
+            #expect(skips)
         }
     }
 
