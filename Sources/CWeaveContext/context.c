@@ -139,6 +139,7 @@ weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low
     f->sanitizer_fiber = NULL;
     f->name[0] = 0;
     f->site_line = 0;
+    f->wait_object = NULL;
     f->owner = owner;
     f->stack_low = stack_low;
     f->guard_low = guard_low;

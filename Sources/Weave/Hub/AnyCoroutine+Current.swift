@@ -52,7 +52,7 @@ extension AnyCoroutine {
     /// next ready coroutine. Throws `CancellationError` if cancelled.
     public static func yield() throws {
         // Fiber fields only: no Swift object is touched (or retained) unless interrupted.
-        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0 else {
+        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0, fiber.pointee.owner != nil else {
             throw WeaveError(.notInCoroutine, "yield() must be called from a coroutine (inside Weave.run)")
         }
         if fiber.pointee.interrupts != 0 { try current.unsafelyUnwrapped.throwInterruption() }

@@ -219,22 +219,34 @@ public class AnyCoroutine: CustomStringConvertible {
     /// Runs on the coroutine's own stack, from its entry, until the body is done: runs the
     /// body (or not, if cancelled before starting) and records the outcome.
     final func execute() {
+        // The rare paths are out of line, so this frame (which every coroutine's body runs
+        // below) stays small: fewer stack cache lines touched per coroutine.
         state = .running
-        if cancelled {
-            dropBody()
-            failure = CancellationError()
-        } else {
-            runBody()
-        }
+        if cancelled { finishUnstarted() } else { runBody() }
         state = .finished
-        var hadHandlers = false
         if let extras, !extras.finishHandlers.isEmpty {
-            hadHandlers = true
-            let handlers = extras.finishHandlers
-            extras.finishHandlers = []
-            for handler in handlers { handler(self) }
+            runFinishHandlers(extras)
+        } else if failure != nil {
+            logUnhandledFailure()
         }
-        if !hadHandlers, let failure, !(failure is CancellationError) {
+    }
+
+    @inline(never)
+    private func finishUnstarted() {
+        dropBody()
+        failure = CancellationError()
+    }
+
+    @inline(never)
+    private func runFinishHandlers(_ extras: Extras) {
+        let handlers = extras.finishHandlers
+        extras.finishHandlers = []
+        for handler in handlers { handler(self) }
+    }
+
+    @inline(never)
+    private func logUnhandledFailure() {
+        if let failure, !(failure is CancellationError) {
             hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
         }
     }

@@ -25,7 +25,10 @@ extension Hub {
         let status = uv_loop_close(loop)
         if status != 0 { logger.error("uv_loop_close: \(UVError(status, operation: "uv_loop_close"))") }
         else { loop.deallocate() }
-        if !leakedCoroutines { stacks.destroy() }
+        if !leakedCoroutines {
+            _ = weave_sched_take_stack_cache(sched)  // in the slabs that destroy() unmaps
+            stacks.destroy()
+        }
         weave_altstack_uninstall(&altstackStorage.pointee)
         altstackStorage.deallocate()
         weave_sched_set_current(nil)

@@ -130,7 +130,8 @@ public final class Hub {
     /// Free stacks kept for reuse.
     public var pooledStackCount: Int {
         recycleZombies()
-        return stacks.freeCount + Int(sched.pointee.stack_cache_count)
+        flushStackCache()
+        return stacks.freeCount
     }
 
     /// The most free stacks the pool keeps (``Configuration/stackPoolCapacity`` rounded up
@@ -140,7 +141,8 @@ public final class Hub {
     /// Stacks currently owned by coroutines.
     public var stacksInUse: Int {
         recycleZombies()
-        return stacks.inUse - Int(sched.pointee.stack_cache_count)
+        flushStackCache()
+        return stacks.inUse
     }
 
     /// Whether switches skip the exclusivity swap's runtime calls while no access is open
@@ -169,6 +171,18 @@ public final class Hub {
     func makeReady(_ coroutine: AnyCoroutine) {
         guard let fiber = coroutine.fiber else { return }
         weave_fiber_wake(sched, fiber)
+    }
+
+    /// Gives the stacks parked in the C-side cache back to the allocator. The cache keeps
+    /// spawning cheap while the hub is busy, but a cached stack holds its whole slab mapped
+    /// (the slab is not wholly free), so the hub flushes it whenever it goes idle and before
+    /// reporting pool figures: the pool's cap and unmapping rule then apply again.
+    func flushStackCache() {
+        var cached = weave_sched_take_stack_cache(sched)
+        while let fiber = cached {
+            cached = fiber.pointee.next
+            stacks.release(fiber)
+        }
     }
 
     /// Returns the stacks of finished coroutines to the allocator.

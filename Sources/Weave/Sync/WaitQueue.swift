@@ -85,7 +85,9 @@ extension AnyCoroutine {
         enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,
         dequeue: (UnsafeMutablePointer<weave_waiter>) -> Void
     ) throws -> Bool {
-        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0 else {
+        // A fiber without an owner is a coroutine past its end (a deinit run as its object
+        // was released): not a coroutine that can block any more.
+        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0, fiber.pointee.owner != nil else {
             let name = (target as? any WaitTarget)?.waitDescription ?? "\(type(of: target))"
             throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Weave.run)")
         }

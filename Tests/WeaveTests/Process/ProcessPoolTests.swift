@@ -100,7 +100,10 @@ struct ProcessPoolTests {
             let pool = try testPool()
             var victim: Int32 = 0
             var outcomes: [Result<Int, any Error>] = []
-            for outcome in try pool.imapUnordered((1...20).map { NapThenSquare($0, milliseconds: 40) }) {
+            // Naps long enough that the kill lands while the victim's task runs, not after its
+            // result is already in the pipe (the other worker's first task is longer still).
+            let tasks = (1...20).map { NapThenSquare($0, milliseconds: $0 == 2 ? 400 : 100) }
+            for outcome in try pool.imapUnordered(tasks) {
                 outcomes.append(outcome)
                 // A worker that holds a task right now (an idle one would fail nothing).
                 if victim == 0, let busy = pool.workers.first(where: { !$0.inFlight.isEmpty }) {
