@@ -361,17 +361,8 @@ func benchTimers() throws {
 func benchCoordination() throws {
     let rounds = argument(2, default: 1_000_000)
     try Weave.run {
-        let ping = try Channel<Int>(), pong = try Channel<Int>()
-        let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
-        for value in 0..<10_000 { try ping.send(value); _ = try pong.receive() }
-        var t0 = nowNanos()
-        for value in 0..<rounds { try ping.send(value); _ = try pong.receive() }
-        var elapsed = nowNanos() - t0
-        ping.close()
-        try echo.join()
-        emit(["bench": .str("switch"), "impl": .str("weave-channel"), "rounds": .int(rounds),
-              "ns_per_switch": .num(Double(elapsed) / Double(2 * rounds), 2),
-              "note": .str("unbuffered Channel<Int> ping-pong, two coroutines, one round trip = 2 switches (Go's shape)")])
+        try channelPingPong(rounds: rounds)
+        var t0: UInt64, elapsed: UInt64
 
         let lock = Lock()
         t0 = nowNanos()
@@ -411,17 +402,23 @@ func benchCoordination() throws {
 /// Only the unbuffered channel ping-pong of `coordination` (for profiling it alone).
 func benchChannel() throws {
     let rounds = argument(2, default: 1_000_000)
-    try Weave.run {
-        let ping = try Channel<Int>(), pong = try Channel<Int>()
-        let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
-        let t0 = nowNanos()
-        for value in 0..<rounds { try ping.send(value); _ = try pong.receive() }
-        let elapsed = nowNanos() - t0
-        ping.close()
-        try echo.join()
-        emit(["bench": .str("switch"), "impl": .str("weave-channel"), "rounds": .int(rounds),
-              "ns_per_switch": .num(Double(elapsed) / Double(2 * rounds), 2)])
-    }
+    try Weave.run { try channelPingPong(rounds: rounds) }
+}
+
+/// Two coroutines bounce an Int over two unbuffered channels `rounds` times (after a
+/// warm-up); one round trip is two switches, as in Go's peer.
+func channelPingPong(rounds: Int) throws {
+    let ping = try Channel<Int>(), pong = try Channel<Int>()
+    let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
+    for value in 0..<10_000 { try ping.send(value); _ = try pong.receive() }
+    let t0 = nowNanos()
+    for value in 0..<rounds { try ping.send(value); _ = try pong.receive() }
+    let elapsed = nowNanos() - t0
+    ping.close()
+    try echo.join()
+    emit(["bench": .str("switch"), "impl": .str("weave-channel"), "rounds": .int(rounds),
+          "ns_per_switch": .num(Double(elapsed) / Double(2 * rounds), 2),
+          "note": .str("unbuffered Channel<Int> ping-pong, two coroutines, one round trip = 2 switches (Go's shape)")])
 }
 
 // MARK: - main

@@ -40,10 +40,7 @@ public class AnyCoroutine: CustomStringConvertible {
         get { resumed }
         set {
             resumed = newValue
-            if let fiber {
-                if newValue == nil { fiber.pointee.interrupts &= ~WEAVE_INTERRUPT_RESUME_ERROR }
-                else { fiber.pointee.interrupts |= WEAVE_INTERRUPT_RESUME_ERROR }
-            }
+            mirror(WEAVE_INTERRUPT_RESUME_ERROR, newValue != nil)
         }
     }
     @exclusivity(unchecked) private var resumed: (any Error)?
@@ -53,13 +50,17 @@ public class AnyCoroutine: CustomStringConvertible {
         get { pending }
         set {
             pending = newValue
-            if let fiber {
-                if newValue == nil { fiber.pointee.interrupts &= ~WEAVE_INTERRUPT_PENDING }
-                else { fiber.pointee.interrupts |= WEAVE_INTERRUPT_PENDING }
-            }
+            mirror(WEAVE_INTERRUPT_PENDING, newValue != nil)
         }
     }
     @exclusivity(unchecked) private var pending: (any Error)?
+
+    /// Keeps an interruption's bit in the fiber in step with the Swift field, so that hot
+    /// paths test one word of the fiber instead of this object.
+    private func mirror(_ bit: UInt32, _ isSet: Bool) {
+        guard let fiber else { return }
+        if isSet { fiber.pointee.interrupts |= bit } else { fiber.pointee.interrupts &= ~bit }
+    }
     /// What the coroutine is parked on: recorded by `park`, or (for the common wait on a
     /// primitive's queue) read from the fiber, where the wait left it without touching this object.
     var waitReason: WaitReason {
