@@ -26,8 +26,8 @@ extension Hub {
             if !hasReady && uv_loop_alive(loop) == 0 && outsideWork == 0 {
                 return deadlockReport()
             }
-            // About to block in the poll: a good moment to give cached stacks back.
-            if !hasReady && sched.pointee.stack_cache != nil { flushStackCache() }
+            // About to block in the poll: a good moment to give free stacks back.
+            if !hasReady { releaseIdleStacks() }
             uv_run(loop, hasReady ? UV_RUN_NOWAIT : UV_RUN_ONCE)
             weave_sched_mark_busy(sched)
         }

@@ -74,7 +74,6 @@ public final class Hub {
         sched.pointee.exclusivity_head = weave_probe_exclusivity_head()
         sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
         sched.pointee.stack_cache_span = stacks.stackSize
-        stacks.cachedStackCount = UnsafePointer(sched.pointer(to: \.stack_cache_count))
 
         altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)
@@ -129,8 +128,7 @@ public final class Hub {
 
     /// Free stacks kept for reuse.
     public var pooledStackCount: Int {
-        recycleZombies()
-        flushStackCache()
+        releaseIdleStacks()
         return stacks.freeCount
     }
 
@@ -140,8 +138,7 @@ public final class Hub {
 
     /// Stacks currently owned by coroutines.
     public var stacksInUse: Int {
-        recycleZombies()
-        flushStackCache()
+        releaseIdleStacks()
         return stacks.inUse
     }
 
@@ -173,16 +170,18 @@ public final class Hub {
         weave_fiber_wake(sched, fiber)
     }
 
-    /// Gives the stacks parked in the C-side cache back to the allocator. The cache keeps
-    /// spawning cheap while the hub is busy, but a cached stack holds its whole slab mapped
-    /// (the slab is not wholly free), so the hub flushes it whenever it goes idle and before
-    /// reporting pool figures: the pool's cap and unmapping rule then apply again.
-    func flushStackCache() {
+    /// Gives free stacks back: those parked in the C-side cache return to their pools, and
+    /// each pool unmaps what it holds above its cap. The cache keeps spawning cheap while the
+    /// hub is busy, and pools keep memory through bursts; the hub calls this whenever it goes
+    /// idle, and before reporting pool figures, so the cap holds once the burst is over.
+    func releaseIdleStacks() {
+        recycleZombies()
         var cached = weave_sched_take_stack_cache(sched)
         while let fiber = cached {
             cached = fiber.pointee.next
             stacks.release(fiber)
         }
+        stacks.trim()
     }
 
     /// Returns the stacks of finished coroutines to the allocator.

@@ -15,9 +15,6 @@ final class StackAllocator {
     let poolCapacity: Int
     let usesMprotect: Bool
     private let defaultPool: StackPool
-    /// Default-size stacks parked in the hub's C-side cache (see `weave_sched.stack_cache`):
-    /// in use as far as the pools know, free as far as the cap is concerned.
-    var cachedStackCount: UnsafePointer<UInt32>?
     private var otherPools: [Int: StackPool] = [:]
 
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -70,8 +67,13 @@ final class StackAllocator {
     /// Takes back the stack of a finished fiber. The fiber must never run again.
     func release(_ fiber: UnsafeMutablePointer<weave_fiber>) {
         let slab = Unmanaged<StackSlab>.fromOpaque(fiber.pointee.region).takeUnretainedValue()
-        let cached = slab.pool === defaultPool ? Int(cachedStackCount?.pointee ?? 0) : 0
-        slab.pool.release(slab: slab, slot: Int(fiber.pointee.slot), alsoFree: cached)
+        slab.pool.release(slab: slab, slot: Int(fiber.pointee.slot))
+    }
+
+    /// Gives back memory above each pool's cap (wholly free slabs); see ``StackPool/trim()``.
+    func trim() {
+        defaultPool.trim()
+        for pool in otherPools.values { pool.trim() }
     }
 
     /// Unmaps every slab. Only when no stack is in use (the hub has finished).

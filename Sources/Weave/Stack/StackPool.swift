@@ -40,14 +40,20 @@ final class StackPool {
             region: Unmanaged.passUnretained(slab).toOpaque(), slot: UInt32(slot))
     }
 
-    /// Takes a stack back. `alsoFree` counts free stacks of this size kept elsewhere (the
-    /// hub's cache), which the cap includes.
-    func release(slab: StackSlab, slot: Int, alsoFree: Int = 0) {
+    /// Takes a stack back. Memory is given back later, by ``trim()``: unmapping here would
+    /// make a workload that swings above the cap unmap and fault its stacks in again on
+    /// every swing.
+    func release(slab: StackSlab, slot: Int) {
         inUse -= 1
         slab.freeSlots.append(Int32(slot))
         freeCount += 1
         if slab.freeSlots.count == 1 { addAvailable(slab) }
-        if slab.freeSlots.count == slab.count && freeCount + alsoFree - slab.count >= poolCapacity {
+    }
+
+    /// Unmaps wholly free slabs while more than `poolCapacity` stacks would stay free.
+    func trim() {
+        guard freeCount > poolCapacity else { return }
+        for slab in available where slab.freeSlots.count == slab.count && freeCount - slab.count >= poolCapacity {
             removeAvailable(slab)
             freeCount -= slab.count
             unmap(slab)

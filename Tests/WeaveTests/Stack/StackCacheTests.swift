@@ -43,6 +43,29 @@ struct StackCacheTests {
         #expect(pooled >= 300)
     }
 
+    @Test("a burst above the pool's cap keeps its slabs until the hub goes idle, then gives them back")
+    func burstsKeepSlabsUntilIdle() async throws {
+        var configuration = Hub.Configuration()
+        configuration.stackSize = 16 << 20   // 4 stacks a slab
+        configuration.stackPoolCapacity = 4
+        let (first, second, afterIdle, pooled, limit) = try await onHub(configuration: configuration) {
+            () throws -> (Int, Int, Int, Int, Int) in
+            let hub = Hub.current!
+            func burst() throws -> Int {
+                try joinAll((0..<40).map { _ in try spawn { try AnyCoroutine.yield() } })
+                return hub.stacks.mappingCount
+            }
+            let first = try burst()
+            let second = try burst()   // no idle in between: the same slabs, nothing remapped
+            try AnyCoroutine.sleep(for: .milliseconds(2))   // idle: free slabs above the cap go
+            let afterIdle = hub.stacks.mappingCount
+            return (first, second, afterIdle, hub.pooledStackCount, hub.stackPoolLimit)
+        }
+        #expect(second == first)
+        #expect(afterIdle < first)
+        #expect(pooled <= limit)
+    }
+
     @Test("a blocking call from a deinit run after the coroutine's end throws instead of parking")
     func blockingAfterTheEndThrows() async throws {
         let outcome = try await onHub { () throws -> String in
