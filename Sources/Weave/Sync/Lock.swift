@@ -87,6 +87,13 @@ public final class Lock: WaitTarget, CustomStringConvertible {
         let waiter = coroutine.waiter
         var interruption: (any Error)?
         while ownerID != me {
+            // Woken by an interruption, the lock may have been freed meanwhile (its release
+            // skipped us, as we were no longer parked): take it rather than park for a
+            // hand-over that will never come.
+            if ownerID == 0 {
+                ownerID = me
+                break
+            }
             if !waiter.isQueued { waiters.append(waiter) }
             if let error = coroutine.parkUninterruptibly(.primitive(self, "reacquire")), interruption == nil {
                 interruption = error

@@ -131,6 +131,30 @@ struct SemaphoreEventTests {
         #expect(held)
     }
 
+    @Test("a waiter cancelled while re-taking the lock, which is freed before it runs, takes it")
+    func conditionCancelledDuringReacquire() async throws {
+        let outcome = try await onHub { () throws -> String in
+            let condition = Condition()
+            let outcome = Box("")
+            let waiter = try spawn {
+                try condition.withLock {
+                    do { try condition.wait() } catch is CancellationError {
+                        outcome.value = "cancelled, lock held: \(condition.lock.isHeldByCurrentCoroutine)"
+                    }
+                }
+            }
+            try AnyCoroutine.yield()        // the waiter waits (the lock is free)
+            try condition.acquire()
+            try condition.notify()
+            try AnyCoroutine.yield()        // the waiter wakes and parks to re-take the lock
+            waiter.cancel()                 // it is runnable again, no longer parked...
+            try condition.release()         // ...so this release passes it by: the lock is free
+            try waiter.join(timeout: .seconds(5))
+            return outcome.value
+        }
+        #expect(outcome == "cancelled, lock held: true")
+    }
+
     @Test("Barrier releases all parties; a cancelled party breaks it for the others")
     func barrier() async throws {
         let (indices, brokenCount) = try await onHub { () throws -> ([Int], Int) in
