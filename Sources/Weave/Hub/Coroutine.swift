@@ -23,7 +23,7 @@ public final class Coroutine<Value>: AnyCoroutine {
     }
 
     @usableFromInline
-    func setBody(_ body: @escaping () throws -> Value) { self.body = body }
+    func setBody(_ body: consuming @escaping () throws -> Value) { self.body = body }
 
     override func runBody() {
         let body = self.body.unsafelyUnwrapped

@@ -58,8 +58,16 @@ extension AnyCoroutine {
         guard let sched = weave_sched_current() else {
             throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Weave.run)")
         }
-        unowned(unsafe) let hub = Unmanaged<Hub>.fromOpaque(sched.pointee.owner).takeUnretainedValue()
-        try hub.launch(self, name: name, stackSize: stackSize, spawnSite: SourceLocation(fileID: fileID, line: line))
+        // The hub outlives the call: borrow it without a retain.
+        let failure = Unmanaged<Hub>.fromOpaque(sched.pointee.owner)._withUnsafeGuaranteedRef { hub -> WeaveError? in
+            do throws(WeaveError) {
+                try hub.launch(self, name: name, stackSize: stackSize, spawnSite: SourceLocation(fileID: fileID, line: line))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
     }
 }
 
@@ -83,7 +91,7 @@ extension Hub {
         }
         nextCoroutineID += 1
         coroutine.id = nextCoroutineID
-        coroutine.name = name
+        if let name { coroutine.name = name }  // (a nil store still costs a call)
         coroutine.spawnSite = spawnSite
         coroutine.spawnedAt = uv_now(loop)
         // Inherit the spawning coroutine's locals (read without retaining it).
