@@ -29,7 +29,12 @@ public final class Coroutine<Value>: AnyCoroutine {
         let body = self.body.unsafelyUnwrapped
         self.body = nil
         // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
-        do { returned = try body() as Any } catch { failure = error }
+        do {
+            // A Void result is not stored: `returnedValue` makes it (no existential to box).
+            if Value.self == Void.self { _ = try body() } else { returned = try body() as Any }
+        } catch {
+            failure = error
+        }
     }
 
     override func dropBody() { body = nil }
@@ -42,7 +47,10 @@ public final class Coroutine<Value>: AnyCoroutine {
     }
 
     /// The value the body returned, nil if it has not finished or threw.
-    public var value: Value? { returned as? Value }
+    public var value: Value? {
+        guard isFinished, failure == nil else { return nil }
+        return returnedValue
+    }
 
     /// What the body returned; only once it has.
     var returnedValue: Value {

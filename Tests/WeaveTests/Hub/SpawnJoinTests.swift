@@ -50,6 +50,29 @@ struct SpawnJoinTests {
         #expect(caught == TestFailure(tag: "bad"))
     }
 
+    @Test("value and result keep Void, Optional and struct results intact")
+    func resultTypes() async throws {
+        let checks = try await onHub { () throws -> [Bool] in
+            let void = try spawn { }
+            let none = try spawn { () -> Int? in nil }
+            let some = try spawn { () -> Int? in 7 }
+            let pair = try spawn { (name: "a", count: 2) }
+            let cancelled = try spawn { 1 }
+            cancelled.cancel()
+            try joinAll([void, none, some, pair, cancelled])
+            var checks: [Bool] = []
+            checks.append(void.value != nil)
+            if case .success = void.result { checks.append(true) } else { checks.append(false) }
+            checks.append(none.value == .some(nil))
+            checks.append(try none.join() == nil)
+            checks.append(some.value == .some(7))
+            checks.append(try pair.join().count == 2 && pair.value?.name == "a")
+            checks.append(cancelled.value == nil && cancelled.error is CancellationError)
+            return checks
+        }
+        #expect(checks == [true, true, true, true, true, true, true])
+    }
+
     @Test("join with a timeout throws TimeoutError and leaves the target running")
     func joinTimeout() async throws {
         let description = try await onHub { () throws -> String in
