@@ -253,8 +253,9 @@ void weave_sched_yield(weave_sched *s);
 /// dry or I/O is due to be polled).
 void weave_sched_run(weave_sched *s);
 
-/// Final switch of a finished coroutine. Unlinks it from the live list, parks it on the
-/// zombie list (its stack is recycled later by another context) and never returns.
+/// Final switch of a finished coroutine. Unlinks it from the live list, parks its stack in
+/// the stack cache (default size, cache not full) or on the zombie list (recycled later by
+/// another context), and never returns.
 __attribute__((noreturn)) void weave_sched_exit(weave_sched *s);
 
 /// Releases per-fiber sanitizer state before the fiber's stack is reused or unmapped.

@@ -10,7 +10,9 @@ extension Hub {
         /// Bytes of the guard region below every stack. Swift emits large frames without
         /// stack probes, so one page is not enough. Default 64 KiB.
         public var guardSize: Int = 64 * 1024
-        /// Free default-size stacks kept for reuse (rounded up to whole slabs).
+        /// Free stacks kept for reuse per stack size (rounded up to whole slabs), and the most
+        /// finished default-size stacks the hub parks for the next spawns. Free stacks above it
+        /// are unmapped when the hub goes idle.
         public var stackPoolCapacity: Int = 1024
         /// How stacks are guarded. `WEAVE_GUARD_MODE=mprotect` in the environment forces `.mprotect`.
         public var guardMode: GuardMode = .automatic
