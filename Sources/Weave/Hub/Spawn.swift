@@ -119,6 +119,16 @@ extension Hub {
         let stack: StackAllocator.Allocation
         do {
             stack = try stacks.allocate(size: stackSize)
+        } catch where error.code == .mappingBudgetExhausted {
+            // This hub may hold free slabs above its cap (kept while it is busy): give them
+            // back and try once more before failing.
+            releaseIdleStacks()
+            do {
+                stack = try stacks.allocate(size: stackSize)
+            } catch {
+                Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
+                throw error
+            }
         } catch {
             Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
             throw error

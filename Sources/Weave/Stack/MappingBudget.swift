@@ -21,6 +21,10 @@ enum MappingBudget {
     static var inUse: Int { used.load(ordering: .relaxed) }
 
     /// Reserves `count` mappings, or returns false when that would pass the budget.
+    /// More than half of the budget is in use: free slabs should go back at once rather than
+    /// wait for their hub to go idle (a busy hub must not starve the others).
+    static var isUnderPressure: Bool { inUse * 2 > limit }
+
     static func reserve(_ count: Int) -> Bool {
         var current = used.load(ordering: .relaxed)
         while true {

@@ -40,14 +40,19 @@ final class StackPool {
             region: Unmanaged.passUnretained(slab).toOpaque(), slot: UInt32(slot))
     }
 
-    /// Takes a stack back. Memory is given back later, by ``trim()``: unmapping here would
-    /// make a workload that swings above the cap unmap and fault its stacks in again on
-    /// every swing.
+    /// Takes a stack back. Memory above the cap is normally given back later, by ``trim()``:
+    /// unmapping here would make a workload that swings above the cap unmap and fault its
+    /// stacks in again on every swing. Under mapping pressure a wholly free slab goes at once.
     func release(slab: StackSlab, slot: Int) {
         inUse -= 1
         slab.freeSlots.append(Int32(slot))
         freeCount += 1
         if slab.freeSlots.count == 1 { addAvailable(slab) }
+        if slab.freeSlots.count == slab.count && freeCount - slab.count >= poolCapacity && MappingBudget.isUnderPressure {
+            removeAvailable(slab)
+            freeCount -= slab.count
+            unmap(slab)
+        }
     }
 
     /// Unmaps wholly free slabs while more than `poolCapacity` stacks would stay free.

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import Weave
 
@@ -64,6 +65,23 @@ struct StackCacheTests {
         #expect(second == first)
         #expect(afterIdle < first)
         #expect(pooled <= limit)
+    }
+
+    @Test("a hub that never goes idle still gives free slabs back when mappings run short")
+    func busyHubReleasesSlabsUnderPressure() async {
+        await #expect(processExitsWith: .success) {
+            setenv("WEAVE_MAPPING_BUDGET", "5", 1)   // read once, on first use, in this child
+            var configuration = Hub.Configuration()
+            configuration.stackPoolCapacity = 8
+            try Weave.run(configuration: configuration) {
+                // Something always runnable: the hub never blocks in the poll, so never trims.
+                let spinner = try spawn { while true { try AnyCoroutine.yield() } }
+                try joinAll((0..<900).map { _ in try spawn { try AnyCoroutine.yield() } })
+                // A stack of another size needs a slab of its own.
+                try spawn(stackSize: 512 * 1024) { }.join()
+                spinner.cancel()
+            }
+        }
     }
 
     @Test("a blocking call from a deinit run after the coroutine's end throws instead of parking")
