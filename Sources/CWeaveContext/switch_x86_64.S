@@ -25,7 +25,11 @@ weave_context_switch:
     movq    %rsp, (%rdi)
 
     movq    %rsi, %rsp
-    cmpl    8(%rsp), %r8d
+    // Loading MXCSR and the x87 control word is slow (fldcw is microcoded) and they almost
+    // never differ between contexts: load each only when the other side's differs.
+    movl    8(%rsp), %ecx
+    xorl    %r8d, %ecx
+    testl   $0xFFC0, %ecx   // control bits only: the sticky status flags (0-5) are not preserved
     je      1f
     ldmxcsr 8(%rsp)
 1:
