@@ -73,7 +73,8 @@ try Weave.run {
     say("")
 
     // Producers and a consumer, all separate processes, around queues the parent holds.
-    let jobs = ProcessQueue<String>()
+    // `jobs` holds at most 2 (Python's Queue(maxsize=2)): the producers wait for the consumer.
+    let jobs = try ProcessQueue<String>(maxSize: 2)
     let done = ProcessQueue<String>()
     let consumer = try ChildProcess(Consume(jobs: jobs, done: done))
     let producers = try ["apple", "pear"].map { try ChildProcess(Produce(jobs: jobs, name: $0, count: 4)) }

@@ -10,16 +10,29 @@
 /// The items live in the process that created the queue; a child's handle sends each
 /// `put` and `get` to it over its own link (see ``ChildProcess`` for how handles travel),
 /// and a `get` parks the calling coroutine, in whichever process, until an item comes.
-/// Waiting getters are served first come, first served. The queue is unbounded: `put`
-/// never parks. A handle can be sent to a child only by the process that created the
-/// queue. An item a child took and had not yet processed when it died is lost; one whose
-/// `get` was cancelled after the parent had sent it is put back (at the end).
+/// Waiting getters are served first come, first served. With a `maxSize`, `put` parks
+/// while the queue is full (Python's `Queue(maxsize)`), waiting putters also first come,
+/// first served; without one, `put` never parks. A handle can be sent to a child only by
+/// the process that created the queue. An item a child took and had not yet processed when
+/// it died is lost; one whose `get` was cancelled after the parent had sent it is put back
+/// (at the end, even into a full queue). A child's `put` cancelled just as the parent let it
+/// in stays queued.
 public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecked Sendable {
     private let endpoint: BrokerEndpoint
 
-    /// Creates an empty queue, hosted by this process.
+    /// Creates an empty, unbounded queue, hosted by this process.
     public init(label: String = "ProcessQueue") {
-        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label))
+        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: nil))
+    }
+
+    /// Creates an empty queue of at most `maxSize` items, hosted by this process.
+    ///
+    /// - Throws: ``WeaveError`` (``WeaveError/Code/invalidArgument``) if `maxSize` is below 1.
+    public init(maxSize: Int, label: String = "ProcessQueue") throws {
+        guard maxSize >= 1 else {
+            throw WeaveError(.invalidArgument, "\(label) maxSize \(maxSize) must be at least 1")
+        }
+        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: maxSize))
     }
 
     private var host: ProcessQueueHost<Element>? {
@@ -27,16 +40,19 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
         return nil
     }
 
-    /// Appends `item`; wakes the longest-waiting getter, in any process.
+    /// Appends `item`, parking while a bounded queue is full; wakes the longest-waiting
+    /// getter, in any process.
     ///
-    /// - Throws: in a child, ``ProcessError/Code/endOfStream`` if the parent is gone, the
-    ///   item's encoding error; `CancellationError`.
-    public func put(_ item: Element) throws {
+    /// - Throws: ``TimeoutError`` after `timeout` (the item is then not queued);
+    ///   `CancellationError`; in a child, ``ProcessError/Code/endOfStream`` if the parent is
+    ///   gone, and the item's encoding error.
+    public func put(_ item: Element, timeout: Duration? = nil) throws {
         guard let client = try endpoint.client() else {
-            host!.put(item)
+            try host!.put(item, timeout: timeout)
             return
         }
-        _ = try client.call(ProcessQueueHost<Element>.putOp, try BinaryEncoder().encode(item), operation: "ProcessQueue.put")
+        _ = try client.call(ProcessQueueHost<Element>.putOp, try BinaryEncoder().encode(item),
+                            operation: "ProcessQueue.put", timeout: timeout)
     }
 
     /// Removes and returns the first item, parking until there is one.
@@ -48,7 +64,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
         guard let client = try endpoint.client() else { return try host!.get(timeout: timeout) }
         let bytes = try client.call(ProcessQueueHost<Element>.getOp, operation: "ProcessQueue.get", timeout: timeout) { [weak client] item in
             // Answered after we gave up: the item goes back rather than being lost.
-            client?.post(ProcessQueueHost<Element>.putOp, item)
+            client?.post(ProcessQueueHost<Element>.restoreOp, item)
         }
         do {
             return try BinaryDecoder().decode(Element.self, from: bytes)

@@ -23,6 +23,48 @@ struct SharedStateTests {
         }
     }
 
+    @Test("a bounded queue parks puts while full, in order, with timeouts, and rejects maxSize 0")
+    func boundedQueueInParent() async throws {
+        try await onHub {
+            #expect(throws: WeaveError.self) { try ProcessQueue<Int>(maxSize: 0) }
+            let queue = try ProcessQueue<Int>(maxSize: 2)
+            try queue.put(1)
+            try queue.put(2)
+            #expect(throws: TimeoutError.self) { try queue.put(99, timeout: .milliseconds(10)) }
+            #expect(try queue.count() == 2)
+            let late = try spawn { try queue.put(3) }      // parks: the queue is full
+            let later = try spawn { try queue.put(4) }
+            try AnyCoroutine.yield()
+            #expect(!late.isFinished && !later.isFinished)
+            var received: [Int] = []
+            for _ in 0..<4 {
+                received.append(try queue.get(timeout: .seconds(5)))
+                #expect(try queue.count() <= 2)
+            }
+            try late.join()
+            try later.join()
+            #expect(received == [1, 2, 3, 4])
+        }
+    }
+
+    @Test("a child's puts into a bounded queue wait for the parent's gets; nothing is lost or reordered")
+    func boundedQueueAcrossProcesses() async throws {
+        try await onHub {
+            let queue = try ProcessQueue<Int>(maxSize: 1)
+            let producer = try testChild(QueueProducer(queue: queue, start: 0, count: 50))
+            var received: [Int] = []
+            var mostQueued = 0
+            for index in 0..<50 {
+                if index % 10 == 0 { try AnyCoroutine.sleep(for: .milliseconds(20)) }  // the child runs ahead
+                mostQueued = max(mostQueued, try queue.count())
+                received.append(try queue.get(timeout: .seconds(30)))
+            }
+            #expect(try producer.join(timeout: .seconds(30)) == 50)
+            #expect(received == Array(0..<50))
+            #expect(mostQueued == 1)
+        }
+    }
+
     @Test("four children write their pids into a managed dictionary and list")
     func managerPIDs() async throws {
         try await onHub {
