@@ -118,17 +118,7 @@ extension Hub {
         if sched.pointee.zombies != nil { recycleZombies() }
         let stack: StackAllocator.Allocation
         do {
-            stack = try stacks.allocate(size: stackSize)
-        } catch where error.code == .mappingBudgetExhausted {
-            // This hub may hold free slabs above its cap (kept while it is busy): give them
-            // back and try once more before failing.
-            releaseIdleStacks()
-            do {
-                stack = try stacks.allocate(size: stackSize)
-            } catch {
-                Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
-                throw error
-            }
+            stack = try allocateStack(size: stackSize)
         } catch {
             Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
             throw error
@@ -137,6 +127,17 @@ extension Hub {
         fiber.pointee.region = stack.region
         fiber.pointee.slot = stack.slot
         return fiber
+    }
+
+    /// A stack from the allocator. Out of mapping budget, this hub may hold free slabs above
+    /// its cap (kept while it is busy): they go back first, then one more try.
+    private func allocateStack(size: Int?) throws(WeaveError) -> StackAllocator.Allocation {
+        do {
+            return try stacks.allocate(size: size)
+        } catch where error.code == .mappingBudgetExhausted {
+            releaseIdleStacks()
+            return try stacks.allocate(size: size)
+        }
     }
 
     /// Keeps a C copy of the name for the overflow report (a signal handler cannot read Swift strings).

@@ -23,10 +23,9 @@ final class MapIteration: WaitTarget {
     /// Ordered: the outstanding items in input order, from `pendingHead` (nil once returned).
     @exclusivity(unchecked) private var pending: [AnyCoroutine?] = []
     @exclusivity(unchecked) private var pendingHead = 0
-    /// Unordered: the items running, and the finished ones in completion order from `completedHead`.
+    /// Unordered: the items running, and the finished ones in completion order.
     @exclusivity(unchecked) private var runningItems: [ObjectIdentifier: AnyCoroutine] = [:]
-    @exclusivity(unchecked) private var completed: [AnyCoroutine] = []
-    @exclusivity(unchecked) private var completedHead = 0
+    @exclusivity(unchecked) private var completed = FIFO<AnyCoroutine>()
     /// Items whose coroutine has not finished.
     @exclusivity(unchecked) private var running = 0
     @exclusivity(unchecked) private var failure: (any Error)?
@@ -49,7 +48,7 @@ final class MapIteration: WaitTarget {
     }
 
     private var outstanding: Int {
-        ordered ? pending.count - pendingHead : runningItems.count + completed.count - completedHead
+        ordered ? pending.count - pendingHead : runningItems.count + completed.count
     }
 
     /// The next finished item to return (successful), waiting for it; nil once all were
@@ -200,17 +199,7 @@ final class MapIteration: WaitTarget {
             }
             return child
         }
-        guard completedHead < completed.count else { return nil }
-        let child = completed[completedHead]
-        completedHead += 1
-        if completedHead == completed.count {
-            completed.removeAll(keepingCapacity: true)
-            completedHead = 0
-        } else if completedHead >= 64 && completedHead * 2 >= completed.count {
-            completed.removeFirst(completedHead)
-            completedHead = 0
-        }
-        return child
+        return completed.popFirst()
     }
 
     // MARK: - Stopping
@@ -256,8 +245,7 @@ final class MapIteration: WaitTarget {
         pending.removeAll()
         pendingHead = 0
         runningItems.removeAll()
-        completed.removeAll()
-        completedHead = 0
+        completed = FIFO()
     }
 
     var waitDescription: String { members.waitDescription }

@@ -48,21 +48,21 @@ final class StackPool {
         slab.freeSlots.append(Int32(slot))
         freeCount += 1
         if slab.freeSlots.count == 1 { addAvailable(slab) }
-        if slab.freeSlots.count == slab.count && freeCount - slab.count >= poolCapacity && MappingBudget.isUnderPressure {
-            removeAvailable(slab)
-            freeCount -= slab.count
-            unmap(slab)
-        }
+        if MappingBudget.isUnderPressure { unmapIfSurplus(slab) }
     }
 
     /// Unmaps wholly free slabs while more than `poolCapacity` stacks would stay free.
     func trim() {
         guard freeCount > poolCapacity else { return }
-        for slab in available where slab.freeSlots.count == slab.count && freeCount - slab.count >= poolCapacity {
-            removeAvailable(slab)
-            freeCount -= slab.count
-            unmap(slab)
-        }
+        for slab in available { unmapIfSurplus(slab) }
+    }
+
+    /// Unmaps `slab` if it is wholly free and the stacks left free still reach the cap.
+    private func unmapIfSurplus(_ slab: StackSlab) {
+        guard slab.freeSlots.count == slab.count, freeCount - slab.count >= poolCapacity else { return }
+        removeAvailable(slab)
+        freeCount -= slab.count
+        unmap(slab)
     }
 
     func destroy() {

@@ -91,32 +91,31 @@ extension AnyCoroutine {
             let name = (target as? any WaitTarget)?.waitDescription ?? "\(type(of: target))"
             throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Weave.run)")
         }
+        // The coroutine object is needed only for interruptions and timeouts, not for the
+        // common wait.
+        func coroutine() -> AnyCoroutine {
+            Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner.unsafelyUnwrapped).takeUnretainedValue()
+        }
+        if fiber.pointee.interrupts != 0 { try coroutine().throwInterruption() }
         var node = weave_waiter()
         node.fiber = fiber
         node.slot = slot
         return try withUnsafeMutablePointer(to: &node) { node in
-            // Timeouts and interruptions need the coroutine object; the common wait does not.
-            if timeout != nil || fiber.pointee.interrupts != 0 {
-                let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeUnretainedValue()
-                if fiber.pointee.interrupts != 0 { try coroutine.throwInterruption() }
-                enqueue(node)
-                defer { if node.pointee.queued != 0 { dequeue(node) } }
-                try coroutine.park(.primitive(Unmanaged.passUnretained(target), WaitOperation(operation)), timeout: timeout)
-                return node.pointee.saw_close != 0
-            }
             enqueue(node)
             defer { if node.pointee.queued != 0 { dequeue(node) } }
-            // Unretained (the waiting call holds the primitive), and not as `any WaitTarget`:
-            // that conversion looks up a witness table for generic primitives on every wait.
-            fiber.pointee.wait_object = Unmanaged.passUnretained(target).toOpaque()
-            fiber.pointee.wait_operation = UnsafeRawPointer(operation.utf8Start).assumingMemoryBound(to: CChar.self)
-            fiber.pointee.wait_operation_length = UInt32(operation.utf8CodeUnitCount)
-            fiber.pointee.state = WEAVE_FIBER_PARKED
-            weave_sched_suspend(weave_sched_current())
-            fiber.pointee.state = WEAVE_FIBER_RUNNING
-            fiber.pointee.wait_object = nil
-            if fiber.pointee.interrupts & WEAVE_INTERRUPT_RESUME_ERROR != 0 {
-                try Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeUnretainedValue().throwResumeError()
+            if let timeout {
+                try coroutine().park(.primitive(Unmanaged.passUnretained(target), WaitOperation(operation)), timeout: timeout)
+            } else {
+                // Unretained (the waiting call holds the primitive), and not as `any WaitTarget`:
+                // that conversion looks up a witness table for generic primitives on every wait.
+                fiber.pointee.wait_object = Unmanaged.passUnretained(target).toOpaque()
+                fiber.pointee.wait_operation = UnsafeRawPointer(operation.utf8Start).assumingMemoryBound(to: CChar.self)
+                fiber.pointee.wait_operation_length = UInt32(operation.utf8CodeUnitCount)
+                fiber.pointee.state = WEAVE_FIBER_PARKED
+                weave_sched_suspend(weave_sched_current())
+                fiber.pointee.state = WEAVE_FIBER_RUNNING
+                fiber.pointee.wait_object = nil
+                if fiber.pointee.interrupts & WEAVE_INTERRUPT_RESUME_ERROR != 0 { try coroutine().throwResumeError() }
             }
             return node.pointee.saw_close != 0
         }
