@@ -100,13 +100,14 @@ struct ProcessPoolTests {
             let pool = try testPool()
             var victim: Int32 = 0
             var outcomes: [Result<Int, any Error>] = []
-            // Naps long enough that the kill lands while the victim's task runs, not after its
-            // result is already in the pipe (the other worker's first task is longer still).
-            let tasks = (1...20).map { NapThenSquare($0, milliseconds: $0 == 2 ? 400 : 100) }
+            // The first task naps for seconds and the victim is the worker running it, so the
+            // kill lands mid-task however late this loop runs on a loaded machine (a short
+            // task's result could already be in the pipe).
+            let tasks = (1...20).map { NapThenSquare($0, milliseconds: $0 == 1 ? 5_000 : 50) }
             for outcome in try pool.imapUnordered(tasks) {
                 outcomes.append(outcome)
-                // A worker that holds a task right now (an idle one would fail nothing).
-                if victim == 0, let busy = pool.workers.first(where: { !$0.inFlight.isEmpty }) {
+                let busy = pool.workers.filter { !$0.inFlight.isEmpty }
+                if victim == 0, let busy = busy.min(by: { $0.inFlight.first!.id < $1.inFlight.first!.id }) {
                     victim = busy.process.pid
                     kill(victim, SIGKILL)
                 }
