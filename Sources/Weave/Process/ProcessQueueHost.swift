@@ -43,6 +43,8 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
     }
 
     var count: Int { items.count }
+    /// Puts parked for room (for tests: a withdrawn put must not linger).
+    var waitingPutters: Int { putters.count }
 
     private var isFull: Bool { maxSize.map { items.count >= $0 } ?? false }
 

@@ -65,6 +65,37 @@ struct SharedStateTests {
         }
     }
 
+    @Test("a cancelled put and a child killed while its put waits leave nothing behind")
+    func boundedQueuePutsThatGiveUp() async throws {
+        try await onHub {
+            let queue = try ProcessQueue<Int>(maxSize: 1)
+            try queue.put(1)
+            // A put parked in this process, cancelled: its item never goes in.
+            let cancelled = try spawn { try queue.put(2) }
+            try AnyCoroutine.yield()
+            cancelled.cancel()
+            #expect(throws: CancellationError.self) { try cancelled.join() }
+            // A child's put parked in the parent, and the child killed.
+            let producer = try testChild(QueueProducer(queue: queue, start: 100, count: 1))
+            #expect(queue.waitingPutters == 0)
+            for _ in 0..<3_000 where queue.waitingPutters == 0 {   // the child connects and parks
+                try AnyCoroutine.sleep(for: .milliseconds(10))
+            }
+            #expect(queue.waitingPutters == 1)
+            kill(producer.pid, SIGKILL)
+            #expect(throws: (any Error).self) { try producer.join(timeout: .seconds(30)) }
+            for _ in 0..<3_000 where queue.waitingPutters != 0 {   // its link's end may come after its exit
+                try AnyCoroutine.sleep(for: .milliseconds(10))
+            }
+            #expect(queue.waitingPutters == 0)   // withdrawn with its link
+            // Only the first item is there, and the slot it leaves is not taken by a ghost.
+            #expect(try queue.get(timeout: .seconds(5)) == 1)
+            #expect(throws: TimeoutError.self) { try queue.get(timeout: .milliseconds(50)) }
+            try queue.put(3)
+            #expect(try queue.get(timeout: .seconds(5)) == 3)
+        }
+    }
+
     @Test("four children write their pids into a managed dictionary and list")
     func managerPIDs() async throws {
         try await onHub {
