@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 @testable import Weave
 
@@ -8,10 +9,13 @@ struct ThreadPoolTests {
     func offTheHubThread() async throws {
         let (offThread, ticks, value) = try await onHub { () throws -> (Bool, Int, Int) in
             let hubThread = UInt(pthread_self())
-            let ticks = Box(0)
-            let ticker = try spawn { while true { try AnyCoroutine.sleep(for: .milliseconds(1)); ticks.value += 1 } }
+            let ticks = TickCounter()
+            let ticker = try spawn { while true { try AnyCoroutine.sleep(for: .milliseconds(1)); ticks.add() } }
             let (thread, value) = try blocking { () -> (UInt, Int) in
-                usleep(150_000)
+                // Holds the pool thread until the hub has ticked a few times (bounded: a hub
+                // that never ticks fails the test after 10 s instead of hanging it). A fixed
+                // sleep could end before a loaded machine ran the hub at all.
+                for _ in 0..<10_000 where ticks.value < 3 { usleep(1_000) }
                 return (UInt(pthread_self()), 42)
             }
             ticker.cancel()
@@ -46,4 +50,11 @@ struct ThreadPoolTests {
         }
         #expect(value == 7)
     }
+}
+
+/// Ticks counted on the hub thread and read from a pool thread.
+private final class TickCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
