@@ -46,10 +46,11 @@ void *weave_context_make(void *stack_top, void (*entry)(void *arg)) {
     uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
 #if defined(__x86_64__)
     // Layout read by weave_context_switch, from the saved sp upwards:
-    // [pad][mxcsr][x87 cw][r15][r14][r13][r12=entry][rbx][rbp=0][ret=trampoline][0][0]
-    // After `ret` the stack pointer is 16-byte aligned, as the trampoline's call needs.
-    uint64_t *sp = (uint64_t *)(top - 88);
-    memset(sp, 0, 88);
+    // [pad][mxcsr][x87 cw][r15][r14][r13][r12=entry][rbx][rbp=0][ret=trampoline]
+    // After `ret` the stack pointer is `top`, 16-byte aligned as the trampoline's call
+    // needs. (72 bytes: with a detached coroutine's body above it, two cache lines.)
+    uint64_t *sp = (uint64_t *)(top - 72);
+    memset(sp, 0, 72);
     uint32_t mxcsr = 0x1F80;          // all exceptions masked, round to nearest
     uint16_t fpucw = 0x037F;          // x87 default control word
     memcpy((char *)sp + 8, &mxcsr, 4);
@@ -77,6 +78,7 @@ void weave_sched_init(weave_sched *s) {
     memset(s, 0, sizeof *s);
     s->host.is_host = 1;
     memcpy(s->host.name, "hub", 4);
+    s->host.named = 1;
     s->current = &s->host;
     s->poll_interval = 256;
     s->swap_exclusivity = 1;
@@ -111,50 +113,56 @@ void weave_fiber_destroy(weave_fiber *f) {
 #endif
 }
 
-weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner) {
-    weave_fiber *old = s->stack_cache;
-    if (!old) return NULL;
-    s->stack_cache = old->next;
-    s->stack_cache_count--;
-    void *region = old->region;
-    uint32_t slot = old->slot;
-    weave_fiber *f = weave_fiber_create(s, old->stack_low, old->guard_low, old->stack_top, entry, owner);
-    f->region = region;
-    f->slot = slot;
-    return f;
-}
-
-weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
-                                void (*entry)(void *fiber), void *owner) {
-    uintptr_t at = ((uintptr_t)top - sizeof(weave_fiber)) & ~(uintptr_t)63;
-    weave_fiber *f = (weave_fiber *)at;
-    // Field by field rather than a memset of the whole block: the name and site buffers
-    // only need their first byte cleared, and this runs on every spawn.
+// Resets what belongs to one coroutine (the stack fields stay: a cached stack's fiber sits
+// at the same address, its stack fields already right), prepares the first activation and
+// links the fiber into the live list. Only the first two cache lines are written.
+static inline weave_fiber *fiber_start_on(weave_sched *s, weave_fiber *f,
+                                          void (*entry)(void *fiber), void *owner, size_t reserve) {
     f->exclusivity[0] = f->exclusivity[1] = 0;
-    f->next = f->all_prev = NULL;
-    f->id = 0;
-    f->region = NULL;
-    f->slot = 0;
-    f->queued = f->is_host = f->state = f->interrupts = 0;
-    f->sanitizer_fiber = NULL;
-    f->name[0] = 0;
-    f->site_line = 0;
-    f->wait_object = NULL;
+    f->next = NULL;
     f->owner = owner;
-    f->stack_low = stack_low;
-    f->guard_low = guard_low;
-    f->stack_size = at - (uintptr_t)stack_low;
-    f->stack_top = top;
+    f->id = ++s->next_id;
+    f->state = f->interrupts = 0;
+    f->queued = 0;
+    f->named = 0;
     f->entry = entry;
-    f->sp = weave_context_make((void *)at, fiber_start);
-#if WEAVE_TSAN
-    f->sanitizer_fiber = __tsan_create_fiber(0);
-#endif
+    f->all_prev = NULL;
+    f->wait_object = NULL;
+    f->sp = weave_context_make((char *)f - reserve, fiber_start);
     f->all_next = s->all_head;
     if (s->all_head) s->all_head->all_prev = f;
     s->all_head = f;
     s->alive_count++;
     return f;
+}
+
+weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner,
+                                       size_t reserve) {
+    weave_fiber *f = s->stack_cache;
+    if (!f) return NULL;
+    s->stack_cache = f->next;
+    s->stack_cache_count--;
+    return fiber_start_on(s, f, entry, owner, reserve);
+}
+
+weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
+                                void (*entry)(void *fiber), void *owner, size_t reserve) {
+    uintptr_t at = ((uintptr_t)top - sizeof(weave_fiber)) & ~(uintptr_t)63;
+    weave_fiber *f = (weave_fiber *)at;
+    f->is_host = 0;
+    f->site_line = 0;
+    f->region = NULL;
+    f->slot = 0;
+    f->sanitizer_fiber = NULL;
+    f->stack_low = stack_low;
+    f->guard_low = guard_low;
+    f->stack_size = at - (uintptr_t)stack_low;
+    f->stack_top = top;
+    f->cacheable = (size_t)((char *)top - (char *)stack_low) == s->stack_cache_span;
+#if WEAVE_TSAN
+    f->sanitizer_fiber = __tsan_create_fiber(0);
+#endif
+    return fiber_start_on(s, f, entry, owner, reserve);
 }
 
 __attribute__((noinline, cold, noreturn))
@@ -163,7 +171,7 @@ static void report_suspended_in_access(const weave_fiber *f) {
     int n = snprintf(line, sizeof line,
                      "Weave: coroutine '%s' suspended inside an exclusive access "
                      "(an inout or modify held across a blocking call loses updates)\n",
-                     f->name[0] ? f->name : "<unnamed>");
+                     f->named ? f->name : "<unnamed>");
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     abort();
 }
@@ -241,6 +249,21 @@ void weave_sched_yield(weave_sched *s) {
     weave_sched_suspend(s);
 }
 
+int weave_yield(int check_interrupts) {
+    weave_sched *s = weave_tls_sched;
+    weave_fiber *f = s ? s->current : NULL;
+    // A fiber without an object that has finished is a coroutine past its end (a deinit
+    // run as its last references went): it cannot block any more.
+    if (!f || f->is_host || (!f->owner && f->state == WEAVE_FIBER_FINISHED)) return WEAVE_YIELD_NOT_COROUTINE;
+    if (check_interrupts && f->interrupts) return WEAVE_YIELD_INTERRUPTED;
+    f->state = WEAVE_FIBER_READY;
+    weave_sched_ready(s, f);
+    weave_fiber *to = pick(s);
+    if (to != f) transfer(s, f, to);
+    f->state = WEAVE_FIBER_RUNNING;
+    return (f->interrupts & WEAVE_INTERRUPT_CANCELLED) ? WEAVE_YIELD_CANCELLED : WEAVE_YIELD_DONE;
+}
+
 void weave_sched_run(weave_sched *s) {
     s->dispatches_since_poll = 0;
     weave_fiber *to = pick(s);
@@ -256,8 +279,7 @@ void weave_sched_exit(weave_sched *s) {
 #if WEAVE_ASAN || WEAVE_TSAN
     const int cacheable = 0;  // sanitizer state is released by weave_fiber_destroy, on the zombie path
 #else
-    const int cacheable = s->stack_cache_count < s->stack_cache_capacity
-        && (size_t)((char *)f->stack_top - (char *)f->stack_low) == s->stack_cache_span;
+    const int cacheable = f->cacheable && s->stack_cache_count < s->stack_cache_capacity;
 #endif
     if (cacheable) {
         f->next = s->stack_cache;
@@ -352,6 +374,7 @@ int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out) {
     out->is_host = copy.is_host;
     out->site_line = copy.site_line;
     memcpy(out->name, copy.name, sizeof out->name);
+    if (!copy.named) out->name[0] = 0;
     memcpy(out->site, copy.site, sizeof out->site);
     out->name[sizeof out->name - 1] = 0;
     out->site[sizeof out->site - 1] = 0;
@@ -394,7 +417,7 @@ static void overflow_handler(int sig, siginfo_t *info, void *uctx) {
         char *addr = (char *)info->si_addr;
         if (addr >= (char *)f->guard_low && addr < (char *)f->stack_low) {
             write_str("Weave: stack overflow in coroutine '");
-            write_str(f->name[0] ? f->name : "<unnamed>");
+            write_str(f->named ? f->name : "<unnamed>");
             write_str("' (stack size ");
             write_dec(f->stack_size);
             write_str(" bytes); spawn it with a larger stackSize\n");
@@ -469,7 +492,7 @@ uint64_t weave_bench_switch(uint64_t rounds, int swap_exclusivity) {
     bench_sched.swap_exclusivity = swap_exclusivity != 0;
     // 2: as hubs run, skipping the runtime calls while no access is open anywhere.
     if (swap_exclusivity == 2) bench_sched.exclusivity_head = weave_probe_exclusivity_head();
-    bench_peer = weave_fiber_create(&bench_sched, stack, stack, stack + size, bench_entry, NULL);
+    bench_peer = weave_fiber_create(&bench_sched, stack, stack, stack + size, bench_entry, NULL, 0);
     for (int i = 0; i < 1000; i++) transfer(&bench_sched, &bench_sched.host, bench_peer);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -369,7 +369,7 @@ static void test_scheduler(void) {
     for (int i = 0; i < NFIBERS; i++) {
         st[i] = stack_new(64 * 1024);
         fb[i] = weave_fiber_create(s, st[i].low, st[i].base, st[i].top, fiber_entry,
-                                   (void *)(uintptr_t)i);
+                                   (void *)(uintptr_t)i, 0);
         snprintf(fb[i]->name, sizeof fb[i]->name, "%c", 'A' + i);
         // The control block sits at the top of its own stack, cache-line aligned.
         CHECK((char *)fb[i] + sizeof(weave_fiber) <= st[i].top && (uintptr_t)fb[i] % 64 == 0 &&

@@ -261,18 +261,76 @@ func spawnBatches(n: Int, batch: Int) throws -> (secs: Double, switchesPerTask: 
     return (Double(elapsed) / 1e9, Double(switches) / Double(n), statusBytes("VmHWM") - rss0)
 }
 
-func benchSpawn() throws {
+/// The Go peer's shape exactly: `batch` detached coroutines (no handles, like `go f()`),
+/// each yields once, bumps a counter and marks a `WaitGroup` done; the spawner waits on the
+/// group; repeated until `n` have run.
+/// With `passing`, the counter and group go to the coroutine as an argument
+/// (`spawnDetached(with:)`, Go's `go f(x)`) instead of being captured by the closure.
+func spawnDetachedBatches(n: Int, batch: Int, passing: Bool) throws -> (secs: Double, switchesPerTask: Double, rssGrowth: Int) {
+    let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    counter.initialize(to: 0)
+    defer { counter.deallocate() }
+    let rss0 = residentBytes()
+    let (elapsed, switches) = try Weave.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
+        let hub = Hub.current!
+        let group = WaitGroup()
+        let switches0 = hub.switchCount
+        let t0 = nowNanos()
+        var done = 0
+        while done < n {
+            let k = min(batch, n - done)
+            try group.add(k)
+            if passing {
+                for _ in 0..<k {
+                    try spawnDetached(with: (counter, group)) { counter, group in
+                        try AnyCoroutine.yield()
+                        counter.pointee += 1
+                        try group.done()
+                    }
+                }
+            } else {
+                for _ in 0..<k {
+                    try spawnDetached {
+                        try AnyCoroutine.yield()
+                        counter.pointee += 1
+                        try group.done()
+                    }
+                }
+            }
+            try group.wait()
+            done += k
+        }
+        return (nowNanos() - t0, hub.switchCount - switches0)
+    }
+    guard counter.pointee == n else { fail("lost coroutines: \(counter.pointee) of \(n) ran") }
+    return (Double(elapsed) / 1e9, Double(switches) / Double(n), statusBytes("VmHWM") - rss0)
+}
+
+func benchSpawn(handles: Bool = true) throws {
     let n = argument(2, default: 1_000_000)
     // With BATCH given, that shape only; without, batches of 1,000 (like Go's
     // go-spawn-batched) and then all at once (BATCH = N, like the peers' go_spawn).
     let shapes = CommandLine.arguments.count > 3 ? [min(argument(3, default: 1000), n)] : [min(1000, n), n]
     for shape in Set(shapes).sorted() {
+        if handles {
         let r = try spawnBatches(n: n, batch: shape)
         emit(["bench": .str("spawn"), "impl": .str(shape == n ? "weave-coroutine-all-at-once" : "weave-coroutine-batched"),
               "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
               "secs": .num(r.secs, 3), "tasks_per_s": .num(Double(n) / r.secs, 0),
               "switches_per_task": .num(r.switchesPerTask, 2),
               "peak_rss_growth_kb": .int(r.rssGrowth / 1024)])
+        }
+        // `spawn-detached N BATCH closure|args` runs one of the two.
+        let only = CommandLine.arguments.count > 4 ? CommandLine.arguments[4] : nil
+        for passing in [false, true] where only == nil || only == (passing ? "args" : "closure") {
+            let d = try spawnDetachedBatches(n: n, batch: shape, passing: passing)
+            let impl = "weave-detached" + (passing ? "-args" : "") + (shape == n ? "-all-at-once" : "-batched")
+            emit(["bench": .str("spawn"), "impl": .str(impl),
+                  "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
+                  "secs": .num(d.secs, 3), "tasks_per_s": .num(Double(n) / d.secs, 0),
+                  "switches_per_task": .num(d.switchesPerTask, 2),
+                  "peak_rss_growth_kb": .int(d.rssGrowth / 1024)])
+        }
     }
 }
 
@@ -461,6 +519,7 @@ do {
     switch CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "" {
     case "switch": try benchSwitch()
     case "spawn": try benchSpawn()
+    case "spawn-detached": try benchSpawn(handles: false)
     case "idle": try benchIdle()
     case "timers": try benchTimers()
     case "coordination": try benchCoordination()

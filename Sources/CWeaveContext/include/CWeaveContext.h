@@ -46,33 +46,50 @@ extern void swift_task_exitThreadLocalContext(char *state);
 
 /// The control block of one coroutine. It lives at the top of the coroutine's own stack
 /// mapping (no separate allocation); the host context has one embedded in `weave_sched`.
+///
+/// Field order is for the cache: the first two lines hold what spawning, switching and
+/// finishing touch; the rest is read on rare paths (reports, overflow, the allocator).
 typedef struct weave_fiber {
+    // Line 0: the switch and the run queue.
     void *sp;                         // saved stack pointer while switched out
     uintptr_t exclusivity[2];         // Swift's per-task access-set state (zeroed when idle)
     struct weave_fiber *next;         // run-queue link
+    // The Swift AnyCoroutine, retained by the fiber; NULL for the host, and for a detached
+    // coroutine until something needs its object (see weave_fiber.body).
+    void *owner;
+    uint64_t id;                      // the coroutine's id (unique per hub), 0 for the host
+    uint32_t state;                   // WEAVE_FIBER_READY / _RUNNING / _PARKED / _FINISHED
+    uint32_t interrupts;              // WEAVE_INTERRUPT_* bits, so hot paths test one word
+    uint16_t queued;                  // 1 while in the run queue
+    uint8_t is_host;
+    uint8_t named;                    // `name` holds the coroutine's name (else unnamed)
+    uint8_t cacheable;                // its stack is of the size `weave_sched.stack_cache` takes
+    uint8_t reserved[3];
+    // Line 1: set at spawn and at the end, read when the coroutine starts or a report
+    // needs it.
+    void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
+    // Where a detached coroutine was spawned (a Swift StaticString's 17 bytes, and the
+    // line) and when, for an object made later (see `owner`).
+    _Alignas(8) unsigned char spawn_file[20];
+    int32_t spawn_line;
+    uint64_t spawned_at;              // the loop's clock (ms) at spawn
+    // What the coroutine is parked on when it parked through a wait queue (for deadlock
+    // reports and dumps): the primitive (an unretained Swift object) and the operation.
+    void *wait_object;
     struct weave_fiber *all_prev;     // list of every live coroutine of the hub
     struct weave_fiber *all_next;
-    void *owner;                      // unretained Swift AnyCoroutine, NULL for the host
-    uint64_t id;                      // the coroutine's id (unique per hub), 0 for the host
+    // Line 2 and on: what reports, the allocator and overflows read.
+    const char *wait_operation;
+    uint32_t wait_operation_length;
+    uint32_t site_line;               // line of `site` below; 0: no site recorded
     void *stack_low;                  // lowest usable stack address
     void *stack_top;                  // highest address of the stack (the fiber sits just below)
     void *guard_low;                  // lowest address of the guard region below it
     size_t stack_size;                // usable bytes, for the overflow report
     void *region;                     // the allocator's record of this stack (unretained)
     uint32_t slot;                    // index of the stack in its region
-    uint32_t queued;                  // 1 while in the run queue
-    uint32_t is_host;
-    uint32_t state;                   // WEAVE_FIBER_READY / _RUNNING / _PARKED / _FINISHED
-    uint32_t interrupts;              // WEAVE_INTERRUPT_* bits, so hot paths test one word
-    uint32_t site_line;               // line of the spawn site below; 0: no site recorded
-    // What the coroutine is parked on when it parked through a wait queue (for deadlock
-    // reports and dumps): the primitive (an unretained Swift object) and the operation.
-    void *wait_object;
-    const char *wait_operation;
-    uint32_t wait_operation_length;
-    void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
     void *sanitizer_fiber;            // TSan's fiber handle, when built with TSan
-    char name[WEAVE_FIBER_NAME_BYTES];
+    char name[WEAVE_FIBER_NAME_BYTES]; // valid when `named` is set
     // Spawn site, copied only when the hub's blocked-loop monitor is on (the watchdog
     // thread reads C bytes, never the Swift coroutine object).
     // (Valid only when `site_line` is not 0, so a spawn need not touch this cache line.)
@@ -119,6 +136,11 @@ typedef struct weave_sched {
     // and only a later spawn, from another context, reuses it), so spawning and finishing
     // cost no Swift allocator work. Linked through the old fibers' `next`.
     weave_fiber *stack_cache;
+    uint64_t next_id;                 // the last coroutine id given out
+    const uint64_t *clock;            // the loop's cached time in ms (`uv_now`), read at spawn
+    // 1 while a plain spawn may take the fast path (a cached stack, nothing else to record):
+    // 0 once the hub shuts down, or while the blocked-loop monitor wants spawn sites copied.
+    uint32_t fast_spawn;
     uint32_t stack_cache_count;
     uint32_t stack_cache_capacity;    // 0 disables the cache (sanitizer builds always do)
     size_t stack_cache_span;          // stack_top - stack_low of the stacks it takes
@@ -205,15 +227,27 @@ void weave_set_thread_name(const char *name);
 /// The caller re-samples the switch counter to know the copy is of the running fiber.
 int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out);
 
-/// Lays out a fiber at the top of a stack region and prepares its first activation.
+/// Lays out a fiber at the top of a stack region and prepares its first activation. Every
+/// new fiber gets the next id of `s` (`weave_sched.next_id`).
 /// `top` is the highest address of the region; returns the fiber (which sits just below top).
+///
+/// `reserve` bytes (a multiple of 16) just below the fiber are left to the caller: the
+/// coroutine's stack begins under them. A detached coroutine keeps its body there, on a
+/// cache line its first switch-in touches anyway.
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
-                                void (*entry)(void *fiber), void *owner);
+                                void (*entry)(void *fiber), void *owner, size_t reserve);
 
 /// Lays out a fresh fiber on a stack from the cache (see `weave_sched.stack_cache`),
 /// keeping the stack's allocator record (`region`, `slot`). Returns NULL when the cache
 /// is empty.
-weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner);
+weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner,
+                                       size_t reserve);
+
+/// Where a fiber keeps the bytes of its spawn site's file ID (a Swift `StaticString`).
+static inline void *weave_fiber_spawn_file(weave_fiber *f) { return f->spawn_file; }
+
+_Static_assert(__builtin_offsetof(weave_fiber, entry) == 64, "weave_fiber: line 0 is not 64 bytes");
+_Static_assert(__builtin_offsetof(weave_fiber, wait_operation) == 128, "weave_fiber: line 1 is not 64 bytes");
 
 /// Takes every stack out of the cache (for the allocator to take back), leaving it empty.
 static inline weave_fiber *weave_sched_take_stack_cache(weave_sched *s) {
@@ -248,6 +282,20 @@ void weave_sched_suspend(weave_sched *s);
 
 /// Puts the current coroutine at the back of the run queue and switches out.
 void weave_sched_yield(weave_sched *s);
+
+/// `weave_yield`: yielded, not cancelled meanwhile.
+#define WEAVE_YIELD_DONE 0
+/// `weave_yield`: not called from a live coroutine (nothing happened).
+#define WEAVE_YIELD_NOT_COROUTINE 1
+/// `weave_yield`: an interruption was pending (nothing happened; the caller throws it).
+#define WEAVE_YIELD_INTERRUPTED 2
+/// `weave_yield`: yielded, and the coroutine was cancelled meanwhile.
+#define WEAVE_YIELD_CANCELLED 3
+
+/// `Coroutine.yield()` in one call, so that a yield costs two frames between the caller
+/// and the switch (each frame is a return the CPU mispredicts after a switch). With
+/// `check_interrupts` 0, a pending interruption does not stop the yield.
+int weave_yield(int check_interrupts);
 
 /// Host side: runs ready coroutines until control comes back to the host (the queue ran
 /// dry or I/O is due to be polled).

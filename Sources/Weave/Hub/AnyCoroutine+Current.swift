@@ -3,10 +3,11 @@ import CWeaveContext
 extension AnyCoroutine {
     /// The coroutine running on this thread, or nil outside any coroutine (another thread,
     /// or the hub's own callbacks).
+    ///
+    /// A detached coroutine gets its object here, the first time it is asked for.
     public static var current: AnyCoroutine? {
-        guard let sched = weave_sched_current(), let fiber = sched.pointee.current,
-              let owner = fiber.pointee.owner else { return nil }
-        return Unmanaged<AnyCoroutine>.fromOpaque(owner).takeUnretainedValue()
+        guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else { return nil }
+        return AnyCoroutine.of(fiber)
     }
 
     static func requireCurrent(_ operation: StaticString = #function) throws(WeaveError) -> AnyCoroutine {
@@ -50,16 +51,27 @@ extension AnyCoroutine {
     ///
     /// The coroutine goes to the back of the run queue; control passes straight to the
     /// next ready coroutine. Throws `CancellationError` if cancelled.
+    @inlinable
     public static func yield() throws {
-        // Fiber fields only: no Swift object is touched (or retained) unless interrupted.
-        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0, fiber.pointee.owner != nil else {
+        // Inlinable, so that the caller calls the C yield directly: after the switch back,
+        // every frame between the caller and the switch is a mispredicted return.
+        let status = weave_yield(1)
+        if status != WEAVE_YIELD_DONE { try yieldDidNotComplete(status) }
+    }
+
+    /// The rare outcomes of `weave_yield`.
+    @usableFromInline
+    static func yieldDidNotComplete(_ status: Int32) throws {
+        switch status {
+        case WEAVE_YIELD_NOT_COROUTINE:
             throw WeaveError(.notInCoroutine, "yield() must be called from a coroutine (inside Weave.run)")
+        case WEAVE_YIELD_INTERRUPTED:
+            try current.unsafelyUnwrapped.throwInterruption()
+            // Nothing to throw after all: yield as asked.
+            if weave_yield(0) == WEAVE_YIELD_CANCELLED { throw CancellationError() }
+        default:
+            throw CancellationError()
         }
-        if fiber.pointee.interrupts != 0 { try current.unsafelyUnwrapped.throwInterruption() }
-        fiber.pointee.state = WEAVE_FIBER_READY
-        weave_sched_yield(weave_sched_current())
-        fiber.pointee.state = WEAVE_FIBER_RUNNING
-        if fiber.pointee.interrupts & WEAVE_INTERRUPT_CANCELLED != 0 { throw CancellationError() }
     }
 
     /// Throws what a suspension point must throw now: `CancellationError` once cancelled,
@@ -82,5 +94,13 @@ extension AnyCoroutine {
         if !(error is CancellationError), let current, current.pendingError == nil {
             current.pendingError = error
         }
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == weave_fiber {
+    /// Whether this fiber is a coroutine that can still block: not the hub's own context,
+    /// and not a coroutine past its end (a deinit run as its last references went).
+    var isLiveCoroutine: Bool {
+        pointee.is_host == 0 && (pointee.owner != nil || pointee.state != WEAVE_FIBER_FINISHED)
     }
 }

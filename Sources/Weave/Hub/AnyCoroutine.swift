@@ -113,6 +113,9 @@ public class AnyCoroutine: CustomStringConvertible {
     @exclusivity(unchecked) public internal(set) var spawnSite = SourceLocation(fileID: "", line: 0)
     /// When it was spawned: the hub loop's cached clock (`uv_now`, milliseconds), no syscall.
     @exclusivity(unchecked) var spawnedAt: UInt64 = 0
+    /// Started by ``spawnDetached(name:stackSize:fileID:line:_:)``: nobody holds a handle
+    /// that could read its failure, so a failure is logged as an error.
+    @exclusivity(unchecked) private(set) var isDetached = false
     /// Whether ``cancel()`` was called. Sticky: every later blocking call throws.
     public var isCancelled: Bool { cancelled }
 
@@ -122,6 +125,36 @@ public class AnyCoroutine: CustomStringConvertible {
     @usableFromInline
     init() {
         hubAddress = weave_sched_current()?.pointee.owner
+    }
+
+    /// The object of a detached coroutine, made when something first needs it (see
+    /// ``AnyCoroutine/of(_:)``); its identity comes from the fiber. On the fiber's hub thread.
+    private init(detached fiber: UnsafeMutablePointer<weave_fiber>) {
+        hubAddress = weave_sched_current()?.pointee.owner
+        self.fiber = fiber
+        id = fiber.pointee.id
+        spawnedAt = fiber.pointee.spawned_at
+        spawnSite = SourceLocation(
+            fileID: UnsafeRawPointer(weave_fiber_spawn_file(fiber)).load(as: StaticString.self),
+            line: Int(fiber.pointee.spawn_line))
+        cancelled = fiber.pointee.interrupts & WEAVE_INTERRUPT_CANCELLED != 0
+        isDetached = true
+    }
+
+    /// Makes the object of a detached coroutine and gives it to the fiber, which keeps it
+    /// (retained) until the coroutine finishes.
+    @inline(never)
+    static func attachObject(to fiber: UnsafeMutablePointer<weave_fiber>) -> AnyCoroutine {
+        let coroutine = AnyCoroutine(detached: fiber)
+        fiber.pointee.owner = Unmanaged.passRetained(coroutine).toOpaque()
+        return coroutine
+    }
+
+    /// The object of a live coroutine's fiber, made first if the coroutine is detached and
+    /// has none yet.
+    static func of(_ fiber: UnsafeMutablePointer<weave_fiber>) -> AnyCoroutine {
+        if let owner = fiber.pointee.owner { return Unmanaged<AnyCoroutine>.fromOpaque(owner).takeUnretainedValue() }
+        return attachObject(to: fiber)
     }
 
     /// Runs the body and records its outcome (``Coroutine`` overrides it).
@@ -224,12 +257,24 @@ public class AnyCoroutine: CustomStringConvertible {
         // below) stays small: fewer stack cache lines touched per coroutine.
         state = .running
         if cancelled { finishUnstarted() } else { runBody() }
+        complete()
+    }
+
+    /// Marks the coroutine finished (its outcome recorded) and tells whoever waits.
+    final func complete() {
         state = .finished
         if let extras, !extras.finishHandlers.isEmpty {
             runFinishHandlers(extras)
+            if isDetached, failure != nil { logUnhandledFailure() }
         } else if failure != nil {
             logUnhandledFailure()
         }
+    }
+
+    /// Records the outcome of a detached coroutine whose object exists, and completes it.
+    final func finishDetached(_ error: (any Error)?) {
+        failure = error
+        complete()
     }
 
     @inline(never)
@@ -247,7 +292,10 @@ public class AnyCoroutine: CustomStringConvertible {
 
     @inline(never)
     private func logUnhandledFailure() {
-        if let failure, !(failure is CancellationError) {
+        guard let failure, !(failure is CancellationError) else { return }
+        if isDetached {
+            hub.logger.error("detached coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
+        } else {
             hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
         }
     }

@@ -48,6 +48,7 @@ extension Hub {
     /// take longer than the grace period.
     private func shutDown() {
         isShuttingDown = true
+        sched.pointee.fast_spawn = 0
         cancelAll()
         let grace = addTimer(deadline: Hub.deadline(after: configuration.shutdownGracePeriod), .callback { [unowned self] in
             let live = self.liveCoroutines()

@@ -30,7 +30,6 @@ public final class Hub {
     @exclusivity(unchecked) var timers = TimerHeap()
     @exclusivity(unchecked) var timerSequence: UInt64 = 0
     @exclusivity(unchecked) var armedDeadline: UInt64?
-    @exclusivity(unchecked) var nextCoroutineID: UInt64 = 0
     var nextScopeID: UInt64 = 0
     /// Work in flight outside the loop (thread pool, bridges, children) that will wake a
     /// coroutine later: while non-zero, an idle loop is waiting, not deadlocked.
@@ -74,6 +73,7 @@ public final class Hub {
         sched.pointee.exclusivity_head = weave_probe_exclusivity_head()
         sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
         sched.pointee.stack_cache_span = stacks.stackSize
+        sched.pointee.fast_spawn = configuration.monitorsBlockedLoop ? 0 : 1
 
         altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)
@@ -93,6 +93,8 @@ public final class Hub {
         }
 
         sched.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+        // What `uv_now` returns, read in place on every spawn (no call).
+        sched.pointee.clock = withUnsafeMutablePointer(to: &loop.pointee.time) { UnsafePointer($0) }
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_timer_init(loop, timerHandle)
         timerHandle.pointee.data = loop.pointee.data
@@ -213,9 +215,8 @@ public final class Hub {
         var result: [AnyCoroutine] = []
         var fiber = sched.pointee.all_head
         while let current = fiber {
-            if let owner = current.pointee.owner {
-                result.append(Unmanaged<AnyCoroutine>.fromOpaque(owner).takeUnretainedValue())
-            }
+            // (A detached coroutine gets its object here.)
+            if current.isLiveCoroutine { result.append(AnyCoroutine.of(current)) }
             fiber = current.pointee.all_next
         }
         return result.sorted { $0.id < $1.id }

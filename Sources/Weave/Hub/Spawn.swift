@@ -83,14 +83,7 @@ extension Hub {
 
     /// Gives a new coroutine its identity and a stack, and queues it to run.
     func launch(_ coroutine: AnyCoroutine, name: String?, stackSize: Int?, spawnSite: SourceLocation) throws(WeaveError) {
-        if isShuttingDown {
-            throw WeaveError(.shuttingDown, "cannot spawn \(name.map { "'\($0)'" } ?? "a coroutine"): the hub is shutting down")
-        }
-        if let stackSize, stackSize < 16 * 1024 {
-            throw WeaveError(.invalidArgument, "stackSize \(stackSize) is below the 16 KiB minimum")
-        }
-        nextCoroutineID += 1
-        coroutine.id = nextCoroutineID
+        try checkSpawn(name: name, stackSize: stackSize)
         if let name { coroutine.name = name }  // (a nil store still costs a call)
         coroutine.spawnSite = spawnSite
         coroutine.spawnedAt = uv_now(loop)
@@ -100,19 +93,34 @@ extension Hub {
                 if parent.hasLocals { coroutine.locals = parent.locals }
             }
         }
-        let fiber = try makeFiber(stackSize: stackSize, owner: Unmanaged.passRetained(coroutine).toOpaque())
-        fiber.pointee.id = coroutine.id
+        let fiber = try makeFiber(stackSize: stackSize, entry: coroutineEntry, owner: Unmanaged.passRetained(coroutine).toOpaque())
+        coroutine.id = fiber.pointee.id
         if let name { copyName(name, into: fiber) }
         if configuration.monitorsBlockedLoop { copySpawnSite(spawnSite, into: fiber) }
         coroutine.fiber = fiber
         weave_sched_ready(sched, fiber)
     }
 
+    /// What every spawn checks first.
+    func checkSpawn(name: String?, stackSize: Int?) throws(WeaveError) {
+        if isShuttingDown {
+            throw WeaveError(.shuttingDown, "cannot spawn \(name.map { "'\($0)'" } ?? "a coroutine"): the hub is shutting down")
+        }
+        if let stackSize, stackSize < 16 * 1024 {
+            throw WeaveError(.invalidArgument, "stackSize \(stackSize) is below the 16 KiB minimum")
+        }
+    }
+
     /// A fiber on a free stack: a default-size one from the C-side cache when there is one
     /// (the common case: no Swift allocator work), else from the allocator.
-    private func makeFiber(stackSize: Int?, owner: UnsafeMutableRawPointer) throws(WeaveError) -> UnsafeMutablePointer<weave_fiber> {
+    /// `owner` (retained) is released if no stack can be had.
+    /// `reserve` bytes below the fiber are left free (see `weave_fiber_create`).
+    func makeFiber(
+        stackSize: Int?, entry: @convention(c) (UnsafeMutableRawPointer?) -> Void, owner: UnsafeMutableRawPointer?,
+        reserve: Int = 0
+    ) throws(WeaveError) -> UnsafeMutablePointer<weave_fiber> {
         if stackSize == nil || StackAllocator.roundToPages(stackSize.unsafelyUnwrapped) == stacks.stackSize,
-           let fiber = weave_fiber_create_cached(sched, coroutineEntry, owner) {
+           let fiber = weave_fiber_create_cached(sched, entry, owner, reserve) {
             return fiber
         }
         if sched.pointee.zombies != nil { recycleZombies() }
@@ -120,10 +128,10 @@ extension Hub {
         do {
             stack = try allocateStack(size: stackSize)
         } catch {
-            Unmanaged<AnyCoroutine>.fromOpaque(owner).release()
+            if let owner { Unmanaged<AnyCoroutine>.fromOpaque(owner).release() }
             throw error
         }
-        let fiber = weave_fiber_create(sched, stack.stackLow, stack.guardLow, stack.top, coroutineEntry, owner)!
+        let fiber = weave_fiber_create(sched, stack.stackLow, stack.guardLow, stack.top, entry, owner, reserve)!
         fiber.pointee.region = stack.region
         fiber.pointee.slot = stack.slot
         return fiber
@@ -141,7 +149,7 @@ extension Hub {
     }
 
     /// Keeps a C copy of the name for the overflow report (a signal handler cannot read Swift strings).
-    private func copyName(_ name: String, into fiber: UnsafeMutablePointer<weave_fiber>) {
+    func copyName(_ name: String, into fiber: UnsafeMutablePointer<weave_fiber>) {
         withUnsafeMutableBytes(of: &fiber.pointee.name) { buffer in
             var count = 0
             for byte in name.utf8 where count < buffer.count - 1 {
@@ -150,5 +158,6 @@ extension Hub {
             }
             buffer[count] = 0
         }
+        fiber.pointee.named = 1
     }
 }

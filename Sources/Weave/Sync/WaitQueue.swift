@@ -85,17 +85,13 @@ extension AnyCoroutine {
         enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,
         dequeue: (UnsafeMutablePointer<weave_waiter>) -> Void
     ) throws -> Bool {
-        // A fiber without an owner is a coroutine past its end (a deinit run as its object
-        // was released): not a coroutine that can block any more.
-        guard let fiber = weave_current_fiber(), fiber.pointee.is_host == 0, fiber.pointee.owner != nil else {
+        guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else {
             let name = (target as? any WaitTarget)?.waitDescription ?? "\(type(of: target))"
             throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Weave.run)")
         }
         // The coroutine object is needed only for interruptions and timeouts, not for the
-        // common wait.
-        func coroutine() -> AnyCoroutine {
-            Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner.unsafelyUnwrapped).takeUnretainedValue()
-        }
+        // common wait (a detached coroutine may have none yet).
+        func coroutine() -> AnyCoroutine { AnyCoroutine.of(fiber) }
         if fiber.pointee.interrupts != 0 { try coroutine().throwInterruption() }
         var node = weave_waiter()
         node.fiber = fiber
