@@ -4,6 +4,8 @@
 //
 //   weave-micro switch [ROUNDS]        raw asm switch, asm + exclusivity swap, yield ping-pong
 //   weave-micro spawn  [N] [BATCH]     spawn + yield once + join, BATCH at a time until N
+//                                      (handles + joinAll, then detached + WaitGroup rows)
+//   weave-micro spawn-detached [N] [BATCH] [closure|args]   the detached rows only
 //                                      (without BATCH: BATCH=1000, then all at once, BATCH=N)
 //   weave-micro idle   [N] [STACK]     N coroutines parked on a long sleep: RSS, VmPTE, mappings
 //   weave-micro timers [N]             N coroutines sleeping 1..50 ms: time until all woke
@@ -508,6 +510,7 @@ func benchBridge() throws {
 let usage = """
 usage: weave-micro switch [ROUNDS]     (default 20000000)
        weave-micro spawn  [N] [BATCH]  (default 1000000; no BATCH: both 1000 and N)
+       weave-micro spawn-detached [N] [BATCH] [closure|args]
        weave-micro idle   [N] [STACK]  (default 1000000 64k)
        weave-micro timers [N]          (default 100000)
        weave-micro coordination [N]    (default 1000000)
