@@ -95,7 +95,7 @@ void weave_sched_init(weave_sched *s) {
 }
 
 // First code run on a fresh stack: completes the sanitizer hand-off, then enters Swift.
-static void fiber_start(void *arg) {
+void weave_fiber_start(void *arg) {
     weave_fiber *f = (weave_fiber *)arg;
 #if WEAVE_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
@@ -111,38 +111,6 @@ void weave_fiber_destroy(weave_fiber *f) {
 #else
     (void)f;
 #endif
-}
-
-// Resets what belongs to one coroutine (the stack fields stay: a cached stack's fiber sits
-// at the same address, its stack fields already right), prepares the first activation and
-// links the fiber into the live list. Only the first two cache lines are written.
-static inline weave_fiber *fiber_start_on(weave_sched *s, weave_fiber *f,
-                                          void (*entry)(void *fiber), void *owner, size_t reserve) {
-    f->exclusivity[0] = f->exclusivity[1] = 0;
-    f->next = NULL;
-    f->owner = owner;
-    f->id = ++s->next_id;
-    f->state = f->interrupts = 0;
-    f->queued = 0;
-    f->named = 0;
-    f->entry = entry;
-    f->all_prev = NULL;
-    f->wait_object = NULL;
-    f->sp = weave_context_make((char *)f - reserve, fiber_start);
-    f->all_next = s->all_head;
-    if (s->all_head) s->all_head->all_prev = f;
-    s->all_head = f;
-    s->alive_count++;
-    return f;
-}
-
-weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner,
-                                       size_t reserve) {
-    weave_fiber *f = s->stack_cache;
-    if (!f) return NULL;
-    s->stack_cache = f->next;
-    s->stack_cache_count--;
-    return fiber_start_on(s, f, entry, owner, reserve);
 }
 
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
@@ -162,7 +130,7 @@ weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low
 #if WEAVE_TSAN
     f->sanitizer_fiber = __tsan_create_fiber(0);
 #endif
-    return fiber_start_on(s, f, entry, owner, reserve);
+    return weave_fiber_start_on(s, f, entry, owner, reserve);
 }
 
 __attribute__((noinline, cold, noreturn))

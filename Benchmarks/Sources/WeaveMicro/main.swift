@@ -6,6 +6,7 @@
 //   weave-micro spawn  [N] [BATCH]     spawn + yield once + join, BATCH at a time until N
 //                                      (handles + joinAll, then detached + WaitGroup rows)
 //   weave-micro spawn-detached [N] [BATCH] [closure|args]   the detached rows only
+//   (a fourth argument, handles|closure|args, runs one row)
 //                                      (without BATCH: BATCH=1000, then all at once, BATCH=N)
 //   weave-micro idle   [N] [STACK]     N coroutines parked on a long sleep: RSS, VmPTE, mappings
 //   weave-micro timers [N]             N coroutines sleeping 1..50 ms: time until all woke
@@ -313,8 +314,10 @@ func benchSpawn(handles: Bool = true) throws {
     // With BATCH given, that shape only; without, batches of 1,000 (like Go's
     // go-spawn-batched) and then all at once (BATCH = N, like the peers' go_spawn).
     let shapes = CommandLine.arguments.count > 3 ? [min(argument(3, default: 1000), n)] : [min(1000, n), n]
+    // `spawn N BATCH handles|closure|args` runs one of the three.
+    let only = CommandLine.arguments.count > 4 ? CommandLine.arguments[4] : nil
     for shape in Set(shapes).sorted() {
-        if handles {
+        if handles && (only == nil || only == "handles") {
         let r = try spawnBatches(n: n, batch: shape)
         emit(["bench": .str("spawn"), "impl": .str(shape == n ? "weave-coroutine-all-at-once" : "weave-coroutine-batched"),
               "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
@@ -322,8 +325,6 @@ func benchSpawn(handles: Bool = true) throws {
               "switches_per_task": .num(r.switchesPerTask, 2),
               "peak_rss_growth_kb": .int(r.rssGrowth / 1024)])
         }
-        // `spawn-detached N BATCH closure|args` runs one of the two.
-        let only = CommandLine.arguments.count > 4 ? CommandLine.arguments[4] : nil
         for passing in [false, true] where only == nil || only == (passing ? "args" : "closure") {
             let d = try spawnDetachedBatches(n: n, batch: shape, passing: passing)
             let impl = "weave-detached" + (passing ? "-args" : "") + (shape == n ? "-all-at-once" : "-batched")

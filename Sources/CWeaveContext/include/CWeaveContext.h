@@ -138,9 +138,10 @@ typedef struct weave_sched {
     weave_fiber *stack_cache;
     uint64_t next_id;                 // the last coroutine id given out
     const uint64_t *clock;            // the loop's cached time in ms (`uv_now`), read at spawn
-    // 1 while a plain spawn may take the fast path (a cached stack, nothing else to record):
-    // 0 once the hub shuts down, or while the blocked-loop monitor wants spawn sites copied.
-    uint32_t fast_spawn;
+    // 1 while a plain spawn may take the fast path (a cached stack): 0 once the hub shuts down.
+    uint16_t fast_spawn;
+    // 1 when the blocked-loop monitor is on: every spawn copies its site into the fiber.
+    uint16_t copies_spawn_sites;
     uint32_t stack_cache_count;
     uint32_t stack_cache_capacity;    // 0 disables the cache (sanitizer builds always do)
     size_t stack_cache_span;          // stack_top - stack_low of the stacks it takes
@@ -237,11 +238,44 @@ int weave_fiber_peek(const weave_fiber *f, weave_fiber_info *out);
 weave_fiber *weave_fiber_create(weave_sched *s, void *stack_low, void *guard_low, void *top,
                                 void (*entry)(void *fiber), void *owner, size_t reserve);
 
+/// The C routine every fiber starts in: hands over to `weave_fiber.entry`.
+void weave_fiber_start(void *fiber);
+
+/// Resets what belongs to one coroutine (the stack fields stay: a cached stack's fiber sits
+/// at the same address, its stack fields already right), gives it the next id, prepares
+/// its first activation below `reserve` bytes and links it into the live list. Writes only
+/// the fiber's first two cache lines.
+static inline weave_fiber *weave_fiber_start_on(weave_sched *s, weave_fiber *f,
+                                                void (*entry)(void *fiber), void *owner, size_t reserve) {
+    f->exclusivity[0] = f->exclusivity[1] = 0;
+    f->next = NULL;
+    f->owner = owner;
+    f->id = ++s->next_id;
+    f->state = f->interrupts = 0;
+    f->queued = 0;
+    f->named = 0;
+    f->entry = entry;
+    f->all_prev = NULL;
+    f->wait_object = NULL;
+    f->sp = weave_context_make((char *)f - reserve, weave_fiber_start);
+    f->all_next = s->all_head;
+    if (s->all_head) s->all_head->all_prev = f;
+    s->all_head = f;
+    s->alive_count++;
+    return f;
+}
+
 /// Lays out a fresh fiber on a stack from the cache (see `weave_sched.stack_cache`),
 /// keeping the stack's allocator record (`region`, `slot`). Returns NULL when the cache
-/// is empty.
-weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner,
-                                       size_t reserve);
+/// is empty. (Inline: it is most of a spawn.)
+static inline weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entry)(void *fiber), void *owner,
+                                                     size_t reserve) {
+    weave_fiber *f = s->stack_cache;
+    if (!f) return NULL;
+    s->stack_cache = f->next;
+    s->stack_cache_count--;
+    return weave_fiber_start_on(s, f, entry, owner, reserve);
+}
 
 /// Where a fiber keeps the bytes of its spawn site's file ID (a Swift `StaticString`).
 static inline void *weave_fiber_spawn_file(weave_fiber *f) { return f->spawn_file; }

@@ -157,8 +157,15 @@ public class AnyCoroutine: CustomStringConvertible {
         return attachObject(to: fiber)
     }
 
-    /// Runs the body and records its outcome (``Coroutine`` overrides it).
-    func runBody() {}
+    /// Runs on the coroutine's own stack, from its entry, until the body is done: runs the
+    /// body (or not, if cancelled before starting) and records the outcome. ``Coroutine``
+    /// overrides it with its body; one call, so that after the coroutine's last switch back
+    /// few frames are left to return through (each is a mispredicted return).
+    func run() {
+        state = .running
+        if cancelled { finishUnstarted() }
+        complete()
+    }
 
     /// Drops the body unrun: the coroutine was cancelled before it started.
     func dropBody() {}
@@ -250,16 +257,6 @@ public class AnyCoroutine: CustomStringConvertible {
 
     // MARK: - Lifecycle
 
-    /// Runs on the coroutine's own stack, from its entry, until the body is done: runs the
-    /// body (or not, if cancelled before starting) and records the outcome.
-    final func execute() {
-        // The rare paths are out of line, so this frame (which every coroutine's body runs
-        // below) stays small: fewer stack cache lines touched per coroutine.
-        state = .running
-        if cancelled { finishUnstarted() } else { runBody() }
-        complete()
-    }
-
     /// Marks the coroutine finished (its outcome recorded) and tells whoever waits.
     final func complete() {
         state = .finished
@@ -277,8 +274,10 @@ public class AnyCoroutine: CustomStringConvertible {
         complete()
     }
 
+    // The rare paths are out of line, so that `run` (which every coroutine's body runs
+    // below) keeps a small frame: fewer stack cache lines touched per coroutine.
     @inline(never)
-    private func finishUnstarted() {
+    final func finishUnstarted() {
         dropBody()
         failure = CancellationError()
     }
@@ -318,7 +317,7 @@ let coroutineEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
 private func runCoroutine(_ fiber: UnsafeMutablePointer<weave_fiber>) {
     // Balances the retain taken at spawn: the hub keeps a running coroutine alive.
     let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeRetainedValue()
-    coroutine.execute()
+    coroutine.run()
     fiber.pointee.owner = nil
     coroutine.fiber = nil
 }

@@ -25,16 +25,22 @@ public final class Coroutine<Value>: AnyCoroutine {
     @usableFromInline
     func setBody(_ body: consuming @escaping () throws -> Value) { self.body = body }
 
-    override func runBody() {
-        let body = self.body.unsafelyUnwrapped
-        self.body = nil
-        // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
-        do {
-            // A Void result is not stored: `returnedValue` makes it (no existential to box).
-            if Value.self == Void.self { _ = try body() } else { returned = try body() as Any }
-        } catch {
-            failure = error
+    override func run() {
+        state = .running
+        if isCancelled {
+            finishUnstarted()
+        } else {
+            let body = self.body.unsafelyUnwrapped
+            self.body = nil
+            // `as Any` keeps an optional result intact (nil stays a value, not a missing one).
+            do {
+                // A Void result is not stored: `returnedValue` makes it (no existential to box).
+                if Value.self == Void.self { _ = try body() } else { returned = try body() as Any }
+            } catch {
+                failure = error
+            }
         }
+        complete()
     }
 
     override func dropBody() { body = nil }

@@ -73,7 +73,8 @@ public final class Hub {
         sched.pointee.exclusivity_head = weave_probe_exclusivity_head()
         sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
         sched.pointee.stack_cache_span = stacks.stackSize
-        sched.pointee.fast_spawn = configuration.monitorsBlockedLoop ? 0 : 1
+        sched.pointee.fast_spawn = 1
+        sched.pointee.copies_spawn_sites = configuration.monitorsBlockedLoop ? 1 : 0
 
         altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)

@@ -55,6 +55,20 @@ extension AnyCoroutine {
     /// Starts this new coroutine on the hub of the calling thread; see ``spawn(name:stackSize:fileID:line:_:)``.
     @usableFromInline
     final func launch(name: String?, stackSize: Int?, fileID: StaticString, line: Int) throws(WeaveError) {
+        // The common spawn: a stack from the hub's cache, no name, nothing else to record.
+        // (The fiber holds a retain of this object; taken only once a stack is certain.)
+        if name == nil, stackSize == nil, let sched = weave_sched_current(), sched.pointee.fast_spawn != 0,
+           sched.pointee.stack_cache != nil,
+           let fiber = weave_fiber_create_cached(sched, coroutineEntry, Unmanaged.passRetained(self).toOpaque(), 0) {
+            id = fiber.pointee.id
+            spawnSite = SourceLocation(fileID: fileID, line: line)
+            spawnedAt = sched.pointee.clock.pointee
+            self.fiber = fiber
+            if sched.spawnerHasLocals { inheritLocals(sched) }
+            if sched.pointee.copies_spawn_sites != 0 { Hub.of(sched).copySpawnSite(spawnSite, into: fiber) }
+            weave_sched_ready(sched, fiber)
+            return
+        }
         guard let sched = weave_sched_current() else {
             throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Weave.run)")
         }
@@ -68,6 +82,24 @@ extension AnyCoroutine {
             }
         }
         if let failure { throw failure }
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == weave_sched {
+    /// Whether the coroutine running here (a spawner) has coroutine-locals to pass on; reads
+    /// its object without retaining it.
+    @inline(__always)
+    var spawnerHasLocals: Bool {
+        guard let parent = pointee.current.pointee.owner else { return false }
+        return Unmanaged<AnyCoroutine>.fromOpaque(parent)._withUnsafeGuaranteedRef { $0.hasLocals }
+    }
+}
+
+extension AnyCoroutine {
+    /// Takes the locals of the coroutine running on `sched` (the spawner).
+    @inline(never)
+    final func inheritLocals(_ sched: UnsafeMutablePointer<weave_sched>) {
+        locals = AnyCoroutine.of(sched.pointee.current).locals
     }
 }
 
@@ -87,16 +119,11 @@ extension Hub {
         if let name { coroutine.name = name }  // (a nil store still costs a call)
         coroutine.spawnSite = spawnSite
         coroutine.spawnedAt = uv_now(loop)
-        // Inherit the spawning coroutine's locals (read without retaining it).
-        if let parent = sched.pointee.current.pointee.owner {
-            Unmanaged<AnyCoroutine>.fromOpaque(parent)._withUnsafeGuaranteedRef { parent in
-                if parent.hasLocals { coroutine.locals = parent.locals }
-            }
-        }
+        if sched.spawnerHasLocals { coroutine.inheritLocals(sched) }
         let fiber = try makeFiber(stackSize: stackSize, entry: coroutineEntry, owner: Unmanaged.passRetained(coroutine).toOpaque())
         coroutine.id = fiber.pointee.id
         if let name { copyName(name, into: fiber) }
-        if configuration.monitorsBlockedLoop { copySpawnSite(spawnSite, into: fiber) }
+        if sched.pointee.copies_spawn_sites != 0 { copySpawnSite(spawnSite, into: fiber) }
         coroutine.fiber = fiber
         weave_sched_ready(sched, fiber)
     }

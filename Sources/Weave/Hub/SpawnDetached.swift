@@ -96,6 +96,10 @@ func beginDetached(
     if name == nil, stackSize == nil, let sched = weave_sched_current(), sched.pointee.fast_spawn != 0,
        let fiber = weave_fiber_create_cached(sched, detachedEntry, nil, reserve) {
         fiber.recordSpawn(file: file, line: line, sched: sched)
+        if sched.spawnerHasLocals { AnyCoroutine.of(fiber).inheritLocals(sched) }
+        if sched.pointee.copies_spawn_sites != 0 {
+            Hub.of(sched).copySpawnSite(SourceLocation(fileID: file, line: line), into: fiber)
+        }
         return fiber
     }
     guard let sched = weave_sched_current() else {
@@ -104,15 +108,10 @@ func beginDetached(
     return try Hub.of(sched).beginDetached(name: name, stackSize: stackSize, file: file, line: line, reserve: reserve)
 }
 
-/// The second half: the body is in place; pass on the spawner's locals and queue it.
-@usableFromInline
+/// The second half: the body is in place; queue the coroutine.
+@inlinable
 func readyDetached(_ fiber: UnsafeMutablePointer<weave_fiber>) {
-    let sched = weave_sched_current().unsafelyUnwrapped
-    if let parent = sched.pointee.current.pointee.owner,
-       Unmanaged<AnyCoroutine>.fromOpaque(parent)._withUnsafeGuaranteedRef({ $0.hasLocals }) {
-        Hub.of(sched).adoptLocals(into: fiber)
-    }
-    weave_sched_ready(sched, fiber)
+    weave_sched_ready(weave_sched_current().unsafelyUnwrapped, fiber)
 }
 
 extension Hub {
@@ -134,16 +133,9 @@ extension Hub {
             AnyCoroutine.attachObject(to: fiber).name = name
             copyName(name, into: fiber)
         }
-        if configuration.monitorsBlockedLoop { copySpawnSite(SourceLocation(fileID: file, line: line), into: fiber) }
+        if sched.spawnerHasLocals { AnyCoroutine.of(fiber).inheritLocals(sched) }
+        if sched.pointee.copies_spawn_sites != 0 { copySpawnSite(SourceLocation(fileID: file, line: line), into: fiber) }
         return fiber
-    }
-
-    /// Gives a new detached coroutine the spawning coroutine's locals (they live in its
-    /// object, made now).
-    @inline(never)
-    func adoptLocals(into fiber: UnsafeMutablePointer<weave_fiber>) {
-        let parent = AnyCoroutine.of(sched.pointee.current)
-        AnyCoroutine.of(fiber).locals = parent.locals
     }
 }
 

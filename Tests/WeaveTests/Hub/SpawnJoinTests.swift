@@ -236,6 +236,34 @@ struct SpawnJoinTests {
         }
         #expect(code == .invalidArgument)
     }
+
+    @Test("finished coroutines are freed once unreferenced, on the fresh-stack and the cached-stack spawn")
+    func finishedCoroutinesAreFreed() async throws {
+        let (alive, bodies, fastSpawnOn) = try await onHub { () throws -> (Int, Int, Bool) in
+            let freedBodies = Box(0)
+            var objects: [Weak] = []
+            // The first round finds the hub's stack cache empty, the second reuses its stacks.
+            for _ in 0..<2 {
+                var round: [Coroutine<Int>] = []
+                for index in 0..<50 {
+                    let token = DeinitCounter { freedBodies.value += 1 }
+                    round.append(try spawn { withExtendedLifetime(token) { index } })
+                }
+                try joinAll(round)
+                objects += round.map { Weak($0) }
+            }
+            return (objects.filter { $0.object != nil }.count, freedBodies.value, Hub.current!.sched.pointee.fast_spawn != 0)
+        }
+        #expect(fastSpawnOn)
+        #expect(alive == 0)
+        #expect(bodies == 100)
+    }
+}
+
+/// Holds a coroutine without keeping it alive.
+private struct Weak {
+    weak var object: AnyCoroutine?
+    init(_ object: AnyCoroutine) { self.object = object }
 }
 
 @Suite("results")
