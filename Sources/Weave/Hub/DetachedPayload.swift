@@ -49,10 +49,12 @@ struct DetachedBody {
     /// Runs the body and returns its error; the body is released before this returns.
     @inline(__always)
     private static func run(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
-        let body = (fiber - reservedBytes).assumingMemoryBound(to: DetachedBody.self).move()
+        // The closure itself, moved out (calling it through the struct copies it: a retain
+        // and a release of its context around the call).
+        let run = (fiber - reservedBytes).assumingMemoryBound(to: DetachedBody.self).move().run
         if cancelled { return CancellationError() }
         do {
-            try body.run()
+            try run()
             return nil
         } catch {
             return error
@@ -115,7 +117,13 @@ let detachedEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
 /// a frame that holds none.
 @usableFromInline
 func endDetached(_ fiber: UnsafeMutableRawPointer, _ failure: consuming (any Error)?) -> Never {
-    finishDetached(fiber.assumingMemoryBound(to: weave_fiber.self), failure)
+    let fiber = fiber.assumingMemoryBound(to: weave_fiber.self)
+    if failure == nil, fiber.pointee.owner == nil {
+        // The common end: nothing to record, nobody to tell.
+        fiber.pointee.state = WEAVE_FIBER_FINISHED
+    } else {
+        finishDetached(fiber, failure)
+    }
     weave_sched_exit(weave_sched_current())
 }
 
