@@ -232,9 +232,28 @@ func benchSwitch() throws {
 
 // MARK: - spawn
 
+/// How a spawn case starts its coroutines.
+enum SpawnVariant: String, CaseIterable {
+    /// `spawn` + `joinAll` of the handles (gevent's shape).
+    case handles
+    /// `spawnDetached` + a `WaitGroup`, the closure capturing counter and group (Go's code).
+    case closure
+    /// `spawnDetached(with: (counter, group))` + a `WaitGroup`: nothing allocated per spawn.
+    case args
+
+    var implPrefix: String {
+        switch self {
+        case .handles: return "weave-coroutine"
+        case .closure: return "weave-detached"
+        case .args: return "weave-detached-args"
+        }
+    }
+}
+
 /// spawn + run + finish: `batch` coroutines, each yields once and bumps a counter, then
-/// `joinAll`; repeated until `n` have run. Default hub configuration (256 KiB stacks, pooled).
-func spawnBatches(n: Int, batch: Int) throws -> (secs: Double, switchesPerTask: Double, rssGrowth: Int) {
+/// they are joined; repeated until `n` have run. Default hub configuration (256 KiB stacks,
+/// pooled).
+func spawnBatches(n: Int, batch: Int, _ variant: SpawnVariant) throws -> (secs: Double, switchesPerTask: Double, rssGrowth: Int) {
     let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     counter.initialize(to: 0)
     defer { counter.deallocate() }
@@ -242,56 +261,25 @@ func spawnBatches(n: Int, batch: Int) throws -> (secs: Double, switchesPerTask: 
     let (elapsed, switches) = try Weave.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
         let hub = Hub.current!
         var handles: [AnyCoroutine] = []
-        handles.reserveCapacity(min(batch, n))
-        let switches0 = hub.switchCount
-        let t0 = nowNanos()
-        var done = 0
-        while done < n {
-            let k = min(batch, n - done)
-            for _ in 0..<k {
-                handles.append(try spawn { () throws -> Void in
-                    try AnyCoroutine.yield()
-                    counter.pointee += 1
-                })
-            }
-            try joinAll(handles)
-            handles.removeAll(keepingCapacity: true)
-            done += k
-        }
-        return (nowNanos() - t0, hub.switchCount - switches0)
-    }
-    guard counter.pointee == n else { fail("lost coroutines: \(counter.pointee) of \(n) ran") }
-    return (Double(elapsed) / 1e9, Double(switches) / Double(n), statusBytes("VmHWM") - rss0)
-}
-
-/// The Go peer's shape exactly: `batch` detached coroutines (no handles, like `go f()`),
-/// each yields once, bumps a counter and marks a `WaitGroup` done; the spawner waits on the
-/// group; repeated until `n` have run.
-/// With `passing`, the counter and group go to the coroutine as an argument
-/// (`spawnDetached(with:)`, Go's `go f(x)`) instead of being captured by the closure.
-func spawnDetachedBatches(n: Int, batch: Int, passing: Bool) throws -> (secs: Double, switchesPerTask: Double, rssGrowth: Int) {
-    let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-    counter.initialize(to: 0)
-    defer { counter.deallocate() }
-    let rss0 = residentBytes()
-    let (elapsed, switches) = try Weave.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
-        let hub = Hub.current!
+        handles.reserveCapacity(variant == .handles ? min(batch, n) : 0)
         let group = WaitGroup()
         let switches0 = hub.switchCount
         let t0 = nowNanos()
         var done = 0
         while done < n {
             let k = min(batch, n - done)
-            try group.add(k)
-            if passing {
+            switch variant {
+            case .handles:
                 for _ in 0..<k {
-                    try spawnDetached(with: (counter, group)) { counter, group in
+                    handles.append(try spawn { () throws -> Void in
                         try AnyCoroutine.yield()
                         counter.pointee += 1
-                        try group.done()
-                    }
+                    })
                 }
-            } else {
+                try joinAll(handles)
+                handles.removeAll(keepingCapacity: true)
+            case .closure:
+                try group.add(k)
                 for _ in 0..<k {
                     try spawnDetached {
                         try AnyCoroutine.yield()
@@ -299,8 +287,18 @@ func spawnDetachedBatches(n: Int, batch: Int, passing: Bool) throws -> (secs: Do
                         try group.done()
                     }
                 }
+                try group.wait()
+            case .args:
+                try group.add(k)
+                for _ in 0..<k {
+                    try spawnDetached(with: (counter, group)) { counter, group in
+                        try AnyCoroutine.yield()
+                        counter.pointee += 1
+                        try group.done()
+                    }
+                }
+                try group.wait()
             }
-            try group.wait()
             done += k
         }
         return (nowNanos() - t0, hub.switchCount - switches0)
@@ -309,30 +307,22 @@ func spawnDetachedBatches(n: Int, batch: Int, passing: Bool) throws -> (secs: Do
     return (Double(elapsed) / 1e9, Double(switches) / Double(n), statusBytes("VmHWM") - rss0)
 }
 
+/// `spawn [N] [BATCH] [handles|closure|args]`; `spawn-detached` leaves out the handles.
 func benchSpawn(handles: Bool = true) throws {
     let n = argument(2, default: 1_000_000)
     // With BATCH given, that shape only; without, batches of 1,000 (like Go's
     // go-spawn-batched) and then all at once (BATCH = N, like the peers' go_spawn).
     let shapes = CommandLine.arguments.count > 3 ? [min(argument(3, default: 1000), n)] : [min(1000, n), n]
-    // `spawn N BATCH handles|closure|args` runs one of the three.
-    let only = CommandLine.arguments.count > 4 ? CommandLine.arguments[4] : nil
+    let only = CommandLine.arguments.count > 4 ? SpawnVariant(rawValue: CommandLine.arguments[4]) : nil
+    let variants = SpawnVariant.allCases.filter { (handles || $0 != .handles) && (only == nil || only == $0) }
     for shape in Set(shapes).sorted() {
-        if handles && (only == nil || only == "handles") {
-        let r = try spawnBatches(n: n, batch: shape)
-        emit(["bench": .str("spawn"), "impl": .str(shape == n ? "weave-coroutine-all-at-once" : "weave-coroutine-batched"),
-              "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
-              "secs": .num(r.secs, 3), "tasks_per_s": .num(Double(n) / r.secs, 0),
-              "switches_per_task": .num(r.switchesPerTask, 2),
-              "peak_rss_growth_kb": .int(r.rssGrowth / 1024)])
-        }
-        for passing in [false, true] where only == nil || only == (passing ? "args" : "closure") {
-            let d = try spawnDetachedBatches(n: n, batch: shape, passing: passing)
-            let impl = "weave-detached" + (passing ? "-args" : "") + (shape == n ? "-all-at-once" : "-batched")
-            emit(["bench": .str("spawn"), "impl": .str(impl),
+        for variant in variants {
+            let r = try spawnBatches(n: n, batch: shape, variant)
+            emit(["bench": .str("spawn"), "impl": .str(variant.implPrefix + (shape == n ? "-all-at-once" : "-batched")),
                   "n": .int(n), "batch": .int(shape), "stack_kib": .int(Hub.Configuration().stackSize / 1024),
-                  "secs": .num(d.secs, 3), "tasks_per_s": .num(Double(n) / d.secs, 0),
-                  "switches_per_task": .num(d.switchesPerTask, 2),
-                  "peak_rss_growth_kb": .int(d.rssGrowth / 1024)])
+                  "secs": .num(r.secs, 3), "tasks_per_s": .num(Double(n) / r.secs, 0),
+                  "switches_per_task": .num(r.switchesPerTask, 2),
+                  "peak_rss_growth_kb": .int(r.rssGrowth / 1024)])
         }
     }
 }
