@@ -64,7 +64,8 @@ typedef struct weave_fiber {
     uint8_t is_host;
     uint8_t named;                    // `name` holds the coroutine's name (else unnamed)
     uint8_t cacheable;                // its stack is of the size `weave_sched.stack_cache` takes
-    uint8_t reserved[3];
+    uint8_t detached;                 // spawned without an object (`owner` may be made later)
+    uint8_t reserved[2];
     // Line 1: set at spawn and at the end, read when the coroutine starts or a report
     // needs it.
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
@@ -254,6 +255,7 @@ static inline weave_fiber *weave_fiber_start_on(weave_sched *s, weave_fiber *f,
     f->state = f->interrupts = 0;
     f->queued = 0;
     f->named = 0;
+    f->detached = owner == NULL;
     f->entry = entry;
     f->all_prev = NULL;
     f->wait_object = NULL;

@@ -318,6 +318,8 @@ private func runCoroutine(_ fiber: UnsafeMutablePointer<weave_fiber>) {
     // Balances the retain taken at spawn: the hub keeps a running coroutine alive.
     let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(fiber.pointee.owner).takeRetainedValue()
     coroutine.run()
+    // (Finished again: a log handler or finish handler may have suspended in between.)
+    fiber.pointee.state = WEAVE_FIBER_FINISHED
     fiber.pointee.owner = nil
     coroutine.fiber = nil
 }

@@ -2,53 +2,106 @@ import CWeaveContext
 
 // A detached coroutine keeps its body at the top of its own stack, just below its fiber:
 //
-//     [payload: the body and its argument][invoker: 16 bytes][fiber]
+//     [payload: the body and its argument][runner: 16 bytes][fiber]
 //
-// The invoker is a non-capturing function that knows the payload's type; it moves the
+// The runner is the payload's type, as a `DetachedRunnable` metatype: its `run` moves the
 // payload out and runs it (or drops it unrun if the coroutine was cancelled first), then
 // ends the coroutine itself. So the coroutine needs no Swift object, the body shares cache
 // lines with the first frame, and few frames lie between the body and the final switch
 // (each is a return the CPU mispredicts once the coroutine has switched out and back).
+//
+// The runner slot holds two plain words, never a reference, so `run` never returning leaks
+// nothing: either the payload type as a `DetachedRunnable` metatype, or (for a
+// `spawnDetached(with:)` payload in specialised code) a closure that captures nothing,
+// whose context word is nil. The closure runs the payload's code specialised for its
+// argument type; the metatype's witness is generic, and slower. (A closure in unspecialised
+// code carries type metadata in a context, and debug builds give even a non-capturing one a
+// thunk context: such a closure is not stored, the metatype is.)
 
-/// Runs (or drops) the payload of the fiber at the given address, then ends the coroutine.
+/// What runs a detached coroutine's payload: two words, copied in and out as they are.
 @usableFromInline
-struct DetachedInvoker {
-    @usableFromInline
-    var call: (_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> Never
+struct DetachedRunner {
+    @usableFromInline let first: UnsafeRawPointer
+    @usableFromInline let second: UnsafeRawPointer?
 
     @inlinable
-    init(_ call: @escaping (_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> Never) {
-        self.call = call
+    init(first: UnsafeRawPointer, second: UnsafeRawPointer?) {
+        self.first = first
+        self.second = second
     }
 
+    /// `run` if it captures nothing (its context word is nil), else `type`'s metatype.
     @inlinable
-    static func store(_ invoker: DetachedInvoker, below fiber: UnsafeMutablePointer<weave_fiber>) {
-        (UnsafeMutableRawPointer(fiber) - 16).initializeMemory(as: DetachedInvoker.self, to: invoker)
+    static func of<Payload: DetachedRunnable>(
+        _ type: Payload.Type, preferring run: @escaping (UnsafeMutableRawPointer, Bool) -> Never
+    ) -> DetachedRunner {
+        let closure = unsafeBitCast(run, to: (UnsafeRawPointer, UnsafeRawPointer?).self)
+        if closure.1 == nil { return DetachedRunner(first: closure.0, second: nil) }
+        return of(type)
+    }
+
+    /// `type`'s metatype.
+    @inlinable
+    static func of<Payload: DetachedRunnable>(_ type: Payload.Type) -> DetachedRunner {
+        let metatype = unsafeBitCast(type as any DetachedRunnable.Type, to: (UnsafeRawPointer, UnsafeRawPointer?).self)
+        return DetachedRunner(first: metatype.0, second: metatype.1)
+    }
+
+    /// Whether this is a context-free closure (a metatype's second word, its witness
+    /// table, is never nil).
+    @inlinable
+    var isClosure: Bool { second == nil }
+
+    /// Runs the payload below `fiber`; never returns.
+    func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never {
+        if isClosure {
+            let run = unsafeBitCast((first, second), to: ((UnsafeMutableRawPointer, Bool) -> Never).self)
+            run(fiber, cancelled)
+        }
+        let type = unsafeBitCast((first, second), to: (any DetachedRunnable.Type).self)
+        type.run(below: fiber, cancelled: cancelled)
     }
 }
 
-/// Bytes a payload of `size` and the invoker take below the fiber (16-byte aligned).
+/// A payload type kept below a detached coroutine's fiber.
+@usableFromInline
+protocol DetachedRunnable {
+    /// Moves the payload below `fiber` out and runs it (drops it unrun when `cancelled`),
+    /// then ends the coroutine.
+    static func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never
+}
+
+/// Bytes a payload of `size` and the runner take below the fiber (16-byte aligned).
 @inlinable
 func detachedReserve(_ size: Int) -> Int { 16 + (size + 15) & ~15 }
+
+extension DetachedRunnable {
+    /// Writes the payload and its runner below `fiber`; `reserve` is `detachedReserve` of its size.
+    @inlinable
+    static func store(
+        _ payload: consuming Self, runner: DetachedRunner, reserve: Int, below fiber: UnsafeMutablePointer<weave_fiber>
+    ) {
+        let top = UnsafeMutableRawPointer(fiber)
+        (top - reserve).initializeMemory(as: Self.self, to: payload)
+        (top - 16).initializeMemory(as: DetachedRunner.self, to: runner)
+    }
+}
 
 /// The body of ``spawnDetached(name:stackSize:fileID:line:_:)``. (Wrapped in a struct so
 /// that storing it through the generic pointer APIs keeps the closure as it is: a bare
 /// function type would be re-abstracted, which allocates a thunk.)
-struct DetachedBody {
+struct DetachedBody: DetachedRunnable {
     var run: () throws -> Void
 
     static var reservedBytes: Int { detachedReserve(MemoryLayout<DetachedBody>.size) }
 
-    static func store(_ body: consuming DetachedBody, below fiber: UnsafeMutablePointer<weave_fiber>) {
-        (UnsafeMutableRawPointer(fiber) - reservedBytes).initializeMemory(as: DetachedBody.self, to: body)
-        DetachedInvoker.store(DetachedInvoker { fiber, cancelled in
-            endDetached(fiber, run(fiber, cancelled))
-        }, below: fiber)
+    static func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never {
+        endDetached(fiber, outcome(fiber, cancelled))
     }
 
     /// Runs the body and returns its error; the body is released before this returns.
     @inline(__always)
-    private static func run(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
+    private static func outcome(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
         // The closure itself, moved out (calling it through the struct copies it: a retain
         // and a release of its context around the call).
         let run = (fiber - reservedBytes).assumingMemoryBound(to: DetachedBody.self).move().run
@@ -64,7 +117,7 @@ struct DetachedBody {
 
 /// The body and argument of ``spawnDetached(name:stackSize:fileID:line:with:_:)``.
 @usableFromInline
-struct DetachedPayload<Argument> {
+struct DetachedPayload<Argument>: DetachedRunnable {
     @usableFromInline var body: (Argument) throws -> Void
     @usableFromInline var argument: Argument
 
@@ -81,17 +134,23 @@ struct DetachedPayload<Argument> {
     @inlinable
     static var fitsOnStack: Bool { MemoryLayout<DetachedPayload>.alignment <= 16 && reservedBytes <= 16 + 256 }
 
+    @usableFromInline
+    static func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never {
+        endDetached(fiber, outcome(fiber, cancelled))
+    }
+
+    /// The runner: in specialised code a closure that captures nothing, so the payload
+    /// runs specialised; else this type's metatype.
     @inlinable
-    static func store(_ payload: consuming DetachedPayload, below fiber: UnsafeMutablePointer<weave_fiber>) {
-        (UnsafeMutableRawPointer(fiber) - reservedBytes).initializeMemory(as: DetachedPayload.self, to: payload)
-        DetachedInvoker.store(DetachedInvoker { fiber, cancelled in
-            endDetached(fiber, run(fiber, cancelled))
-        }, below: fiber)
+    static var runner: DetachedRunner {
+        DetachedRunner.of(DetachedPayload.self, preferring: { fiber, cancelled in
+            endDetached(fiber, outcome(fiber, cancelled))
+        })
     }
 
     /// Runs the body and returns its error; the payload is released before this returns.
     @inlinable @inline(__always)
-    static func run(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
+    static func outcome(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
         let payload = (fiber - reservedBytes).assumingMemoryBound(to: DetachedPayload.self).move()
         if cancelled { return CancellationError() }
         do {
@@ -103,13 +162,14 @@ struct DetachedPayload<Argument> {
     }
 }
 
-/// First activation of a detached coroutine: hands over to its invoker, which never returns.
+/// First activation of a detached coroutine: hands over to its payload's runner, which
+/// never returns.
 let detachedEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
     let fiber = raw.unsafelyUnwrapped.assumingMemoryBound(to: weave_fiber.self)
-    let invoker = (raw.unsafelyUnwrapped - 16).assumingMemoryBound(to: DetachedInvoker.self).move()
+    let runner = (raw.unsafelyUnwrapped - 16).load(as: DetachedRunner.self)
     let cancelled = fiber.pointee.interrupts & WEAVE_INTERRUPT_CANCELLED != 0
-    if !cancelled { fiber.pointee.state = WEAVE_FIBER_RUNNING }
-    invoker.call(raw.unsafelyUnwrapped, cancelled)
+    fiber.pointee.state = WEAVE_FIBER_RUNNING
+    runner.run(below: raw.unsafelyUnwrapped, cancelled: cancelled)
 }
 
 /// Records a detached coroutine's outcome and makes its final switch. Everything that
@@ -133,11 +193,13 @@ private func finishDetached(_ fiber: UnsafeMutablePointer<weave_fiber>, _ failur
         // Something asked for its object (a join, a report, cancellation): finish through it.
         let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(owner).takeRetainedValue()
         coroutine.finishDetached(failure)
+        // (Finished again: a log handler or finish handler may have suspended in between.)
+        fiber.pointee.state = WEAVE_FIBER_FINISHED
         fiber.pointee.owner = nil
         coroutine.fiber = nil
     } else {
-        fiber.pointee.state = WEAVE_FIBER_FINISHED
         if let failure, !(failure is CancellationError) { logDetachedFailure(fiber, failure) }
+        fiber.pointee.state = WEAVE_FIBER_FINISHED
     }
 }
 

@@ -42,7 +42,8 @@ public func spawnDetached(
 ) throws {
     let fiber = try beginDetached(name: name, stackSize: stackSize, file: fileID, line: line,
                                   reserve: DetachedBody.reservedBytes)
-    DetachedBody.store(DetachedBody(run: body), below: fiber)
+    DetachedBody.store(DetachedBody(run: body), runner: .of(DetachedBody.self),
+                       reserve: DetachedBody.reservedBytes, below: fiber)
     readyDetached(fiber)
 }
 
@@ -82,7 +83,8 @@ public func spawnDetached<Argument>(
         return try spawnDetached(name: name, stackSize: stackSize, fileID: fileID, line: line) { try body(argument) }
     }
     let fiber = try beginDetached(name: name, stackSize: stackSize, file: fileID, line: line, reserve: Payload.reservedBytes)
-    Payload.store(Payload(body: body, argument: argument), below: fiber)
+    Payload.store(Payload(body: body, argument: argument), runner: Payload.runner,
+                  reserve: Payload.reservedBytes, below: fiber)
     readyDetached(fiber)
 }
 

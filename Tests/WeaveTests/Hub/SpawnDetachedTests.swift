@@ -55,6 +55,19 @@ struct SpawnDetachedTests {
         #expect(deinitsWhileRunning == [0, 1, 2, 3, 4])
     }
 
+    @Test("with: runs its payload through a specialised closure when optimised, else through its type")
+    func runnerKind() {
+        // Optimised callers specialise the payload's runner into a closure that captures
+        // nothing; debug builds use the payload type's generic witness. Both leave nothing
+        // to release when the coroutine's end never returns (the storm test counts on it).
+        #if DEBUG
+        #expect(!DetachedPayload<(Int, Box<Int>)>.runner.isClosure)
+        #else
+        #expect(DetachedPayload<(Int, Box<Int>)>.runner.isClosure)
+        #endif
+        #expect(!DetachedRunner.of(DetachedBody.self).isClosure)
+    }
+
     @Test("an argument too large for the stack top is carried by a closure, intact")
     func largeArgument() async throws {
         let sum = try await onHub { () throws -> Int in

@@ -1,3 +1,4 @@
+import Logging
 import Testing
 @testable import Weave
 
@@ -258,6 +259,43 @@ struct SpawnJoinTests {
         #expect(alive == 0)
         #expect(bodies == 100)
     }
+}
+
+extension SpawnJoinTests {
+    @Test("a deinit run after a coroutine's end sees no current coroutine, even if it suspended while finishing")
+    func pastEndIsNotCurrent() async throws {
+        var configuration = Hub.Configuration()
+        // Logging the unjoined failure suspends the finishing coroutine (a log handler
+        // doing I/O would): its state is no longer 'finished' when its object goes.
+        configuration.logger = Logger(label: "yielding") { _ in YieldingLogHandler() }
+        let seen = try await onHub(configuration: configuration) { () throws -> String in
+            let seen = Box("unset")
+            _ = try spawn { () throws -> Int in
+                throw PastEndError { seen.value = AnyCoroutine.current.map { "\($0.spawnSite)" } ?? "none" }
+            }
+            try AnyCoroutine.sleep(for: .milliseconds(5))
+            return seen.value
+        }
+        #expect(seen == "none")
+    }
+}
+
+/// An error whose deinit runs a probe (on the stack of the coroutine that let it go).
+private final class PastEndError: Error {
+    let probe: () -> Void
+    init(_ probe: @escaping () -> Void) { self.probe = probe }
+    deinit { probe() }
+}
+
+/// A log handler that suspends the logging coroutine, as one doing I/O through Weave would.
+private struct YieldingLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { try? AnyCoroutine.yield() }
 }
 
 /// Holds a coroutine without keeping it alive.
