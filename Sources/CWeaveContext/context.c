@@ -38,38 +38,6 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-extern void weave_context_trampoline(void);
-
-// MARK: - Fresh contexts
-
-void *weave_context_make(void *stack_top, void (*entry)(void *arg)) {
-    uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
-#if defined(__x86_64__)
-    // Layout read by weave_context_switch, from the saved sp upwards:
-    // [pad][mxcsr][x87 cw][r15][r14][r13][r12=entry][rbx][rbp=0][ret=trampoline]
-    // After `ret` the stack pointer is `top`, 16-byte aligned as the trampoline's call
-    // needs. (72 bytes: with a detached coroutine's body above it, two cache lines.)
-    uint64_t *sp = (uint64_t *)(top - 72);
-    memset(sp, 0, 72);
-    uint32_t mxcsr = 0x1F80;          // all exceptions masked, round to nearest
-    uint16_t fpucw = 0x037F;          // x87 default control word
-    memcpy((char *)sp + 8, &mxcsr, 4);
-    memcpy((char *)sp + 12, &fpucw, 2);
-    sp[5] = (uint64_t)(uintptr_t)entry;                     // r12
-    sp[8] = (uint64_t)(uintptr_t)weave_context_trampoline;  // return address
-    return sp;
-#elif defined(__aarch64__)
-    // Layout: x19..x28, x29, x30, d8..d15, fpcr, pad (176 bytes); x19 = entry, x30 = trampoline.
-    uint64_t *sp = (uint64_t *)(top - 176);
-    memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)entry;                      // x19
-    sp[11] = (uint64_t)(uintptr_t)weave_context_trampoline;  // x30
-    return sp;
-#else
-#error "Weave supports x86_64 and aarch64"
-#endif
-}
-
 // MARK: - Scheduler
 
 __thread weave_sched *weave_tls_sched __attribute__((tls_model("initial-exec")));
