@@ -101,7 +101,7 @@ struct CoroutineGroupTests {
             let unwound = Box(0)
             var timedOut = false
             do {
-                try withTimeout(.milliseconds(10)) {
+                _ = try withTimeout(.milliseconds(10)) {
                     try withCoroutineGroup { group in
                         try group.spawn {
                             defer { unwound.value += 1 }

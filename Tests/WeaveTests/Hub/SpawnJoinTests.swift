@@ -281,7 +281,7 @@ extension SpawnJoinTests {
 }
 
 /// An error whose deinit runs a probe (on the stack of the coroutine that let it go).
-private final class PastEndError: Error {
+private final class PastEndError: Error, @unchecked Sendable {  // used on one hub thread
     let probe: () -> Void
     init(_ probe: @escaping () -> Void) { self.probe = probe }
     deinit { probe() }

@@ -61,7 +61,6 @@ struct TCPTests {
     @Test("a 64 MiB write to a slow reader parks the writer and all bytes arrive")
     func bigWriteToSlowReader() async throws {
         let (received, checksumOK) = try await onHub { () throws -> (Int, Bool) in
-            let total = 64 << 20
             let listener = try TCPListener.bind(port: 0)
             let writer = try spawn(name: "writer") {
                 let connection = try listener.accept(timeout: .seconds(10))

@@ -314,8 +314,8 @@ func startPoolParent() async throws -> (parent: pid_t, workers: [Int32]) {
         try await Task.sleep(for: .milliseconds(20))
         if let file = fopen(pidFile, "r") {
             var buffer = [CChar](repeating: 0, count: 256)
-            if fgets(&buffer, 256, file) != nil, String(cString: buffer).hasSuffix("\n") {
-                workers = String(cString: buffer).split(separator: " ").compactMap { Int32(String($0.filter(\.isNumber))) }
+            if fgets(&buffer, 256, file) != nil, cString(buffer).hasSuffix("\n") {
+                workers = cString(buffer).split(separator: " ").compactMap { Int32(String($0.filter(\.isNumber))) }
             }
             fclose(file)
         }

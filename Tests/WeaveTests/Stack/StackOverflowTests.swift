@@ -50,7 +50,7 @@ struct StackOverflowTests {
             // The rest of the process can still map memory.
             let buffers = (0..<64).map { _ in [UInt8](repeating: 1, count: 1 << 20) }
             guard buffers.count == 64 else { exit(6) }
-            try Weave.run { try spawn { 1 }.join() }
+            _ = try Weave.run { try spawn { 1 }.join() }
         }
     }
 }

@@ -27,7 +27,7 @@ func childProcessIDs() -> [Int32] {
         guard Int(name) != nil, let file = fopen("/proc/self/task/\(name)/children", "r") else { continue }
         var buffer = [CChar](repeating: 0, count: 4096)
         while fgets(&buffer, Int32(buffer.count), file) != nil {
-            let line = String(cString: buffer)
+            let line = cString(buffer)
             result += line.split(separator: " ").compactMap { Int32(String($0.filter(\.isNumber))) }
         }
         fclose(file)
@@ -41,8 +41,13 @@ func isAlive(_ pid: Int32) -> Bool {
     defer { fclose(file) }
     var buffer = [CChar](repeating: 0, count: 1024)
     guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
-    let line = String(cString: buffer)
+    let line = cString(buffer)
     guard let close = line.lastIndex(of: ")") else { return false }
     let state = line[line.index(close, offsetBy: 2)...].first
     return state != "Z" && state != "X"
+}
+
+/// The text of a NUL-terminated C buffer (as `fgets` fills it).
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
