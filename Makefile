@@ -21,7 +21,7 @@ test: deps
 test-release: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-release-tests --skip-build \
-	  --filter 'SpawnDetachedTests|SpawnJoinTests|CancellationTests'
+	  --filter 'SpawnDetachedTests|SpawnJoinTests|CancellationTests|FinishingCoroutineTests'
 
 # The context switch on its own, in C: natively, and as AArch64 under qemu-user.
 test-context:

@@ -35,6 +35,9 @@ public class AnyCoroutine: CustomStringConvertible {
         set { fiber?.pointee.state = newValue.rawValue }
     }
     @exclusivity(unchecked) private var cancelled = false
+    /// Set once the outcome is recorded and the waiters told. Sticky: the fiber's state
+    /// says `running` again if the finishing coroutine suspends in a log handler.
+    @exclusivity(unchecked) private var completed = false
     /// An error to throw when the coroutine resumes from its current park.
     var resumeError: (any Error)? {
         get { resumed }
@@ -113,8 +116,8 @@ public class AnyCoroutine: CustomStringConvertible {
     @exclusivity(unchecked) public internal(set) var spawnSite = SourceLocation(fileID: "", line: 0)
     /// When it was spawned: the hub loop's cached clock (`uv_now`, milliseconds), no syscall.
     @exclusivity(unchecked) var spawnedAt: UInt64 = 0
-    /// Started by ``spawnDetached(name:stackSize:fileID:line:_:)``: nobody holds a handle
-    /// that could read its failure, so a failure is logged as an error.
+    /// Started by ``spawnDetached(name:stackSize:fileID:line:_:)``: its failure is logged (as
+    /// an error) where it ends, not by ``complete()``.
     @exclusivity(unchecked) private(set) var isDetached = false
     /// Whether ``cancel()`` was called. Sticky: every later blocking call throws.
     public var isCancelled: Bool { cancelled }
@@ -171,7 +174,7 @@ public class AnyCoroutine: CustomStringConvertible {
     func dropBody() {}
 
     /// Whether the body has returned or thrown (or the coroutine was cancelled before it started).
-    public var isFinished: Bool { state == .finished }
+    public var isFinished: Bool { completed || state == .finished }
 
     /// The name in quotes, or `#id` for an unnamed coroutine.
     public var displayName: String { name.map { "'\($0)'" } ?? "#\(id)" }
@@ -187,7 +190,7 @@ public class AnyCoroutine: CustomStringConvertible {
     /// not started never runs its body. A running or runnable one sees the error at its next
     /// blocking call. Does not wait: ``Coroutine/join(timeout:)`` does. No effect once finished.
     public func cancel() {
-        guard state != .finished, !cancelled else { return }
+        guard !isFinished, !cancelled else { return }
         cancelled = true
         fiber?.pointee.interrupts |= WEAVE_INTERRUPT_CANCELLED
         if state == .parked {
@@ -198,6 +201,7 @@ public class AnyCoroutine: CustomStringConvertible {
 
     /// Delivers `error` now if parked, else at the next suspension point.
     func interrupt(with error: any Error) {
+        if isFinished { return }
         switch state {
         case .parked:
             resumeError = error
@@ -259,11 +263,12 @@ public class AnyCoroutine: CustomStringConvertible {
 
     /// Marks the coroutine finished (its outcome recorded) and tells whoever waits.
     final func complete() {
+        completed = true
         state = .finished
         if let extras, !extras.finishHandlers.isEmpty {
             runFinishHandlers(extras)
-            if isDetached, failure != nil { logUnhandledFailure() }
-        } else if failure != nil {
+        } else if failure != nil, !isDetached {
+            // (A detached coroutine's failure is logged where it ends, object or not.)
             logUnhandledFailure()
         }
     }
@@ -292,17 +297,13 @@ public class AnyCoroutine: CustomStringConvertible {
     @inline(never)
     private func logUnhandledFailure() {
         guard let failure, !(failure is CancellationError) else { return }
-        if isDetached {
-            hub.logger.error("detached coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
-        } else {
-            hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
-        }
+        hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
     }
 
     /// Calls `handler` once this coroutine finishes (at once if it has). Handlers run on
     /// the finishing coroutine's stack and must not block.
     final func onFinish(_ handler: @escaping (AnyCoroutine) -> Void) {
-        if state == .finished { handler(self) } else { extrasCreating.finishHandlers.append(handler) }
+        if isFinished { handler(self) } else { extrasCreating.finishHandlers.append(handler) }
     }
 }
 

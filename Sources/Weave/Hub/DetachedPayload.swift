@@ -189,16 +189,20 @@ func endDetached(_ fiber: UnsafeMutableRawPointer, _ failure: consuming (any Err
 
 @inline(never)
 private func finishDetached(_ fiber: UnsafeMutablePointer<weave_fiber>, _ failure: consuming (any Error)?) {
+    // Logged first, while the coroutine is still live: a log handler may block, or ask for
+    // the current coroutine (which makes its object).
+    if let failure, !(failure is CancellationError) { logDetachedFailure(fiber, failure) }
     if let owner = fiber.pointee.owner {
-        // Something asked for its object (a join, a report, cancellation): finish through it.
+        // Something asked for its object (a join, a report, cancellation, the log handler):
+        // finish through it.
         let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(owner).takeRetainedValue()
         coroutine.finishDetached(failure)
-        // (Finished again: a log handler or finish handler may have suspended in between.)
+        // (Finished again: a finish handler may have suspended in between.)
         fiber.pointee.state = WEAVE_FIBER_FINISHED
         fiber.pointee.owner = nil
         coroutine.fiber = nil
     } else {
-        if let failure, !(failure is CancellationError) { logDetachedFailure(fiber, failure) }
+        // Nothing runs between the test above and this: no object can appear any more.
         fiber.pointee.state = WEAVE_FIBER_FINISHED
     }
 }
@@ -207,6 +211,8 @@ private func finishDetached(_ fiber: UnsafeMutablePointer<weave_fiber>, _ failur
 private func logDetachedFailure(_ fiber: UnsafeMutablePointer<weave_fiber>, _ failure: any Error) {
     let file = UnsafeRawPointer(weave_fiber_spawn_file(fiber)).load(as: StaticString.self)
     let site = SourceLocation(fileID: file, line: Int(fiber.pointee.spawn_line))
+    let name = fiber.pointee.owner.map { Unmanaged<AnyCoroutine>.fromOpaque($0).takeUnretainedValue().displayName }
+        ?? "#\(fiber.pointee.id)"
     Hub.of(weave_sched_current().unsafelyUnwrapped).logger.error(
-        "detached coroutine #\(fiber.pointee.id) spawned at \(site) failed: \(failure)")
+        "detached coroutine \(name) spawned at \(site) failed: \(failure)")
 }
