@@ -12,28 +12,19 @@ private final class LogProbe: @unchecked Sendable {
     var keepsStrongly = false
 }
 
-/// A log handler that reads the current coroutine (as one adding a request id would) and/or
-/// suspends (as one doing I/O through Weave would).
-private struct ProbingLogHandler: LogHandler {
-    let probe: LogProbe
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        if probe.readsCurrent, let current = AnyCoroutine.current {
-            probe.seenWeakly = current
-            if probe.keepsStrongly { probe.seenStrongly = current }
-        }
-        if probe.yields { try? AnyCoroutine.yield() }
-    }
-}
-
+/// A hub whose log handler reads the current coroutine (as one adding a request id would)
+/// and/or suspends (as one doing I/O through Weave would).
 private func configuration(logging probe: LogProbe) -> Hub.Configuration {
     var configuration = Hub.Configuration()
-    configuration.logger = Logger(label: "probing") { _ in ProbingLogHandler(probe: probe) }
+    configuration.logger = Logger(label: "probing") { _ in
+        CallbackLogHandler { _ in
+            if probe.readsCurrent, let current = AnyCoroutine.current {
+                probe.seenWeakly = current
+                if probe.keepsStrongly { probe.seenStrongly = current }
+            }
+            if probe.yields { try? AnyCoroutine.yield() }
+        }
+    }
     return configuration
 }
 

@@ -267,7 +267,7 @@ extension SpawnJoinTests {
         var configuration = Hub.Configuration()
         // Logging the unjoined failure suspends the finishing coroutine (a log handler
         // doing I/O would): its state is no longer 'finished' when its object goes.
-        configuration.logger = Logger(label: "yielding") { _ in YieldingLogHandler() }
+        configuration.logger = Logger(label: "yielding") { _ in CallbackLogHandler { _ in try? AnyCoroutine.yield() } }
         let seen = try await onHub(configuration: configuration) { () throws -> String in
             let seen = Box("unset")
             _ = try spawn { () throws -> Int in
@@ -285,17 +285,6 @@ private final class PastEndError: Error, @unchecked Sendable {  // used on one h
     let probe: () -> Void
     init(_ probe: @escaping () -> Void) { self.probe = probe }
     deinit { probe() }
-}
-
-/// A log handler that suspends the logging coroutine, as one doing I/O through Weave would.
-private struct YieldingLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) { try? AnyCoroutine.yield() }
 }
 
 /// Holds a coroutine without keeping it alive.
