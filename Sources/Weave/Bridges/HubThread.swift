@@ -255,6 +255,9 @@ private final class Startup: @unchecked Sendable {
 
     func wait() -> Result<Started, any Error> {
         while sem_wait(published) != 0 {}
+        // Taken, not kept: what was started refers back to the thread body, which holds
+        // this object (a cycle that leaked the hub's queue and stop event).
+        defer { value = nil }
         return value!
     }
 

@@ -23,6 +23,20 @@ struct HubThreadTests {
         try await hubThread.shutdown()
     }
 
+    @Test("a HubThread that has stopped and been dropped frees what it started with")
+    func nothingKeptAfterShutdown() async throws {
+        weak var queue: RemoteQueue?
+        do {
+            let hubThread = try HubThread(name: "short-lived")
+            queue = hubThread.remote
+            _ = try await hubThread.run { 1 }
+            try await hubThread.shutdown()
+        }
+        // The hub thread may still be returning from its body (bounded generously).
+        for _ in 0..<2_500 where queue != nil { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(queue == nil)
+    }
+
     @Test("cancelling the awaiting task cancels the coroutine, which unwinds")
     func taskCancellationCancelsCoroutine() async throws {
         let hubThread = try HubThread()
