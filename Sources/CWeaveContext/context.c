@@ -188,10 +188,7 @@ void weave_sched_yield(weave_sched *s) {
 int weave_yield(int check_interrupts) {
     weave_sched *s = weave_tls_sched;
     weave_fiber *f = s ? s->current : NULL;
-    // A fiber without an object, unless it is a detached coroutine not yet finished, is a
-    // coroutine past its end (a deinit run as its last references went): it cannot block.
-    if (!f || f->is_host || (!f->owner && (!f->detached || f->state == WEAVE_FIBER_FINISHED)))
-        return WEAVE_YIELD_NOT_COROUTINE;
+    if (!f || !weave_fiber_is_live(f)) return WEAVE_YIELD_NOT_COROUTINE;
     if (check_interrupts && f->interrupts) return WEAVE_YIELD_INTERRUPTED;
     f->state = WEAVE_FIBER_READY;
     weave_sched_ready(s, f);

@@ -309,6 +309,14 @@ static inline weave_fiber *weave_fiber_create_cached(weave_sched *s, void (*entr
     return weave_fiber_start_on(s, f, entry, owner, reserve);
 }
 
+/// Whether `f` is a coroutine that can still block: not the hub's own context, and not a
+/// coroutine past its end (a deinit run as its last references went). A coroutine with an
+/// object is live until the object is let go; a detached one without one, until it is
+/// marked finished.
+static inline int weave_fiber_is_live(const weave_fiber *f) {
+    return !f->is_host && (f->owner || (f->detached && f->state != WEAVE_FIBER_FINISHED));
+}
+
 /// Where a fiber keeps the bytes of its spawn site's file ID (a Swift `StaticString`).
 static inline void *weave_fiber_spawn_file(weave_fiber *f) { return f->spawn_file; }
 

@@ -98,12 +98,6 @@ extension AnyCoroutine {
 }
 
 extension UnsafeMutablePointer where Pointee == weave_fiber {
-    /// Whether this fiber is a coroutine that can still block: not the hub's own context,
-    /// and not a coroutine past its end (a deinit run as its last references went). A
-    /// coroutine with an object is live until the object is let go; a detached one without
-    /// one, until it is marked finished.
-    var isLiveCoroutine: Bool {
-        pointee.is_host == 0
-            && (pointee.owner != nil || (pointee.detached != 0 && pointee.state != WEAVE_FIBER_FINISHED))
-    }
+    /// Whether this fiber is a coroutine that can still block (`weave_fiber_is_live`).
+    var isLiveCoroutine: Bool { weave_fiber_is_live(self) != 0 }
 }

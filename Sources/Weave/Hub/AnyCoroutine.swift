@@ -274,7 +274,7 @@ public class AnyCoroutine: CustomStringConvertible {
     }
 
     /// Records the outcome of a detached coroutine whose object exists, and completes it.
-    final func finishDetached(_ error: (any Error)?) {
+    final func complete(failing error: (any Error)?) {
         failure = error
         complete()
     }

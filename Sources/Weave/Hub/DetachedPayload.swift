@@ -71,19 +71,30 @@ protocol DetachedRunnable {
     static func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never
 }
 
-/// Bytes a payload of `size` and the runner take below the fiber (16-byte aligned).
-@inlinable
-func detachedReserve(_ size: Int) -> Int { 16 + (size + 15) & ~15 }
-
 extension DetachedRunnable {
-    /// Writes the payload and its runner below `fiber`; `reserve` is `detachedReserve` of its size.
+    /// Bytes the payload and the runner take below the fiber (16-byte aligned).
     @inlinable
-    static func store(
-        _ payload: consuming Self, runner: DetachedRunner, reserve: Int, below fiber: UnsafeMutablePointer<weave_fiber>
-    ) {
+    static var reservedBytes: Int { 16 + (MemoryLayout<Self>.size + 15) & ~15 }
+
+    /// Writes the payload and its runner below `fiber` (which has `reservedBytes` free there).
+    @inlinable
+    static func store(_ payload: consuming Self, runner: DetachedRunner, below fiber: UnsafeMutablePointer<weave_fiber>) {
         let top = UnsafeMutableRawPointer(fiber)
-        (top - reserve).initializeMemory(as: Self.self, to: payload)
+        (top - reservedBytes).initializeMemory(as: Self.self, to: payload)
         (top - 16).initializeMemory(as: DetachedRunner.self, to: runner)
+    }
+}
+
+/// Runs a detached body (unless the coroutine was cancelled before it started) and returns
+/// what it threw.
+@inlinable @inline(__always)
+func detachedOutcome(cancelled: Bool, _ body: () throws -> Void) -> (any Error)? {
+    if cancelled { return CancellationError() }
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
     }
 }
 
@@ -92,8 +103,6 @@ extension DetachedRunnable {
 /// function type would be re-abstracted, which allocates a thunk.)
 struct DetachedBody: DetachedRunnable {
     var run: () throws -> Void
-
-    static var reservedBytes: Int { detachedReserve(MemoryLayout<DetachedBody>.size) }
 
     static func run(below fiber: UnsafeMutableRawPointer, cancelled: Bool) -> Never {
         endDetached(fiber, outcome(fiber, cancelled))
@@ -105,13 +114,7 @@ struct DetachedBody: DetachedRunnable {
         // The closure itself, moved out (calling it through the struct copies it: a retain
         // and a release of its context around the call).
         let run = (fiber - reservedBytes).assumingMemoryBound(to: DetachedBody.self).move().run
-        if cancelled { return CancellationError() }
-        do {
-            try run()
-            return nil
-        } catch {
-            return error
-        }
+        return detachedOutcome(cancelled: cancelled) { try run() }
     }
 }
 
@@ -126,9 +129,6 @@ struct DetachedPayload<Argument>: DetachedRunnable {
         self.body = body
         self.argument = argument
     }
-
-    @inlinable
-    static var reservedBytes: Int { detachedReserve(MemoryLayout<DetachedPayload>.size) }
 
     /// Small enough (and aligned loosely enough) to keep at the top of the stack.
     @inlinable
@@ -152,13 +152,7 @@ struct DetachedPayload<Argument>: DetachedRunnable {
     @inlinable @inline(__always)
     static func outcome(_ fiber: UnsafeMutableRawPointer, _ cancelled: Bool) -> (any Error)? {
         let payload = (fiber - reservedBytes).assumingMemoryBound(to: DetachedPayload.self).move()
-        if cancelled { return CancellationError() }
-        do {
-            try payload.body(payload.argument)
-            return nil
-        } catch {
-            return error
-        }
+        return detachedOutcome(cancelled: cancelled) { try payload.body(payload.argument) }
     }
 }
 
@@ -196,7 +190,7 @@ private func finishDetached(_ fiber: UnsafeMutablePointer<weave_fiber>, _ failur
         // Something asked for its object (a join, a report, cancellation, the log handler):
         // finish through it.
         let coroutine = Unmanaged<AnyCoroutine>.fromOpaque(owner).takeRetainedValue()
-        coroutine.finishDetached(failure)
+        coroutine.complete(failing: failure)
         // (Finished again: a finish handler may have suspended in between.)
         fiber.pointee.state = WEAVE_FIBER_FINISHED
         fiber.pointee.owner = nil

@@ -47,8 +47,7 @@ extension Hub {
     /// Cancels what is left and waits for it to unwind, logging (once) the coroutines that
     /// take longer than the grace period.
     private func shutDown() {
-        isShuttingDown = true
-        sched.pointee.fast_spawn = 0
+        sched.pointee.fast_spawn = 0  // isShuttingDown
         cancelAll()
         let grace = addTimer(deadline: Hub.deadline(after: configuration.shutdownGracePeriod), .callback { [unowned self] in
             let live = self.liveCoroutines()

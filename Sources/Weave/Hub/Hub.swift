@@ -36,7 +36,9 @@ public final class Hub {
     var outsideWork = 0
     /// Set once `close` has closed the cross-thread queue's handle.
     var isRemoteHandleClosed = false
-    @exclusivity(unchecked) var isShuttingDown = false
+    /// Set once shutdown begins: spawning is refused from then on (the C fast paths read
+    /// the same flag).
+    var isShuttingDown: Bool { sched.pointee.fast_spawn == 0 }
     var mainCoroutine: AnyCoroutine?
     /// Open resources of higher layers (sockets, watchers), closed at shutdown.
     var resources: [ObjectIdentifier: UnretainedResource] = [:]

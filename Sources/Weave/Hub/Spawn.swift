@@ -60,13 +60,7 @@ extension AnyCoroutine {
         if name == nil, stackSize == nil, let sched = weave_sched_current(), sched.pointee.fast_spawn != 0,
            sched.pointee.stack_cache != nil,
            let fiber = weave_fiber_create_cached(sched, coroutineEntry, Unmanaged.passRetained(self).toOpaque(), 0) {
-            id = fiber.pointee.id
-            spawnSite = SourceLocation(fileID: fileID, line: line)
-            spawnedAt = sched.pointee.clock.pointee
-            self.fiber = fiber
-            if sched.spawnerHasLocals { inheritLocals(sched) }
-            if sched.pointee.copies_spawn_sites != 0 { Hub.of(sched).copySpawnSite(spawnSite, into: fiber) }
-            weave_sched_ready(sched, fiber)
+            start(on: fiber, sched: sched, spawnSite: SourceLocation(fileID: fileID, line: line))
             return
         }
         guard let sched = weave_sched_current() else {
@@ -96,6 +90,19 @@ extension UnsafeMutablePointer where Pointee == weave_sched {
 }
 
 extension AnyCoroutine {
+    /// What every spawn does once the coroutine has its fiber: record its identity, pass on
+    /// the spawner's locals, and queue it.
+    @inline(__always)
+    final func start(on fiber: UnsafeMutablePointer<weave_fiber>, sched: UnsafeMutablePointer<weave_sched>, spawnSite: SourceLocation) {
+        id = fiber.pointee.id
+        self.spawnSite = spawnSite
+        spawnedAt = sched.pointee.clock.pointee
+        self.fiber = fiber
+        if sched.spawnerHasLocals { inheritLocals(sched) }
+        if sched.pointee.copies_spawn_sites != 0 { Hub.of(sched).copySpawnSite(spawnSite, into: fiber) }
+        weave_sched_ready(sched, fiber)
+    }
+
     /// Takes the locals of the coroutine running on `sched` (the spawner).
     @inline(never)
     final func inheritLocals(_ sched: UnsafeMutablePointer<weave_sched>) {
@@ -116,16 +123,12 @@ extension Hub {
     /// Gives a new coroutine its identity and a stack, and queues it to run.
     func launch(_ coroutine: AnyCoroutine, name: String?, stackSize: Int?, spawnSite: SourceLocation) throws(WeaveError) {
         try checkSpawn(name: name, stackSize: stackSize)
-        if let name { coroutine.name = name }  // (a nil store still costs a call)
-        coroutine.spawnSite = spawnSite
-        coroutine.spawnedAt = uv_now(loop)
-        if sched.spawnerHasLocals { coroutine.inheritLocals(sched) }
         let fiber = try makeFiber(stackSize: stackSize, entry: coroutineEntry, owner: Unmanaged.passRetained(coroutine).toOpaque())
-        coroutine.id = fiber.pointee.id
-        if let name { copyName(name, into: fiber) }
-        if sched.pointee.copies_spawn_sites != 0 { copySpawnSite(spawnSite, into: fiber) }
-        coroutine.fiber = fiber
-        weave_sched_ready(sched, fiber)
+        if let name {
+            coroutine.name = name
+            copyName(name, into: fiber)
+        }
+        coroutine.start(on: fiber, sched: sched, spawnSite: spawnSite)
     }
 
     /// What every spawn checks first.

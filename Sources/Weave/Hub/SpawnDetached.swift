@@ -42,8 +42,7 @@ public func spawnDetached(
 ) throws {
     let fiber = try beginDetached(name: name, stackSize: stackSize, file: fileID, line: line,
                                   reserve: DetachedBody.reservedBytes)
-    DetachedBody.store(DetachedBody(run: body), runner: .of(DetachedBody.self),
-                       reserve: DetachedBody.reservedBytes, below: fiber)
+    DetachedBody.store(DetachedBody(run: body), runner: .of(DetachedBody.self), below: fiber)
     readyDetached(fiber)
 }
 
@@ -83,8 +82,7 @@ public func spawnDetached<Argument>(
         return try spawnDetached(name: name, stackSize: stackSize, fileID: fileID, line: line) { try body(argument) }
     }
     let fiber = try beginDetached(name: name, stackSize: stackSize, file: fileID, line: line, reserve: Payload.reservedBytes)
-    Payload.store(Payload(body: body, argument: argument), runner: Payload.runner,
-                  reserve: Payload.reservedBytes, below: fiber)
+    Payload.store(Payload(body: body, argument: argument), runner: Payload.runner, below: fiber)
     readyDetached(fiber)
 }
 
@@ -98,10 +96,6 @@ func beginDetached(
     if name == nil, stackSize == nil, let sched = weave_sched_current(), sched.pointee.fast_spawn != 0,
        let fiber = weave_fiber_create_cached(sched, detachedEntry, nil, reserve) {
         fiber.recordSpawn(file: file, line: line, sched: sched)
-        if sched.spawnerHasLocals { AnyCoroutine.of(fiber).inheritLocals(sched) }
-        if sched.pointee.copies_spawn_sites != 0 {
-            Hub.of(sched).copySpawnSite(SourceLocation(fileID: file, line: line), into: fiber)
-        }
         return fiber
     }
     guard let sched = weave_sched_current() else {
@@ -129,24 +123,28 @@ extension Hub {
     ) throws(WeaveError) -> UnsafeMutablePointer<weave_fiber> {
         try checkSpawn(name: name, stackSize: stackSize)
         let fiber = try makeFiber(stackSize: stackSize, entry: detachedEntry, owner: nil, reserve: reserve)
+        // First: an object made from here on takes its spawn site from the fiber.
         fiber.recordSpawn(file: file, line: line, sched: sched)
         if let name {
             // A name lives in the Swift object: make it now.
-            AnyCoroutine.attachObject(to: fiber).name = name
+            AnyCoroutine.of(fiber).name = name
             copyName(name, into: fiber)
         }
-        if sched.spawnerHasLocals { AnyCoroutine.of(fiber).inheritLocals(sched) }
-        if sched.pointee.copies_spawn_sites != 0 { copySpawnSite(SourceLocation(fileID: file, line: line), into: fiber) }
         return fiber
     }
 }
 
 extension UnsafeMutablePointer where Pointee == weave_fiber {
-    /// Records where and when a detached coroutine was spawned, for an object made later.
+    /// Records where and when a detached coroutine was spawned (for an object made later)
+    /// and passes on the spawner's locals: what every detached spawn does once it has a fiber.
     @inline(__always)
     func recordSpawn(file: StaticString, line: Int, sched: UnsafeMutablePointer<weave_sched>) {
         pointee.spawned_at = sched.pointee.clock.pointee
         weave_fiber_spawn_file(self).storeBytes(of: file, as: StaticString.self)
         pointee.spawn_line = Int32(clamping: line)
+        if sched.spawnerHasLocals { AnyCoroutine.of(self).inheritLocals(sched) }
+        if sched.pointee.copies_spawn_sites != 0 {
+            Hub.of(sched).copySpawnSite(SourceLocation(fileID: file, line: line), into: self)
+        }
     }
 }
