@@ -8,7 +8,8 @@
 /// ```
 ///
 /// The connection is closed when the handler returns or throws. With `maxConnections`,
-/// accepting pauses while that many handlers run. Running out of file descriptors does not
+/// accepting pauses while that many handlers run (the listener keeps taking connections off
+/// the kernel's queue, up to 1,024, which wait for a free slot). Running out of file descriptors does not
 /// disturb the connections being served and never spins: libuv first closes the
 /// connections waiting to be accepted (with a descriptor it keeps in reserve for this, so
 /// those clients see their connection end), and when it reports `EMFILE`/`ENFILE` instead,
@@ -23,12 +24,13 @@ public final class StreamServer {
     /// The bound address (with the actual port when bound to port 0).
     public let localAddress: SocketAddress?
 
-    /// Binds `host:port` now; serving starts with ``start()`` or ``serveForever()``.
+    /// Binds `host:port` now; serving starts with ``start()`` or ``serveForever()``. A nil
+    /// `backlog` takes the kernel's maximum (see ``TCPListener/bind(host:port:backlog:)``).
     ///
     /// Throws ``UVError`` for a failed bind, ``WeaveError/Code/invalidArgument`` for a
     /// `maxConnections` below 1.
     public init(
-        host: String = "127.0.0.1", port: Int, backlog: Int = 511, maxConnections: Int? = nil,
+        host: String = "127.0.0.1", port: Int, backlog: Int? = nil, maxConnections: Int? = nil,
         handler: @escaping Handler
     ) throws {
         try ConnectionServer<TCPConnection>.validate(maxConnections: maxConnections, server: "StreamServer")

@@ -16,11 +16,16 @@ public final class TCPListener: StreamListener {
         super.init(hub: hub, stream: UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self))
     }
 
-    /// Binds `host:port` (port 0 picks a free one) and listens with `backlog`.
+    /// Binds `host:port` (port 0 picks a free one) and listens with `backlog` (nil: the
+    /// kernel's maximum, `net.core.somaxconn`).
+    ///
+    /// The listener accepts eagerly: each time the socket is readable it takes every
+    /// pending connection (up to 1,024 waiting for ``accept(timeout:noDelay:)``) off the
+    /// kernel's queue, so a burst of connects is not dropped while coroutines run.
     ///
     /// Throws ``UVError`` (`bind 127.0.0.1:80: EACCES`, `EADDRINUSE`), ``IOError`` for a
     /// bad address.
-    public static func bind(host: String = "127.0.0.1", port: Int, backlog: Int = 511) throws -> TCPListener {
+    public static func bind(host: String = "127.0.0.1", port: Int, backlog: Int? = nil) throws -> TCPListener {
         let address = try resolve(host: host, port: port).first.unsafelyUnwrapped
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "TCPListener.bind must be called inside Weave.run")
@@ -53,12 +58,14 @@ public final class TCPListener: StreamListener {
     /// the listener keeps listening, and a later call can succeed), ``IOError/Code/closed``
     /// once the listener is closed (also while waiting), ``TimeoutError``, `CancellationError`.
     public func accept(timeout: Duration? = nil, noDelay: Bool = true) throws -> TCPConnection {
-        let client = try acceptStream(timeout: timeout, operation: "TCPListener.accept") {
-            let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-            uv_tcp_init(hub.loop, client)
-            return UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)
-        }
+        let client = try acceptStream(timeout: timeout, operation: "TCPListener.accept")
         return TCPConnection(hub: hub, handle: UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_tcp_t.self), noDelay: noDelay)
+    }
+
+    override func makeClientHandle() -> UnsafeMutablePointer<uv_stream_t> {
+        let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(hub.loop, client)
+        return UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)
     }
 
     override var addressDescription: String { localAddress?.description ?? "?" }

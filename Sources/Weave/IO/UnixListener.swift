@@ -25,7 +25,9 @@ public final class UnixListener: StreamListener {
     // `didClose` removes) are already gone.
     deinit { close() }
 
-    /// Binds the socket file `path` and listens with `backlog`.
+    /// Binds the socket file `path` and listens with `backlog` (nil: the kernel's maximum,
+    /// `net.core.somaxconn`). Like ``TCPListener``, it accepts every pending connection
+    /// each time the socket is readable (up to 1,024 waiting for ``accept(timeout:)``).
     ///
     /// A file already at `path` makes the bind fail with `EADDRINUSE`, unless
     /// `removingStaleSocket` is true and it is a socket nobody listens on (left behind by a
@@ -35,7 +37,7 @@ public final class UnixListener: StreamListener {
     ///
     /// Throws ``IOError/Code/invalidAddress`` for a bad path, ``UVError``
     /// (`bind /tmp/app.sock: EADDRINUSE`, `EACCES`, `ENOENT` for a missing directory).
-    public static func bind(path: String, backlog: Int = 511, removingStaleSocket: Bool = false) throws -> UnixListener {
+    public static func bind(path: String, backlog: Int? = nil, removingStaleSocket: Bool = false) throws -> UnixListener {
         try UnixConnection.validate(path: path)
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "UnixListener.bind must be called inside Weave.run")
@@ -86,12 +88,14 @@ public final class UnixListener: StreamListener {
     /// listening), ``IOError/Code/closed`` once the listener is closed (also while waiting),
     /// ``TimeoutError``, `CancellationError`.
     public func accept(timeout: Duration? = nil) throws -> UnixConnection {
-        let client = try acceptStream(timeout: timeout, operation: "UnixListener.accept") {
-            let client = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
-            uv_pipe_init(hub.loop, client, 0)
-            return UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)
-        }
+        let client = try acceptStream(timeout: timeout, operation: "UnixListener.accept")
         return UnixConnection(hub: hub, handle: UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_pipe_t.self), path: path)
+    }
+
+    override func makeClientHandle() -> UnsafeMutablePointer<uv_stream_t> {
+        let client = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+        uv_pipe_init(hub.loop, client, 0)
+        return UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)
     }
 
     override func didClose() {

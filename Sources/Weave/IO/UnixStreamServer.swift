@@ -22,7 +22,7 @@ public final class UnixStreamServer {
     /// Binds `path` now (see ``UnixListener/bind(path:backlog:removingStaleSocket:)``);
     /// serving starts with ``start()`` or ``serveForever()``.
     public init(
-        path: String, backlog: Int = 511, maxConnections: Int? = nil, removingStaleSocket: Bool = false,
+        path: String, backlog: Int? = nil, maxConnections: Int? = nil, removingStaleSocket: Bool = false,
         handler: @escaping Handler
     ) throws {
         try ConnectionServer<UnixConnection>.validate(maxConnections: maxConnections, server: "UnixStreamServer")
