@@ -36,5 +36,11 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveProcPool"
         ),
+        // Listener accept bursts (connects, 5,000-client echo) with the kernel's ListenOverflows.
+        .executableTarget(
+            name: "weave-accept-burst",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveAcceptBurst"
+        ),
     ]
 )
