@@ -330,6 +330,24 @@ static void write_dec(size_t v) {
     (void)!write(STDERR_FILENO, buf + i, sizeof buf - (size_t)i);
 }
 
+/// Writes the fiber's spawn site as `fileID:line`. `spawn_file` holds a Swift
+/// `StaticString`'s bytes: start (pointer or scalar), UTF-8 count, flags (bit 0 set: the
+/// start is a single scalar, not a pointer). Every spawn records it.
+static void write_spawn_site(const weave_fiber *f) {
+    uintptr_t start;
+    uint64_t count;
+    memcpy(&start, f->spawn_file, sizeof start);
+    memcpy(&count, f->spawn_file + 8, sizeof count);
+    unsigned char flags = f->spawn_file[16];
+    if ((flags & 1) == 0 && start != 0 && count > 0 && count < 4096) {
+        (void)!write(STDERR_FILENO, (const void *)start, (size_t)count);
+    } else {
+        write_str("<unknown>");
+    }
+    write_str(":");
+    if (f->spawn_line < 0) write_str("?"); else write_dec((size_t)f->spawn_line);
+}
+
 static void chain(int sig, siginfo_t *info, void *uctx) {
     struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
     if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
@@ -350,9 +368,22 @@ static void overflow_handler(int sig, siginfo_t *info, void *uctx) {
         weave_fiber *f = s->current;
         char *addr = (char *)info->si_addr;
         if (addr >= (char *)f->guard_low && addr < (char *)f->stack_low) {
-            write_str("Weave: stack overflow in coroutine '");
-            write_str(f->named ? f->name : "<unnamed>");
-            write_str("' (stack size ");
+            // Reads only the fiber, never the Swift object: the handler may not allocate,
+            // lock or retain. Named: 'name' (#id); unnamed: #id (as the deadlock report).
+            write_str("Weave: stack overflow in coroutine ");
+            if (f->named) {
+                write_str("'");
+                write_str(f->name);
+                write_str("' (#");
+                write_dec(f->id);
+                write_str(")");
+            } else {
+                write_str("#");
+                write_dec(f->id);
+            }
+            write_str(" spawned at ");
+            write_spawn_site(f);
+            write_str(" (stack size ");
             write_dec(f->stack_size);
             write_str(" bytes); spawn it with a larger stackSize\n");
             signal(SIGABRT, SIG_DFL);

@@ -99,8 +99,9 @@ typedef struct weave_fiber {
     // Line 1: set at spawn and at the end, read when the coroutine starts or a report
     // needs it.
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
-    // Where a detached coroutine was spawned (a Swift StaticString's 17 bytes, and the
-    // line) and when, for an object made later (see `owner`).
+    // Where the coroutine was spawned (a Swift StaticString's 17 bytes, and the line: every
+    // spawn records them, for the overflow report) and, for a detached one, when (for an
+    // object made later, see `owner`).
     _Alignas(8) unsigned char spawn_file[20];
     int32_t spawn_line;
     uint64_t spawned_at;              // the loop's clock (ms) at spawn

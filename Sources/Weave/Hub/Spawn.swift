@@ -96,6 +96,9 @@ extension AnyCoroutine {
     final func start(on fiber: UnsafeMutablePointer<weave_fiber>, sched: UnsafeMutablePointer<weave_sched>, spawnSite: SourceLocation) {
         id = fiber.pointee.id
         self.spawnSite = spawnSite
+        // Also in the fiber, for the overflow report (a signal handler reads no Swift object).
+        weave_fiber_spawn_file(fiber).storeBytes(of: spawnSite.file, as: StaticString.self)
+        fiber.pointee.spawn_line = Int32(clamping: spawnSite.line)
         spawnedAt = sched.pointee.clock.pointee
         self.fiber = fiber
         if sched.spawnerHasLocals { inheritLocals(sched) }

@@ -4,15 +4,48 @@ import Weave
 
 @Suite("stack overflow")
 struct StackOverflowTests {
-    @Test("an overflow into the guard region is reported with the coroutine's name and stack size")
+    @Test("an overflow into the guard region is reported with the coroutine's name, id, spawn site and stack size")
     func overflowIsReported() async {
+        // Inside an exit test's body, `#line` (so the spawn site) is the `#expect`'s line.
+        let spawnLine = #line + 1
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             try Weave.run {
                 try spawn(name: "deep", stackSize: 64 * 1024) { recurse(1_000_000) }.join()
             }
         }
         let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(stderr.contains("stack overflow in coroutine 'deep' (stack size"))
+        #expect(stderr.contains("stack overflow in coroutine 'deep' (#2) spawned at WeaveTests/StackOverflowTests.swift:\(spawnLine) (stack size"),
+                "\(stderr.suffix(500))")
+    }
+
+    @Test("an unnamed coroutine's overflow names its id and spawn site")
+    func unnamedOverflowIsReported() async {
+        let spawnLine = #line + 1  // the `#expect`'s line: the spawn site within an exit test
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try Weave.run {
+                try spawn { 1 }.join()
+                try spawn(stackSize: 64 * 1024) { recurse(1_000_000) }.join()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("stack overflow in coroutine #3 spawned at WeaveTests/StackOverflowTests.swift:\(spawnLine) (stack size"),
+                "\(stderr.suffix(500))")
+    }
+
+    @Test("a detached unnamed coroutine's overflow names its id and spawn site")
+    func detachedOverflowIsReported() async {
+        let spawnLine = #line + 1  // the `#expect`'s line: the spawn site within an exit test
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try Weave.run {
+                let done = WaitGroup()
+                try done.add()
+                try spawnDetached(stackSize: 64 * 1024) { _ = recurse(1_000_000); try? done.done() }
+                try done.wait()
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("stack overflow in coroutine #2 spawned at WeaveTests/StackOverflowTests.swift:\(spawnLine) (stack size"),
+                "\(stderr.suffix(500))")
     }
 
     @Test("the mprotect fallback reports overflows too")
