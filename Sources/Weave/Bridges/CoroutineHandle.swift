@@ -21,11 +21,16 @@ public final class CoroutineHandle<Value: Sendable>: Sendable {
     public let name: String?
     private let remote: RemoteQueue
     private let state = Mutex(State())
+    /// The coroutine itself, so that ``cancel()`` finds it in O(1) instead of looking its id
+    /// up among every live coroutine. Set and read on the hub's thread only (the cancel job
+    /// runs there); weak, so a handle never keeps a finished coroutine's object alive.
+    nonisolated(unsafe) private weak var target: AnyCoroutine?
 
-    init(id: UInt64, name: String?, remote: RemoteQueue) {
+    init(id: UInt64, name: String?, remote: RemoteQueue, target: AnyCoroutine) {
         self.id = id
         self.name = name
         self.remote = remote
+        self.target = target
     }
 
     /// Waits (suspending the task, blocking no thread) until the coroutine finishes, and
@@ -59,8 +64,8 @@ public final class CoroutineHandle<Value: Sendable>: Sendable {
     /// travels through the hub's cross-thread queue. No effect once it has finished or its
     /// hub has stopped.
     public func cancel() {
-        let id = self.id
-        remote.send { Hub.current?.coroutine(withID: id)?.cancel() }
+        let handle = HubBound(self)
+        remote.send { handle.value.target?.cancel() }
     }
 
     /// Records the outcome and resumes every waiting task (hub thread, never blocks).
@@ -80,7 +85,7 @@ extension Coroutine where Value: Sendable {
     /// Hub thread only (like every coroutine method); the handle itself may go anywhere.
     /// Each call makes a new handle; all of them see the same outcome.
     public func handle() -> CoroutineHandle<Value> {
-        let handle = CoroutineHandle<Value>(id: id, name: name, remote: hub.remote)
+        let handle = CoroutineHandle<Value>(id: id, name: name, remote: hub.remote, target: self)
         onFinish { [unowned(unsafe) self] _ in
             // `result` is set once finished: this handler runs only then.
             handle.complete(self.result.unsafelyUnwrapped)

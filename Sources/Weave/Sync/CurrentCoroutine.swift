@@ -18,9 +18,22 @@ func requireCoroutineID(_ operation: @autoclosure () -> String) throws(WeaveErro
 }
 
 extension Hub {
-    /// The live coroutine with `id`, for reports (linear: never on a hot path).
+    /// The live coroutine with `id`, for reports and error messages.
+    ///
+    /// Walks the hub's list of coroutines, which runs newest first and so in falling id
+    /// order: the walk stops at `id` or past it, and only the match gets an object (a
+    /// detached coroutine has none until asked). It visits the coroutines spawned after
+    /// `id`, no more; nothing is allocated or sorted. (``CoroutineHandle/cancel()`` needs no
+    /// lookup: the handle holds its coroutine.) An index by id would cost every spawn.
     func coroutine(withID id: UInt64) -> AnyCoroutine? {
-        liveCoroutines().first { $0.id == id }
+        var fiber = sched.pointee.all_head
+        while let current = fiber {
+            let currentID = current.pointee.id
+            if currentID == id { return current.isLiveCoroutine ? AnyCoroutine.of(current) : nil }
+            if currentID < id { return nil }
+            fiber = current.pointee.all_next
+        }
+        return nil
     }
 }
 
