@@ -98,7 +98,7 @@ extension AnyCoroutine {
         self.spawnSite = spawnSite
         // Also in the fiber, for the overflow report (a signal handler reads no Swift object).
         weave_fiber_spawn_file(fiber).storeBytes(of: spawnSite.file, as: StaticString.self)
-        fiber.pointee.spawn_line = Int32(clamping: spawnSite.line)
+        fiber.pointee.spawn_line = Int32(truncatingIfNeeded: spawnSite.line)
         spawnedAt = sched.pointee.clock.pointee
         self.fiber = fiber
         if sched.spawnerHasLocals { inheritLocals(sched) }
