@@ -42,5 +42,11 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveAcceptBurst"
         ),
+        // CoroutineHandle.cancel() with many coroutines alive.
+        .executableTarget(
+            name: "weave-cancel-lookup",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveCancelLookup"
+        ),
     ]
 )
