@@ -11,7 +11,8 @@ extension Hub {
     /// Descriptions are built now, not when coroutines park: waits stay allocation-free.
     public func dump() -> HubDump {
         let now = uv_now(loop)
-        let snapshots = liveCoroutines().map { coroutine -> CoroutineSnapshot in
+        let live = liveCoroutines()
+        let snapshots = live.map { coroutine -> CoroutineSnapshot in
             let state: CoroutineSnapshot.State
             switch coroutine.state {
             case .parked: state = .parked
@@ -22,7 +23,7 @@ extension Hub {
             return CoroutineSnapshot(
                 id: coroutine.id, name: coroutine.name, state: state,
                 waitingOn: state == .parked ? reason.description : nil,
-                heldBy: state == .parked ? holderName(of: reason) : nil,
+                heldBy: state == .parked ? holderName(of: reason, among: live) : nil,
                 age: .milliseconds(now &- coroutine.spawnedAt), spawnSite: coroutine.spawnSite)
         }
         return HubDump(coroutines: snapshots, switchCount: switchCount)
