@@ -38,7 +38,7 @@ final class MapIteration: WaitTarget {
     /// Results returned so far: the position of the next one.
     @exclusivity(unchecked) private var delivered = 0
     /// Items spawned so far: the input index of the next one (ordered).
-    @exclusivity(unchecked) private var spawned = 0
+    @exclusivity(unchecked) private var spawnedCount = 0
     /// Items that finished without a failure, counted as they enter `completed`: the rank
     /// of the next one (unordered).
     @exclusivity(unchecked) private var ranked = 0
@@ -162,11 +162,11 @@ final class MapIteration: WaitTarget {
         } catch {
             members.releaseSlot()
             // In the place of the item that could not start.
-            recordFailure(error, at: ordered ? spawned : ranked)
+            recordFailure(error, at: ordered ? spawnedCount : ranked)
             return
         }
         if ordered { pending.append(child) } else { runningItems[ObjectIdentifier(child)] = child }
-        spawned += 1
+        spawnedCount += 1
         running += 1
         if running == 1 && keepAlive == nil { keepAlive = Unmanaged.passRetained(self) }
         members.admit(child, handler: handler)
