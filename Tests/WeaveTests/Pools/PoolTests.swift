@@ -358,7 +358,7 @@ struct PoolTests {
             }
             var values: [Int] = []
             for _ in 0..<3 { values.append(try results.next()!) }
-            while !fourFailed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+            for _ in 0..<10_000 where !fourFailed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
             var caught: TestFailure?
             do {
                 while let value = try results.next() { values.append(value) }
@@ -473,7 +473,7 @@ struct PoolTests {
             }
             // The first `next` starts the items; read on only once the failure has happened.
             var values = [try results.next()!]
-            while !failed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+            for _ in 0..<10_000 where !failed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
             var caught: TestFailure?
             do {
                 while let value = try results.next() { values.append(value) }
