@@ -17,11 +17,12 @@ test: deps
 	$(SWIFT) test
 
 # The spawn suites once more, optimised: the detached spawn's end never returns, so what
-# its frames still hold when it ends depends on the optimiser; check both builds.
+# its frames still hold when it ends depends on the optimiser; check both builds. The
+# exclusivity hazards too: the suspended-access trap must be on by default in release.
 test-release: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-release-tests --skip-build \
-	  --filter 'SpawnDetachedTests|SpawnJoinTests|CancellationTests|FinishingCoroutineTests'
+	  --filter 'SpawnDetachedTests|SpawnJoinTests|CancellationTests|FinishingCoroutineTests|ExclusivityHazardTests'
 
 # The context switch on its own, in C: natively, and as AArch64 under qemu-user.
 test-context:

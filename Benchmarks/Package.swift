@@ -30,6 +30,12 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveMicro"
         ),
+        // Issue 12's trap cost, thread pool queue and imap checks (weave-sync-micro --help).
+        .executableTarget(
+            name: "weave-sync-micro",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveSyncMicro"
+        ),
         // ProcessPool beside multiprocessing.Pool (compare-procpool.sh); its own worker program.
         .executableTarget(
             name: "weave-procpool",

@@ -14,6 +14,8 @@ public struct WeaveError: Error, CustomStringConvertible, Sendable {
             case mappingBudgetExhausted
             case invalidArgument
             case hubClosed
+            case threadPoolShutDown
+            case threadStartFailed
         }
 
         let storage: Storage
@@ -34,6 +36,10 @@ public struct WeaveError: Error, CustomStringConvertible, Sendable {
         public static let invalidArgument = Code(storage: .invalidArgument)
         /// Work was sent to a hub that has already stopped.
         public static let hubClosed = Code(storage: .hubClosed)
+        /// Work was submitted to a ``ThreadPool`` that has been shut down.
+        public static let threadPoolShutDown = Code(storage: .threadPoolShutDown)
+        /// The operating system refused to start a thread (`pthread_create` failed).
+        public static let threadStartFailed = Code(storage: .threadStartFailed)
 
         public var description: String { "\(storage)" }
     }

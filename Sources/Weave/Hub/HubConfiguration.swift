@@ -19,9 +19,16 @@ extension Hub {
         /// How Swift's exclusivity checks see coroutines.
         public var exclusivity: ExclusivityMode = .perCoroutine
         /// Trap, naming the coroutine, when it suspends with an exclusive access still
-        /// open (an `inout` or `modify` across a blocking call, which loses updates).
-        /// On by default in debug builds of Weave.
-        public var trapsOnSuspendedAccess: Bool = _isDebugAssertConfiguration()
+        /// open (an `inout` or `modify` across a blocking call, which loses updates, and
+        /// with `withUnsafeMutableBytes` or `withUnsafeMutableBufferPointer` lets another
+        /// coroutine reallocate the storage under a live pointer).
+        ///
+        /// On by default in every build: release builds too, where nothing else would stop
+        /// the stale pointer from corrupting the heap. The check runs only on a switch out of
+        /// a coroutine that has an access open (the rare path): a switch with no access open
+        /// costs the same either way. Set it to false only for code known not to hold an
+        /// access across a blocking call.
+        public var trapsOnSuspendedAccess: Bool = true
         /// Poll libuv for I/O and timers at least every this many coroutine hand-offs,
         /// even while coroutines keep each other busy.
         public var pollInterval: Int = 256

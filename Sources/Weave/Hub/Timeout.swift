@@ -8,7 +8,18 @@
 /// scope that ends before firing leaves nothing behind. CPU-bound code that never blocks
 /// cannot be interrupted.
 ///
-/// - Throws: ``TimeoutError``, the body's errors, ``WeaveError`` outside a coroutine.
+/// An expiry always reaches the caller. If the deadline fired while `body` ran, this
+/// throws the scope's ``TimeoutError`` even when `body` returned normally: a body that
+/// swallowed the error (`try?`, a `catch` that falls through, or a non-throwing API such as
+/// iterating a ``Channel`` with `for`-`in`, which ends the loop early) does not turn the
+/// expiry into a partial result. Likewise, if the coroutine was cancelled while `body` ran
+/// and `body` returned normally, this throws `CancellationError`, and an interruption that
+/// `body` left pending (an enclosing scope's expiry) is thrown here rather than returned
+/// past. An error that `body` throws is rethrown as it is.
+///
+/// - Throws: ``TimeoutError`` (this scope's, or an enclosing scope's passing through),
+///   `CancellationError` if the coroutine is cancelled, the body's errors, ``WeaveError``
+///   outside a coroutine.
 public func withTimeout<R>(
     _ duration: Duration,
     _ label: String = "withTimeout",
@@ -23,14 +34,32 @@ public func withTimeout<R>(
     let error = TimeoutError(operation: label, timeout: duration,
                              scope: SourceLocation(fileID: fileID, line: line), scopeID: scopeID)
     let timer = hub.addTimer(deadline: Hub.deadline(after: duration), .expireScope(coroutine, error))
-    defer {
-        hub.removeTimer(timer)
-        // An expiry not yet delivered belongs to this scope only: never let it leak out.
-        if let pending = coroutine.pendingError as? TimeoutError, pending.scopeID == scopeID {
-            coroutine.pendingError = nil
-        }
+    let result: R
+    do {
+        result = try body()
+    } catch let thrown {
+        _ = endScope(coroutine, hub, timer, scopeID)
+        throw thrown
     }
-    return try body()
+    let fired = endScope(coroutine, hub, timer, scopeID)
+    // Whatever the body swallowed surfaces here: cancellation first (sticky), then an
+    // enclosing scope's expiry still pending, then this scope's own.
+    try coroutine.throwInterruption()
+    if fired { throw error }
+    return result
+}
+
+/// Closes a `withTimeout` scope: disarms its timer and drops its own expiry if not yet
+/// delivered (it must never leak out of the scope). Returns whether the deadline fired.
+private func endScope(_ coroutine: AnyCoroutine, _ hub: Hub, _ timer: TimerNode, _ scopeID: UInt64) -> Bool {
+    // A timer leaves the heap only when it fires or is removed, and only this scope
+    // removes it: still out of the heap here means it fired during the body.
+    let fired = timer.index < 0
+    hub.removeTimer(timer)
+    if let pending = coroutine.pendingError as? TimeoutError, pending.scopeID == scopeID {
+        coroutine.pendingError = nil
+    }
+    return fired
 }
 
 /// Runs `body` with a deadline; see ``withTimeout(_:_:fileID:line:_:)``.

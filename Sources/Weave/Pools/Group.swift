@@ -109,8 +109,10 @@ public final class Group: CustomStringConvertible {
     /// does not escape, since every item has finished (or unwound) before this returns or
     /// throws.
     ///
-    /// - Throws: The first error a transform throws (in completion order): the items still
-    ///   running are then cancelled and waited for. `CancellationError` if the caller is
+    /// - Throws: The error of the failing item with the lowest input index, as gevent's
+    ///   `map`: the items after it are cancelled, the items before it run to the end (one of
+    ///   them may fail in its place), and all have finished before it is thrown. See
+    ///   ``MapResults`` for `map`, `imap` and `imapUnordered` side by side. `CancellationError` if the caller is
     ///   cancelled, or the ``TimeoutError`` of an enclosing `withTimeout` scope that
     ///   expires: the items running are cancelled and waited for before it is thrown, so
     ///   none outlives the call. ``WeaveError`` outside a coroutine or when no coroutine
@@ -129,7 +131,8 @@ public final class Group: CustomStringConvertible {
     /// the results in input order as ``MapResults/next(timeout:)`` asks for them.
     ///
     /// The first `next` starts every item (a group has no bound): the input must be
-    /// finite. See ``MapResults`` for errors and cancellation. Never blocks.
+    /// finite. A failing item's error is thrown when the iteration reaches its index, after
+    /// every earlier result. See ``MapResults`` for errors and cancellation. Never blocks.
     @inlinable
     public func imap<Input: Sequence, Value>(
         _ input: Input,
@@ -142,7 +145,8 @@ public final class Group: CustomStringConvertible {
     }
 
     /// Like ``imap(_:fileID:line:_:)``, but returns each result as soon as its item
-    /// finishes (gevent's `imap_unordered`). Never blocks.
+    /// finishes (gevent's `imap_unordered`); a failure is thrown in its place in completion
+    /// order. Never blocks.
     @inlinable
     public func imapUnordered<Input: Sequence, Value>(
         _ input: Input,

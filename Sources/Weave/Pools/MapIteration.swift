@@ -1,5 +1,12 @@
 /// The state of one `map`, `imap` or `imapUnordered` over a ``MemberSet``: which items are
-/// outstanding, which finished, the first failure, and the consumer's waits.
+/// outstanding, which finished, the failure that ends the results, and the consumer's waits.
+///
+/// Results come out in one order, input order (`imap`, `map`) or completion order
+/// (`imapUnordered`), and a failure takes its place in that order, as in gevent: every
+/// result before it is returned first, then it is thrown. An item's position is its input
+/// index, or its rank among the items that finished. A failure at position `p` stops the
+/// input and cancels the items that would come after it (their results could never be
+/// returned); the items before it run on. A failure earlier in the order replaces it.
 ///
 /// Not generic: only taking an input item and spawning it (`spawner`) and reading a value
 /// back (in ``MapResults``) know the element types, so the bookkeeping runs specialised
@@ -28,9 +35,20 @@ final class MapIteration: WaitTarget {
     @exclusivity(unchecked) private var completed = FIFO<AnyCoroutine>()
     /// Items whose coroutine has not finished.
     @exclusivity(unchecked) private var running = 0
+    /// Results returned so far: the position of the next one.
+    @exclusivity(unchecked) private var delivered = 0
+    /// Items spawned so far: the input index of the next one (ordered).
+    @exclusivity(unchecked) private var spawnedCount = 0
+    /// Items that finished without a failure, counted as they enter `completed`: the rank
+    /// of the next one (unordered).
+    @exclusivity(unchecked) private var ranked = 0
+    /// The failure that ends the results, and its position in the output order.
     @exclusivity(unchecked) private var failure: (any Error)?
-    /// Set once this iteration cancels its own items (their cancellation is no failure).
-    @exclusivity(unchecked) private var cancelling = false
+    @exclusivity(unchecked) private var failurePosition = Int.max
+    /// Set once the iteration ends and cancels what still runs: outcomes no longer count.
+    @exclusivity(unchecked) private var ending = false
+    /// Ordered: items cancelled because they come after the failure, until they finish.
+    @exclusivity(unchecked) private var cancelledAfterFailure: Set<ObjectIdentifier> = []
     @exclusivity(unchecked) private(set) var isDone = false
     @exclusivity(unchecked) private var consumers = WaitQueue()
     /// Registered on every item; holds the iteration unretained, kept alive by `keepAlive`
@@ -60,22 +78,26 @@ final class MapIteration: WaitTarget {
         if consumer.isCancelled { throw stop(consumer, CancellationError()) }
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
-            if let failure { throw stop(consumer, failure) }
+            // Every result before the failure has been returned: its turn.
+            if let failure, failurePosition <= delivered { throw stop(consumer, failure) }
             if let child = takeFinished() {
                 if let error = child.failure {
-                    // Only an item this iteration cancelled itself gets here; report it anyway.
-                    failure = error
+                    // Not recorded when it finished (cannot happen; never return it as a value).
+                    recordFailure(error, at: delivered)
+                    delivered += 1
                     continue
                 }
+                delivered += 1
                 refill()
                 return child
             }
             if running == 0 && spawner == nil {
+                if let failure { throw stop(consumer, failure) }
                 finish()
                 return nil
             }
             refill()
-            if failure != nil { continue }
+            if failure != nil && running == 0 { continue }
             do {
                 if running == 0 {
                     // No item of ours runs, so no completion will wake us: queue for a slot.
@@ -139,11 +161,12 @@ final class MapIteration: WaitTarget {
             child = spawned
         } catch {
             members.releaseSlot()
-            if failure == nil { failure = error }
-            cancelRunning()
+            // In the place of the item that could not start.
+            recordFailure(error, at: ordered ? spawnedCount : ranked)
             return
         }
         if ordered { pending.append(child) } else { runningItems[ObjectIdentifier(child)] = child }
+        spawnedCount += 1
         running += 1
         if running == 1 && keepAlive == nil { keepAlive = Unmanaged.passRetained(self) }
         members.admit(child, handler: handler)
@@ -163,19 +186,33 @@ final class MapIteration: WaitTarget {
     /// Runs on the finishing item's stack (must not block).
     private func childFinished(_ child: AnyCoroutine) {
         running -= 1
-        if !isDone {
-            if let error = child.failure, failure == nil, !(cancelling && error is CancellationError) {
-                failure = error
-                cancelRunning()
-            }
-            var ready = true
+        if isDone {
+            // Abandoned: nobody reads the results.
+        } else if ending {
+            // A consumer drains the iteration: tell it one more has unwound.
+            consumers.signalAll()
+        } else {
+            var wake: Bool
             if ordered {
-                ready = pendingHead < pending.count && pending[pendingHead] === child
+                wake = pendingHead < pending.count && pending[pendingHead] === child
+                // An item this iteration cancelled sits after the failure: nothing to record
+                // (and no search through the outstanding items for each of them).
+                if let error = child.failure, cancelledAfterFailure.remove(ObjectIdentifier(child)) == nil,
+                   let index = pending[pendingHead...].firstIndex(where: { $0 === child }) {
+                    wake = recordFailure(error, at: delivered + (index - pendingHead)) || wake
+                }
             } else {
                 runningItems[ObjectIdentifier(child)] = nil
-                completed.append(child)
+                if let error = child.failure {
+                    wake = recordFailure(error, at: ranked)
+                } else {
+                    // After a failure, a result ranks behind it and is never returned.
+                    completed.append(child)
+                    ranked += 1
+                    wake = true
+                }
             }
-            if ready || failure != nil || cancelling { consumers.signalAll() }
+            if wake { consumers.signalAll() }
         }
         if running == 0, let keepAlive {
             self.keepAlive = nil
@@ -204,9 +241,31 @@ final class MapIteration: WaitTarget {
 
     // MARK: - Stopping
 
-    /// Cancels the items still running and stops taking input.
+    /// Makes `error` the failure at `position` of the output unless one comes before it:
+    /// stops the input and cancels the items that would come after it. Returns whether it did.
+    @discardableResult
+    private func recordFailure(_ error: any Error, at position: Int) -> Bool {
+        if failure != nil && failurePosition <= position { return false }
+        failure = error
+        failurePosition = position
+        spawner = nil
+        if ordered {
+            for (offset, item) in pending[pendingHead...].enumerated() where delivered + offset > position {
+                if let item, !item.isFinished, !item.isCancelled {
+                    cancelledAfterFailure.insert(ObjectIdentifier(item))
+                    item.cancel()
+                }
+            }
+        } else {
+            // Still running, so each would finish, and rank, after the failure.
+            for child in runningItems.values { child.cancel() }
+        }
+        return true
+    }
+
+    /// Cancels the items still running and stops taking input: the iteration ends.
     private func cancelRunning() {
-        cancelling = true
+        ending = true
         spawner = nil
         if ordered {
             for case let child? in pending[pendingHead...] where !child.isFinished { child.cancel() }

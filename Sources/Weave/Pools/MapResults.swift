@@ -13,9 +13,20 @@
 /// input.) Each item runs in a coroutine of the pool, named after the pool's label, which
 /// counts in ``Pool/count`` and is waited for by ``Pool/join(timeout:raiseError:)``.
 ///
-/// The first item whose transform throws ends the iteration: the items still running are
-/// cancelled and waited for, results not yet returned are dropped, and ``next(timeout:)``
-/// rethrows the error. Dropping the object (a loop left early) cancels the items still
+/// A failure takes its place among the results, as in gevent: every result before it is
+/// returned first, then ``next(timeout:)`` rethrows it and the iteration ends. The three
+/// maps side by side, when an item's transform throws:
+///
+/// | | results before the error | items after it | error thrown |
+/// |---|---|---|---|
+/// | `imap` | every lower input index, in order (items still running there run on) | higher indices: cancelled, input no longer taken | the failure at the lowest input index |
+/// | `imapUnordered` | every item that finished before the failure, in completion order | still running: cancelled, input no longer taken | the first failure in completion order |
+/// | `map` | none (it returns all or throws), but items at lower indices still finish first | as `imap` | as `imap` |
+///
+/// So with item 3 finished and item 4 failed, `imap` returns 0, 1, 2, 3, then throws item
+/// 4's error; should item 1 fail afterwards, its error is thrown after 0 instead.
+/// Cancelling an item (``Pool/cancelAll()``) is a failure like any other, with
+/// `CancellationError`. Dropping the object (a loop left early) cancels the items still
 /// running without waiting; ``close()`` cancels and waits.
 ///
 /// One consumer at a time, on the hub's thread.
@@ -57,8 +68,9 @@ public final class MapResults<Value>: CustomStringConvertible {
     /// returning it takes the next input items that fit, so the pool stays busy while the
     /// caller works on the result.
     ///
-    /// - Throws: The first error an item's transform threw, in completion order (the others
-    ///   are cancelled and waited for first; the iteration then ends). ``TimeoutError`` once
+    /// - Throws: An item's error once every result before it has been returned (the items
+    ///   after it are cancelled and waited for first; the iteration then ends; see
+    ///   ``MapResults`` for which error and when). ``TimeoutError`` once
     ///   `timeout` passes: the iteration goes on, and a later call picks up where this one
     ///   stopped. `CancellationError` if the caller is cancelled, and the ``TimeoutError``
     ///   of an enclosing `withTimeout` scope that expires: the items still running are then

@@ -2,7 +2,7 @@
 ///
 /// ```swift
 /// let pool = try Pool(size: 10, label: "crawl")
-/// let pages = try pool.map(urls) { url in try fetch(url) }        // ordered, fail-fast
+/// let pages = try pool.map(urls) { url in try fetch(url) }        // input order; throws the first failure in it
 /// for url in moreURLs { try pool.spawn { try fetch(url) } }         // waits for a free slot
 /// try pool.join()
 /// ```
@@ -168,9 +168,11 @@ public final class Pool: CustomStringConvertible {
     /// and on the items; the transform does not escape, since every item has finished (or
     /// unwound) before this returns or throws.
     ///
-    /// - Throws: The first error a transform throws (in completion order): the items still
-    ///   running are then cancelled and waited for, and the rest of the input is not consumed.
-    ///   `CancellationError` if the caller is cancelled, or the ``TimeoutError`` of an
+    /// - Throws: The error of the failing item with the lowest input index, as gevent's
+    ///   `map` (a list of `imap`): the items after it are cancelled and the rest of the input
+    ///   is not consumed, the items before it run to the end (one of them may fail in its
+    ///   place), and all have finished before it is thrown. See ``MapResults`` for `map`,
+    ///   `imap` and `imapUnordered` side by side. `CancellationError` if the caller is cancelled, or the ``TimeoutError`` of an
     ///   enclosing `withTimeout` scope that expires: the items running are cancelled and
     ///   waited for before it is thrown, so none outlives the call. ``WeaveError`` outside
     ///   a coroutine or when no coroutine can be spawned.
@@ -189,8 +191,10 @@ public final class Pool: CustomStringConvertible {
     ///
     /// Nothing starts before the first `next`. At most ``size`` items are outstanding
     /// (running, or finished and not yet returned), so an infinite input is consumed only as
-    /// results are read: after `n` results, at most `n + size` items have been taken. See
-    /// ``MapResults`` for errors, cancellation and abandoning the iteration. Never blocks.
+    /// results are read: after `n` results, at most `n + size` items have been taken. A
+    /// failing item's error is thrown when the iteration reaches its index, after every
+    /// earlier result. See ``MapResults`` for errors, cancellation and abandoning the
+    /// iteration. Never blocks.
     @inlinable
     public func imap<Input: Sequence, Value>(
         _ input: Input,
@@ -203,8 +207,9 @@ public final class Pool: CustomStringConvertible {
     }
 
     /// Like ``imap(_:fileID:line:_:)``, but returns each result as soon as its item
-    /// finishes (gevent's `imap_unordered`), with the same bound on outstanding items.
-    /// Never blocks.
+    /// finishes (gevent's `imap_unordered`), with the same bound on outstanding items. A
+    /// failure is thrown in its place in completion order, after the results that finished
+    /// before it. Never blocks.
     @inlinable
     public func imapUnordered<Input: Sequence, Value>(
         _ input: Input,

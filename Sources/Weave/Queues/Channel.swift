@@ -117,10 +117,20 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
 
     /// Iterates over received values until the channel closes.
     ///
-    /// `next()` cannot throw: if the coroutine is cancelled or its timeout scope expires,
-    /// iteration ends early, and the coroutine's next blocking call throws that error.
+    /// `next()` cannot throw, so an interruption ends the loop early but is never lost: if
+    /// the coroutine is cancelled, or an enclosing `withTimeout` scope expires, the loop
+    /// ends and the interruption stays with the coroutine. Its next blocking call throws
+    /// it, and the enclosing ``withTimeout(_:_:fileID:line:_:)`` throws it when its body
+    /// returns, so `try withTimeout(…) { for x in channel { … } }` throws ``TimeoutError``
+    /// (or `CancellationError`) instead of returning partial work. Where the loop itself
+    /// must see the error, write `while let x = try channel.receive() { … }`.
+    ///
+    /// Outside a coroutine, `next()` cannot wait: iteration ends once nothing can be
+    /// received without waiting (use ``receive(timeout:)`` there to get the error).
     public func makeIterator() -> Iterator { Iterator(channel: self) }
 
+    /// Receives values until the channel closes or the coroutine is interrupted; see
+    /// ``Channel/makeIterator()``.
     public struct Iterator: IteratorProtocol {
         @usableFromInline let channel: Channel
 
@@ -131,6 +141,8 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
             do {
                 return try channel.receive()
             } catch {
+                // Kept for the coroutine's next blocking call and its scope's end (a
+                // cancellation is sticky and needs no keeping).
                 AnyCoroutine.deferInterruption(error)
                 return nil
             }

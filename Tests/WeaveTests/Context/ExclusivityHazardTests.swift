@@ -6,7 +6,7 @@ import Testing
 /// child process whose exit status and stderr are checked.
 @Suite("exclusivity hazards")
 struct ExclusivityHazardTests {
-    @Test("suspending inside an exclusive access traps in debug, naming the coroutine")
+    @Test("suspending inside an exclusive access traps, naming the coroutine")
     func trapOnSuspendInsideAccess() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             var configuration = Hub.Configuration()
@@ -20,6 +20,54 @@ struct ExclusivityHazardTests {
         }
         let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(stderr.contains("coroutine 'holder' suspended inside an exclusive access"))
+    }
+
+    @Test("the trap is on by default in every build configuration")
+    func trapIsOnByDefault() {
+        // `make test-release` runs this suite optimised: the default must not follow the build.
+        #expect(Hub.Configuration().trapsOnSuspendedAccess)
+    }
+
+    @Test("by default, parking inside withUnsafeMutableBytes traps before another coroutine reallocates")
+    func defaultTrapsBeforeStalePointer() async {
+        // Without the trap, a release build lets the appender reallocate `buffer` while the
+        // writer holds a pointer into the old storage, and the writer's store lands in freed
+        // memory (heap corruption). The default configuration must stop it at the park.
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let holder = ByteHolder()
+            try Weave.run {
+                let writer = try spawn(name: "writer") {
+                    try holder.buffer.withUnsafeMutableBytes { bytes in
+                        try AnyCoroutine.sleep(for: .milliseconds(20))
+                        for index in bytes.indices { bytes[index] = 0xAB }
+                    }
+                }
+                let appender = try spawn(name: "appender") {
+                    for value in 0..<4096 { holder.buffer.append(UInt8(truncatingIfNeeded: value)) }
+                }
+                try appender.join()
+                try writer.join()
+            }
+            // Reached only without the trap: whatever the heap looks like now, say so.
+            exit(holder.buffer.count == 16 + 4096 ? 0 : 5)
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("coroutine 'writer' suspended inside an exclusive access"))
+    }
+
+    @Test("an explicit configuration turns the trap off")
+    func explicitConfigurationTurnsTrapOff() async {
+        await #expect(processExitsWith: .success) {
+            var configuration = Hub.Configuration()
+            configuration.trapsOnSuspendedAccess = false
+            let counter = Counter()
+            try Weave.run(configuration: configuration) {
+                try spawn(name: "holder") {
+                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                }.join()
+            }
+            if counter.value != 1 { exit(3) }
+        }
     }
 
     @Test("without the per-coroutine swap, another coroutine touching the memory traps")
@@ -98,6 +146,11 @@ struct ExclusivityHazardTests {
             if counter.value != 1110 { exit(4) }
         }
     }
+}
+
+/// Owns a byte array that one coroutine holds a pointer into while another appends.
+final class ByteHolder: @unchecked Sendable {
+    var buffer = [UInt8](repeating: 0, count: 16)
 }
 
 final class Counter: @unchecked Sendable {

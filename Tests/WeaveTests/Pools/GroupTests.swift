@@ -192,6 +192,48 @@ struct GroupTests {
         #expect(order == [1, 2, 0])
     }
 
+    @Test("map throws the failure at the lowest index, after the items before it finished")
+    func mapThrowsLowestIndexFailure() async throws {
+        let (caught, zeroFinished, twoCancelled, countAfter) = try await onHub {
+            () throws -> (TestFailure?, Bool, Bool, Int) in
+            let group = Group()
+            let threeFailed = Event()
+            let zeroFinished = Box(false)
+            let twoCancelled = Box(false)
+            var caught: TestFailure?
+            do {
+                _ = try group.map(0..<4) { index -> Int in
+                    switch index {
+                    case 0:
+                        try threeFailed.wait()
+                        zeroFinished.value = true
+                        return 0
+                    case 1:
+                        try threeFailed.wait()
+                        throw TestFailure(tag: "one")
+                    case 2:
+                        do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                            twoCancelled.value = true
+                            throw CancellationError()
+                        }
+                        return 2
+                    default:
+                        defer { threeFailed.set() }
+                        throw TestFailure(tag: "three")
+                    }
+                }
+            } catch let error as TestFailure {
+                caught = error
+            }
+            return (caught, zeroFinished.value, twoCancelled.value, group.count)
+        }
+        // As gevent's map (a list of imap): item 3 failed first, but item 1 comes first.
+        #expect(caught == TestFailure(tag: "one"))
+        #expect(zeroFinished)
+        #expect(twoCancelled)
+        #expect(countAfter == 0)
+    }
+
     @Test("a cancelled caller of Group.map cancels and waits for the items")
     func callerCancelledDuringMap() async throws {
         let (wasCancelled, unwound, countWhenMapEnded) = try await onHub { () throws -> (Bool, Int, Int) in

@@ -326,40 +326,165 @@ struct PoolTests {
         #expect(advanced <= 10 + 4)
     }
 
-    @Test("imap: the first error (in completion order) cancels the running items and is rethrown")
-    func imapFirstError() async throws {
-        let (first, caught, slowCancelled, afterError, countAfter) = try await onHub {
-            () throws -> (Int?, TestFailure?, Bool, Int?, Int) in
-            let pool = try Pool(size: 2)
-            let slowCancelled = Box(false)
-            let results = pool.imap(0..<10) { index -> Int in
-                if index == 1 {
+    @Test("imap yields strictly in input order and throws only at the failing index (gevent's imap)")
+    func imapThrowsAtFailingIndex() async throws {
+        let outcome = try await onHub { () throws -> ([Int], TestFailure?, Int, Int, Int?, Int) in
+            let pool = try Pool(size: 8)
+            let threeDone = Event()
+            let fourFailed = Box(false)
+            let cancelled = Box(0)
+            let finishedLate = Box(0)
+            let results = pool.imap(0..<8) { index -> Int in
+                switch index {
+                case 3:
+                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    threeDone.set()
+                    return 3
+                case 4:
+                    // Fails only once item 3 has finished, its result not yet read.
+                    try threeDone.wait()
+                    fourFailed.value = true
+                    throw TestFailure(tag: "four")
+                case 5...:
                     do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
-                        slowCancelled.value = true
+                        cancelled.value += 1
                         throw CancellationError()
                     }
+                    finishedLate.value += 1
+                    return index
+                default:
+                    return index
                 }
-                if index == 2 { throw TestFailure(tag: "two") }
-                return index
             }
-            // Returning item 0 starts item 2, which fails while item 1 (earlier in input
-            // order) still runs: the failure is not held back behind it.
-            let first = try results.next()
-            // The failure cancels item 1 at once, even while nobody is reading results.
-            try AnyCoroutine.sleep(for: .milliseconds(5))
-            let cancelledBeforeNext = slowCancelled.value
+            var values: [Int] = []
+            for _ in 0..<3 { values.append(try results.next()!) }
+            for _ in 0..<10_000 where !fourFailed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
             var caught: TestFailure?
             do {
-                _ = try results.next()
+                while let value = try results.next() { values.append(value) }
             } catch let error as TestFailure {
                 caught = error
             }
-            return (first, caught, cancelledBeforeNext, try results.next(), pool.count)
+            return (values, caught, cancelled.value, finishedLate.value, try results.next(), pool.count)
         }
-        #expect(first == 0)
-        #expect(caught == TestFailure(tag: "two"))
-        #expect(slowCancelled)
+        let (values, caught, cancelled, finishedLate, afterError, countAfter) = outcome
+        #expect(values == [0, 1, 2, 3])
+        #expect(caught == TestFailure(tag: "four"))
+        // The items after the failing index could never be returned: cancelled, none ran on.
+        #expect(cancelled == 3)
+        #expect(finishedLate == 0)
         #expect(afterError == nil)
+        #expect(countAfter == 0)
+    }
+
+    @Test("imap: an item before the failing index runs on and is returned before the error")
+    func imapEarlierItemRunsOn() async throws {
+        let (values, caught, oneCancelled, countAfter) = try await onHub {
+            () throws -> ([Int], TestFailure?, Bool, Int) in
+            let pool = try Pool(size: 2)
+            let twoFailed = Event()
+            let oneCancelled = Box(false)
+            let results = pool.imap(0..<10) { index -> Int in
+                if index == 1 {
+                    do { try twoFailed.wait() } catch is CancellationError {
+                        oneCancelled.value = true
+                        throw CancellationError()
+                    }
+                }
+                if index == 2 {
+                    defer { twoFailed.set() }
+                    throw TestFailure(tag: "two")
+                }
+                return index
+            }
+            // Returning item 0 starts item 2, which fails while item 1 (earlier in input
+            // order) still runs: item 1 is owed first.
+            var values = [try results.next()!]
+            var caught: TestFailure?
+            do {
+                while let value = try results.next() { values.append(value) }
+            } catch let error as TestFailure {
+                caught = error
+            }
+            return (values, caught, oneCancelled.value, pool.count)
+        }
+        #expect(values == [0, 1])
+        #expect(caught == TestFailure(tag: "two"))
+        #expect(!oneCancelled)
+        #expect(countAfter == 0)
+    }
+
+    @Test("imap: a failure at an earlier index, even if later, is the one thrown")
+    func imapEarlierFailureWins() async throws {
+        let (values, caught) = try await onHub { () throws -> ([Int], TestFailure?) in
+            let pool = try Pool(size: 4)
+            let threeFailed = Event()
+            let results = pool.imap(0..<4) { index -> Int in
+                if index == 1 {
+                    try threeFailed.wait()
+                    throw TestFailure(tag: "one")
+                }
+                if index == 3 {
+                    defer { threeFailed.set() }
+                    throw TestFailure(tag: "three")
+                }
+                return index
+            }
+            var values: [Int] = []
+            var caught: TestFailure?
+            do {
+                while let value = try results.next() { values.append(value) }
+            } catch let error as TestFailure {
+                caught = error
+            }
+            return (values, caught)
+        }
+        #expect(values == [0])
+        #expect(caught == TestFailure(tag: "one"))
+    }
+
+    @Test("imapUnordered returns what finished before a failure, then throws it; later items are cancelled")
+    func imapUnorderedThrowsInCompletionOrder() async throws {
+        let (values, caught, cancelled, countAfter) = try await onHub { () throws -> ([Int], TestFailure?, Int, Int) in
+            let pool = try Pool(size: 4)
+            let bothDone = WaitGroup()
+            try bothDone.add(2)
+            let threeStarted = Event()
+            let failed = Box(false)
+            let cancelled = Box(0)
+            let results = pool.imapUnordered(0..<4) { index -> Int in
+                switch index {
+                case 0, 1:
+                    try bothDone.done()
+                    return index
+                case 2:
+                    try bothDone.wait()
+                    try threeStarted.wait()
+                    failed.value = true
+                    throw TestFailure(tag: "two")
+                default:
+                    threeStarted.set()
+                    do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                        cancelled.value += 1
+                        throw CancellationError()
+                    }
+                    return index
+                }
+            }
+            // The first `next` starts the items; read on only once the failure has happened.
+            var values = [try results.next()!]
+            for _ in 0..<10_000 where !failed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+            var caught: TestFailure?
+            do {
+                while let value = try results.next() { values.append(value) }
+            } catch let error as TestFailure {
+                caught = error
+            }
+            return (values, caught, cancelled.value, pool.count)
+        }
+        #expect(values.sorted() == [0, 1])
+        #expect(caught == TestFailure(tag: "two"))
+        #expect(cancelled == 1)
         #expect(countAfter == 0)
     }
 

@@ -104,6 +104,31 @@ struct ChannelTests {
         #expect(defaulted)
     }
 
+    @Test("a for-in loop ended by an interruption leaves it for the next blocking call")
+    func iterationKeepsInterruption() async throws {
+        let (received, thrownInside) = try await onHub { () throws -> ([Int], Bool) in
+            let channel = try Channel<Int>(capacity: 2)
+            try channel.send(1)
+            try channel.send(2)
+            var received: [Int] = []
+            var thrownInside = false
+            do {
+                try withTimeout(.milliseconds(10)) {
+                    for value in channel { received.append(value) }
+                    do {
+                        try AnyCoroutine.sleep(for: .seconds(30))
+                    } catch is TimeoutError {
+                        thrownInside = true
+                        throw CancellationError()
+                    }
+                }
+            } catch is CancellationError {}
+            return (received, thrownInside)
+        }
+        #expect(received == [1, 2])
+        #expect(thrownInside)
+    }
+
     @Test("a cancelled select performs no case")
     func selectCancelled() async throws {
         let (cancelled, laterValue) = try await onHub { () throws -> (Bool, Int?) in
