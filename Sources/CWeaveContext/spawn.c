@@ -180,3 +180,16 @@ int weave_spawn_reap(pid_t pid, int block, int *exit_status, int *term_signal) {
 int weave_spawn_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
 }
+
+void weave_spawn_reserve_descriptors(int count) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur != RLIM_INFINITY && (rlim_t)count > limit.rlim_cur) count = (int)limit.rlim_cur;
+    if (count < 2) return;
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe < 0) return;
+    // The lowest free descriptor at or above count - 1: the table grows to cover it.
+    int high = fcntl(probe, F_DUPFD_CLOEXEC, count - 1);
+    if (high >= 0) close(high);
+    close(probe);
+}

@@ -59,6 +59,13 @@ int weave_spawn(weave_spawn_request *request, void *stack, size_t stack_size);
 /// already reaped).
 int weave_spawn_reap(pid_t pid, int block, int *exit_status, int *term_signal);
 
+/// Grows this process's descriptor table to hold at least `count` descriptors (capped by
+/// RLIMIT_NOFILE) in one step. A multithreaded process pays an RCU grace period (milliseconds
+/// on a busy machine) for every doubling of its table, holding whichever thread opens the
+/// descriptor that needs it (and any other opening one meanwhile): a burst of children
+/// (pipes and pidfds) would pay several on the hub's thread.
+void weave_spawn_reserve_descriptors(int count);
+
 /// `pipe2(fds, O_CLOEXEC)` (Swift's Glibc module does not import `pipe2`): 0 or an errno.
 int weave_spawn_pipe(int fds[2]);
 

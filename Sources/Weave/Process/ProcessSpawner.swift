@@ -1,3 +1,4 @@
+import CWeaveContext
 import Glibc
 
 /// The thread that starts child processes, so that no hub waits for a child's `exec`.
@@ -45,6 +46,10 @@ final class ProcessSpawner: @unchecked Sendable {
     }
 
     private func startThread() -> Bool {
+        // Before this process gains a thread (when it has but one, growing the table is
+        // cheap): room for a burst of children's pipes and pidfds without the hub's thread
+        // waiting for the kernel to grow the table, doubling by doubling.
+        weave_spawn_reserve_descriptors(4096)
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
