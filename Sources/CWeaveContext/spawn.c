@@ -21,6 +21,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -192,4 +195,8 @@ void weave_spawn_reserve_descriptors(int count) {
     int high = fcntl(probe, F_DUPFD_CLOEXEC, count - 1);
     if (high >= 0) close(high);
     close(probe);
+}
+
+int weave_spawn_signal(int pidfd, int signal) {
+    return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) == 0 ? 0 : errno;
 }

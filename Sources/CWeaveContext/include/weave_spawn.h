@@ -59,6 +59,10 @@ int weave_spawn(weave_spawn_request *request, void *stack, size_t stack_size);
 /// already reaped).
 int weave_spawn_reap(pid_t pid, int block, int *exit_status, int *term_signal);
 
+/// Sends `signal` to the process `pidfd` refers to (`pidfd_send_signal`: never another
+/// process that reused its pid). 0 or an errno (ESRCH once it has been reaped).
+int weave_spawn_signal(int pidfd, int signal);
+
 /// Grows this process's descriptor table to hold at least `count` descriptors (capped by
 /// RLIMIT_NOFILE) in one step. A multithreaded process pays an RCU grace period (milliseconds
 /// on a busy machine) for every doubling of its table, holding whichever thread opens the

@@ -47,12 +47,13 @@ final class SpawnedChild {
         UnsafeMutableRawPointer(poll).assumingMemoryBound(to: uv_handle_t.self)
     }
 
-    /// Sends `signal` unless the child has been reaped (its pid may then be another
-    /// process's). Returns 0 or the errno; a child that exited but is not reaped yet is not
-    /// an error (a zombie takes signals).
+    /// Sends `signal` unless the child has been reaped, through its pidfd (so never to
+    /// another process that reused the pid, even if something else reaped the child).
+    /// Returns 0 or the errno; a child that exited but is not reaped yet is not an error (a
+    /// zombie takes signals).
     func send(_ signal: Int32) -> Int32 {
         guard status == nil else { return 0 }
-        return Glibc.kill(pid, signal) == 0 ? 0 : errno
+        return weave_spawn_signal(pidfd, signal)
     }
 
     /// Whether the child keeps the loop alive.
@@ -66,7 +67,7 @@ final class SpawnedChild {
     @discardableResult
     func killAndReap() -> TerminationStatus {
         if let status { return status }
-        Glibc.kill(pid, SIGKILL)
+        _ = weave_spawn_signal(pidfd, SIGKILL)
         var code: Int32 = 0
         var signal: Int32 = 0
         let reaped = weave_spawn_reap(pid, 1, &code, &signal)
