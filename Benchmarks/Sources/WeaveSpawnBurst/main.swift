@@ -5,14 +5,23 @@
 // switches during the worst gap (little CPU and many preemptions: the hub was runnable but
 // the machine was busy; long CPU time: the hub itself was held).
 //
-//   weave-spawn-burst [N=200] [ROUNDS=5] [processes|control|warm]
+//   weave-spawn-burst [N=200] [ROUNDS=5] [processes|control|warm|pool]
 //
 // `control` runs the same burst of coroutines without starting processes (each waits
-// 1 ms instead): what the burst costs the hub on its own, for comparison.
+// 1 ms instead): what the burst costs the hub on its own, for comparison. `pool` maps N
+// trivial tasks over `ProcessPool(workers: 2, maxTasksPerWorker: 1)`: every task retires its
+// worker, and the pool starts each replacement from a libuv callback (this program is its
+// own worker).
 //
 // Build: `cd Benchmarks && swift build -c release --product weave-spawn-burst`.
 import Glibc
 import Weave
+
+struct Nothing: ProcessTask {
+    func run() throws -> Int { 0 }
+}
+
+Weave.main(tasks: [Nothing.self])
 
 let arguments = CommandLine.arguments
 let count = arguments.count > 1 ? Int(arguments[1]) ?? 200 : 200
@@ -20,6 +29,7 @@ let rounds = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
 let control = arguments.count > 3 && arguments[3] == "control"
 /// `warm`: one unreported round of coroutines first, so that round 1 finds pooled stacks.
 let warm = arguments.count > 3 && arguments[3] == "warm"
+let poolMode = arguments.count > 3 && arguments[3] == "pool"
 
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) * 1e-15
@@ -91,7 +101,14 @@ try Weave.run {
         try AnyCoroutine.sleep(for: .milliseconds(50))  // the ticker is in its rhythm
         let started = ContinuousClock.now
         var failures = 0
-        let runs = try (0..<count).map { _ in
+        if poolMode {
+            let pool = try ProcessPool(configuration: .init(workers: 2, maxTasksPerWorker: 1))
+            let outputs = try pool.map((0..<count).map { _ in Nothing() })
+            failures = outputs.count == count ? 0 : count - outputs.count
+            pool.close()
+            try pool.join(timeout: .seconds(60))
+        }
+        let runs = try (0..<(poolMode ? 0 : count)).map { _ in
             try spawn {
                 if control {
                     // The same shape as `run`: a second coroutine per child, a short wait.
@@ -109,7 +126,7 @@ try Weave.run {
         ticking = false
         try ticker.join()
         worstOverall = max(worstOverall, milliseconds(worstGap))
-        print("{\"case\": \"\(control ? "control-burst" : "spawn-burst")\", \"round\": \(round), \"processes\": \(count), \"failures\": \(failures), \"worst_tick_gap_ms\": \(fixed(milliseconds(worstGap))), \"hub_cpu_in_worst_gap_ms\": \(fixed(worstCPU)), \"hub_switches_in_worst_gap\": \"\(worstSwitches.voluntary) voluntary, \(worstSwitches.involuntary) preempted, \(worstFaults.minor) minor + \(worstFaults.major) major faults\", \"burst_ms\": \(fixed(milliseconds(wall))), \"ticks\": \(ticks)}")
+        print("{\"case\": \"\(control ? "control-burst" : poolMode ? "pool-recycling" : "spawn-burst")\", \"round\": \(round), \"processes\": \(count), \"failures\": \(failures), \"worst_tick_gap_ms\": \(fixed(milliseconds(worstGap))), \"hub_cpu_in_worst_gap_ms\": \(fixed(worstCPU)), \"hub_switches_in_worst_gap\": \"\(worstSwitches.voluntary) voluntary, \(worstSwitches.involuntary) preempted, \(worstFaults.minor) minor + \(worstFaults.major) major faults\", \"burst_ms\": \(fixed(milliseconds(wall))), \"ticks\": \(ticks)}")
     }
 }
 print("{\"case\": \"spawn-burst-summary\", \"processes\": \(count), \"rounds\": \(rounds), \"worst_tick_gap_ms\": \(fixed(worstOverall))}")

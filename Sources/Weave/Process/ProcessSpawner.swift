@@ -8,7 +8,9 @@ import Glibc
 /// so children started here get theirs when the process itself dies, whichever hub asked
 /// for them and whenever that hub's thread ends. Requests run in arrival order; each holds
 /// this thread only until its child has called `exec` (a `CLONE_VFORK` child copies no page
-/// tables). Every signal is blocked on this thread: handlers run on the hubs' threads.
+/// tables), so one `exec` that hangs (a program on an unreachable network file system) holds
+/// the spawns queued behind it, where it used to hold a whole hub. Every signal is blocked
+/// on this thread: handlers run on the hubs' threads.
 final class ProcessSpawner: @unchecked Sendable {
     static let shared = ProcessSpawner()
 
