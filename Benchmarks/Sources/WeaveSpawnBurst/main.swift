@@ -11,7 +11,11 @@
 // 1 ms instead): what the burst costs the hub on its own, for comparison. `pool` maps N
 // trivial tasks over `ProcessPool(workers: 2, maxTasksPerWorker: 1)`: every task retires its
 // worker, and the pool starts each replacement from a libuv callback (this program is its
-// own worker).
+// own worker). `warm` runs 2N idle coroutines first, unreported, so that round 1 finds its
+// stacks pooled.
+//
+// Before/after: build this file against e7f90b4 and against this branch, run both back to
+// back: `weave-spawn-burst 200 5` (issue 12, item 15: worst gap under 20 ms).
 //
 // Build: `cd Benchmarks && swift build -c release --product weave-spawn-burst`.
 import Glibc
