@@ -5,14 +5,15 @@
 // switches during the worst gap (little CPU and many preemptions: the hub was runnable but
 // the machine was busy; long CPU time: the hub itself was held).
 //
-//   weave-spawn-burst [N=200] [ROUNDS=5] [processes|control|warm|pool]
+//   weave-spawn-burst [N=200] [ROUNDS=5] [processes|control|warm|pool] [HEAP_MIB=0]
 //
 // `control` runs the same burst of coroutines without starting processes (each waits
 // 1 ms instead): what the burst costs the hub on its own, for comparison. `pool` maps N
 // trivial tasks over `ProcessPool(workers: 2, maxTasksPerWorker: 1)`: every task retires its
 // worker, and the pool starts each replacement from a libuv callback (this program is its
 // own worker). `warm` runs 2N idle coroutines first, unreported, so that round 1 finds its
-// stacks pooled.
+// stacks pooled. HEAP_MIB touches that much memory first: what `fork` would copy the page
+// tables of (a large service), where a `CLONE_VM` spawn copies none.
 //
 // Before/after: build this file against e7f90b4 and against this branch, run both back to
 // back: `weave-spawn-burst 200 5` (issue 12, item 15: worst gap under 20 ms).
@@ -34,6 +35,10 @@ let control = arguments.count > 3 && arguments[3] == "control"
 /// `warm`: one unreported round of coroutines first, so that round 1 finds pooled stacks.
 let warm = arguments.count > 3 && arguments[3] == "warm"
 let poolMode = arguments.count > 3 && arguments[3] == "pool"
+let heapMiB = arguments.count > 4 ? Int(arguments[4]) ?? 0 : 0
+// Touched, one byte a page, and kept for the whole run.
+let heap = UnsafeMutableRawPointer.allocate(byteCount: max(1, heapMiB) << 20, alignment: 4096)
+for offset in stride(from: 0, to: heapMiB << 20, by: 4096) { heap.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
 
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) * 1e-15
