@@ -54,5 +54,11 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveCancelLookup"
         ),
+        // The hub's stall while a burst of processes starts (issue 12, item 15).
+        .executableTarget(
+            name: "weave-spawn-burst",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveSpawnBurst"
+        ),
     ]
 )

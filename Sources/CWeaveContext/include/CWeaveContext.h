@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "weave_process.h"
+#include "weave_spawn.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,10 +7,12 @@ import Synchronization
 ///
 /// While ``ChildProcess`` encodes its task, a handoff is bound to the encoding thread. A
 /// handle's `encode(to:)` asks it for a *slot*: the handoff records a file descriptor the
-/// child must inherit and encodes only the slot number. `uv_spawn` then places slot `i` at
+/// child must inherit and encodes only the slot number. The spawn then places slot `i` at
 /// fd `4 + i` in the child (fd 3 is the worker channel), and the child's `init(from:)`
 /// opens fd `4 + i`. After the spawn the parent closes its copies, so no descriptor stays
-/// behind in the parent. Encoding such a handle anywhere else (a ``ProcessPool`` task, a
+/// behind in the parent. The child marks every inherited descriptor close-on-exec at once
+/// (``recordInherited(_:)``): a program it runs must not keep a link open after the child
+/// dies (a lock would stay held, a queue item would go to a dead consumer). Encoding such a handle anywhere else (a ``ProcessPool`` task, a
 /// value sent over a pipe) throws: there is no descriptor passing on those paths.
 final class ChildHandoff: @unchecked Sendable {
     /// Descriptors for the child, in slot order.
@@ -26,7 +28,14 @@ final class ChildHandoff: @unchecked Sendable {
     /// The descriptors this process inherited as a child (0 unless it is a child worker).
     private static let inherited = Atomic<Int>(0)
 
-    static func recordInherited(_ count: Int) { inherited.store(max(0, count), ordering: .relaxed) }
+    /// Takes over the `count` descriptors inherited at fds 4, 5, ... (first thing in a
+    /// child worker): they are marked close-on-exec, so that nothing the child runs holds
+    /// them, and only these slots may be decoded.
+    static func recordInherited(_ count: Int) {
+        let count = max(0, count)
+        for fd in 4..<(4 + Int32(clamping: count)) { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        inherited.store(count, ordering: .relaxed)
+    }
 
     /// Records `fd` for the child on behalf of `owner`; `completion` runs after the spawn.
     func slot(for owner: AnyObject, fd: Int32, completion: @escaping (Int32?) -> Void) -> Int {

@@ -75,6 +75,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
 
     /// Puts parked for room in this (the hosting) process's queue, from any process.
     var waitingPutters: Int { host?.waitingPutters ?? 0 }
+    var waitingGetters: Int { host?.waitingGetters ?? 0 }
 
     /// The number of items queued now (a snapshot: other processes may change it at once).
     public func count() throws -> Int {

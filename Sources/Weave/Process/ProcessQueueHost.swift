@@ -45,6 +45,8 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
     var count: Int { items.count }
     /// Puts parked for room (for tests: a withdrawn put must not linger).
     var waitingPutters: Int { putters.count }
+    /// Gets parked for an item, local or a child's (for tests: a dead child's get must go).
+    var waitingGetters: Int { getters.count }
 
     private var isFull: Bool { maxSize.map { items.count >= $0 } ?? false }
 

@@ -1,7 +1,8 @@
 import CLibUV
+import CWeaveContext
 import Glibc
 
-/// A running child process started by ``Subprocess/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:)``,
+/// A running child process started by ``Subprocess/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``,
 /// with streams to its standard input, output and error while it runs.
 ///
 /// ```swift
@@ -13,8 +14,8 @@ import Glibc
 /// ```
 ///
 /// Reads, writes and ``wait(timeout:)`` park only the calling coroutine; the hub keeps
-/// running its other coroutines, and does not report a deadlock while the child lives (its
-/// libuv process handle keeps the loop alive). The hub reaps the child as soon as it exits,
+/// running its other coroutines, and does not report a deadlock while the child lives (the
+/// hub's watch on it keeps the loop alive). The hub reaps the child as soon as it exits,
 /// whether or not anyone waits; the object stays alive (and tracked by the hub) until then,
 /// even when dropped. When the hub shuts down, a child still running is killed with
 /// `SIGKILL` and reaped: it is never left a zombie or an orphan of a finished hub.
@@ -25,8 +26,8 @@ import Glibc
 /// coroutines, or redirect one of them).
 public final class RunningProcess: HubResource, WaitTarget, CustomStringConvertible {
     unowned(unsafe) let hub: Hub
-    /// Freed in its close callback, after the exit callback (or after shutdown reaps).
-    private let handle: UnsafeMutablePointer<uv_process_t>
+    /// The child, watched on the hub's loop until reaped.
+    private let child: SpawnedChild
     /// The child's process id.
     public let pid: Int32
     /// The program run, as found in `PATH`.
@@ -45,58 +46,80 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
     private var waiters = WaitQueue()
 
     /// Spawns `executable` (already resolved) on `hub`. `environment` nil inherits this
-    /// process's. Throws ``ProcessError/Code/spawnFailed`` with libuv's reason.
+    /// process's. Throws ``ProcessError/Code/spawnFailed`` with the reason.
     init(hub: Hub, executable: String, arguments: [String], environment: [String]?, workingDirectory: String?,
          standardInput: Subprocess.Redirection, standardOutput: Subprocess.Redirection,
-         standardError: Subprocess.Redirection, killGracePeriod: Duration) throws {
+         standardError: Subprocess.Redirection, killGracePeriod: Duration, parentDeathSignal: Int32?) throws {
         self.hub = hub
         self.executable = executable
         self.killGracePeriod = killGracePeriod
-        let handle = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
-        handle.initialize(to: uv_process_t())
 
-        // Pipes are initialised before the spawn and owned by the ChildPipe wrappers after it.
-        var pipes: [UnsafeMutablePointer<uv_pipe_t>?] = [nil, nil, nil]
-        var stdio = [uv_stdio_container_t](repeating: uv_stdio_container_t(), count: 3)
+        // Pipes, close-on-exec: the child gets its end as 0, 1 or 2 and nothing else of
+        // ours; this process keeps the other end.
+        var parentEnds: [Int32?] = [nil, nil, nil]
+        var descriptors: [Int32] = []
+        var created: [Int32] = []
+        func closeCreated() { for fd in created { Glibc.close(fd) } }
         for (index, redirection) in [standardInput, standardOutput, standardError].enumerated() {
             switch redirection {
             case .pipe:
-                let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
-                uv_pipe_init(hub.loop, pipe, 0)
-                pipes[index] = pipe
-                // Flags are from the child's side: it reads its stdin, writes its outputs.
-                let direction = index == 0 ? UV_READABLE_PIPE.rawValue : UV_WRITABLE_PIPE.rawValue
-                stdio[index].flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | direction)
-                stdio[index].data.stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
+                var fds: [Int32] = [-1, -1]
+                let code = weave_spawn_pipe(&fds)
+                guard code == 0 else {
+                    closeCreated()
+                    throw ProcessError(.spawnFailed, "cannot start \(executable): pipe: \(String(cString: uv_err_name(-code))) (\(String(cString: strerror(code))))")
+                }
+                created += fds
+                // The child reads its stdin and writes its outputs.
+                let (childEnd, parentEnd) = index == 0 ? (fds[0], fds[1]) : (fds[1], fds[0])
+                descriptors.append(childEnd)
+                parentEnds[index] = parentEnd
             case .inherit:
-                stdio[index].flags = UV_INHERIT_FD
-                stdio[index].data.fd = Int32(index)
+                descriptors.append(Int32(index))
             case .discard:
-                // libuv opens /dev/null for an ignored descriptor.
-                stdio[index].flags = UV_IGNORE
+                descriptors.append(-1)  // /dev/null, opened in the child
             }
         }
 
-        let status = spawnProcess(loop: hub.loop, handle: handle, arguments: [executable] + arguments,
-                                  environment: environment, workingDirectory: workingDirectory,
-                                  stdio: stdio, onExit: childExited)
-        guard status == 0 else {
-            // A failed spawn still initialised the handle (libuv reaped the failed child):
-            // close it, and the unopened pipes.
-            uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
-            for case let pipe? in pipes { closeAndFreeHandle(pipe) }
-            throw ProcessError(.spawnFailed, "cannot start \(executable): \(String(cString: uv_err_name(status))) (\(String(cString: uv_strerror(status))))")
+        let child: SpawnedChild
+        do {
+            child = try spawnProcess(
+                hub: hub, what: executable, path: executable, arguments: [executable] + arguments,
+                environment: environment, workingDirectory: workingDirectory, descriptors: descriptors,
+                deathSignal: parentDeathSignal)
+        } catch {
+            closeCreated()
+            throw error
         }
-        self.handle = handle
-        let pid = handle.pointee.pid
+        // The child has its copies: ours of its ends would hide its exit (no end of file).
+        for fd in created where !parentEnds.contains(fd) { Glibc.close(fd) }
+        self.child = child
+        let pid = child.pid
         self.pid = pid
         let name = String(executable.split(separator: "/").last ?? Substring(executable))
-        self.standardInput = pipes[0].map { ChildPipe(hub: hub, handle: $0, label: "stdin of \(pid) (\(name))") }
-        self.standardOutput = pipes[1].map { ChildPipe(hub: hub, handle: $0, label: "stdout of \(pid) (\(name))") }
-        self.standardError = pipes[2].map { ChildPipe(hub: hub, handle: $0, label: "stderr of \(pid) (\(name))") }
-        // Retained until reaped (released by the exit callback, or by shutdown's reap), so
-        // dropping the object never loses track of a running child.
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        var streams: [StreamConnection?] = [nil, nil, nil]
+        for index in 0..<3 {
+            guard let fd = parentEnds[index] else { continue }
+            let handle = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+            uv_pipe_init(hub.loop, handle, 0)
+            let status = uv_pipe_open(handle, fd)
+            if status != 0 {
+                // Out of memory in libuv, at worst: the child must not run on unobserved.
+                closeAndFreeHandle(handle)
+                for later in parentEnds[index...].compactMap({ $0 }) { Glibc.close(later) }
+                for stream in streams { stream?.close() }
+                child.killAndReap()
+                throw ProcessError(.spawnFailed, "cannot start \(executable): \(UVError(status, operation: "pipe open", argument: "fd \(fd)"))")
+            }
+            let which = ["stdin", "stdout", "stderr"][index]
+            streams[index] = ChildPipe(hub: hub, handle: handle, label: "\(which) of \(pid) (\(name))")
+        }
+        self.standardInput = streams[0]
+        self.standardOutput = streams[1]
+        self.standardError = streams[2]
+        // The exit callback holds this object until the child is reaped (or shutdown reaps
+        // it), so dropping the object never loses track of a running child.
+        child.onExit = { status in self.exited(status) }
         hub.register(self)
     }
 
@@ -185,16 +208,16 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
     ///   that exited but is not reaped yet (`ESRCH`) is not an error.
     public func kill(signal: Int32 = SIGKILL) throws {
         guard status == nil else { return }
-        let result = uv_process_kill(handle, signal)
-        guard result == 0 || result == UV_ESRCH.rawValue else {
-            throw UVError(result, operation: "kill \(TerminationStatus.signalName(signal))", argument: "\(self)")
+        let code = child.send(signal)
+        guard code == 0 || code == ESRCH else {
+            throw UVError(-code, operation: "kill \(TerminationStatus.signalName(signal))", argument: "\(self)")
         }
     }
 
     /// Sends `signal` while the child is running, ignoring failures (a child already gone).
     private func signal(_ signal: Int32) {
         guard status == nil else { return }
-        uv_process_kill(handle, signal)
+        _ = child.send(signal)
     }
 
     // MARK: - Closing
@@ -214,23 +237,13 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
         close()
         guard status == nil else { return }
         hub.unregister(self)
-        uv_process_kill(handle, SIGKILL)
-        var raw: Int32 = 0
-        var reaped: pid_t
-        repeat { reaped = waitpid(pid, &raw, 0) } while reaped < 0 && errno == EINTR
-        // WIFSIGNALED/WTERMSIG are macros Swift cannot import.
-        let signalled = (raw & 0x7f) != 0 && (raw & 0x7f) != 0x7f
-        status = signalled ? .signaled(raw & 0x7f) : .exited((raw >> 8) & 0xff)
-        handle.pointee.data = nil
-        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
-        // Balances the retain from init: the exit callback that would have released it never runs.
-        Unmanaged.passUnretained(self).release()
+        status = child.killAndReap()
+        waiters.signalAll()
     }
 
-    fileprivate func exited(_ status: TerminationStatus) {
+    private func exited(_ status: TerminationStatus) {
         self.status = status
         hub.unregister(self)
-        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
         waiters.signalAll()
     }
 
@@ -240,12 +253,4 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
     }
 
     var waitDescription: String { "\(self)" }
-}
-
-private let childExited: uv_exit_cb = { handle, exitStatus, signal in
-    guard let data = handle?.pointee.data else { return }
-    handle?.pointee.data = nil
-    // Balances the retain taken at spawn, once the child has been handled.
-    let child = Unmanaged<RunningProcess>.fromOpaque(data).takeRetainedValue()
-    child.exited(TerminationStatus(exitStatus: exitStatus, signal: signal))
 }

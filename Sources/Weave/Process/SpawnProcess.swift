@@ -1,47 +1,70 @@
-import CLibUV
+import Glibc
 
-/// Starts `arguments[0]` (a path: libuv does not search `PATH` for us) with `arguments` as
-/// its `argv`, `environment` as its `envp` (nil inherits this process's), in
-/// `workingDirectory` (nil keeps this process's), with `stdio` as descriptors 0, 1, 2...
+/// Starts `path` with `arguments` as its whole `argv`, `environment` as its `envp` (nil
+/// inherits this process's), in `workingDirectory` (nil keeps this process's); the child's
+/// descriptor `i` is a copy of `descriptors[i]` (-1: `/dev/null`) and it holds no other
+/// (whatever this process has open, close-on-exec or not). `deathSignal` is sent to the
+/// child when this process dies.
 ///
-/// Returns libuv's status: 0, or a negative error (`UV_ENOENT`, `UV_EACCES`: libuv reports
-/// a failed `exec` here, and has reaped the failed child). The handle is initialised either
-/// way and must be closed. The C strings live only for the call: libuv copies what it keeps.
+/// From a coroutine, the spawner thread (``ProcessSpawner``) starts the child and only the
+/// calling coroutine waits (uninterruptibly: the wait lasts until the child's `exec`; a
+/// cancellation or expired scope that arrives meanwhile is kept for the caller's next
+/// blocking call). Elsewhere on the hub's thread (a libuv callback replacing a pool worker)
+/// the child is started right here, which holds the hub until the child's `exec` (no page
+/// tables are copied: typically well under a millisecond) and ties its death signal to the
+/// hub's thread rather than to the process.
+///
+/// Throws ``ProcessError/Code/spawnFailed`` naming `what` and the reason (`ENOENT`,
+/// `EACCES`, `EAGAIN`...); a child that failed before its `exec` has been reaped.
 func spawnProcess(
-    loop: UnsafeMutablePointer<uv_loop_t>, handle: UnsafeMutablePointer<uv_process_t>,
-    arguments: [String], environment: [String]?, workingDirectory: String?,
-    stdio: [uv_stdio_container_t], onExit: uv_exit_cb
-) -> Int32 {
-    var stdio = stdio
-    return CStringArray(arguments).withPointers { argv in
-        withOptionalPointers(environment) { envp in
-            withOptionalCString(workingDirectory) { cwd in
-                stdio.withUnsafeMutableBufferPointer { stdio in
-                    var options = uv_process_options_t()
-                    options.exit_cb = onExit
-                    options.file = UnsafePointer(argv[0])
-                    options.args = argv
-                    options.env = envp
-                    options.cwd = cwd
-                    options.stdio_count = Int32(stdio.count)
-                    options.stdio = stdio.baseAddress
-                    return uv_spawn(loop, handle, &options)
-                }
-            }
+    hub: Hub, what: String, path: String, arguments: [String], environment: [String]?, workingDirectory: String?,
+    descriptors: [Int32], deathSignal: Int32?
+) throws -> SpawnedChild {
+    let request = SpawnRequest(path: path, arguments: arguments, environment: environment,
+                               workingDirectory: workingDirectory, descriptors: descriptors, deathSignal: deathSignal)
+    if let coroutine = AnyCoroutine.current, coroutine.hub === hub {
+        start(request, waiting: coroutine, what: what)
+    } else {
+        request.runHere()
+    }
+    guard request.error == 0 else {
+        throw ProcessError(.spawnFailed, "cannot start \(what): \(request.failureDescription)")
+    }
+    return try SpawnedChild(hub: hub, pid: request.pid, pidfd: request.pidfd, what: what)
+}
+
+/// Whether the spawner thread's answer is in (touched on the hub's thread only).
+private final class SpawnWait {
+    var isDone = false
+}
+
+/// Hands `request` to the spawner thread and parks `coroutine` until the child has exec'd.
+private func start(_ request: SpawnRequest, waiting coroutine: AnyCoroutine, what: String) {
+    let hub = coroutine.hub
+    let wait = SpawnWait()
+    // Pending outside work: an idle hub waits for the answer rather than report a deadlock.
+    hub.beginOutsideWork()
+    let remote = hub.remote
+    let bound = HubBound((wait, coroutine))
+    let submitted = ProcessSpawner.shared.submit(request) {
+        let delivered = remote.send {
+            let (wait, coroutine) = bound.value
+            wait.isDone = true
+            coroutine.hub.endOutsideWork()
+            coroutine.hub.makeReady(coroutine)
+        }
+        if !delivered { request.abandon() }
+    }
+    guard submitted else {
+        hub.endOutsideWork()
+        request.runHere()
+        return
+    }
+    var interruption: (any Error)?
+    while !wait.isDone {
+        if let error = coroutine.parkUninterruptibly(.other("starting \(what)")), interruption == nil {
+            interruption = error
         }
     }
-}
-
-/// `body` with a NULL-terminated `char **` for `strings`, or NULL for nil.
-private func withOptionalPointers<R>(
-    _ strings: [String]?, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> R
-) -> R {
-    guard let strings else { return body(nil) }
-    return CStringArray(strings).withPointers { body($0) }
-}
-
-/// `body` with a C string for `string`, or NULL for nil.
-private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let string else { return body(nil) }
-    return string.withCString { body($0) }
+    if let interruption { AnyCoroutine.deferInterruption(interruption) }
 }

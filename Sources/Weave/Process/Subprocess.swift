@@ -1,8 +1,8 @@
 import CLibUV
 import Glibc
 
-/// Runs other programs from a coroutine (Python's `subprocess`): ``run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:)``
-/// captures everything, ``spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:)``
+/// Runs other programs from a coroutine (Python's `subprocess`): ``run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:parentDeathSignal:)``
+/// captures everything, ``spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``
 /// streams standard input and output while the child runs.
 ///
 /// ```swift
@@ -11,14 +11,14 @@ import Glibc
 /// print(result.outputString)
 /// ```
 ///
-/// Children are started with `uv_spawn` (never `fork`: the process has threads). An
-/// executable without a slash is looked up in `PATH` (the child's, when an environment is
-/// given), as `execvp` does. Only the calling coroutine blocks, with one exception: libuv
-/// 1.44's `uv_spawn` forks and holds the hub's thread until the child has called `exec`
-/// (well under a millisecond for a small parent, up to a few hundred milliseconds measured
-/// for a large test process on a loaded machine). The hub reaps every child,
-/// and kills and reaps those still running when it shuts down. Children do not die with a
-/// parent that crashes: that takes the child's cooperation (process pool workers do it).
+/// Children are started by a spawner thread (never `fork` on the hub: the process has
+/// threads, and copying a large process's page tables would hold the hub), so only the
+/// calling coroutine waits, until the child has called `exec`. An executable without a
+/// slash is looked up in `PATH` (the child's, when an environment is given), as `execvp`
+/// does. A child holds its standard input, output and error and no other descriptor of this
+/// process, close-on-exec or not. The hub watches each child through a pidfd (Linux 5.3 or
+/// later) and reaps it, and kills and reaps those still running when it shuts down.
+/// Children do not die with a parent that crashes unless asked: pass `parentDeathSignal`.
 public enum Subprocess {
     /// Runs `executable` to completion and returns its captured output and termination status.
     ///
@@ -40,6 +40,8 @@ public enum Subprocess {
     ///     `killGracePeriod`, and is reaped before ``TimeoutError`` is thrown.
     ///   - killGracePeriod: How long a timed-out child may take to exit after `SIGTERM`.
     ///   - maxOutputSize: The most bytes kept of each output stream (64 MiB by default).
+    ///   - parentDeathSignal: A signal (such as `SIGKILL`) the child gets when this process
+    ///     dies, however it dies; nil (the default) lets the child outlive it.
     /// - Throws: ``ProcessError`` with ``ProcessError/Code/spawnFailed`` (a missing
     ///   executable: `ENOENT`; `EACCES`...), ``ProcessError/Code/invalidArgument`` (a NUL
     ///   byte, a missing working directory), ``ProcessError/Code/outputTooLarge`` (the child
@@ -54,7 +56,8 @@ public enum Subprocess {
         input: [UInt8]? = nil,
         timeout: Duration? = nil,
         killGracePeriod: Duration = .seconds(2),
-        maxOutputSize: Int = 64 * 1024 * 1024
+        maxOutputSize: Int = 64 * 1024 * 1024,
+        parentDeathSignal: Int32? = nil
     ) throws -> Result {
         guard maxOutputSize >= 0 else {
             throw ProcessError(.invalidArgument, "maxOutputSize must not be negative (it is \(maxOutputSize))")
@@ -62,7 +65,8 @@ public enum Subprocess {
         let coroutine = try AnyCoroutine.requireCurrent("Subprocess.run")
         let child = try spawn(executable, arguments: arguments, environment: environment,
                               workingDirectory: workingDirectory, standardInput: input == nil ? .discard : .pipe,
-                              standardOutput: .pipe, standardError: .pipe, killGracePeriod: killGracePeriod)
+                              standardOutput: .pipe, standardError: .pipe, killGracePeriod: killGracePeriod,
+                              parentDeathSignal: parentDeathSignal)
         var finished = false
         defer {
             // Whatever went wrong, the child must not run on unobserved: kill it (the hub reaps it).
@@ -100,8 +104,11 @@ public enum Subprocess {
     /// Starts `executable` and returns at once with its pid and the pipes asked for, to talk
     /// to it while it runs.
     ///
-    /// Does not block. Call ``RunningProcess/wait(timeout:)`` for its status; the hub reaps
-    /// it when it exits either way, and kills and reaps it at shutdown.
+    /// Parks the calling coroutine only until the child has called `exec` (the spawner
+    /// thread starts it; the hub keeps running). Call ``RunningProcess/wait(timeout:)`` for
+    /// its status; the hub reaps it when it exits either way, and kills and reaps it at
+    /// shutdown. A cancellation that arrives while the child starts is not lost: the next
+    /// blocking call throws it (the child has started by then, and is yours to wait for).
     ///
     /// - Parameters:
     ///   - executable: A path, or a name looked up in `PATH`.
@@ -113,6 +120,12 @@ public enum Subprocess {
     ///   - standardOutput: `.pipe` (default) for ``RunningProcess/standardOutput``, `.inherit`, `.discard`.
     ///   - standardError: `.pipe` (default) for ``RunningProcess/standardError``, `.inherit`, `.discard`.
     ///   - killGracePeriod: Time between `SIGTERM` and `SIGKILL` when a wait times out.
+    ///   - parentDeathSignal: A signal (such as `SIGKILL`) the child gets when this process
+    ///     dies, however it dies (`PR_SET_PDEATHSIG`, set in the child before its `exec`);
+    ///     nil (the default) lets the child outlive it. The kernel sends it when the thread
+    ///     that started the child exits: the spawner thread, which lasts as long as the
+    ///     process (a child spawned outside a coroutine is started by the hub's thread, and
+    ///     gets the signal when that thread ends). A set-user-ID program drops it at `exec`.
     /// - Throws: ``ProcessError`` with ``ProcessError/Code/spawnFailed`` (`ENOENT` for a
     ///   missing executable, `EACCES`, `EAGAIN`) or ``ProcessError/Code/invalidArgument``;
     ///   ``WeaveError`` outside a hub.
@@ -124,13 +137,17 @@ public enum Subprocess {
         standardInput: Redirection = .pipe,
         standardOutput: Redirection = .pipe,
         standardError: Redirection = .pipe,
-        killGracePeriod: Duration = .seconds(2)
+        killGracePeriod: Duration = .seconds(2),
+        parentDeathSignal: Int32? = nil
     ) throws -> RunningProcess {
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "Subprocess.spawn must be called on a thread that runs a hub (inside Weave.run)")
         }
         guard killGracePeriod >= .zero else {
             throw ProcessError(.invalidArgument, "killGracePeriod must not be negative (it is \(killGracePeriod))")
+        }
+        if let parentDeathSignal, parentDeathSignal < 1 || parentDeathSignal > 64 {
+            throw ProcessError(.invalidArgument, "parentDeathSignal \(parentDeathSignal) is not a signal number (1...64)")
         }
         try checkNoNUL(executable, "executable")
         for argument in arguments { try checkNoNUL(argument, "argument of \(executable)") }
@@ -148,7 +165,7 @@ public enum Subprocess {
         return try RunningProcess(hub: hub, executable: path, arguments: arguments, environment: environmentList,
                                 workingDirectory: workingDirectory, standardInput: standardInput,
                                 standardOutput: standardOutput, standardError: standardError,
-                                killGracePeriod: killGracePeriod)
+                                killGracePeriod: killGracePeriod, parentDeathSignal: parentDeathSignal)
     }
 
     /// This process's environment with `additions` added (replacing variables of the same

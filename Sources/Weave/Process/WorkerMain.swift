@@ -15,6 +15,9 @@ extension Weave {
         TaskRegistry.register(tasks)
         guard let mode = getenv(WorkerEnvironment.mode) else { return }
         let name = String(cString: mode)
+        // The channel and the inherited links are this process's alone: a program it runs
+        // must not hold them (close-on-exec at once, before anything can exec).
+        _ = fcntl(WorkerEnvironment.channelFD, F_SETFD, FD_CLOEXEC)
         ChildHandoff.recordInherited(getenv(WorkerEnvironment.inheritedCount).flatMap { Int(String(cString: $0)) } ?? 0)
         unsetenv(WorkerEnvironment.inheritedCount)
         // Not inherited by what the worker starts: a pool inside a task is a normal pool.

@@ -1,13 +1,14 @@
 import CLibUV
 import Glibc
 
-/// One worker process started with `uv_spawn` (never `fork`: the parent has threads),
-/// re-executing a program that calls ``Weave/main(tasks:)``, with a socketpair on its fd 3
-/// for frames. Its stdout and stderr are the parent's; its stdin is closed.
+/// One worker process (never `fork`: the parent has threads), re-executing a program that
+/// calls ``Weave/main(tasks:)``, with a socketpair on its fd 3 for frames. Its stdout and
+/// stderr are the parent's; its stdin is `/dev/null`; it holds no other descriptor of the
+/// parent's (see ``spawnProcess(hub:what:path:arguments:environment:workingDirectory:descriptors:deathSignal:)``).
+/// It gets `SIGKILL` when the parent dies.
 final class WorkerProcess: HubResource {
     unowned(unsafe) let hub: Hub
-    /// Freed in its close callback, after the exit callback.
-    private let handle: UnsafeMutablePointer<uv_process_t>
+    private let child: SpawnedChild
     let pid: Int32
     let channel: FrameChannel
     /// Called once on the hub's thread when the process has exited: (exit status, signal).
@@ -15,45 +16,42 @@ final class WorkerProcess: HubResource {
     private(set) var hasExited = false
 
     /// Starts `executable` in worker mode. Throws ``ProcessError/Code/spawnFailed`` naming
-    /// the executable and libuv's reason (`ENOENT`, `EACCES`, `EAGAIN`...).
+    /// the executable and the reason (`ENOENT`, `EACCES`, `EAGAIN`...).
+    ///
+    /// From a coroutine only that coroutine waits for the start; from a libuv callback the
+    /// hub's thread starts the process itself (see ``spawnProcess(hub:what:path:arguments:environment:workingDirectory:descriptors:deathSignal:)``).
     ///
     /// `inheritedDescriptors` are handed to the child at fds 4, 5, ... in order (the ends of
     /// pipes and broker links that travel inside a ``ChildProcess``'s task); the caller
     /// still owns (and closes) its copies.
     init(hub: Hub, executable: String, environment: [String], maximumFrameSize: Int, label: String, inheritedDescriptors: [Int32] = []) throws {
         self.hub = hub
-        let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
-        uv_pipe_init(hub.loop, pipe, 0)
-        let handle = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
-        handle.initialize(to: uv_process_t())
-
-        var stdio = [uv_stdio_container_t](repeating: uv_stdio_container_t(), count: 4 + inheritedDescriptors.count)
-        stdio[0].flags = UV_IGNORE
-        stdio[1].flags = UV_INHERIT_FD
-        stdio[1].data.fd = 1
-        stdio[2].flags = UV_INHERIT_FD
-        stdio[2].data.fd = 2
-        stdio[3].flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | UV_READABLE_PIPE.rawValue | UV_WRITABLE_PIPE.rawValue)
-        stdio[3].data.stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
-        for (index, fd) in inheritedDescriptors.enumerated() {
-            stdio[4 + index].flags = UV_INHERIT_FD
-            stdio[4 + index].data.fd = fd
+        let (mine, theirs) = try ChildHandoff.socketPair("cannot start worker \(executable)")
+        let child: SpawnedChild
+        do {
+            child = try spawnProcess(
+                hub: hub, what: "worker \(executable)", path: executable, arguments: [executable],
+                environment: environment, workingDirectory: nil,
+                descriptors: [-1, 1, 2, theirs] + inheritedDescriptors, deathSignal: SIGKILL)
+        } catch {
+            Glibc.close(mine)
+            Glibc.close(theirs)
+            throw error
         }
-
-        let status = spawnProcess(loop: hub.loop, handle: handle, arguments: [executable],
-                                  environment: environment, workingDirectory: nil, stdio: stdio, onExit: workerExited)
-        guard status == 0 else {
-            // A failed spawn still initialised the handle: it must be closed, as must the pipe.
-            uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
-            FrameChannel.closeAndFree(pipe)
-            throw ProcessError(.spawnFailed, "cannot start worker \(executable): \(String(cString: uv_err_name(status))) (\(String(cString: uv_strerror(status))))")
+        Glibc.close(theirs)
+        do {
+            channel = try FrameChannel.open(fd: mine, hub: hub, maximumFrameSize: maximumFrameSize, label: "\(label) \(child.pid)")
+        } catch {
+            Glibc.close(mine)
+            child.killAndReap()
+            throw error
         }
-        self.handle = handle
-        self.pid = handle.pointee.pid
-        self.channel = FrameChannel(hub: hub, handle: pipe, maximumFrameSize: maximumFrameSize, label: "\(label) \(handle.pointee.pid)")
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        // Registered until reaped: at hub shutdown a live worker is killed and reaped, never
-        // left a zombie (or an orphan) when the loop closes its handle.
+        self.child = child
+        self.pid = child.pid
+        // The exit callback holds this object until the child is reaped; registered until
+        // then: at hub shutdown a live worker is killed and reaped, never left a zombie (or
+        // an orphan) when the loop closes.
+        child.onExit = { status in self.exited(status) }
         hub.register(self)
     }
 
@@ -62,22 +60,23 @@ final class WorkerProcess: HubResource {
     /// Sends `signal` to the process if it is still running.
     func kill(_ signal: Int32 = SIGKILL) {
         guard !hasExited else { return }
-        uv_process_kill(handle, signal)
+        _ = child.send(signal)
     }
 
     /// Whether the process keeps the loop alive (an idle worker should not).
     func setReferenced(_ referenced: Bool) {
         guard !hasExited else { return }
-        let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
-        if referenced { uv_ref(raw) } else { uv_unref(raw) }
+        child.setReferenced(referenced)
         channel.setReferenced(referenced)
     }
 
-    fileprivate func exited(status: Int64, signal: Int32) {
+    private func exited(_ status: TerminationStatus) {
         hasExited = true
         hub.unregister(self)
-        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
-        onExit(status, signal)
+        switch status {
+        case .exited(let code): onExit(Int64(code), 0)
+        case .signaled(let signal): onExit(0, signal)
+        }
         onExit = { _, _ in }
     }
 
@@ -86,24 +85,10 @@ final class WorkerProcess: HubResource {
     func killAndReap() {
         guard !hasExited else { return }
         hub.unregister(self)
-        uv_process_kill(handle, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        child.killAndReap()
         hasExited = true
         channel.close()
-        let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
-        handle.pointee.data = nil
-        uv_close(raw) { UnsafeMutableRawPointer($0)?.deallocate() }
-        // The self-retain from init is released here since the exit callback will never run.
-        Unmanaged.passUnretained(self).release()
     }
-}
-
-private let workerExited: uv_exit_cb = { handle, status, signal in
-    guard let data = handle?.pointee.data else { return }
-    handle?.pointee.data = nil
-    let worker = Unmanaged<WorkerProcess>.fromOpaque(data).takeRetainedValue()
-    worker.exited(status: status, signal: signal)
 }
 
 /// NUL-terminated C strings for `argv`/`envp`, alive for the duration of a call.
