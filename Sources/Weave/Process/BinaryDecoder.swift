@@ -161,6 +161,15 @@ final class BinaryReader {
             let range = try lengthPrefixed(at: &cursor)
             return [UInt8](bytes[range]) as! T
         }
+        // The common scalars without a `Decoder` and a boxed container each.
+        if T.self == Int.self { return unsafeBitCast(try decodeInteger(Int.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Int64.self { return unsafeBitCast(try decodeInteger(Int64.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Int32.self { return unsafeBitCast(try decodeInteger(Int32.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == UInt64.self { return unsafeBitCast(try decodeInteger(UInt64.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == UInt.self { return unsafeBitCast(try decodeInteger(UInt.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Double.self { return unsafeBitCast(try decodeDouble(at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Bool.self { return unsafeBitCast(try decodeBool(at: position, codingPath: codingPath), to: T.self) }
+        if T.self == String.self { return try decodeString(at: position, codingPath: codingPath) as! T }
         return try T(from: BinaryReaderDecoder(reader: self, position: position, codingPath: codingPath, depth: depth))
     }
 

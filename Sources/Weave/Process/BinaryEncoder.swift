@@ -6,8 +6,18 @@ public struct BinaryEncoder: Sendable {
     /// Returns `value` encoded.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let writer = BinaryWriter()
+        writer.bytes.reserveCapacity(64)
         try writer.encodeValue(value, codingPath: [], depth: 0)
         return writer.bytes
+    }
+
+    /// Appends each of `values`, encoded, to `bytes`, one after another: one pass with one
+    /// writer for the lot (a pool's chunk).
+    func encode<Values: Sequence>(contentsOf values: Values, appendingTo bytes: inout [UInt8]) throws where Values.Element: Encodable {
+        let writer = BinaryWriter()
+        swap(&writer.bytes, &bytes)
+        defer { swap(&writer.bytes, &bytes) }
+        for value in values { try writer.encodeValue(value, codingPath: [], depth: 0) }
     }
 
     /// Appends `value`, encoded, to `bytes` (reuses the caller's buffer).
@@ -28,7 +38,7 @@ final class BinaryWriter {
     /// entry is next written at a shallower depth, or when the value that opened it ends.
     var openDepths: [Int] = []
 
-    init() { bytes.reserveCapacity(64) }
+    init() {}
 
     /// Closes every container deeper than `depth` before an entry at `depth` is written.
     @inline(__always) func enter(_ depth: Int) {
@@ -93,6 +103,16 @@ final class BinaryWriter {
             bytes.append(contentsOf: raw)
             return
         }
+        // The common scalars without an `Encoder` and a boxed container each (the same
+        // bytes their `encode(to:)` writes through a single-value container).
+        if T.self == Int.self { appendSigned(Int64(unsafeBitCast(value, to: Int.self))); return }
+        if T.self == Int64.self { appendSigned(unsafeBitCast(value, to: Int64.self)); return }
+        if T.self == Int32.self { appendSigned(Int64(unsafeBitCast(value, to: Int32.self))); return }
+        if T.self == UInt64.self { appendUnsigned(unsafeBitCast(value, to: UInt64.self)); return }
+        if T.self == UInt.self { appendUnsigned(UInt64(unsafeBitCast(value, to: UInt.self))); return }
+        if T.self == Double.self { appendDouble(unsafeBitCast(value, to: Double.self)); return }
+        if T.self == Bool.self { append(unsafeBitCast(value, to: Bool.self) ? BinaryFormat.true : BinaryFormat.false); return }
+        if T.self == String.self, let text = value as? String { appendString(text); return }
         let encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
         try value.encode(to: encoder)
         if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all

@@ -16,8 +16,6 @@ final class PoolTask: WaitTarget {
     var worker: PoolWorker?
     /// Armed while this task is the one its worker is running.
     var timer: TimerNode?
-    /// Why the pool killed the worker that was running this task, if it did.
-    var killReason: (any Error)?
 
     init(id: UInt64, name: String, count: Int, arguments: [UInt8], timeout: Duration?, sink: (any PoolTaskSink)?) {
         self.id = id

@@ -2,16 +2,28 @@
 /// and how many more it may be sent.
 final class PoolWorker {
     let process: WorkerProcess
-    /// Sent and not yet answered, in order: the first is the one running.
+    /// Sent and not yet answered, in the order the worker runs them.
     var inFlight = FIFO<PoolTask>()
+    /// The task the worker said it started and has not answered: always the first of
+    /// ``inFlight``. When the worker dies, this task and no other fails.
+    var running: PoolTask?
+    /// The initializer was sent and has not answered: a death now is a failed start.
+    var isInitializing = false
     /// Tasks sent over this worker's life (for `maxTasksPerWorker`).
     var sentCount = 0
     /// Whether the worker said it serves (a worker that dies before that never started).
     var isReady = false
     /// No more tasks: it is being replaced or the pool is closing.
     var isRetiring = false
-    /// Why the pool killed it, for the task it was running.
-    var killReason: (any Error)?
+    /// Why the pool killed it, and the task that reason is about (the one running then).
+    /// Only the pool's own decisions go here (a timeout, a cancelled caller, a frame it
+    /// refused): a death the pool did not cause is reported by its exit status.
+    var killReason: (task: PoolTask?, error: any Error)?
+    /// The channel failed or ended while the process lived (a write EPIPE, a read error, an
+    /// end of stream): said in the death's message; the exit status stays the error.
+    var channelFailure: String?
+    /// Kills a worker whose channel broke if it does not exit on its own meanwhile.
+    var graceTimer: TimerNode?
     /// Tasks it may hold at once; adapts to how long tasks take.
     var window = 2
     /// Smoothed seconds per task, measured between completions while busy.

@@ -2,10 +2,18 @@
 /// ``ProcessPool/imapUnordered(_:chunkSize:timeout:maxInFlight:)``: iterate it in the
 /// coroutine that made it. Each element is the task's output or its error.
 ///
+/// `imap` yields strictly in input order: a failure is yielded at its own index, after
+/// the outputs of every earlier task (however late they finish), and the tasks after it
+/// still run and are yielded too (gevent's and `multiprocessing`'s `imap`). That includes
+/// failures to submit (the pool was closed or broke mid-way): yielded at the index where
+/// submission stopped, after which the iteration ends. `imapUnordered` yields in
+/// completion order, failures included.
+///
 /// Input is read only as results are consumed: at most `maxInFlight` chunks are out at a
 /// time, so an endless input with a `prefix` stays bounded. Stopping early (leaving the
 /// loop, or dropping the iteration) abandons what is still out: queued chunks are dropped,
-/// and running ones finish and are ignored.
+/// sent ones that have not started run and are ignored, and running ones have their
+/// workers killed and replaced (the only way to stop them).
 public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
     private var tasks: AnyIterator<Task>
@@ -61,12 +69,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 defer { bufferedHead += 1 }
                 return buffered[bufferedHead]
             }
-            do {
-                try refill()
-            } catch {
-                inputDone = true
-                return .failure(error)
-            }
+            refill()
             guard let chunk = try? nextFinishedChunk() else {
                 if outstandingHead == outstanding.count && inputDone { return nil }
                 // Cancelled while waiting.
@@ -85,8 +88,9 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         }
     }
 
-    /// Submits chunks while there is input and room.
-    private func refill() throws {
+    /// Submits chunks while there is input and room. A chunk that cannot be submitted
+    /// takes its place in line as a failure, and ends the input.
+    private func refill() {
         // Refill in batches, once half the window is free: one write carries many tasks,
         // instead of one write per consumed result.
         guard outstanding.count - outstandingHead <= maxInFlight / 2 else { return }
@@ -97,10 +101,18 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
             if chunk.count < chunkSize { inputDone = true }
             if chunk.isEmpty { break }
-            outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self))
-            submitted = true
+            do {
+                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self))
+                submitted = true
+            } catch {
+                inputDone = true
+                let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)
+                failed.outcome = .failure(error)
+                outstanding.append(failed)
+                if !ordered { finished.append(failed) }
+            }
         }
-        if submitted { try pool.flushWorkers() }
+        if submitted { try? pool.flushWorkers() }
     }
 
     /// The next chunk to yield, parking until it is finished; nil when none is left.
