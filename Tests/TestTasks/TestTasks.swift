@@ -132,15 +132,15 @@ public struct SlowWorkerPID: ProcessTask {
 }
 
 /// Records each execution as one line "index pid" appended to `log` (a side channel that
-/// survives the worker), returns `index + 1`, and kills its own worker when `index` is
-/// `poisonIndex`.
+/// survives the worker), returns `index + 1`, and kills its own worker when `index` is one
+/// of `poison`.
 public struct Poison: ProcessTask {
     public let index: Int
-    public let poisonIndex: Int
+    public let poison: [Int]
     public let log: String
-    public init(index: Int, poisonIndex: Int, log: String) {
+    public init(index: Int, poison: [Int], log: String) {
         self.index = index
-        self.poisonIndex = poisonIndex
+        self.poison = poison
         self.log = log
     }
     public func run() throws -> Int {
@@ -149,7 +149,7 @@ public struct Poison: ProcessTask {
         let line = Array("\(index) \(getpid())\n".utf8)
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        if index == poisonIndex {
+        if poison.contains(index) {
             kill(getpid(), SIGKILL)
             sleep(10)
         }

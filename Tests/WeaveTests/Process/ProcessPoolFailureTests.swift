@@ -10,25 +10,29 @@ struct ProcessPoolFailureTests {
     func poisonAmongMany() async throws {
         let log = temporaryLogPath("poison")
         defer { unlink(log) }
+        // Four poison tasks, each a worker's death among short tasks batched in flight.
+        let poison = [400, 900, 1400, 1900]
         let (outcomes, pidsSeen) = try await onHub { () -> ([Result<Int, any Error>], Int) in
             let pool = try testPool()
-            let tasks = (0..<1000).map { Poison(index: $0, poisonIndex: 500, log: log) }
+            let tasks = (0..<2000).map { Poison(index: $0, poison: poison, log: log) }
             let outcomes = try pool.imap(tasks).map { $0 }
             #expect(try pool.apply(Square(3)) == 9)
             return (outcomes, Set(try readLog(log).map(\.pid)).count)
         }
-        #expect(outcomes.count == 1000)
-        for (index, outcome) in outcomes.enumerated() where index != 500 {
+        #expect(outcomes.count == 2000)
+        for (index, outcome) in outcomes.enumerated() where !poison.contains(index) {
             #expect((try? outcome.get()) == index + 1, "index \(index): \(outcome)")
         }
-        let error = try #require(failure(outcomes[500]) as? ProcessError)
-        #expect(error.code == .workerDied)
-        #expect(error.signal == SIGKILL)
-        #expect(error.message.contains("SIGKILL"))
+        for index in poison {
+            let error = try #require(failure(outcomes[index]) as? ProcessError, "index \(index): \(outcomes[index])")
+            #expect(error.code == .workerDied)
+            #expect(error.signal == SIGKILL)
+            #expect(error.message.contains("SIGKILL"))
+        }
         let runs = try executionCounts(log)
-        #expect(runs.count == 1000)
+        #expect(runs.count == 2000)
         #expect(runs.allSatisfy { $0.value == 1 }, "run more than once: \(runs.filter { $0.value != 1 })")
-        #expect(pidsSeen <= 3)  // two workers and the one replacement
+        #expect(pidsSeen <= 2 + poison.count)  // two workers and one replacement per death
     }
 
     @Test("with chunks, the chunk that was running fails as a whole; nothing else fails or runs twice")
@@ -37,7 +41,7 @@ struct ProcessPoolFailureTests {
         defer { unlink(log) }
         let outcomes = try await onHub { () -> [Result<Int, any Error>] in
             let pool = try testPool()
-            return try pool.imap((0..<1000).map { Poison(index: $0, poisonIndex: 505, log: log) }, chunkSize: 10).map { $0 }
+            return try pool.imap((0..<1000).map { Poison(index: $0, poison: [505], log: log) }, chunkSize: 10).map { $0 }
         }
         #expect(outcomes.count == 1000)
         for (index, outcome) in outcomes.enumerated() {
