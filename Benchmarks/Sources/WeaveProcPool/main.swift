@@ -1,7 +1,8 @@
 // weave-procpool: ProcessPool overhead and CPU offload, the same cases as the peers'
 // micro/procpool.py (multiprocessing.Pool(2)), one JSON line per case.
 //
-//   weave-procpool trivial [N]     Pool(2).map of N trivial tasks (x + 1): chunk size 1 and 64
+//   weave-procpool trivial [N] [CHUNK...]   Pool(2).map of N trivial tasks (x + 1): chunk sizes 1 and 64,
+//                                           or those given
 //   weave-procpool cpu             64 tasks counting primes below 200k: serial vs Pool(2)
 //   weave-procpool latency [N]     one task at a time, N round trips: p50, p99
 //
@@ -68,7 +69,8 @@ try Weave.run {
     _ = try pool.map((0..<100).map(Increment.init))  // warm the workers
     switch mode {
     case "trivial":
-        for chunkSize in [1, 64] {
+        let chunkSizes = arguments.count > 3 ? arguments[3...].compactMap { Int($0) } : [1, 64]
+        for chunkSize in chunkSizes {
             let start = ContinuousClock.now
             let outputs = try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
             let elapsed = seconds(since: start)

@@ -17,7 +17,7 @@ public struct BinaryEncoder: Sendable {
         let writer = BinaryWriter()
         swap(&writer.bytes, &bytes)
         defer { swap(&writer.bytes, &bytes) }
-        for value in values { try writer.encodeValue(value, codingPath: [], depth: 0) }
+        try writer.encodeValues(values)
     }
 
     /// Appends `value`, encoded, to `bytes` (reuses the caller's buffer).
@@ -113,10 +113,42 @@ final class BinaryWriter {
         if T.self == Double.self { appendDouble(unsafeBitCast(value, to: Double.self)); return }
         if T.self == Bool.self { append(unsafeBitCast(value, to: Bool.self) ? BinaryFormat.true : BinaryFormat.false); return }
         if T.self == String.self, let text = value as? String { appendString(text); return }
-        let encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
+        // A top-level value reuses the writer's encoder when no one holds on to it (a chunk
+        // of tasks is a run of top-level values): one allocation less per value.
+        let encoder: BinaryWriterEncoder
+        if depth == 0, reusesEncoder, isKnownUniquelyReferenced(&topLevelEncoder), let spare = topLevelEncoder {
+            spare.opened = .none
+            encoder = spare
+        } else {
+            encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
+            if depth == 0 && reusesEncoder { topLevelEncoder = encoder }
+        }
         try value.encode(to: encoder)
         if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all
         enter(depth - 1)
+    }
+
+    /// The encoder of the last top-level value, kept for the next one while
+    /// ``encodeValues(_:)`` runs (a cycle with this writer until it returns).
+    private var topLevelEncoder: BinaryWriterEncoder?
+    private var reusesEncoder = false
+
+    /// Runs `body`, in which top-level values share one encoder (a run of values, as a
+    /// chunk's tasks or outputs are).
+    func reusingEncoder<R>(_ body: () throws -> R) rethrows -> R {
+        reusesEncoder = true
+        defer {
+            reusesEncoder = false
+            topLevelEncoder = nil
+        }
+        return try body()
+    }
+
+    /// Encodes each value at the top level, one after another.
+    func encodeValues<Values: Sequence>(_ values: Values) throws where Values.Element: Encodable {
+        try reusingEncoder {
+            for value in values { try encodeValue(value, codingPath: [], depth: 0) }
+        }
     }
 }
 

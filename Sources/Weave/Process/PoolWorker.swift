@@ -29,6 +29,7 @@ final class PoolWorker {
     /// Smoothed seconds per task, measured between completions while busy.
     var secondsPerTask: Double?
     var lastCompletion: ContinuousClock.Instant?
+    var lastCompletionHadNext = false
     var isReferenced = true
 
     init(process: WorkerProcess) {
@@ -39,9 +40,11 @@ final class PoolWorker {
 
     /// Learns from one completion: short tasks earn a deep pipeline (about 2 ms of work
     /// queued per worker), long ones a window of one, so that no worker idles while
-    /// another holds a queue.
-    func recordCompletion(at now: ContinuousClock.Instant, wasBusy: Bool) {
-        if wasBusy, let last = lastCompletion {
+    /// another holds a queue. Only the gap after a completion that left the worker with
+    /// its next task in hand measures a task: any other gap also holds the round trip,
+    /// and learning from it would keep the window shallow and the worker waiting.
+    func recordCompletion(at now: ContinuousClock.Instant, nextInHand: Bool) {
+        if lastCompletionHadNext, let last = lastCompletion {
             let sample = Double((now - last).components.attoseconds) * 1e-18 + Double((now - last).components.seconds)
             secondsPerTask = secondsPerTask.map { $0 * 0.8 + sample * 0.2 } ?? sample
             if let seconds = secondsPerTask {
@@ -49,6 +52,7 @@ final class PoolWorker {
             }
         }
         lastCompletion = now
+        lastCompletionHadNext = nextInHand
     }
 
     /// Drops the pool's handlers (they hold the pool unowned): after this, the process

@@ -44,7 +44,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         self.chunkSize = chunkSize
         self.timeout = timeout
         // Enough to keep every worker's pipeline full, no more.
-        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 256 / chunkSize)
+        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 4096 / chunkSize)
     }
 
     deinit {

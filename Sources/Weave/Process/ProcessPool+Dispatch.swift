@@ -204,10 +204,9 @@ extension ProcessPool {
     }
 
     private func completed(_ task: PoolTask, on worker: PoolWorker, _ outcome: Result<[UInt8], any Error>) {
-        let wasBusy = worker.inFlight.count > 1 || worker.lastCompletion != nil
         _ = worker.inFlight.popFirst()
         worker.running = nil
-        worker.recordCompletion(at: .now, wasBusy: wasBusy)
+        worker.recordCompletion(at: .now, nextInHand: !worker.inFlight.isEmpty)
         if let timer = task.timer {
             hub.removeTimer(timer)
             task.timer = nil

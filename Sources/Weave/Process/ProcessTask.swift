@@ -73,16 +73,18 @@ enum TaskRegistry {
         swap(&writer.bytes, &output)
         defer { swap(&writer.bytes, &output) }
         var position = 0
-        for _ in 0..<count {
-            let task: T
-            do {
-                let start = position
-                try reader.skip(at: &position, depth: 0)
-                task = try reader.decode(T.self, at: start, codingPath: [], depth: 0)
-            } catch {
-                throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+        try writer.reusingEncoder {
+            for _ in 0..<count {
+                let task: T
+                do {
+                    let start = position
+                    try reader.skip(at: &position, depth: 0)
+                    task = try reader.decode(T.self, at: start, codingPath: [], depth: 0)
+                } catch {
+                    throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+                }
+                try writer.encodeValue(try task.run(), codingPath: [], depth: 0)
             }
-            try writer.encodeValue(try task.run(), codingPath: [], depth: 0)
         }
         guard position == arguments.count else {
             throw WorkerProtocol.Failure(.malformedFrame, type: "DecodingError", message: "cannot decode \(T.taskName): \(arguments.count - position) bytes left after \(count) tasks")
