@@ -57,10 +57,20 @@ extension ProcessPool {
         var arguments: [UInt8] = []
         try BinaryEncoder().encode(contentsOf: tasks, appendingTo: &arguments)
         nextTaskID &+= 1
-        let item = PoolTask(id: nextTaskID, name: Task.taskName, count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
+        let item = PoolTask(id: nextTaskID, name: taskName(Task.self), count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
         pending.append(item)
         dispatch()
         return item
+    }
+
+    /// `Task.taskName`, computed once per type (the default reflects the type: a
+    /// microsecond, which a chunk of one would pay per task).
+    private func taskName<Task: ProcessTask>(_ type: Task.Type) -> String {
+        let key = ObjectIdentifier(type)
+        if let name = taskNames[key] { return name }
+        let name = Task.taskName
+        taskNames[key] = name
+        return name
     }
 
     /// Moves queued tasks to workers with room, least loaded first.
@@ -217,9 +227,9 @@ extension ProcessPool {
             worker.process.channel.close()  // it exits at the end of its input
             updateReference(worker)
         }
+        // Sent with the next flush: once per read (onBatchDelivered), not once a result.
         dispatch()
         if isClosed { retireIdleWorkers() }
-        do { try flushWorkers() } catch {}
         updateReference(worker)
     }
 
