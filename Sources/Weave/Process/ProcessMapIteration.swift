@@ -31,6 +31,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     private var buffered: [Result<Task.Output, any Error>] = []
     private var bufferedHead = 0
     private var inputDone = false
+    private var spareChunk: [Task] = []
     private var waiting = false
 
     init<Tasks: Sequence>(pool: ProcessPool, tasks: Tasks, ordered: Bool, chunkSize: Int, timeout: Duration?, maxInFlight: Int?) throws
@@ -81,9 +82,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             buffered.removeAll(keepingCapacity: true)
             bufferedHead = 0
             do {
-                buffered = try chunk.decodeOutputs(Task.Output.self).map { .success($0) }
+                try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success($0)) }
             } catch {
-                buffered = Array(repeating: .failure(error), count: chunk.count)
+                buffered.removeAll(keepingCapacity: true)
+                buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
             }
         }
     }
@@ -95,9 +97,12 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         // instead of one write per consumed result.
         guard outstanding.count - outstandingHead <= maxInFlight / 2 else { return }
         var submitted = false
+        // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
+        var chunk = spareChunk
+        spareChunk = []
+        defer { spareChunk = chunk }
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
-            var chunk: [Task] = []
-            chunk.reserveCapacity(chunkSize)
+            chunk.removeAll(keepingCapacity: true)
             while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
             if chunk.count < chunkSize { inputDone = true }
             if chunk.isEmpty { break }
