@@ -44,6 +44,13 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
 
+/// User and system CPU time of this process (the parent; workers are not counted).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+}
+
 func emit(_ fields: [(String, String)]) {
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 }
@@ -71,12 +78,16 @@ try Weave.run {
     case "trivial":
         let chunkSizes = arguments.count > 3 ? arguments[3...].compactMap { Int($0) } : [1, 64]
         for chunkSize in chunkSizes {
+            let cpuBefore = processCPUSeconds()
             let start = ContinuousClock.now
             let outputs = try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
             let elapsed = seconds(since: start)
+            let cpu = processCPUSeconds() - cpuBefore
             precondition(outputs.last == count)
+            // The parent's own CPU per task: steadier than the rate on a loaded machine.
             emit([("bench", quoted("procpool_trivial")), ("impl", quoted("weave-ProcessPool(2)")), ("chunksize", "\(chunkSize)"),
-                  ("n", "\(count)"), ("secs", fixed(elapsed, 3)), ("tasks_per_s", "\(Int(Double(count) / elapsed))")])
+                  ("n", "\(count)"), ("secs", fixed(elapsed, 4)), ("tasks_per_s", "\(Int(Double(count) / elapsed))"),
+                  ("parent_cpu_us_per_task", fixed(cpu * 1e6 / Double(count), 3))])
         }
     case "cpu":
         let tasks = [CountPrimes](repeating: CountPrimes(below: 200_000), count: 64)

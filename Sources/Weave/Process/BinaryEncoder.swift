@@ -32,11 +32,14 @@ public struct BinaryEncoder: Sendable {
 /// The output buffer and the `Encoder` for one value. Containers write straight into
 /// `bytes`; a nested value gets its own small `BinaryWriterEncoder` sharing the buffer.
 final class BinaryWriter {
-    var bytes: [UInt8] = []
+    // Unchecked: only this writer's own methods touch these, each access begins and ends
+    // inside one of them (never across a call out to user code), and the dynamic check
+    // would cost more than the append it guards (several a value).
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     /// Depths of the keyed and unkeyed containers still open. Codable never says when a
     /// container is finished, so a container is closed (its end tag written) when an
     /// entry is next written at a shallower depth, or when the value that opened it ends.
-    var openDepths: [Int] = []
+    @exclusivity(unchecked) var openDepths: [Int] = []
 
     init() {}
 

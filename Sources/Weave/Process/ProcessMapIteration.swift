@@ -27,9 +27,11 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     private var outstandingHead = 0
     /// Finished chunks not yet consumed (unordered mode), in completion order.
     private var finished: [PoolTask] = []
-    /// Outputs of the current chunk not yet yielded.
-    private var buffered: [Result<Task.Output, any Error>] = []
-    private var bufferedHead = 0
+    /// Outputs of the current chunk not yet yielded. Unchecked: touched only by `next()`
+    /// in the iterating coroutine, never across a park; a check per output would cost
+    /// more than the output.
+    @exclusivity(unchecked) private var buffered: [Result<Task.Output, any Error>] = []
+    @exclusivity(unchecked) private var bufferedHead = 0
     private var inputDone = false
     private var spareChunk: [Task] = []
     private var waiting = false
