@@ -153,10 +153,11 @@ final class FrameChannel: HubResource, WaitTarget {
     func drainAvailable() {
         guard !isClosed, !ended else { return }
         let fd = fileDescriptor
-        guard fd >= 0 else { return }
+        // libuv keeps its pipes non-blocking; never risk a blocking read on the hub.
+        guard fd >= 0, fcntl(fd, F_GETFL) & O_NONBLOCK != 0 else { return }
         while !isClosed && !ended {
             let space = input.reserveTail(minimum: 64 * 1024)
-            let count = recv(fd, space.baseAddress, space.count, Int32(MSG_DONTWAIT))
+            let count = read(fd, space.baseAddress, space.count)
             if count > 0 {
                 didRead(count)
             } else if count == 0 {

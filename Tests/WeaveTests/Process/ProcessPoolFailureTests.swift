@@ -173,3 +173,21 @@ private func executionCounts(_ path: String) throws -> [Int: Int] {
     for entry in try readLog(path) { counts[entry.index, default: 0] += 1 }
     return counts
 }
+
+@Suite("ProcessPool initializer deaths", .timeLimit(.minutes(3)))
+struct ProcessPoolInitializerDeathTests {
+    @Test("an initializer that kills its worker breaks the pool after three tries; no task is blamed for it")
+    func initializerKillsWorker() async throws {
+        try await onHub {
+            let pool = try testPool(workers: 1, initializer: Crash(signal: SIGKILL))
+            _ = try withTimeout(.seconds(60)) {
+                #expect {
+                    try pool.apply(Square(2))
+                } throws: { error in
+                    guard let error = error as? ProcessError else { return false }
+                    return error.code == .spawnFailed && error.message.contains("initializer") && error.signal == SIGKILL
+                }
+            }
+        }
+    }
+}
