@@ -158,12 +158,17 @@ public struct Poison: ProcessTask {
 }
 
 /// Shuts down the reading side of the worker's channel (the parent's next write to it
-/// fails with EPIPE, as a write to a dying worker does), waits, then aborts.
+/// fails with EPIPE, as a write to a dying worker does), creates `marker`, waits, aborts.
 public struct ShutdownChannelThenAbort: ProcessTask {
     public let milliseconds: UInt32
-    public init(milliseconds: UInt32) { self.milliseconds = milliseconds }
+    public let marker: String
+    public init(milliseconds: UInt32, marker: String) {
+        self.milliseconds = milliseconds
+        self.marker = marker
+    }
     public func run() throws -> Int {
         shutdown(3, Int32(SHUT_RD))
+        close(open(marker, O_WRONLY | O_CREAT, 0o600))
         usleep(milliseconds * 1000)
         kill(getpid(), SIGABRT)
         sleep(10)

@@ -59,9 +59,13 @@ struct ProcessPoolFailureTests {
     @Test("a write that fails because the worker is dying reports the worker's death, not EPIPE")
     func epipeIsNotTheCause() async throws {
         try await onHub {
+            let marker = temporaryLogPath("shut")
+            defer { unlink(marker) }
             let pool = try testPool(workers: 1)
-            let dying = try pool.applyAsync(ShutdownChannelThenAbort(milliseconds: 600))
-            try AnyCoroutine.sleep(for: .milliseconds(200))  // its reading side is shut by now
+            let dying = try pool.applyAsync(ShutdownChannelThenAbort(milliseconds: 600, marker: marker))
+            for _ in 0..<1000 where access(marker, F_OK) != 0 {  // its reading side is shut
+                try AnyCoroutine.sleep(for: .milliseconds(5))
+            }
             let next = try pool.applyAsync(Square(3))  // written to the dying worker: EPIPE
             do {
                 _ = try dying.get(timeout: .seconds(30))
