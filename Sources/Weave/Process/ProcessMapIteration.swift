@@ -12,8 +12,8 @@
 /// Input is read only as results are consumed: at most `maxInFlight` chunks are out at a
 /// time, so an endless input with a `prefix` stays bounded. Stopping early (leaving the
 /// loop, or dropping the iteration) abandons what is still out: queued chunks are dropped,
-/// sent ones that have not started run and are ignored, and running ones have their
-/// workers killed and replaced (the only way to stop them).
+/// running ones (and each worker's next) have their workers killed and replaced (the
+/// only way to stop them), and those queued further back on a worker run, ignored.
 public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
     private var tasks: AnyIterator<Task>

@@ -375,8 +375,9 @@ extension ProcessPool {
     // MARK: Waiting
 
     /// Parks until `task` has finished. A caller that gives up (cancelled, timed out
-    /// scope) leaves nothing behind: a queued task is dropped, a running one has its worker
-    /// killed, one sent to a worker and not started runs there and its result is dropped.
+    /// scope) leaves nothing behind: a queued task is dropped, a running one (or the next
+    /// to run) has its worker killed, one queued further back on a worker runs there and
+    /// its result is dropped.
     func wait(for task: PoolTask, waiter: PoolTaskWaiter) throws {
         while !waiter.isDone {
             do {
@@ -395,7 +396,9 @@ extension ProcessPool {
             task.outcome = .failure(error)
             return
         }
-        if let worker = task.worker, worker.running === task {
+        // Running, or next to run with its start perhaps already on the way: stopping the
+        // worker is the only way to stop the task.
+        if let worker = task.worker, worker.running === task || (worker.running == nil && worker.inFlight.first === task) {
             kill(worker, because: error)
         }
     }
