@@ -241,7 +241,8 @@ final class FrameChannel: HubResource, WaitTarget {
     /// length prefix is filled in afterwards. Nothing is sent until ``flush()``.
     func appendFrame(_ body: (inout [UInt8]) throws -> Void) throws {
         let start = output.count
-        output.append(contentsOf: [0, 0, 0, 0] as [UInt8])
+        // Room for the length (no array literal: that would allocate once a frame).
+        output.append(contentsOf: repeatElement(0, count: 4))
         do {
             try body(&output)
         } catch {

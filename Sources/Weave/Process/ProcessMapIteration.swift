@@ -109,7 +109,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             if chunk.count < chunkSize { inputDone = true }
             if chunk.isEmpty { break }
             do {
-                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self))
+                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self, dispatching: false))
                 submitted = true
             } catch {
                 inputDone = true
@@ -119,7 +119,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 if !ordered { finished.append(failed) }
             }
         }
-        if submitted { try? pool.flushWorkers() }
+        if submitted {
+            pool.dispatch()
+            try? pool.flushWorkers()
+        }
     }
 
     /// The next chunk to yield, parking until it is finished; nil when none is left.

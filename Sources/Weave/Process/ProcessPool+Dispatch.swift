@@ -48,9 +48,10 @@ extension ProcessPool {
 
     // MARK: Submitting
 
-    /// Queues the tasks as one message (a chunk) and sends what the workers have room for.
+    /// Queues the tasks as one message (a chunk) and, unless `dispatching` is false (the
+    /// caller submits a batch and dispatches once), sends what the workers have room for.
     /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
-    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?) throws -> PoolTask {
+    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
         if let brokenError { throw brokenError }
         guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
         if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
@@ -59,7 +60,7 @@ extension ProcessPool {
         nextTaskID &+= 1
         let item = PoolTask(id: nextTaskID, name: taskName(Task.self), count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
         pending.append(item)
-        dispatch()
+        if dispatching { dispatch() }
         return item
     }
 
