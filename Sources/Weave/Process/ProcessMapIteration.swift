@@ -46,8 +46,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         self.ordered = ordered
         self.chunkSize = chunkSize
         self.timeout = timeout
-        // Enough to keep every worker's pipeline full, no more.
-        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 4096 / chunkSize)
+        // Enough to keep every worker's pipeline full, no more: about two windows of
+        // single tasks a worker (a window is at most 256), or 4,096 tasks a worker in
+        // chunks (a chunk is cheap to hold, and a deep queue hides the round trip).
+        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * Swift.min(512, 4096 / chunkSize))
     }
 
     deinit {
