@@ -75,10 +75,12 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 return buffered[bufferedHead]
             }
             refill()
-            guard let chunk = try? nextFinishedChunk() else {
-                if outstandingHead == outstanding.count && inputDone { return nil }
-                // Cancelled while waiting.
-                let error: any Error = CancellationError()
+            let chunk: PoolTask
+            do {
+                guard let next = try nextFinishedChunk() else { return nil }
+                chunk = next
+            } catch {
+                // Cancelled (or a timeout scope expired) while waiting: that error, as is.
                 inputDone = true
                 abandonAll(error)
                 return .failure(error)
@@ -92,6 +94,26 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
             }
         }
+    }
+
+    /// For ``ProcessPool/map(_:chunkSize:timeout:)``: appends the outputs of the next chunk
+    /// in input order to `outputs`, with no `Result` per output; false when none is left.
+    /// Throws the chunk's failure, or the error that ended the wait (cancellation, an
+    /// expired timeout scope), after abandoning what is still out.
+    func appendNextChunk(to outputs: inout [Task.Output]) throws -> Bool {
+        precondition(ordered && bufferedHead == buffered.count, "appendNextChunk is map's alone")
+        refill()
+        let chunk: PoolTask
+        do {
+            guard let next = try nextFinishedChunk() else { return false }
+            chunk = next
+        } catch {
+            inputDone = true
+            abandonAll(error)
+            throw error
+        }
+        try chunk.decodeOutputs(Task.Output.self) { outputs.append($0) }
+        return true
     }
 
     /// Submits chunks while there is input and room. A chunk that cannot be submitted

@@ -230,9 +230,9 @@ public final class ProcessPool: HubResource, WaitTarget {
     where Tasks.Element: ProcessTask {
         var outputs: [Tasks.Element.Output] = []
         outputs.reserveCapacity(tasks.underestimatedCount)
-        for output in try imap(tasks, chunkSize: chunkSize, timeout: timeout) {
-            outputs.append(try output.get())
-        }
+        // imap's order, a chunk at a time: no `Result` per output.
+        let iteration = try imap(tasks, chunkSize: chunkSize, timeout: timeout)
+        while try iteration.appendNextChunk(to: &outputs) {}
         return outputs
     }
 

@@ -128,6 +128,22 @@ struct ProcessPoolFailureTests {
         }
     }
 
+    @Test("a timeout scope expiring around map and imap reaches the caller as its TimeoutError")
+    func timeoutScopeAroundMap() async throws {
+        try await onHub {
+            let pool = try testPool()
+            #expect(throws: TimeoutError.self) {
+                try withTimeout(.milliseconds(200)) { try pool.map([Hang(seconds: 5), Hang(seconds: 5)]) }
+            }
+            #expect(throws: TimeoutError.self) {
+                try withTimeout(.milliseconds(200)) {
+                    for outcome in try pool.imap([Hang(seconds: 5)]) { _ = try outcome.get() }
+                }
+            }
+            #expect(try pool.apply(Square(5)) == 25)
+        }
+    }
+
     @Test("imap on a pool closed mid-way yields every owed output before the closed error")
     func imapClosedMidway() async throws {
         try await onHub {
