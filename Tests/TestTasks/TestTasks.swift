@@ -7,7 +7,7 @@ import Weave
 public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
-    SlowWorkerPID.self,
+    SlowWorkerPID.self, Poison.self, ShutdownChannelThenAbort.self, WritePartialFrame.self, NapThenMaybeFail.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
     LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
 ] + spawnTestTasks
@@ -128,6 +128,80 @@ public struct SlowWorkerPID: ProcessTask {
     public func run() throws -> Int32 {
         usleep(30_000)
         return getpid()
+    }
+}
+
+/// Records each execution as one line "index pid" appended to `log` (a side channel that
+/// survives the worker), returns `index + 1`, and kills its own worker when `index` is one
+/// of `poison`.
+public struct Poison: ProcessTask {
+    public let index: Int
+    public let poison: [Int]
+    public let log: String
+    public init(index: Int, poison: [Int], log: String) {
+        self.index = index
+        self.poison = poison
+        self.log = log
+    }
+    public func run() throws -> Int {
+        let fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+        guard fd >= 0 else { throw TestFailure(reason: "cannot open \(log)") }
+        let line = Array("\(index) \(getpid())\n".utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if poison.contains(index) {
+            kill(getpid(), SIGKILL)
+            sleep(10)
+        }
+        return index + 1
+    }
+}
+
+/// Shuts down the reading side of the worker's channel (the parent's next write to it
+/// fails with EPIPE, as a write to a dying worker does), creates `marker`, waits, aborts.
+public struct ShutdownChannelThenAbort: ProcessTask {
+    public let milliseconds: UInt32
+    public let marker: String
+    public init(milliseconds: UInt32, marker: String) {
+        self.milliseconds = milliseconds
+        self.marker = marker
+    }
+    public func run() throws -> Int {
+        shutdown(3, Int32(SHUT_RD))
+        close(open(marker, O_WRONLY | O_CREAT, 0o600))
+        usleep(milliseconds * 1000)
+        kill(getpid(), SIGABRT)
+        sleep(10)
+        return 0
+    }
+}
+
+/// Writes the start of a frame (a length prefix announcing 100 bytes, then 2 of them) onto
+/// the worker's channel and then blocks: alive, silent mid-frame.
+public struct WritePartialFrame: ProcessTask {
+    public init() {}
+    public func run() throws -> Int {
+        let partial: [UInt8] = [100, 0, 0, 0, 0x02, 0x01]
+        _ = partial.withUnsafeBytes { write(3, $0.baseAddress, $0.count) }
+        sleep(60)
+        return 0
+    }
+}
+
+/// A cooperative nap, then `value` squared, or a thrown error when `fails`.
+public struct NapThenMaybeFail: ProcessTask {
+    public let value: Int
+    public let milliseconds: Int
+    public let fails: Bool
+    public init(_ value: Int, milliseconds: Int, fails: Bool = false) {
+        self.value = value
+        self.milliseconds = milliseconds
+        self.fails = fails
+    }
+    public func run() throws -> Int {
+        try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
+        if fails { throw TestFailure(reason: "task \(value) fails") }
+        return value * value
     }
 }
 

@@ -1,7 +1,8 @@
 // weave-procpool: ProcessPool overhead and CPU offload, the same cases as the peers'
 // micro/procpool.py (multiprocessing.Pool(2)), one JSON line per case.
 //
-//   weave-procpool trivial [N]     Pool(2).map of N trivial tasks (x + 1): chunk size 1 and 64
+//   weave-procpool trivial [N] [CHUNK...]   Pool(2).map of N trivial tasks (x + 1): chunk sizes 1 and 64,
+//                                           or those given
 //   weave-procpool cpu             64 tasks counting primes below 200k: serial vs Pool(2)
 //   weave-procpool latency [N]     one task at a time, N round trips: p50, p99
 //
@@ -43,6 +44,34 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
 
+/// User and system CPU time of this process (the parent; workers are not counted).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+}
+
+/// User and system CPU time of the given processes, from /proc (clock ticks: 10 ms).
+func workersCPUSeconds(_ pids: [Int32]) -> Double {
+    var total = 0.0
+    for pid in pids {
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { continue }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        if fgets(&buffer, Int32(buffer.count), file) != nil {
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let close = line.lastIndex(of: ")") {
+                // Fields after the command: state is field 3; utime and stime are 14 and 15.
+                let fields = line[line.index(after: close)...].split(separator: " ")
+                if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) {
+                    total += (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+                }
+            }
+        }
+        fclose(file)
+    }
+    return total
+}
+
 func emit(_ fields: [(String, String)]) {
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 }
@@ -68,13 +97,21 @@ try Weave.run {
     _ = try pool.map((0..<100).map(Increment.init))  // warm the workers
     switch mode {
     case "trivial":
-        for chunkSize in [1, 64] {
+        let chunkSizes = arguments.count > 3 ? arguments[3...].compactMap { Int($0) } : [1, 64]
+        for chunkSize in chunkSizes {
+            let workersBefore = workersCPUSeconds(pool.workerPIDs)
+            let cpuBefore = processCPUSeconds()
             let start = ContinuousClock.now
             let outputs = try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
             let elapsed = seconds(since: start)
+            let cpu = processCPUSeconds() - cpuBefore
+            let workersCPU = workersCPUSeconds(pool.workerPIDs) - workersBefore
             precondition(outputs.last == count)
+            // The parent's own CPU per task: steadier than the rate on a loaded machine.
             emit([("bench", quoted("procpool_trivial")), ("impl", quoted("weave-ProcessPool(2)")), ("chunksize", "\(chunkSize)"),
-                  ("n", "\(count)"), ("secs", fixed(elapsed, 3)), ("tasks_per_s", "\(Int(Double(count) / elapsed))")])
+                  ("n", "\(count)"), ("secs", fixed(elapsed, 4)), ("tasks_per_s", "\(Int(Double(count) / elapsed))"),
+                  ("parent_cpu_us_per_task", fixed(cpu * 1e6 / Double(count), 3)),
+                  ("workers_cpu_us_per_task", fixed(workersCPU * 1e6 / Double(count), 3))])
         }
     case "cpu":
         let tasks = [CountPrimes](repeating: CountPrimes(below: 200_000), count: 64)

@@ -161,6 +161,15 @@ final class BinaryReader {
             let range = try lengthPrefixed(at: &cursor)
             return [UInt8](bytes[range]) as! T
         }
+        // The common scalars without a `Decoder` and a boxed container each.
+        if T.self == Int.self { return unsafeBitCast(try decodeInteger(Int.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Int64.self { return unsafeBitCast(try decodeInteger(Int64.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Int32.self { return unsafeBitCast(try decodeInteger(Int32.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == UInt64.self { return unsafeBitCast(try decodeInteger(UInt64.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == UInt.self { return unsafeBitCast(try decodeInteger(UInt.self, at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Double.self { return unsafeBitCast(try decodeDouble(at: position, codingPath: codingPath), to: T.self) }
+        if T.self == Bool.self { return unsafeBitCast(try decodeBool(at: position, codingPath: codingPath), to: T.self) }
+        if T.self == String.self { return try decodeString(at: position, codingPath: codingPath) as! T }
         return try T(from: BinaryReaderDecoder(reader: self, position: position, codingPath: codingPath, depth: depth))
     }
 
@@ -211,8 +220,10 @@ struct BinaryReaderDecoder: Decoder {
 struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let decoder: BinaryReaderDecoder
     /// Each entry's key bytes and where its value starts; looked up by comparing bytes, so
-    /// no `String` is built per key.
-    private var entries: [(key: Range<Int>, value: Int)] = []
+    /// no `String` is built per key. The first four live inline (most types have few
+    /// fields: no array, no allocation of its own); the rest in `more`.
+    private var first = KeyedEntries()
+    private var more: [KeyedEntry] = []
     var codingPath: [any CodingKey] { decoder.codingPath }
     var reader: BinaryReader { decoder.reader }
 
@@ -225,24 +236,25 @@ struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
         var cursor = decoder.position + 1
         while try reader.tag(at: cursor, codingPath: decoder.codingPath) != BinaryFormat.end {
             let key = try reader.lengthPrefixed(at: &cursor)
-            entries.append((key, cursor))
+            if !first.append(KeyedEntry(key: key, value: cursor)) { more.append(KeyedEntry(key: key, value: cursor)) }
             try reader.skip(at: &cursor, depth: decoder.depth + 1)
         }
     }
 
     var allKeys: [Key] {
-        entries.compactMap { entry in (try? reader.string(entry.key, codingPath: [])).flatMap { Key(stringValue: $0) } }
+        (first.all + more).compactMap { entry in (try? reader.string(entry.key, codingPath: [])).flatMap { Key(stringValue: $0) } }
     }
 
     private func find(_ key: Key) -> Int? {
         var name = key.stringValue
         return name.withUTF8 { utf8 in
             let bytes = reader.bytes
-            for entry in entries where entry.key.count == utf8.count {
-                if utf8.count == 0 || memcmp(bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0 {
-                    return entry.value
-                }
+            func matches(_ entry: KeyedEntry) -> Bool {
+                entry.key.count == utf8.count
+                    && (utf8.count == 0 || memcmp(bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0)
             }
+            if let entry = first.first(where: matches) { return entry.value }
+            for entry in more where matches(entry) { return entry.value }
             return nil
         }
     }
@@ -301,6 +313,41 @@ struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func superDecoder(forKey key: Key) throws -> any Decoder {
         decoder.child(at: try position(key), key: key)
     }
+}
+
+/// One entry of a keyed container: its key's bytes and where its value starts.
+struct KeyedEntry {
+    var key: Range<Int>
+    var value: Int
+}
+
+/// Up to four entries, stored inline.
+struct KeyedEntries {
+    private var storage: (KeyedEntry, KeyedEntry, KeyedEntry, KeyedEntry) = (.init(key: 0..<0, value: 0), .init(key: 0..<0, value: 0), .init(key: 0..<0, value: 0), .init(key: 0..<0, value: 0))
+    private(set) var count = 0
+
+    /// Adds `entry` if there is room.
+    mutating func append(_ entry: KeyedEntry) -> Bool {
+        switch count {
+        case 0: storage.0 = entry
+        case 1: storage.1 = entry
+        case 2: storage.2 = entry
+        case 3: storage.3 = entry
+        default: return false
+        }
+        count += 1
+        return true
+    }
+
+    func first(where predicate: (KeyedEntry) -> Bool) -> KeyedEntry? {
+        if count > 0, predicate(storage.0) { return storage.0 }
+        if count > 1, predicate(storage.1) { return storage.1 }
+        if count > 2, predicate(storage.2) { return storage.2 }
+        if count > 3, predicate(storage.3) { return storage.3 }
+        return nil
+    }
+
+    var all: [KeyedEntry] { [storage.0, storage.1, storage.2, storage.3].prefix(count).map { $0 } }
 }
 
 struct BinaryUnkeyedDecoding: UnkeyedDecodingContainer {

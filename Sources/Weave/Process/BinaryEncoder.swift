@@ -6,8 +6,18 @@ public struct BinaryEncoder: Sendable {
     /// Returns `value` encoded.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let writer = BinaryWriter()
+        writer.bytes.reserveCapacity(64)
         try writer.encodeValue(value, codingPath: [], depth: 0)
         return writer.bytes
+    }
+
+    /// Appends each of `values`, encoded, to `bytes`, one after another: one pass with one
+    /// writer for the lot (a pool's chunk).
+    func encode<Values: Sequence>(contentsOf values: Values, appendingTo bytes: inout [UInt8]) throws where Values.Element: Encodable {
+        let writer = BinaryWriter()
+        swap(&writer.bytes, &bytes)
+        defer { swap(&writer.bytes, &bytes) }
+        try writer.encodeValues(values)
     }
 
     /// Appends `value`, encoded, to `bytes` (reuses the caller's buffer).
@@ -22,13 +32,16 @@ public struct BinaryEncoder: Sendable {
 /// The output buffer and the `Encoder` for one value. Containers write straight into
 /// `bytes`; a nested value gets its own small `BinaryWriterEncoder` sharing the buffer.
 final class BinaryWriter {
-    var bytes: [UInt8] = []
+    // Unchecked: only this writer's own methods touch these, each access begins and ends
+    // inside one of them (never across a call out to user code), and the dynamic check
+    // would cost more than the append it guards (several a value).
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     /// Depths of the keyed and unkeyed containers still open. Codable never says when a
     /// container is finished, so a container is closed (its end tag written) when an
     /// entry is next written at a shallower depth, or when the value that opened it ends.
-    var openDepths: [Int] = []
+    @exclusivity(unchecked) var openDepths: [Int] = []
 
-    init() { bytes.reserveCapacity(64) }
+    init() {}
 
     /// Closes every container deeper than `depth` before an entry at `depth` is written.
     @inline(__always) func enter(_ depth: Int) {
@@ -93,10 +106,52 @@ final class BinaryWriter {
             bytes.append(contentsOf: raw)
             return
         }
-        let encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
+        // The common scalars without an `Encoder` and a boxed container each (the same
+        // bytes their `encode(to:)` writes through a single-value container).
+        if T.self == Int.self { appendSigned(Int64(unsafeBitCast(value, to: Int.self))); return }
+        if T.self == Int64.self { appendSigned(unsafeBitCast(value, to: Int64.self)); return }
+        if T.self == Int32.self { appendSigned(Int64(unsafeBitCast(value, to: Int32.self))); return }
+        if T.self == UInt64.self { appendUnsigned(unsafeBitCast(value, to: UInt64.self)); return }
+        if T.self == UInt.self { appendUnsigned(UInt64(unsafeBitCast(value, to: UInt.self))); return }
+        if T.self == Double.self { appendDouble(unsafeBitCast(value, to: Double.self)); return }
+        if T.self == Bool.self { append(unsafeBitCast(value, to: Bool.self) ? BinaryFormat.true : BinaryFormat.false); return }
+        if T.self == String.self, let text = value as? String { appendString(text); return }
+        // A top-level value reuses the writer's encoder when no one holds on to it (a chunk
+        // of tasks is a run of top-level values): one allocation less per value.
+        let encoder: BinaryWriterEncoder
+        if depth == 0, reusesEncoder, isKnownUniquelyReferenced(&topLevelEncoder), let spare = topLevelEncoder {
+            spare.opened = .none
+            encoder = spare
+        } else {
+            encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
+            if depth == 0 && reusesEncoder { topLevelEncoder = encoder }
+        }
         try value.encode(to: encoder)
         if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all
         enter(depth - 1)
+    }
+
+    /// The encoder of the last top-level value, kept for the next one while
+    /// ``encodeValues(_:)`` runs (a cycle with this writer until it returns).
+    private var topLevelEncoder: BinaryWriterEncoder?
+    private var reusesEncoder = false
+
+    /// Runs `body`, in which top-level values share one encoder (a run of values, as a
+    /// chunk's tasks or outputs are).
+    func reusingEncoder<R>(_ body: () throws -> R) rethrows -> R {
+        reusesEncoder = true
+        defer {
+            reusesEncoder = false
+            topLevelEncoder = nil
+        }
+        return try body()
+    }
+
+    /// Encodes each value at the top level, one after another.
+    func encodeValues<Values: Sequence>(_ values: Values) throws where Values.Element: Encodable {
+        try reusingEncoder {
+            for value in values { try encodeValue(value, codingPath: [], depth: 0) }
+        }
     }
 }
 

@@ -37,6 +37,16 @@ final class FrameChannel: HubResource, WaitTarget {
     private(set) var ended = false
     /// Queued bytes above which ``waitUntilWritable(timeout:)`` parks.
     var highWater = 1 << 20
+    /// How long the peer may stay silent in the middle of a frame (once a frame's first
+    /// byte has arrived, the rest must follow, each read within this time of the last)
+    /// before the channel ends with ``ProcessError/Code/malformedFrame``; nil: no limit.
+    /// Not counted while reading is paused (then the wait is ours, not the peer's).
+    var frameTimeout: Duration?
+    /// Armed while a partial frame sits in the input (only with ``frameTimeout``).
+    private var frameTimer: TimerNode?
+    /// Bytes read over the channel's life: the frame timer's measure of progress.
+    private var bytesRead = 0
+    private var bytesReadWhenArmed = 0
 
     /// Takes over an initialised `uv_pipe_t` (opened over an fd, or created by `uv_spawn`).
     init(hub: Hub, handle: UnsafeMutablePointer<uv_pipe_t>, maximumFrameSize: Int, label: String) {
@@ -64,6 +74,12 @@ final class FrameChannel: HubResource, WaitTarget {
     deinit {
         close()
         input.deallocate()
+    }
+
+    /// The descriptor under the pipe, or -1.
+    private var fileDescriptor: Int32 {
+        var fd = uv_os_fd_t(-1)
+        return uv_fileno(rawHandle, &fd) == 0 ? fd : -1
     }
 
     private var stream: UnsafeMutablePointer<uv_stream_t> {
@@ -121,10 +137,39 @@ final class FrameChannel: HubResource, WaitTarget {
     fileprivate func didRead(_ count: Int) {
         if count > 0 {
             input.commit(count)
+            bytesRead += count
             deliverFrames()
             if !isClosed { onBatchDelivered() }
+            armFrameTimerIfPartial()
         } else if count < 0 {
             end(count == UV_EOF.rawValue ? nil : UVError(Int32(count), operation: "read", argument: label))
+        }
+    }
+
+    /// Reads and delivers, without waiting, whatever the peer has already written: the
+    /// last words of a process that has exited (its exit can be seen before its final
+    /// writes are read). Stops at the end of the stream or a read error, which it reports
+    /// through ``onEnd`` as a normal read would.
+    func drainAvailable() {
+        guard !isClosed, !ended else { return }
+        let fd = fileDescriptor
+        // libuv keeps its pipes non-blocking; never risk a blocking read on the hub.
+        guard fd >= 0, fcntl(fd, F_GETFL) & O_NONBLOCK != 0 else { return }
+        while !isClosed && !ended {
+            let space = input.reserveTail(minimum: 64 * 1024)
+            let count = read(fd, space.baseAddress, space.count)
+            if count > 0 {
+                didRead(count)
+            } else if count == 0 {
+                end(nil)
+            } else if errno == EINTR {
+                continue
+            } else {
+                if errno != EAGAIN && errno != EWOULDBLOCK {
+                    end(UVError(-errno, operation: "read", argument: label))
+                }
+                return
+            }
         }
     }
 
@@ -142,10 +187,47 @@ final class FrameChannel: HubResource, WaitTarget {
         }
     }
 
+    // MARK: Frame deadline
+
+    /// A partial frame is waiting for its rest: give the peer ``frameTimeout``.
+    private func armFrameTimerIfPartial() {
+        guard let frameTimeout, frameTimer == nil, !input.isEmpty, !ended, !isClosed else { return }
+        bytesReadWhenArmed = bytesRead
+        frameTimer = hub.addTimer(deadline: Hub.deadline(after: frameTimeout), .callback { [weak self] in
+            self?.frameTimerFired()
+        })
+    }
+
+    private func frameTimerFired() {
+        frameTimer = nil
+        guard let frameTimeout, !input.isEmpty, !ended, !isClosed else { return }
+        // Progress since arming, a paused reader (our wait, not the peer's), or bytes ready
+        // that a hub blocked past the deadline has not read yet: not the peer's silence.
+        var ready = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let readable = ready.fd >= 0 && poll(&ready, 1, 0) > 0
+        if bytesRead != bytesReadWhenArmed || !isReading || readable {
+            armFrameTimerIfPartial()
+            return
+        }
+        var expected = "a frame"
+        if input.count >= 4 {
+            expected = "a \(4 + Int(input.readable.loadUnaligned(as: UInt32.self).littleEndian))-byte frame"
+        }
+        end(ProcessError(.malformedFrame, "\(label): sent \(input.count) bytes of \(expected), then nothing for \(frameTimeout)"))
+    }
+
+    private func cancelFrameTimer() {
+        if let frameTimer {
+            hub.removeTimer(frameTimer)
+            self.frameTimer = nil
+        }
+    }
+
     /// Stops reading for good and reports why, once.
     func end(_ error: (any Error)?) {
         guard !ended else { return }
         ended = true
+        cancelFrameTimer()
         if isReading && !isClosed {
             uv_read_stop(stream)
             isReading = false
@@ -159,7 +241,8 @@ final class FrameChannel: HubResource, WaitTarget {
     /// length prefix is filled in afterwards. Nothing is sent until ``flush()``.
     func appendFrame(_ body: (inout [UInt8]) throws -> Void) throws {
         let start = output.count
-        output.append(contentsOf: [0, 0, 0, 0] as [UInt8])
+        // Room for the length (no array literal: that would allocate once a frame).
+        output.append(contentsOf: repeatElement(0, count: 4))
         do {
             try body(&output)
         } catch {
@@ -207,9 +290,27 @@ final class FrameChannel: HubResource, WaitTarget {
     fileprivate func writeCompleted(_ count: Int, status: Int32) {
         queuedBytes -= count
         if status != 0 && status != UV_ECANCELED.rawValue {
-            end(UVError(status, operation: "write", argument: label))
+            writeError = UVError(status, operation: "write", argument: label)
+            end(writeError)
         }
         if queuedBytes <= highWater { writers.signalAll() }
+    }
+
+    /// Why a queued write failed, if one did.
+    private(set) var writeError: UVError?
+
+    /// Hands the buffered frames to the kernel and parks until libuv holds none of them:
+    /// once it returns, the bytes are the peer's even if this process dies the next moment.
+    func flushAndWait() throws {
+        try flush()
+        while queuedBytes > 0 {
+            if let writeError { throw writeError }
+            if isClosed { throw ProcessError(.closed, "\(label) is closed") }
+            let coroutine = try AnyCoroutine.requireCurrent("write")
+            try coroutine.wait(
+                on: self, "write", timeout: nil,
+                enqueue: { writers.append($0) }, dequeue: { writers.remove($0) })
+        }
     }
 
     /// Parks while more than ``highWater`` bytes wait in libuv (backpressure for senders).
@@ -230,6 +331,7 @@ final class FrameChannel: HubResource, WaitTarget {
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        cancelFrameTimer()
         if isReading {
             uv_read_stop(stream)
             isReading = false

@@ -16,8 +16,6 @@ final class PoolTask: WaitTarget {
     var worker: PoolWorker?
     /// Armed while this task is the one its worker is running.
     var timer: TimerNode?
-    /// Why the pool killed the worker that was running this task, if it did.
-    var killReason: (any Error)?
 
     init(id: UInt64, name: String, count: Int, arguments: [UInt8], timeout: Duration?, sink: (any PoolTaskSink)?) {
         self.id = id
@@ -58,21 +56,27 @@ final class PoolTaskWaiter: PoolTaskSink {
 extension PoolTask {
     /// Decodes the `count` outputs of a finished task, in order.
     func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
+        var outputs: [Output] = []
+        outputs.reserveCapacity(count)
+        try decodeOutputs(type) { outputs.append($0) }
+        return outputs
+    }
+
+    /// Decodes the `count` outputs of a finished task, handing each to `body` in order
+    /// (no array of its own: the caller's buffer is reused chunk after chunk).
+    func decodeOutputs<Output: Decodable>(_ type: Output.Type, _ body: (Output) -> Void) throws {
         let bytes = try outcome.unsafelyUnwrapped.get()
-        return try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { raw in
             let reader = BinaryReader(raw)
-            var outputs: [Output] = []
-            outputs.reserveCapacity(count)
             var position = 0
             for _ in 0..<count {
                 let start = position
                 try reader.skip(at: &position, depth: 0)
-                outputs.append(try reader.decode(type, at: start, codingPath: [], depth: 0))
+                body(try reader.decode(type, at: start, codingPath: [], depth: 0))
             }
             guard position == raw.count else {
                 throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
             }
-            return outputs
         }
     }
 }

@@ -2,10 +2,18 @@
 /// ``ProcessPool/imapUnordered(_:chunkSize:timeout:maxInFlight:)``: iterate it in the
 /// coroutine that made it. Each element is the task's output or its error.
 ///
+/// `imap` yields strictly in input order: a failure is yielded at its own index, after
+/// the outputs of every earlier task (however late they finish), and the tasks after it
+/// still run and are yielded too (gevent's and `multiprocessing`'s `imap`). That includes
+/// failures to submit (the pool was closed or broke mid-way): yielded at the index where
+/// submission stopped, after which the iteration ends. `imapUnordered` yields in
+/// completion order, failures included.
+///
 /// Input is read only as results are consumed: at most `maxInFlight` chunks are out at a
 /// time, so an endless input with a `prefix` stays bounded. Stopping early (leaving the
 /// loop, or dropping the iteration) abandons what is still out: queued chunks are dropped,
-/// and running ones finish and are ignored.
+/// running ones (and each worker's next) have their workers killed and replaced (the
+/// only way to stop them), and those queued further back on a worker run, ignored.
 public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
     private var tasks: AnyIterator<Task>
@@ -19,10 +27,13 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     private var outstandingHead = 0
     /// Finished chunks not yet consumed (unordered mode), in completion order.
     private var finished: [PoolTask] = []
-    /// Outputs of the current chunk not yet yielded.
-    private var buffered: [Result<Task.Output, any Error>] = []
-    private var bufferedHead = 0
+    /// Outputs of the current chunk not yet yielded. Unchecked: touched only by `next()`
+    /// in the iterating coroutine, never across a park; a check per output would cost
+    /// more than the output.
+    @exclusivity(unchecked) private var buffered: [Result<Task.Output, any Error>] = []
+    @exclusivity(unchecked) private var bufferedHead = 0
     private var inputDone = false
+    private var spareChunk: [Task] = []
     private var waiting = false
 
     init<Tasks: Sequence>(pool: ProcessPool, tasks: Tasks, ordered: Bool, chunkSize: Int, timeout: Duration?, maxInFlight: Int?) throws
@@ -35,8 +46,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         self.ordered = ordered
         self.chunkSize = chunkSize
         self.timeout = timeout
-        // Enough to keep every worker's pipeline full, no more.
-        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * 256 / chunkSize)
+        // Enough to keep every worker's pipeline full, no more: about two windows of
+        // single tasks a worker (a window is at most 256), or 4,096 tasks a worker in
+        // chunks (a chunk is cheap to hold, and a deep queue hides the round trip).
+        self.maxInFlight = maxInFlight ?? Swift.max(4, pool.configuration.workers * Swift.min(512, 4096 / chunkSize))
     }
 
     deinit {
@@ -61,16 +74,13 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 defer { bufferedHead += 1 }
                 return buffered[bufferedHead]
             }
+            refill()
+            let chunk: PoolTask
             do {
-                try refill()
+                guard let next = try nextFinishedChunk() else { return nil }
+                chunk = next
             } catch {
-                inputDone = true
-                return .failure(error)
-            }
-            guard let chunk = try? nextFinishedChunk() else {
-                if outstandingHead == outstanding.count && inputDone { return nil }
-                // Cancelled while waiting.
-                let error: any Error = CancellationError()
+                // Cancelled (or a timeout scope expired) while waiting: that error, as is.
                 inputDone = true
                 abandonAll(error)
                 return .failure(error)
@@ -78,29 +88,65 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             buffered.removeAll(keepingCapacity: true)
             bufferedHead = 0
             do {
-                buffered = try chunk.decodeOutputs(Task.Output.self).map { .success($0) }
+                try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success($0)) }
             } catch {
-                buffered = Array(repeating: .failure(error), count: chunk.count)
+                buffered.removeAll(keepingCapacity: true)
+                buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
             }
         }
     }
 
-    /// Submits chunks while there is input and room.
-    private func refill() throws {
+    /// For ``ProcessPool/map(_:chunkSize:timeout:)``: appends the outputs of the next chunk
+    /// in input order to `outputs`, with no `Result` per output; false when none is left.
+    /// Throws the chunk's failure, or the error that ended the wait (cancellation, an
+    /// expired timeout scope), after abandoning what is still out.
+    func appendNextChunk(to outputs: inout [Task.Output]) throws -> Bool {
+        precondition(ordered && bufferedHead == buffered.count, "appendNextChunk is map's alone")
+        refill()
+        let chunk: PoolTask
+        do {
+            guard let next = try nextFinishedChunk() else { return false }
+            chunk = next
+        } catch {
+            inputDone = true
+            abandonAll(error)
+            throw error
+        }
+        try chunk.decodeOutputs(Task.Output.self) { outputs.append($0) }
+        return true
+    }
+
+    /// Submits chunks while there is input and room. A chunk that cannot be submitted
+    /// takes its place in line as a failure, and ends the input.
+    private func refill() {
         // Refill in batches, once half the window is free: one write carries many tasks,
         // instead of one write per consumed result.
         guard outstanding.count - outstandingHead <= maxInFlight / 2 else { return }
         var submitted = false
+        // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
+        var chunk = spareChunk
+        spareChunk = []
+        defer { spareChunk = chunk }
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
-            var chunk: [Task] = []
-            chunk.reserveCapacity(chunkSize)
+            chunk.removeAll(keepingCapacity: true)
             while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
             if chunk.count < chunkSize { inputDone = true }
             if chunk.isEmpty { break }
-            outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self))
-            submitted = true
+            do {
+                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self, dispatching: false))
+                submitted = true
+            } catch {
+                inputDone = true
+                let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)
+                failed.outcome = .failure(error)
+                outstanding.append(failed)
+                if !ordered { finished.append(failed) }
+            }
         }
-        if submitted { try pool.flushWorkers() }
+        if submitted {
+            pool.dispatch()
+            try? pool.flushWorkers()
+        }
     }
 
     /// The next chunk to yield, parking until it is finished; nil when none is left.

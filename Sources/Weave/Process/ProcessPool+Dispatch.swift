@@ -9,6 +9,7 @@ extension ProcessPool {
             hub: hub, executable: executable, environment: environment,
             maximumFrameSize: configuration.maximumFrameSize, label: "pool worker")
         let worker = PoolWorker(process: process)
+        process.channel.frameTimeout = configuration.frameTimeout
         process.channel.onFrame = { [unowned self, unowned worker] frame in
             self.received(frame, from: worker)
         }
@@ -17,14 +18,15 @@ extension ProcessPool {
             do { try self.flushWorkers() } catch {}
         }
         process.channel.onEnd = { [unowned self, unowned worker] error in
-            // The exit callback settles the tasks; a bad stream means the worker cannot be trusted.
-            // A read error (ECONNRESET) usually means the worker died: its exit status
-            // tells the story. An oversized frame is the pool's own reason to kill it.
-            if let error, !worker.process.hasExited {
-                if worker.killReason == nil, error is ProcessError { worker.killReason = error }
-                worker.process.kill()
+            // The exit callback settles the tasks. An oversized or stalled frame is the
+            // pool's own reason to kill the worker; anything else (a read error, the end
+            // of the stream) usually means it is dying, and its exit status tells how.
+            guard !worker.process.hasExited, worker.killReason == nil else { return }
+            if let error = error as? ProcessError {
+                self.kill(worker, because: error)
+            } else {
+                self.channelBroke(worker, error.map { "\($0)" } ?? "end of stream while the process lived")
             }
-            _ = self
         }
         process.onExit = { [unowned self, unowned worker] status, signal in
             self.workerExited(worker, status: status, signal: signal)
@@ -32,6 +34,7 @@ extension ProcessPool {
         try process.channel.startReading()
         workers.append(worker)
         if let initializer {
+            worker.isInitializing = true
             try process.channel.appendFrame { frame in
                 frame.append(WorkerProtocol.initialize)
                 WorkerProtocol.appendString(initializer.name, to: &frame)
@@ -45,20 +48,30 @@ extension ProcessPool {
 
     // MARK: Submitting
 
-    /// Queues the tasks as one message (a chunk) and sends what the workers have room for.
+    /// Queues the tasks as one message (a chunk) and, unless `dispatching` is false (the
+    /// caller submits a batch and dispatches once), sends what the workers have room for.
     /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
-    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?) throws -> PoolTask {
+    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
         if let brokenError { throw brokenError }
         guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
         if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
         var arguments: [UInt8] = []
-        let encoder = BinaryEncoder()
-        for task in tasks { try encoder.encode(task, appendingTo: &arguments) }
+        try BinaryEncoder().encode(contentsOf: tasks, appendingTo: &arguments)
         nextTaskID &+= 1
-        let item = PoolTask(id: nextTaskID, name: Task.taskName, count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
+        let item = PoolTask(id: nextTaskID, name: taskName(Task.self), count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
         pending.append(item)
-        dispatch()
+        if dispatching { dispatch() }
         return item
+    }
+
+    /// `Task.taskName`, computed once per type (the default reflects the type: a
+    /// microsecond, which a chunk of one would pay per task).
+    private func taskName<Task: ProcessTask>(_ type: Task.Type) -> String {
+        let key = ObjectIdentifier(type)
+        if let name = taskNames[key] { return name }
+        let name = Task.taskName
+        taskNames[key] = name
+        return name
     }
 
     /// Moves queued tasks to workers with room, least loaded first.
@@ -101,7 +114,6 @@ extension ProcessPool {
         task.worker = worker
         worker.inFlight.append(task)
         worker.sentCount += 1
-        if worker.inFlight.count == 1 { startedRunning(task, on: worker) }
         if let limit = configuration.maxTasksPerWorker, worker.sentCount >= limit { worker.isRetiring = true }
         updateReference(worker)
     }
@@ -113,15 +125,16 @@ extension ProcessPool {
             do {
                 try worker.process.channel.flush()
             } catch {
-                // A broken pipe means the worker is dying: its exit settles its tasks.
-                if worker.killReason == nil { worker.killReason = error }
-                worker.process.kill()
+                // A broken pipe means the worker is dying: its exit settles its tasks, and
+                // its exit status, not this write's EPIPE, is what its running task reports.
+                channelBroke(worker, "\(error)")
             }
         }
     }
 
-    /// The head task of a worker is the one it runs: its timeout starts now.
+    /// The worker said it started `task`: its timeout counts from now.
     private func startedRunning(_ task: PoolTask, on worker: PoolWorker) {
+        worker.running = task
         guard let timeout = task.timeout else { return }
         task.timer = hub.addTimer(deadline: Hub.deadline(after: timeout), .callback { [weak self, weak task] in
             guard let self, let task else { return }
@@ -131,10 +144,30 @@ extension ProcessPool {
 
     private func timedOut(_ task: PoolTask, after timeout: Duration) {
         task.timer = nil
-        guard let worker = task.worker, worker.inFlight.first === task else { return }
-        worker.killReason = TimeoutError(operation: "task \(task.id) (\(task.name)) on worker \(worker.process.pid) (killed)", timeout: timeout)
+        guard let worker = task.worker, worker.running === task else { return }
+        kill(worker, because: TimeoutError(operation: "task \(task.id) (\(task.name)) on worker \(worker.process.pid) (killed)", timeout: timeout))
+    }
+
+    /// The pool's own decision to kill a worker: `error` is what its running task reports.
+    private func kill(_ worker: PoolWorker, because error: any Error) {
+        if worker.killReason == nil { worker.killReason = (worker.running, error) }
         worker.isRetiring = true
         worker.process.kill()
+    }
+
+    /// The worker's channel failed while the process lives: no more tasks for it, and
+    /// a moment to exit on its own (a dying process's status is the true story) before
+    /// it is killed (a live one that cannot talk can never answer).
+    func channelBroke(_ worker: PoolWorker, _ what: String) {
+        guard !worker.process.hasExited else { return }
+        if worker.channelFailure == nil { worker.channelFailure = what }
+        worker.isRetiring = true
+        guard worker.graceTimer == nil else { return }
+        worker.graceTimer = hub.addTimer(deadline: Hub.deadline(after: .seconds(1)), .callback { [weak worker] in
+            guard let worker else { return }
+            worker.graceTimer = nil
+            worker.process.kill()
+        })
     }
 
     // MARK: Results
@@ -146,16 +179,22 @@ extension ProcessPool {
             switch kind {
             case WorkerProtocol.ready:
                 worker.isReady = true
-                consecutiveStartFailures = 0
+                if !worker.isInitializing { consecutiveStartFailures = 0 }
                 dispatch()
                 try flushWorkers()
+            case WorkerProtocol.started:
+                let id = try cursor.varint()
+                guard worker.running == nil, let task = worker.inFlight.first, task.id == id else {
+                    throw ProcessError(.malformedFrame, "worker \(worker.process.pid) started task \(id) out of turn")
+                }
+                startedRunning(task, on: worker)
             case WorkerProtocol.succeeded, WorkerProtocol.failed:
                 let id = try cursor.varint()
                 if id == 0 {
                     try initializerAnswered(kind, cursor: &cursor, worker: worker)
                     return
                 }
-                guard let task = worker.inFlight.first, task.id == id else {
+                guard let task = worker.running, task.id == id else {
                     throw ProcessError(.malformedFrame, "worker \(worker.process.pid) answered task \(id), which it was not running")
                 }
                 let outcome: Result<[UInt8], any Error>
@@ -170,38 +209,37 @@ extension ProcessPool {
             }
         } catch {
             // Garbage on the channel: the worker cannot be trusted; its exit settles the rest.
-            if worker.killReason == nil {
-                worker.killReason = (error as? ProcessError) ?? ProcessError(.malformedFrame, "worker \(worker.process.pid) sent a malformed frame: \(error)")
-            }
-            worker.isRetiring = true
+            kill(worker, because: (error as? ProcessError) ?? ProcessError(.malformedFrame, "worker \(worker.process.pid) sent a malformed frame: \(error)"))
             worker.process.channel.end(nil)
-            worker.process.kill()
         }
     }
 
     private func completed(_ task: PoolTask, on worker: PoolWorker, _ outcome: Result<[UInt8], any Error>) {
-        let wasBusy = worker.inFlight.count > 1 || worker.lastCompletion != nil
         _ = worker.inFlight.popFirst()
-        worker.recordCompletion(at: .now, wasBusy: wasBusy)
+        worker.running = nil
+        worker.recordCompletion(at: .now, nextInHand: !worker.inFlight.isEmpty)
         if let timer = task.timer {
             hub.removeTimer(timer)
             task.timer = nil
         }
         task.worker = nil
         finish(task, outcome)
-        if let next = worker.inFlight.first { startedRunning(next, on: worker) }
         if worker.isRetiring && worker.inFlight.isEmpty && worker.killReason == nil {
             worker.process.channel.close()  // it exits at the end of its input
             updateReference(worker)
         }
+        // Sent with the next flush: once per read (onBatchDelivered), not once a result.
         dispatch()
         if isClosed { retireIdleWorkers() }
-        do { try flushWorkers() } catch {}
         updateReference(worker)
     }
 
     private func initializerAnswered(_ kind: UInt8, cursor: inout WorkerProtocol.Cursor, worker: PoolWorker) throws {
-        guard kind == WorkerProtocol.failed else { return }
+        worker.isInitializing = false
+        guard kind == WorkerProtocol.failed else {
+            consecutiveStartFailures = 0
+            return
+        }
         let pid = worker.process.pid
         let failure = try ProcessPool.remoteFailure(&cursor, task: nil, pid: pid)
         breakPool(ProcessError(.remoteError, "the pool's initializer failed in worker \(pid): \(failure.message)", remoteType: failure.remoteType))
@@ -239,29 +277,52 @@ extension ProcessPool {
     // MARK: Deaths
 
     private func workerExited(_ worker: PoolWorker, status: Int64, signal: Int32) {
+        worker.isRetiring = true
+        if let timer = worker.graceTimer {
+            hub.removeTimer(timer)
+            worker.graceTimer = nil
+        }
+        // Its last words (answers, the start of the task that killed it) can still be in
+        // the socket: the exit is often seen before them. Read them before judging.
+        worker.process.channel.drainAvailable()
         worker.detach()
         worker.process.channel.close()
         workers.removeAll { $0 === worker }
-        var tasks = worker.inFlight.drain()
+        let tasks = worker.inFlight.drain()
+        let running = worker.running
+        worker.running = nil
         let pid = worker.process.pid
         let how = signal != 0 ? "died from signal \(ProcessPool.signalName(signal))" : "exited with status \(status)"
-        if !tasks.isEmpty {
-            // The first task was running: it fails. The rest never started: they go back
-            // to the front of the queue for another worker.
-            let running = tasks.removeFirst()
-            running.worker = nil
-            let error = worker.killReason ?? ProcessError(
-                .workerDied, "worker \(pid) \(how) while running task \(running.id) (\(running.name))",
-                exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal)
-            for task in tasks { task.worker = nil; if let timer = task.timer { hub.removeTimer(timer); task.timer = nil } }
-            pending.prepend(contentsOf: tasks.filter { $0.sink != nil || $0.outcome == nil })
+        // Only the task it said it started fails; the rest never started: they go back to
+        // the front of the queue, in order, for another worker (no task runs twice).
+        var requeued: [PoolTask] = []
+        for task in tasks {
+            task.worker = nil
+            if let timer = task.timer { hub.removeTimer(timer); task.timer = nil }
+            if task !== running && task.sink != nil && task.outcome == nil { requeued.append(task) }
+        }
+        pending.prepend(contentsOf: requeued)
+        if let running {
+            let error: any Error
+            if let reason = worker.killReason, reason.task === running {
+                error = reason.error
+            } else {
+                let chunk = running.count > 1 ? ", a chunk of \(running.count)" : ""
+                let channel = worker.channelFailure.map { " (its channel had failed first: \($0))" } ?? ""
+                error = ProcessError(
+                    .workerDied, "worker \(pid) \(how) while running task \(running.id) (\(running.name)\(chunk))\(channel)",
+                    exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal)
+            }
             finish(running, .failure(error))
         }
-        if !worker.isReady && worker.killReason == nil {
+        if (!worker.isReady || worker.isInitializing) && worker.killReason == nil {
             consecutiveStartFailures += 1
             if consecutiveStartFailures >= 3 {
+                let what = worker.isReady
+                    ? "worker \(pid) \(how) while running the pool's initializer, three times in a row"
+                    : "worker \(pid) \(how) before it started serving, three times in a row; does \(executable) call Weave.main(tasks:) first?"
                 breakPool(ProcessError(
-                    .spawnFailed, "worker \(pid) \(how) before it started serving, three times in a row; does \(executable) call Weave.main(tasks:) first?",
+                    .spawnFailed, what,
                     exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal))
             }
         }
@@ -315,8 +376,9 @@ extension ProcessPool {
     // MARK: Waiting
 
     /// Parks until `task` has finished. A caller that gives up (cancelled, timed out
-    /// scope) leaves nothing behind: a queued task is dropped, a running one has its worker
-    /// killed, one queued on a worker is abandoned (its result is dropped).
+    /// scope) leaves nothing behind: a queued task is dropped, a running one (or the next
+    /// to run) has its worker killed, one queued further back on a worker runs there and
+    /// its result is dropped.
     func wait(for task: PoolTask, waiter: PoolTaskWaiter) throws {
         while !waiter.isDone {
             do {
@@ -335,10 +397,10 @@ extension ProcessPool {
             task.outcome = .failure(error)
             return
         }
-        if let worker = task.worker, worker.inFlight.first === task {
-            if worker.killReason == nil { worker.killReason = error }
-            worker.isRetiring = true
-            worker.process.kill()
+        // Running, or next to run with its start perhaps already on the way: stopping the
+        // worker is the only way to stop the task.
+        if let worker = task.worker, worker.running === task || (worker.running == nil && worker.inFlight.first === task) {
+            kill(worker, because: error)
         }
     }
 

@@ -9,7 +9,11 @@ import Glibc
 ///
 /// - A worker that dies (a crash, `kill -9`, an exit) fails only the task it was running,
 ///   with ``ProcessError/Code/workerDied`` naming the signal or exit status; the tasks queued
-///   behind it go to other workers, and a new worker takes its place.
+///   behind it go to other workers, and a new worker takes its place. Every other result
+///   arrives once and no task runs twice: a worker tells the parent each task's start, after
+///   handing over every earlier answer, so its death leaves no doubt about what it ran.
+/// - A worker silent in the middle of a frame for ``Configuration/frameTimeout`` is killed;
+///   its task fails with ``ProcessError/Code/malformedFrame``.
 /// - A task that runs longer than its `timeout` gets its worker killed and replaced; the
 ///   task fails with ``TimeoutError``.
 /// - Cancelling a coroutine that waits for a running task kills that task's worker (there is
@@ -39,13 +43,21 @@ public final class ProcessPool: HubResource, WaitTarget {
         /// On SIGINT (Ctrl-C), kill the workers and end the program by SIGINT, as it would
         /// end without a pool. Turn off to handle SIGINT yourself (then call ``terminate()``).
         public var terminatesOnInterrupt: Bool
+        /// The longest a worker may stay silent in the middle of a frame: once a frame's
+        /// first byte has arrived, each further read must come within this time of the
+        /// last. A worker past it (a task that wrote stray bytes to fd 3, a wedged writer)
+        /// is killed and replaced, and its running task fails with
+        /// ``ProcessError/Code/malformedFrame``. It bounds only a frame that has begun:
+        /// a task may compute for as long as its own `timeout` allows. Default 10 seconds.
+        public var frameTimeout: Duration
 
         public init(
             workers: Int? = nil, executable: String? = nil, maxTasksPerWorker: Int? = nil,
             maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize, environment: [String: String] = [:],
-            terminatesOnInterrupt: Bool = true
+            terminatesOnInterrupt: Bool = true, frameTimeout: Duration = ProcessPool.defaultFrameTimeout
         ) {
             self.terminatesOnInterrupt = terminatesOnInterrupt
+            self.frameTimeout = frameTimeout
             self.workers = workers ?? ProcessPool.coreCount
             self.executable = executable
             self.maxTasksPerWorker = maxTasksPerWorker
@@ -55,6 +67,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     }
 
     public static let defaultMaximumFrameSize = 64 << 20
+    /// The default ``Configuration/frameTimeout``.
+    public static let defaultFrameTimeout: Duration = .seconds(10)
     static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     public let configuration: Configuration
@@ -68,6 +82,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Submitted and not yet sent to a worker, in order.
     var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
+    /// Task names by type (see `taskName(_:)`).
+    var taskNames: [ObjectIdentifier: String] = [:]
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
@@ -98,6 +114,9 @@ public final class ProcessPool: HubResource, WaitTarget {
         }
         guard configuration.maximumFrameSize >= 64, configuration.maximumFrameSize <= Int(UInt32.max) else {
             throw WeaveError(.invalidArgument, "maximumFrameSize \(configuration.maximumFrameSize) is outside 64...\(UInt32.max)")
+        }
+        guard configuration.frameTimeout > .zero else {
+            throw WeaveError(.invalidArgument, "frameTimeout must be positive, not \(configuration.frameTimeout)")
         }
         if getenv(WorkerEnvironment.mode) != nil {
             // Started as a worker, yet running the normal program: without this check the
@@ -185,31 +204,50 @@ public final class ProcessPool: HubResource, WaitTarget {
         return result
     }
 
-    /// Runs every task on the workers and returns their outputs in order. The input is
-    /// consumed lazily (at most a few chunks a worker in flight); the first failure
-    /// cancels what is still queued and is rethrown.
+    /// Runs every task on the workers and returns their outputs in input order; parks the
+    /// calling coroutine until the last one (or a failure) is in.
     ///
-    /// - Parameter chunkSize: tasks sent per message; larger chunks amortise the round trip
-    ///   for tiny tasks, at the cost of balance.
+    /// The input is consumed lazily (a bounded number of chunks in flight). Failures, beside
+    /// ``imap(_:chunkSize:timeout:maxInFlight:)``:
+    ///
+    /// | | `map` | `imap` |
+    /// |---|---|---|
+    /// | a task fails | throws that error once every earlier task has finished (the first failure in input order, as gevent's `map`) | yields the error at that index, after every earlier output, then goes on with the later tasks |
+    /// | after a failure | what is still out is abandoned: queued tasks are dropped, running ones have their workers killed and replaced | the caller decides: keep iterating, or stop (which abandons what is out, the same way) |
+    /// | the pool closes or breaks mid-way | throws, at the index where submission stopped | yields that error at that index, then ends |
+    /// | the caller is cancelled | throws `CancellationError`; the running tasks' workers are killed | yields `CancellationError` at once and ends |
+    ///
+    /// With `chunkSize` above 1 a chunk is one unit of work: it travels in one frame, and a
+    /// worker that dies in it fails the whole chunk (each of its indices yields the error).
+    ///
+    /// - Parameters:
+    ///   - chunkSize: tasks sent per message; larger chunks amortise the round trip for
+    ///     tiny tasks, at the cost of balance.
+    ///   - timeout: the longest one chunk may run on its worker.
+    /// - Throws: the first failing task's error in input order (``ProcessError``,
+    ///   ``TimeoutError``), `CancellationError`; ``WeaveError`` for a bad `chunkSize`.
     public func map<Tasks: Sequence>(_ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil) throws -> [Tasks.Element.Output]
     where Tasks.Element: ProcessTask {
         var outputs: [Tasks.Element.Output] = []
         outputs.reserveCapacity(tasks.underestimatedCount)
-        for output in try imap(tasks, chunkSize: chunkSize, timeout: timeout) {
-            outputs.append(try output.get())
-        }
+        // imap's order, a chunk at a time: no `Result` per output.
+        let iteration = try imap(tasks, chunkSize: chunkSize, timeout: timeout)
+        while try iteration.appendNextChunk(to: &outputs) {}
         return outputs
     }
 
-    /// Runs the tasks lazily, yielding each output (or error) in input order as it becomes
-    /// available; at most `maxInFlight` chunks are submitted ahead of the consumer.
+    /// Runs the tasks lazily, yielding each output (or error) strictly in input order as
+    /// it becomes available; at most `maxInFlight` chunks are submitted ahead of the
+    /// consumer. A failure is yielded at its own index, never before the outputs of earlier
+    /// tasks; see ``map(_:chunkSize:timeout:)`` for the two side by side. Iterating parks
+    /// the coroutine while the next output is not in.
     public func imap<Tasks: Sequence>(
         _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
     ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
         try ProcessMapIteration(pool: self, tasks: tasks, ordered: true, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
     }
 
-    /// Like ``imap(_:chunkSize:timeout:maxInFlight:)``, in completion order.
+    /// Like ``imap(_:chunkSize:timeout:maxInFlight:)``, in completion order (failures too).
     public func imapUnordered<Tasks: Sequence>(
         _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
     ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
@@ -247,6 +285,11 @@ public final class ProcessPool: HubResource, WaitTarget {
         let error = ProcessError(.closed, "ProcessPool was terminated")
         for worker in workers {
             let tasks = worker.inFlight.drain()
+            worker.running = nil
+            if let timer = worker.graceTimer {
+                hub.removeTimer(timer)
+                worker.graceTimer = nil
+            }
             worker.detach()
             worker.retire(killing: true)
             worker.process.channel.close()

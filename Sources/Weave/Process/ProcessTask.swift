@@ -60,19 +60,34 @@ enum TaskRegistry {
         types.withLock { $0[name] }
     }
 
-    /// Decodes a task of the registered type `name`, runs it, and encodes its output.
-    static func run(_ type: any ProcessTask.Type, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        try runOpened(type, arguments: arguments, into: &output)
+    /// Decodes the `count` tasks of a chunk (values one after another in `arguments`),
+    /// runs each, and appends their encoded outputs to `output`: one decoding and one
+    /// encoding pass for the chunk, not one per task.
+    static func run(_ type: any ProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        try runOpened(type, count: count, arguments: arguments, into: &output)
     }
 
-    private static func runOpened<T: ProcessTask>(_ type: T.Type, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        let task: T
-        do {
-            task = try BinaryDecoder().decode(T.self, from: arguments)
-        } catch {
-            throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+    private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        let reader = BinaryReader(arguments)
+        let writer = BinaryWriter()
+        swap(&writer.bytes, &output)
+        defer { swap(&writer.bytes, &output) }
+        var position = 0
+        try writer.reusingEncoder {
+            for _ in 0..<count {
+                let task: T
+                do {
+                    let start = position
+                    try reader.skip(at: &position, depth: 0)
+                    task = try reader.decode(T.self, at: start, codingPath: [], depth: 0)
+                } catch {
+                    throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+                }
+                try writer.encodeValue(try task.run(), codingPath: [], depth: 0)
+            }
         }
-        let result = try task.run()
-        try BinaryEncoder().encode(result, appendingTo: &output)
+        guard position == arguments.count else {
+            throw WorkerProtocol.Failure(.malformedFrame, type: "DecodingError", message: "cannot decode \(T.taskName): \(arguments.count - position) bytes left after \(count) tasks")
+        }
     }
 }

@@ -54,7 +54,9 @@ enum WorkerMain {
         let maximumFrameSize = getenv(WorkerEnvironment.maximumFrameSize).flatMap { Int(String(cString: $0)) } ?? ProcessPool.defaultMaximumFrameSize
         do {
             try Weave.run {
-                let server = try WorkerServer(fd: WorkerEnvironment.channelFD, maximumFrameSize: maximumFrameSize)
+                // A pool's worker announces each task's start; a child runs one task and
+                // its parent needs no such marks.
+                let server = try WorkerServer(fd: WorkerEnvironment.channelFD, maximumFrameSize: maximumFrameSize, announcesStarts: mode == "pool")
                 try server.serve()
             }
             return 0
@@ -70,19 +72,26 @@ enum WorkerMain {
 }
 
 /// Serves one channel: frames arrive in the read callback and are queued in a byte log
-/// (no allocation per frame); the worker's coroutine runs them in order and flushes the
-/// results once per batch, or every millisecond during a long batch.
+/// (no allocation per frame); the worker's coroutine runs them in order.
+///
+/// Before a task's first line runs, the answers to the tasks before it and a `started`
+/// frame for it are in the kernel (one write): if the task kills the process, the parent
+/// reads them after the death and blames exactly this task (see ``WorkerProtocol``).
 final class WorkerServer {
     let channel: FrameChannel
     private var inbox: [UInt8] = []
     private var result: [UInt8] = []
     private var waiting: AnyCoroutine?
-    private var lastName = ""
+    /// The name bytes of the last task frame and the type they resolved to: consecutive
+    /// frames usually carry the same type, so neither a `String` nor the locked lookup.
+    private var lastName: [UInt8] = []
     private var lastType: (any ProcessTask.Type)?
     private var finished = false
     private var endError: (any Error)?
+    private let announcesStarts: Bool
 
-    init(fd: Int32, maximumFrameSize: Int) throws {
+    init(fd: Int32, maximumFrameSize: Int, announcesStarts: Bool) throws {
+        self.announcesStarts = announcesStarts
         let hub = try AnyCoroutine.requireCurrent("worker").hub
         channel = try FrameChannel.open(fd: fd, hub: hub, maximumFrameSize: maximumFrameSize, label: "worker channel")
         channel.onFrame = { [unowned self] frame in
@@ -132,33 +141,40 @@ final class WorkerServer {
     }
 
     private func runBatch(_ batch: UnsafeRawBufferPointer) throws {
-        let started = ContinuousClock.now
         var cursor = WorkerProtocol.Cursor(batch)
         while cursor.position < batch.count {
             let length = Int(try cursor.varint())
             let frame = UnsafeRawBufferPointer(rebasing: batch[cursor.position..<(cursor.position + length)])
             cursor.position += length
             try handleFrame(frame)
-            if ContinuousClock.now - started > .milliseconds(1) { try channel.flush() }
         }
+        // The last answer of the batch; the next task's start would carry it otherwise.
         try channel.flush()
     }
 
     private func handleFrame(_ frame: UnsafeRawBufferPointer) throws {
         var cursor = WorkerProtocol.Cursor(frame)
         var taskID: UInt64 = 0
-        let name: String
+        let name: UnsafeRawBufferPointer
         do {
             let kind = try cursor.byte()
             if kind == WorkerProtocol.run { taskID = try cursor.varint() }
             guard kind == WorkerProtocol.run || kind == WorkerProtocol.initialize else {
                 throw ProcessError(.malformedFrame, "worker: unknown message kind \(kind)")
             }
-            name = try cursor.string()
+            name = try cursor.stringBytes()
         } catch {
             // The stream cannot be trusted after a bad header: report and stop.
             try channel.appendFrame { WorkerProtocol.appendFailure(taskID: 0, .init(.malformedFrame, type: "ProcessError", message: "\(error)"), to: &$0) }
             throw error
+        }
+        if announcesStarts && taskID != 0 {
+            // Everything before this task, and its start, reach the parent before it runs.
+            try channel.appendFrame { frame in
+                frame.append(WorkerProtocol.started)
+                WorkerProtocol.appendVarint(taskID, to: &frame)
+            }
+            try channel.flushAndWait()
         }
         // The reusable output buffer, held in a local while the task runs (it may park).
         var output: [UInt8] = []
@@ -168,35 +184,24 @@ final class WorkerServer {
             swap(&output, &result)
         }
         do {
-            // Consecutive frames usually carry the same task type: skip the locked lookup.
-            if name != lastName {
-                lastName = name
-                lastType = TaskRegistry.lookup(name)
+            if !name.elementsEqual(lastName) {
+                lastName = [UInt8](name)
+                lastType = TaskRegistry.lookup(String(decoding: name, as: UTF8.self))
             }
             guard let type = lastType else {
-                throw WorkerProtocol.Failure(.unregisteredTask, type: "ProcessError", message: "task '\(name)' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
+                throw WorkerProtocol.Failure(
+                    .unregisteredTask, type: "ProcessError",
+                    message: "task '\(String(decoding: name, as: UTF8.self))' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
             }
             let count = try cursor.varint()
-            // Each task's bytes, found by skipping over the self-describing values.
-            let arguments = cursor.rest
-            let reader = BinaryReader(arguments)
-            var position = 0
-            for _ in 0..<count {
-                let start = position
-                do {
-                    try reader.skip(at: &position, depth: 0)
-                } catch {
-                    throw WorkerProtocol.Failure(.malformedFrame, type: "DecodingError", message: "cannot decode \(name): \(error)")
-                }
-                try TaskRegistry.run(type, arguments: UnsafeRawBufferPointer(rebasing: arguments[start..<position]), into: &output)
-            }
+            try TaskRegistry.run(type, count: count, arguments: cursor.rest, into: &output)
             try channel.appendFrame { frame in
                 frame.append(WorkerProtocol.succeeded)
                 WorkerProtocol.appendVarint(taskID, to: &frame)
                 frame.append(contentsOf: output)
             }
         } catch let error as ProcessError where error.code == .frameTooLarge {
-            let failure = WorkerProtocol.Failure(.frameTooLarge, type: "ProcessError", message: "result of \(name): \(error.message)")
+            let failure = WorkerProtocol.Failure(.frameTooLarge, type: "ProcessError", message: "result of \(String(decoding: name, as: UTF8.self)): \(error.message)")
             try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
         } catch let failure as WorkerProtocol.Failure {
             try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }

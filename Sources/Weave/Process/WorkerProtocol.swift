@@ -4,16 +4,24 @@
 /// ready       0x05  pid:varint                                 (worker → parent, first)
 /// run         0x01  taskID:varint  name:string  count:varint  task:value × count
 /// initialize  0x04  name:string    count:varint task:value    (answered with taskID 0)
+/// started     0x06  taskID:varint                             (worker → parent)
 /// succeeded   0x02  taskID:varint  output:value × count
 /// failed      0x03  taskID:varint  code:u8  type:string  message:string
 /// ```
 /// Strings are a varint length and UTF-8; values are ``BinaryFormat``.
+///
+/// A worker runs its tasks in the order it received them, and before the first line of a
+/// task runs, it has handed the kernel the answers to every earlier task and a `started`
+/// frame for this one (one write). So when a worker dies, whatever it wrote is still in
+/// the parent's socket: the parent knows exactly which task was running (started, not
+/// answered), which finished, and which never started and can safely run elsewhere.
 enum WorkerProtocol {
     static let run: UInt8 = 0x01
     static let succeeded: UInt8 = 0x02
     static let failed: UInt8 = 0x03
     static let initialize: UInt8 = 0x04
     static let ready: UInt8 = 0x05
+    static let started: UInt8 = 0x06
 
     /// Why a task failed in the worker, as sent back.
     struct Failure: Error {
@@ -82,14 +90,19 @@ enum WorkerProtocol {
         }
 
         mutating func string() throws -> String {
+            guard let text = String(validating: try stringBytes().assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+                throw Cursor.truncated
+            }
+            return text
+        }
+
+        /// A string's bytes, unchecked and not copied (valid while the frame is).
+        mutating func stringBytes() throws -> UnsafeRawBufferPointer {
             let length = try varint()
             guard length <= UInt64(bytes.count - position) else { throw Cursor.truncated }
             let range = position..<(position + Int(length))
             position += Int(length)
-            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
-                throw Cursor.truncated
-            }
-            return text
+            return UnsafeRawBufferPointer(rebasing: bytes[range])
         }
 
         static let truncated = ProcessError(.malformedFrame, "truncated or invalid frame")
