@@ -40,16 +40,24 @@ public final class ChildProcess<Task: ProcessTask> {
     ///   - executable: the program to run; nil means this program (`/proc/self/exe`).
     ///   - environment: extra environment variables for the child.
     ///   - maximumFrameSize: the largest task or output frame either side accepts.
+    ///   - frameTimeout: once the first byte of the child's answer has arrived, the longest
+    ///     the rest may take between two reads; past it the child is killed and
+    ///     ``join(timeout:)`` throws ``ProcessError/Code/malformedFrame``. A child still
+    ///     computing has not begun its answer and is not bounded by this.
     /// - Throws: ``ProcessError/Code/spawnFailed`` (naming the executable and libuv's
     ///   reason), ``ProcessError/Code/frameTooLarge`` if the task does not fit in a frame,
     ///   the task's encoding error, ``WeaveError`` outside a coroutine or for a bad argument.
     public init(
         _ task: Task, executable: String? = nil, environment: [String: String] = [:],
-        maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize
+        maximumFrameSize: Int = ProcessPool.defaultMaximumFrameSize,
+        frameTimeout: Duration = ProcessPool.defaultFrameTimeout
     ) throws {
         let hub = try AnyCoroutine.requireCurrent("ChildProcess.init").hub
         guard maximumFrameSize >= 64, maximumFrameSize <= Int(UInt32.max) else {
             throw WeaveError(.invalidArgument, "maximumFrameSize \(maximumFrameSize) is outside 64...\(UInt32.max)")
+        }
+        guard frameTimeout > .zero else {
+            throw WeaveError(.invalidArgument, "frameTimeout must be positive, not \(frameTimeout)")
         }
         if getenv(WorkerEnvironment.mode) != nil {
             throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call Weave.main(tasks:) first")
@@ -97,6 +105,7 @@ public final class ChildProcess<Task: ProcessTask> {
         self.pid = process.pid
         self.finished = Event(label: "ChildProcess \(process.pid) (\(Task.taskName))")
 
+        process.channel.frameTimeout = frameTimeout
         process.channel.onFrame = { [weak self] frame in self?.received(frame) }
         process.channel.onEnd = { [weak self] error in
             // A read error means the child is dying: its exit status tells the story. A frame
@@ -194,6 +203,9 @@ public final class ChildProcess<Task: ProcessTask> {
 
     private func exited(status: Int64, signal: Int32) {
         let exit: TerminationStatus = signal != 0 ? .signaled(signal) : .exited(Int32(truncatingIfNeeded: status))
+        // The exit can be seen before the child's last writes are read: read them first,
+        // so an answer sent just before the end is not reported as a death.
+        process.channel.drainAvailable()
         exitStatus = exit
         process.channel.close()
         if outcome == nil {

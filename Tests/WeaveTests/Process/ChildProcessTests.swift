@@ -38,6 +38,25 @@ struct ChildProcessTests {
         }
     }
 
+    @Test("a child silent in the middle of its answer is killed after frameTimeout; join throws malformedFrame")
+    func partialAnswer() async throws {
+        try await onHub {
+            let child = try ChildProcess(
+                WritePartialFrame(), executable: testWorkerPath, environment: ["SWIFT_BACKTRACE": "enable=no"],
+                frameTimeout: .milliseconds(300))
+            #expect {
+                _ = try child.join(timeout: .seconds(30))
+            } throws: { error in
+                guard let error = error as? ProcessError else { return false }
+                return error.code == .malformedFrame && error.message.contains("then nothing for")
+            }
+            #expect(child.exitStatus == .signaled(SIGKILL))
+            #expect(throws: WeaveError.self) {
+                _ = try ChildProcess(Square(2), executable: testWorkerPath, frameTimeout: .zero)
+            }
+        }
+    }
+
     @Test("a killed child fails join with workerDied naming the signal")
     func killedChild() async throws {
         try await onHub {
