@@ -179,6 +179,10 @@ struct ProcessPoolTests {
     func cancelRunning() async throws {
         try await onHub {
             let pool = try testPool(workers: 1)
+            // The worker is up and idle, so the task goes to it at once: cancelling then
+            // abandons a task its worker holds (a task still queued in the pool, as on a
+            // loaded machine whose worker has not started yet, would not cost a worker).
+            #expect(try pool.apply(Square(3)) == 9)
             let before = pool.workerPIDs
             let caller = try spawn { try pool.apply(Hang(seconds: 60)) }
             try AnyCoroutine.sleep(for: .milliseconds(200))
