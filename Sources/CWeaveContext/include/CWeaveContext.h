@@ -146,14 +146,22 @@ typedef struct weave_fiber {
 typedef struct weave_sched {
     weave_fiber host;                 // the hub's own context (the thread's stack)
     weave_fiber *current;             // the running fiber (host while the loop runs)
-    weave_fiber *ready_head;          // FIFO of runnable coroutines
+    // Two FIFOs of runnable coroutines. `ready`: new coroutines and those that yielded.
+    // `woken`: coroutines made ready after parking (timers, I/O, primitives), which run
+    // first, so that a wake-up never waits behind a backlog of first runs; a `ready`
+    // coroutine still runs at least once every WEAVE_WOKEN_STREAK dispatches, so neither
+    // queue can starve the other.
+    weave_fiber *ready_head;
     weave_fiber *ready_tail;
+    weave_fiber *woken_head;
+    weave_fiber *woken_tail;
     weave_fiber *all_head;            // every live coroutine (for shutdown and reports)
     weave_fiber *zombies;             // finished fibers whose stacks wait to be recycled
     uint64_t ready_count;
     uint64_t alive_count;
     uint64_t switches;                // total switches (the watchdog reads it; see transfer_ex)
     uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
+    uint32_t woken_streak;            // `woken` dispatches since the last `ready` one
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
@@ -182,6 +190,14 @@ typedef struct weave_sched {
     uint32_t idle;
     uint64_t idle_mark;
 } weave_sched;
+
+/// How many woken coroutines may run in a row while a `ready` one (new, or yielded) waits.
+#define WEAVE_WOKEN_STREAK 64u
+
+/// Whether any coroutine is runnable.
+static inline int weave_sched_has_ready(const weave_sched *s) {
+    return s->ready_head != NULL || s->woken_head != NULL;
+}
 
 /// Finds the calling thread's head of Swift's exclusivity access list: begins two nested
 /// tracked accesses on locals, looks for the word in libswiftCore's thread-local block
@@ -331,7 +347,8 @@ static inline weave_fiber *weave_sched_take_stack_cache(weave_sched *s) {
     return c;
 }
 
-/// Appends a fiber to the run queue. No effect when already queued.
+/// Appends a fiber to the `ready` queue (a new coroutine, or one that yields). No effect
+/// when already queued.
 static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
     if (f->queued) return;
     f->queued = 1;
@@ -342,10 +359,16 @@ static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
 }
 
 /// Makes a parked fiber ready (returns 1), or does nothing if it is not parked (returns 0).
+/// It joins the `woken` queue, ahead of coroutines that have not started.
 static inline int weave_fiber_wake(weave_sched *s, weave_fiber *f) {
     if (f->state != WEAVE_FIBER_PARKED) return 0;
     f->state = WEAVE_FIBER_READY;
-    weave_sched_ready(s, f);
+    if (f->queued) return 1;
+    f->queued = 1;
+    f->next = NULL;
+    if (s->woken_tail) s->woken_tail->next = f; else s->woken_head = f;
+    s->woken_tail = f;
+    s->ready_count++;
     return 1;
 }
 

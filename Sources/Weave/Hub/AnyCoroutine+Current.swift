@@ -35,7 +35,7 @@ extension AnyCoroutine {
         if duration <= .zero { return try yield() }
         let coroutine = try requireCurrent()
         let deadline = Hub.deadline(after: duration)
-        let timer = coroutine.hub.addTimer(deadline: deadline, .wake(coroutine))
+        let timer = coroutine.hub.addTimer(deadline: deadline, .wake(coroutine.fiber.unsafelyUnwrapped))
         defer { coroutine.hub.removeTimer(timer) }
         repeat {
             try coroutine.park(.sleep)

@@ -22,7 +22,8 @@ extension Hub {
             weave_sched_run(sched)
             recycleZombies()
             if done() { return nil }
-            let hasReady = sched.pointee.ready_head != nil
+            if timersDeferred { fireTimers() }
+            let hasReady = weave_sched_has_ready(sched) != 0
             if !hasReady && uv_loop_alive(loop) == 0 && outsideWork == 0 {
                 return deadlockReport()
             }
@@ -30,6 +31,8 @@ extension Hub {
             if !hasReady { releaseIdleStacks() }
             uv_run(loop, hasReady ? UV_RUN_NOWAIT : UV_RUN_ONCE)
             weave_sched_mark_busy(sched)
+            // libuv fires its timer by its millisecond clock; the deadline is in nanoseconds.
+            fireDueTimers()
         }
     }
 
