@@ -81,8 +81,10 @@ extension Hub {
         let readyBefore = sched.pointee.ready_count
         while let first = timers.first(), first.deadline <= now {
             if first.interrupts && sched.pointee.ready_count != readyBefore {
+                // Not re-armed: an expired uv timer would fire again within this same
+                // `uv__run_timers` pass, before anything ran. `drive` resumes the batch.
                 timersDeferred = true
-                break
+                return
             }
             fire(timers.popFirst().unsafelyUnwrapped)
         }
