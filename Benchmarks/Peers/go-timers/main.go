@@ -3,7 +3,7 @@
 //
 //	go-timers lateness [ROUNDS=200]  one goroutine sleeps 1, 2, 5, 10 and 2.5 ms, ROUNDS times each
 //	go-timers sleepers [N=100000]    N goroutines started at once, each sleeping 1..50 ms
-//	go-timers instant [N=100000]     N goroutines sleep until one instant, 500 ms after the start
+//	go-timers instant [N=100000] [LEAD_MS=2000]  N goroutines sleep until one instant, LEAD_MS after the start
 //
 // Build: GOFLAGS=-mod=mod GOPROXY=off go build (stdlib only)
 package main
@@ -98,7 +98,7 @@ func sleepers() {
 
 func instant() {
 	n := argument(2, 100000)
-	const lead = 500 * time.Millisecond
+	lead := time.Duration(argument(3, 2000)) * time.Millisecond
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	count := 0

@@ -121,7 +121,7 @@ final class Counter { var value = 0; var last: UInt64 = 0 }
 
 func instant() throws {
     let n = argument(2, default: 100_000)
-    let lead: UInt64 = 500_000_000
+    let lead = UInt64(argument(3, default: 2000)) * 1_000_000
     let (spawnNanos, wakeNanos) = try Weave.run { () throws -> (UInt64, UInt64) in
         let group = WaitGroup()
         let counter = Counter()
@@ -155,8 +155,9 @@ func race() throws {
         var wins = 0
         for _ in 0..<rounds {
             let queue = try Queue<Int>()
+            let putAt = ContinuousClock.now + .milliseconds(2)
             let putter = try spawn { () throws -> Void in
-                try AnyCoroutine.sleep(for: .milliseconds(2))
+                try AnyCoroutine.sleep(until: putAt)
                 try queue.put(1)
             }
             do {

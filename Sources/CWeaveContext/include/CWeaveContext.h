@@ -95,7 +95,8 @@ typedef struct weave_fiber {
     uint8_t named;                    // `name` holds the coroutine's name (else unnamed)
     uint8_t cacheable;                // its stack is of the size `weave_sched.stack_cache` takes
     uint8_t detached;                 // spawned without an object (`owner` may be made later)
-    uint8_t reserved[2];
+    uint8_t timer_fired;              // the timer of the sleep it is in has fired (see weave_sched_wake_soon)
+    uint8_t reserved[1];
     // Line 1: set at spawn and at the end, read when the coroutine starts or a report
     // needs it.
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
@@ -162,6 +163,10 @@ typedef struct weave_sched {
     uint64_t switches;                // total switches (the watchdog reads it; see transfer_ex)
     uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
     uint32_t woken_streak;            // `woken` dispatches since the last `ready` one
+    // Sleepers whose timers fired, not yet woken (see weave_sched_wake_soon): a ring.
+    uint32_t wake_soon_start;
+    uint32_t wake_soon_count;
+    struct weave_fiber *wake_soon[8];
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
@@ -370,6 +375,41 @@ static inline int weave_fiber_wake(weave_sched *s, weave_fiber *f) {
     s->woken_tail = f;
     s->ready_count++;
     return 1;
+}
+
+/// Wakes a sleeper whose timer fired, marking the timer as gone (the sleep then need not
+/// look it up to remove it).
+static inline void weave_fiber_wake_sleeper(weave_sched *s, weave_fiber *f) {
+    f->timer_fired = 1;
+    weave_fiber_wake(s, f);
+}
+
+/// Wakes the sleeper `f` a few timers later: its control block is fetched now and touched
+/// only once the next timers have been taken off the heap, so that a batch of due timers
+/// waits for many cache misses at once, not one at a time. Keeps the order; call
+/// `weave_sched_wake_now` before anything else may read the run queue.
+static inline void weave_sched_wake_soon(weave_sched *s, weave_fiber *f) {
+    __builtin_prefetch(f, 1);
+    const uint32_t size = sizeof s->wake_soon / sizeof s->wake_soon[0];
+    if (s->wake_soon_count == size) {
+        const uint32_t oldest = s->wake_soon_start;
+        weave_fiber_wake_sleeper(s, s->wake_soon[oldest]);
+        s->wake_soon[oldest] = f;
+        s->wake_soon_start = (oldest + 1) % size;
+    } else {
+        s->wake_soon[(s->wake_soon_start + s->wake_soon_count) % size] = f;
+        s->wake_soon_count++;
+    }
+}
+
+/// Wakes every sleeper `weave_sched_wake_soon` holds, in order.
+static inline void weave_sched_wake_now(weave_sched *s) {
+    const uint32_t size = sizeof s->wake_soon / sizeof s->wake_soon[0];
+    while (s->wake_soon_count) {
+        weave_fiber_wake_sleeper(s, s->wake_soon[s->wake_soon_start]);
+        s->wake_soon_start = (s->wake_soon_start + 1) % size;
+        s->wake_soon_count--;
+    }
 }
 
 /// Switches the current coroutine out until another party makes it ready again. Control

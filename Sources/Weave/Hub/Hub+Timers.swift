@@ -2,6 +2,12 @@ import CLibUV
 import CWeaveContext
 
 extension Hub {
+    /// What `sleep` leaves in `weave_fiber.wait_object` (where a wait on a primitive leaves
+    /// the primitive), so that reports say "sleep" without the coroutine object. Never a
+    /// valid object address (objects are aligned), never dereferenced.
+    @inline(__always)
+    static var sleepWaitMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1).unsafelyUnwrapped }
+
     /// Now, in `uv_hrtime()` nanoseconds (CLOCK_MONOTONIC).
     static func now() -> UInt64 { uv_hrtime() }
 
@@ -80,14 +86,22 @@ extension Hub {
         let now = Hub.now()
         let readyBefore = sched.pointee.ready_count
         while let first = timers.first(), first.deadline <= now {
-            if first.interrupts && sched.pointee.ready_count != readyBefore {
+            guard first.interrupts else {
+                guard case .wake(let fiber)? = timers.popFirst() else { preconditionFailure("a wake-up timer without its fiber") }
+                weave_sched_wake_soon(sched, fiber)
+                continue
+            }
+            weave_sched_wake_now(sched)
+            if sched.pointee.ready_count != readyBefore {
                 // Not re-armed: an expired uv timer would fire again within this same
-                // `uv__run_timers` pass, before anything ran. `drive` resumes the batch.
+                // `uv__run_timers` pass, before anything ran. `drive` resumes the batch
+                // once the run queue has had its turn.
                 timersDeferred = true
                 return
             }
             fire(timers.popFirst().unsafelyUnwrapped)
         }
+        weave_sched_wake_now(sched)
         armTimer()
     }
 
@@ -100,7 +114,7 @@ extension Hub {
     private func fire(_ action: TimerNode.Action) {
         switch action {
         case .wake(let fiber):
-            weave_fiber_wake(sched, fiber)
+            weave_fiber_wake_sleeper(sched, fiber)
         case .failWait(let coroutine, let reason, let timeout):
             guard coroutine.state == .parked else { return }
             coroutine.resumeError = TimeoutError(operation: reason.description, timeout: timeout)

@@ -99,8 +99,10 @@ struct TimerTests {
             var wins = 0
             for _ in 0..<20 {
                 let queue = try Queue<Int>()
+                // Due 2 ms from now by this coroutine's clock, whenever the putter starts.
+                let putAt = ContinuousClock.now + .milliseconds(2)
                 let putter = try spawn { () throws -> Void in
-                    try AnyCoroutine.sleep(for: .milliseconds(2))
+                    try AnyCoroutine.sleep(until: putAt)
                     try queue.put(1)
                 }
                 if (try? withTimeout(.milliseconds(3)) { try queue.get() }) != nil { wins += 1 }
