@@ -147,11 +147,11 @@ typedef struct weave_fiber {
 typedef struct weave_sched {
     weave_fiber host;                 // the hub's own context (the thread's stack)
     weave_fiber *current;             // the running fiber (host while the loop runs)
-    // Two FIFOs of runnable coroutines. `ready`: new coroutines and those that yielded.
-    // `woken`: coroutines made ready after parking (timers, I/O, primitives), which run
-    // first, so that a wake-up never waits behind a backlog of first runs; a `ready`
-    // coroutine still runs at least once every WEAVE_WOKEN_STREAK dispatches, so neither
-    // queue can starve the other.
+    // Two FIFOs of runnable coroutines. `woken`: coroutines the loop woke (timers, I/O,
+    // other threads), which run first, so that a wake-up never waits behind a backlog of
+    // first runs. `ready`: the rest (new coroutines, those that yielded, those woken by
+    // another coroutine). A `ready` coroutine still runs at least once every
+    // WEAVE_WOKEN_STREAK dispatches, so neither queue can starve the other.
     weave_fiber *ready_head;
     weave_fiber *ready_tail;
     weave_fiber *woken_head;
@@ -364,10 +364,18 @@ static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
 }
 
 /// Makes a parked fiber ready (returns 1), or does nothing if it is not parked (returns 0).
-/// It joins the `woken` queue, ahead of coroutines that have not started.
+/// Woken by the loop (a timer, I/O, another thread: the host is running), it joins the
+/// `woken` queue, ahead of coroutines that have not started. Woken by another coroutine
+/// (a lock, a queue, a join), it joins the `ready` queue in turn: hand-offs between
+/// coroutines keep their FIFO order, and a join woken per finished coroutine does not
+/// run once per coroutine.
 static inline int weave_fiber_wake(weave_sched *s, weave_fiber *f) {
     if (f->state != WEAVE_FIBER_PARKED) return 0;
     f->state = WEAVE_FIBER_READY;
+    if (s->current != &s->host) {
+        weave_sched_ready(s, f);
+        return 1;
+    }
     if (f->queued) return 1;
     f->queued = 1;
     f->next = NULL;
