@@ -84,7 +84,11 @@ def us(v):
     return f"{v / 1000:.2f} ms"
 
 table = [("case", "impl", "p50 late", "p99 late", "max late", "earliest", "other")]
-for (bench, impl, sleep), r in sorted(best.items(), key=lambda kv: (kv[0][0] != "lateness", kv[0][0], float(kv[0][2] or 0), kv[0][1])):
+def order(kv):
+    (bench, impl, sleep) = kv[0]
+    return (["lateness", "sleepers", "instant"].index(bench), float(sleep) if bench == "lateness" else 0, impl != "weave")
+
+for (bench, impl, sleep), r in sorted(best.items(), key=order):
     if bench == "lateness":
         table.append((f"sleep {sleep} ms, idle", impl, us(r["late_p50_us"]), us(r["late_p99_us"]), us(r["late_max_us"]), us(r["earliest_us"]), f"{r['rounds']} rounds"))
     elif bench == "sleepers":
