@@ -1,3 +1,5 @@
+import CWeaveContext
+
 /// A hub's pending deadlines: a 4-ary min-heap of plain values (deadline, sequence, slot)
 /// over a table of actions. A hub keeps one and arms a single `uv_timer_t` for its earliest
 /// entry, instead of a libuv handle (and a close) per sleep.
@@ -11,20 +13,24 @@
 struct TimerHeap {
     /// One heap entry. `sequence` orders equal deadlines first-in first-out and tells a live
     /// entry from one whose timer was removed (its slot then holds another sequence).
+    /// `tagged` is the slot, with `interruptsBit` set for anything but a plain wake-up.
     struct Entry {
         var deadline: UInt64
         var sequence: UInt32
-        var slot: UInt32
+        var tagged: UInt32
+
+        var slot: Int { Int(tagged & ~TimerHeap.interruptsBit) }
     }
 
-    private struct Record {
-        /// The sequence of the timer that owns the slot; 0 while the slot is free.
-        var sequence: UInt32 = 0
-        var action: TimerNode.Action?
-    }
+    static let interruptsBit: UInt32 = 1 << 31
 
     private var entries: [Entry] = []
-    private var records: [Record] = []
+    // The table, by slot, split so that a wake-up reads only small dense arrays: the live
+    // timer's sequence (0 while the slot is free), the fiber of a wake-up, and the action
+    // of every other kind (a larger value, read only for those).
+    private var sequences: [UInt32] = []
+    private var wakeFibers: [UnsafeMutablePointer<weave_fiber>?] = []
+    private var actions: [TimerNode.Action?] = []
     private var freeSlots: [UInt32] = []
     private var lastSequence: UInt32 = 0
     /// Entries in `entries` whose timer was removed.
@@ -38,24 +44,34 @@ struct TimerHeap {
     mutating func insert(deadline: UInt64, _ action: TimerNode.Action) -> TimerNode {
         lastSequence &+= 1
         if lastSequence == 0 { lastSequence = 1 }
-        let slot: UInt32
+        let slot: Int
         if let free = freeSlots.popLast() {
-            slot = free
-            records[Int(slot)] = Record(sequence: lastSequence, action: action)
+            slot = Int(free)
         } else {
-            slot = UInt32(records.count)
-            records.append(Record(sequence: lastSequence, action: action))
+            slot = sequences.count
+            precondition(UInt32(slot) < TimerHeap.interruptsBit, "too many timers")
+            sequences.append(0)
+            wakeFibers.append(nil)
+            actions.append(nil)
         }
-        entries.append(Entry(deadline: deadline, sequence: lastSequence, slot: slot))
+        sequences[slot] = lastSequence
+        var tagged = UInt32(slot)
+        if case .wake(let fiber) = action {
+            wakeFibers[slot] = fiber
+        } else {
+            actions[slot] = action
+            tagged |= TimerHeap.interruptsBit
+        }
+        entries.append(Entry(deadline: deadline, sequence: lastSequence, tagged: tagged))
         siftUp(entries.count - 1)
-        return TimerNode(slot: slot, sequence: lastSequence)
+        return TimerNode(slot: UInt32(slot), sequence: lastSequence)
     }
 
     /// Removes the timer if it is still pending; returns whether it was.
     @discardableResult
     mutating func remove(_ node: TimerNode) -> Bool {
         let slot = Int(node.slot)
-        guard slot < records.count, records[slot].sequence == node.sequence else { return false }
+        guard slot < sequences.count, sequences[slot] == node.sequence else { return false }
         free(slot)
         removedEntries += 1
         if removedEntries > 64 && removedEntries > entries.count / 2 { compact() }
@@ -66,11 +82,7 @@ struct TimerHeap {
     /// but a plain wake-up); drops removed entries found on top.
     mutating func first() -> (deadline: UInt64, interrupts: Bool)? {
         while let top = entries.first {
-            let record = records[Int(top.slot)]
-            if record.sequence == top.sequence {
-                if case .wake = record.action.unsafelyUnwrapped { return (top.deadline, false) }
-                return (top.deadline, true)
-            }
+            if sequences[top.slot] == top.sequence { return (top.deadline, top.tagged & TimerHeap.interruptsBit != 0) }
             removeTop()
             removedEntries -= 1
         }
@@ -80,8 +92,14 @@ struct TimerHeap {
     /// Takes the earliest live timer's action out of the heap.
     mutating func popFirst() -> TimerNode.Action? {
         guard first() != nil else { return nil }
-        let slot = Int(entries[0].slot)
-        let action = records[slot].action
+        let top = entries[0]
+        let slot = top.slot
+        let action: TimerNode.Action?
+        if top.tagged & TimerHeap.interruptsBit == 0 {
+            action = .wake(wakeFibers[slot].unsafelyUnwrapped)
+        } else {
+            action = actions[slot]
+        }
         removeTop()
         free(slot)
         return action
@@ -92,7 +110,9 @@ struct TimerHeap {
     mutating func removeAll() -> Int {
         let live = count
         entries.removeAll()
-        records.removeAll()
+        sequences.removeAll()
+        wakeFibers.removeAll()
+        actions.removeAll()
         freeSlots.removeAll()
         removedEntries = 0
         return live
@@ -100,7 +120,7 @@ struct TimerHeap {
 
     /// The live deadlines in firing order (tests only: O(n log n)).
     func liveDeadlinesInOrder() -> [UInt64] {
-        entries.filter { records[Int($0.slot)].sequence == $0.sequence }.sorted(by: TimerHeap.fires).map(\.deadline)
+        entries.filter { sequences[$0.slot] == $0.sequence }.sorted(by: TimerHeap.fires).map(\.deadline)
     }
 
     // MARK: - Heap
@@ -112,7 +132,8 @@ struct TimerHeap {
     }
 
     private mutating func free(_ slot: Int) {
-        records[slot] = Record()
+        sequences[slot] = 0
+        if wakeFibers[slot] != nil { wakeFibers[slot] = nil } else { actions[slot] = nil }
         freeSlots.append(UInt32(slot))
     }
 
@@ -161,8 +182,8 @@ struct TimerHeap {
     /// Drops every removed entry and rebuilds the heap: O(n), amortised over the removals
     /// that made it due.
     private mutating func compact() {
-        let records = self.records
-        entries.removeAll { records[Int($0.slot)].sequence != $0.sequence }
+        let sequences = self.sequences
+        entries.removeAll { sequences[$0.slot] != $0.sequence }
         removedEntries = 0
         guard entries.count > 1 else { return }
         var index = (entries.count - 2) / 4
