@@ -11,6 +11,7 @@
 //   weave-timers instant [N=100000]      N coroutines sleep until one instant (500 ms after
 //                                        the start): time from that instant until the last has
 //                                        woken and run, and wakes per second
+//   (WEAVE_TIMERS_STACK_KIB=64 runs sleepers and instant on 64 KiB stacks; default 256 KiB)
 //   weave-timers race [ROUNDS=20]        withTimeout(3 ms) { queue.get() } against a put due
 //                                        at 2 ms: how often the value wins
 //
@@ -87,7 +88,7 @@ func sleepers() throws {
     let started = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
     let woke = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
     defer { late.deallocate(); started.deallocate(); woke.deallocate() }
-    let spawnNanos = try Weave.run { () throws -> UInt64 in
+    let spawnNanos = try Weave.run(configuration: configuration()) { () throws -> UInt64 in
         let group = WaitGroup()
         try group.add(n)
         let t0 = nowNanos()
@@ -115,6 +116,13 @@ func sleepers() throws {
           "late_max_us": num(Double(sorted.last!) / 1000), "earliest_us": num(Double(sorted.first!) / 1000)])
 }
 
+/// The hub configuration: the default, or `WEAVE_TIMERS_STACK_KIB` KiB stacks.
+func configuration() -> Hub.Configuration {
+    var configuration = Hub.Configuration()
+    if let text = getenv("WEAVE_TIMERS_STACK_KIB"), let kib = Int(String(cString: text)) { configuration.stackSize = kib * 1024 }
+    return configuration
+}
+
 // MARK: - instant
 
 final class Counter { var value = 0; var last: UInt64 = 0 }
@@ -122,7 +130,7 @@ final class Counter { var value = 0; var last: UInt64 = 0 }
 func instant() throws {
     let n = argument(2, default: 100_000)
     let lead = UInt64(argument(3, default: 2000)) * 1_000_000
-    let (spawnNanos, wakeNanos) = try Weave.run { () throws -> (UInt64, UInt64) in
+    let (spawnNanos, wakeNanos) = try Weave.run(configuration: configuration()) { () throws -> (UInt64, UInt64) in
         let group = WaitGroup()
         let counter = Counter()
         try group.add(n)
