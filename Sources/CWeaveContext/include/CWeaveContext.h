@@ -166,7 +166,7 @@ typedef struct weave_sched {
     // Sleepers whose timers fired, not yet woken (see weave_sched_wake_soon): a ring.
     uint32_t wake_soon_start;
     uint32_t wake_soon_count;
-    struct weave_fiber *wake_soon[8];
+    struct weave_fiber *wake_soon[16];
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
