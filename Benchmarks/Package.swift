@@ -36,6 +36,12 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveSyncMicro"
         ),
+        // Timer lateness and wake rate beside Go (compare-timers.sh, Peers/go-timers).
+        .executableTarget(
+            name: "weave-timers",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveTimers"
+        ),
         // ProcessPool beside multiprocessing.Pool (compare-procpool.sh); its own worker program.
         .executableTarget(
             name: "weave-procpool",

@@ -96,7 +96,8 @@ typedef struct weave_fiber {
     uint8_t named;                    // `name` holds the coroutine's name (else unnamed)
     uint8_t cacheable;                // its stack is of the size `weave_sched.stack_cache` takes
     uint8_t detached;                 // spawned without an object (`owner` may be made later)
-    uint8_t reserved[2];
+    uint8_t timer_fired;              // the timer of the sleep it is in has fired (see weave_sched_wake_soon)
+    uint8_t reserved[1];
     // Line 1: set at spawn and at the end, read when the coroutine starts or a report
     // needs it.
     void (*entry)(void *fiber);       // the Swift entry, called by the C start routine
@@ -148,14 +149,26 @@ typedef struct weave_fiber {
 typedef struct weave_sched {
     weave_fiber host;                 // the hub's own context (the thread's stack)
     weave_fiber *current;             // the running fiber (host while the loop runs)
-    weave_fiber *ready_head;          // FIFO of runnable coroutines
+    // Two FIFOs of runnable coroutines. `woken`: coroutines the loop woke (timers, I/O,
+    // other threads), which run first, so that a wake-up never waits behind a backlog of
+    // first runs. `ready`: the rest (new coroutines, those that yielded, those woken by
+    // another coroutine). A `ready` coroutine still runs at least once every
+    // WEAVE_WOKEN_STREAK dispatches, so neither queue can starve the other.
+    weave_fiber *ready_head;
     weave_fiber *ready_tail;
+    weave_fiber *woken_head;
+    weave_fiber *woken_tail;
     weave_fiber *all_head;            // every live coroutine (for shutdown and reports)
     weave_fiber *zombies;             // finished fibers whose stacks wait to be recycled
     uint64_t ready_count;
     uint64_t alive_count;
     uint64_t switches;                // total switches (the watchdog reads it; see transfer_ex)
     uint32_t dispatches_since_poll;   // hand-offs since the host last polled libuv
+    uint32_t woken_streak;            // `woken` dispatches since the last `ready` one
+    // Sleepers whose timers fired, not yet woken (see weave_sched_wake_soon): a ring.
+    uint32_t wake_soon_start;
+    uint32_t wake_soon_count;
+    struct weave_fiber *wake_soon[16];
     uint32_t poll_interval;           // poll I/O at least every this many hand-offs
     int check_exclusivity;            // trap when a coroutine switches out inside an access
     int swap_exclusivity;             // 0 only in the opt-in strict mode
@@ -184,6 +197,14 @@ typedef struct weave_sched {
     uint32_t idle;
     uint64_t idle_mark;
 } weave_sched;
+
+/// How many woken coroutines may run in a row while a `ready` one (new, or yielded) waits.
+#define WEAVE_WOKEN_STREAK 64u
+
+/// Whether any coroutine is runnable.
+static inline int weave_sched_has_ready(const weave_sched *s) {
+    return s->ready_head != NULL || s->woken_head != NULL;
+}
 
 /// Finds the calling thread's head of Swift's exclusivity access list: begins two nested
 /// tracked accesses on locals, looks for the word in libswiftCore's thread-local block
@@ -333,7 +354,8 @@ static inline weave_fiber *weave_sched_take_stack_cache(weave_sched *s) {
     return c;
 }
 
-/// Appends a fiber to the run queue. No effect when already queued.
+/// Appends a fiber to the `ready` queue (a new coroutine, or one that yields). No effect
+/// when already queued.
 static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
     if (f->queued) return;
     f->queued = 1;
@@ -344,11 +366,60 @@ static inline void weave_sched_ready(weave_sched *s, weave_fiber *f) {
 }
 
 /// Makes a parked fiber ready (returns 1), or does nothing if it is not parked (returns 0).
+/// Woken by the loop (a timer, I/O, another thread: the host is running), it joins the
+/// `woken` queue, ahead of coroutines that have not started. Woken by another coroutine
+/// (a lock, a queue, a join), it joins the `ready` queue in turn: hand-offs between
+/// coroutines keep their FIFO order, and a join woken per finished coroutine does not
+/// run once per coroutine.
 static inline int weave_fiber_wake(weave_sched *s, weave_fiber *f) {
     if (f->state != WEAVE_FIBER_PARKED) return 0;
     f->state = WEAVE_FIBER_READY;
-    weave_sched_ready(s, f);
+    if (s->current != &s->host) {
+        weave_sched_ready(s, f);
+        return 1;
+    }
+    if (f->queued) return 1;
+    f->queued = 1;
+    f->next = NULL;
+    if (s->woken_tail) s->woken_tail->next = f; else s->woken_head = f;
+    s->woken_tail = f;
+    s->ready_count++;
     return 1;
+}
+
+/// Wakes a sleeper whose timer fired, marking the timer as gone (the sleep then need not
+/// look it up to remove it).
+static inline void weave_fiber_wake_sleeper(weave_sched *s, weave_fiber *f) {
+    f->timer_fired = 1;
+    weave_fiber_wake(s, f);
+}
+
+/// Wakes the sleeper `f` a few timers later: its control block is fetched now and touched
+/// only once the next timers have been taken off the heap, so that a batch of due timers
+/// waits for many cache misses at once, not one at a time. Keeps the order; call
+/// `weave_sched_wake_now` before anything else may read the run queue.
+static inline void weave_sched_wake_soon(weave_sched *s, weave_fiber *f) {
+    __builtin_prefetch(f, 1);
+    const uint32_t size = sizeof s->wake_soon / sizeof s->wake_soon[0];
+    if (s->wake_soon_count == size) {
+        const uint32_t oldest = s->wake_soon_start;
+        weave_fiber_wake_sleeper(s, s->wake_soon[oldest]);
+        s->wake_soon[oldest] = f;
+        s->wake_soon_start = (oldest + 1) % size;
+    } else {
+        s->wake_soon[(s->wake_soon_start + s->wake_soon_count) % size] = f;
+        s->wake_soon_count++;
+    }
+}
+
+/// Wakes every sleeper `weave_sched_wake_soon` holds, in order.
+static inline void weave_sched_wake_now(weave_sched *s) {
+    const uint32_t size = sizeof s->wake_soon / sizeof s->wake_soon[0];
+    while (s->wake_soon_count) {
+        weave_fiber_wake_sleeper(s, s->wake_soon[s->wake_soon_start]);
+        s->wake_soon_start = (s->wake_soon_start + 1) % size;
+        s->wake_soon_count--;
+    }
 }
 
 /// Switches the current coroutine out until another party makes it ready again. Control

@@ -33,12 +33,26 @@ extension AnyCoroutine {
     /// the ``TimeoutError`` of an enclosing `withTimeout` scope that expires.
     public static func sleep(for duration: Duration) throws {
         if duration <= .zero { return try yield() }
-        let coroutine = try requireCurrent()
+        // On the fiber, not the coroutine object: a detached coroutine has none, and making
+        // one would cost an allocation per sleep. The object is made only to throw.
+        guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else {
+            throw WeaveError(.notInCoroutine, "sleep(for:) must be called from a coroutine (inside Weave.run)")
+        }
+        let sched = weave_sched_current().unsafelyUnwrapped
+        let hub = Hub.of(sched)
         let deadline = Hub.deadline(after: duration)
-        let timer = coroutine.hub.addTimer(deadline: deadline, .wake(coroutine))
-        defer { coroutine.hub.removeTimer(timer) }
+        fiber.pointee.timer_fired = 0
+        let timer = hub.addTimer(deadline: deadline, .wake(fiber))
+        // A fired timer is gone already: no look-up in the heap's table (a cache miss).
+        defer { if fiber.pointee.timer_fired == 0 { hub.removeTimer(timer) } }
         repeat {
-            try coroutine.park(.sleep)
+            if fiber.pointee.interrupts != 0 { try AnyCoroutine.of(fiber).throwInterruption() }
+            fiber.pointee.wait_object = Hub.sleepWaitMarker
+            fiber.pointee.state = WEAVE_FIBER_PARKED
+            weave_sched_suspend(sched)
+            fiber.pointee.state = WEAVE_FIBER_RUNNING
+            fiber.pointee.wait_object = nil
+            if fiber.pointee.interrupts & WEAVE_INTERRUPT_RESUME_ERROR != 0 { try AnyCoroutine.of(fiber).throwResumeError() }
         } while Hub.now() < deadline
     }
 

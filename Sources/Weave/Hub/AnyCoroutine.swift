@@ -69,6 +69,7 @@ public class AnyCoroutine: CustomStringConvertible {
     var waitReason: WaitReason {
         get {
             if let fiber, let object = fiber.pointee.wait_object {
+                if object == Hub.sleepWaitMarker { return .sleep }
                 let operation = UnsafeRawPointer(fiber.pointee.wait_operation.unsafelyUnwrapped).assumingMemoryBound(to: UInt8.self)
                 return .primitive(Unmanaged.fromOpaque(object),
                                   WaitOperation(start: operation, count: Int(fiber.pointee.wait_operation_length)))

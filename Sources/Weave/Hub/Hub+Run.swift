@@ -15,6 +15,9 @@ extension Hub {
         return try main.join()
     }
 
+    /// How far off the next timer must be for the hub to give free stacks back (hrtime ns).
+    static let idleStackReleaseMargin: UInt64 = 1_000_000
+
     /// Runs coroutines and the loop until `done()`; returns the report instead of hanging
     /// when every coroutine is parked and nothing can wake one.
     func drive(until done: () -> Bool) -> DeadlockError? {
@@ -22,14 +25,25 @@ extension Hub {
             weave_sched_run(sched)
             recycleZombies()
             if done() { return nil }
-            let hasReady = sched.pointee.ready_head != nil
+            if timersDeferred { fireTimers() }
+            let hasReady = weave_sched_has_ready(sched) != 0
             if !hasReady && uv_loop_alive(loop) == 0 && outsideWork == 0 {
                 return deadlockReport()
             }
-            // About to block in the poll: a good moment to give free stacks back.
-            if !hasReady { releaseIdleStacks() }
+            // About to block in the poll: a good moment to give free stacks back, unless a
+            // timer is due soon: unmapping what a burst of coroutines left can take tens of
+            // milliseconds, and every wake-up due meanwhile would be that late.
+            if !hasReady {
+                if let first = timers.first(), first.deadline < Hub.now() &+ Hub.idleStackReleaseMargin {
+                    recycleZombies()
+                } else {
+                    releaseIdleStacks()
+                }
+            }
             uv_run(loop, hasReady ? UV_RUN_NOWAIT : UV_RUN_ONCE)
             weave_sched_mark_busy(sched)
+            // libuv fires its timer by its millisecond clock; the deadline is in nanoseconds.
+            fireDueTimers()
         }
     }
 

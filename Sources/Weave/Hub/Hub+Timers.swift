@@ -2,6 +2,12 @@ import CLibUV
 import CWeaveContext
 
 extension Hub {
+    /// What `sleep` leaves in `weave_fiber.wait_object` (where a wait on a primitive leaves
+    /// the primitive), so that reports say "sleep" without the coroutine object. Never a
+    /// valid object address (objects are aligned), never dereferenced.
+    @inline(__always)
+    static var sleepWaitMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1).unsafelyUnwrapped }
+
     /// Now, in `uv_hrtime()` nanoseconds (CLOCK_MONOTONIC).
     static func now() -> UInt64 { uv_hrtime() }
 
@@ -16,13 +22,28 @@ extension Hub {
         return sum.overflow ? .max : sum.partialValue
     }
 
+    /// The whole milliseconds to give `uv_timer_start` at `now` (hrtime ns) so that the loop
+    /// wakes at `deadline`, never before: the remaining time rounded up.
+    ///
+    /// libuv adds the delay to its cached clock (`uv_now`, whole milliseconds, floored), and
+    /// its poll then sleeps for the difference between that expiry and the same cached
+    /// clock, counted by the kernel from the real current time. So the delay must be
+    /// measured from the real time, not from `uv_now`: measuring from the floored clock and
+    /// rounding up again is what made every sleep about 1 ms late. The caller refreshes the
+    /// cached clock first (`uv_update_time`), so that the poll counts from the same tick.
+    static func timerDelay(now: UInt64, deadline: UInt64) -> UInt64 {
+        guard deadline > now else { return 0 }
+        let remaining = deadline - now
+        return remaining / 1_000_000 + (remaining % 1_000_000 == 0 ? 0 : 1)
+    }
+
     /// Schedules `action` at `deadline` (hrtime ns).
     @discardableResult
     func addTimer(deadline: UInt64, _ action: TimerNode.Action) -> TimerNode {
-        timerSequence &+= 1
-        let node = TimerNode(deadline: deadline, sequence: timerSequence, action: action)
-        timers.insert(node)
-        if timers.first === node { armTimer() }
+        let node = timers.insert(deadline: deadline, action)
+        // Only an earlier deadline needs the uv timer now; the prepare callback re-arms
+        // precisely just before the loop blocks.
+        if armedDeadline.map({ deadline < $0 }) ?? true { armTimer() }
         return node
     }
 
@@ -32,40 +53,68 @@ extension Hub {
         timers.remove(node)
     }
 
-    /// Arms the uv timer for the earliest deadline. libuv times from the loop's cached
-    /// millisecond clock, so the time is refreshed first and the delay rounded up: the
-    /// timer never fires before the deadline, and `fireTimers` re-checks anyway.
+    /// Arms the uv timer for the earliest deadline (see `timerDelay`), or stops it when
+    /// nothing is pending. Cheap when nothing changed: two clock reads.
     func armTimer() {
-        guard let first = timers.first else {
-            if armedDeadline != nil {
+        guard let first = timers.first() else {
+            if armedExpiry != nil {
                 uv_timer_stop(timerHandle)
-                armedDeadline = nil
+                armedExpiry = nil
             }
+            armedDeadline = nil
             return
         }
-        if armedDeadline == first.deadline { return }
         uv_update_time(loop)
-        let loopNow = uv_now(loop) &* 1_000_000
-        let delay = first.deadline > loopNow ? (first.deadline - loopNow + 999_999) / 1_000_000 : 0
-        uv_timer_start(timerHandle, hubTimerCallback, delay, 0)
+        let delay = Hub.timerDelay(now: Hub.now(), deadline: first.deadline)
+        let expiry = uv_now(loop) &+ delay
         armedDeadline = first.deadline
+        if expiry == armedExpiry { return }
+        uv_timer_start(timerHandle, hubTimerCallback, delay, 0)
+        armedExpiry = expiry
     }
 
-    /// Fires every timer whose deadline has passed, then re-arms for the next one.
+    /// Fires the timers whose deadline has passed, in deadline order, then re-arms for the
+    /// next one.
+    ///
+    /// A timer that interrupts a coroutine (a timed-out wait, an expired scope, a callback)
+    /// does not fire in the same batch as an earlier timer that made coroutines ready: the
+    /// batch stops there (`timersDeferred`), the run queue runs, and the rest fires after.
+    /// So a result due before a deadline wins over it, even when the loop reaches both
+    /// deadlines late (gevent runs each timer's greenlet before the next timer).
     func fireTimers() {
-        armedDeadline = nil
+        timersDeferred = false
         let now = Hub.now()
-        while let first = timers.first, first.deadline <= now {
-            timers.remove(first)
-            fire(first)
+        let readyBefore = sched.pointee.ready_count
+        while let first = timers.first(), first.deadline <= now {
+            guard first.interrupts else {
+                guard case .wake(let fiber)? = timers.popFirst() else { preconditionFailure("a wake-up timer without its fiber") }
+                weave_sched_wake_soon(sched, fiber)
+                continue
+            }
+            weave_sched_wake_now(sched)
+            if sched.pointee.ready_count != readyBefore {
+                // Not re-armed: an expired uv timer would fire again within this same
+                // `uv__run_timers` pass, before anything ran. `drive` resumes the batch
+                // once the run queue has had its turn.
+                timersDeferred = true
+                return
+            }
+            fire(timers.popFirst().unsafelyUnwrapped)
         }
+        weave_sched_wake_now(sched)
         armTimer()
     }
 
-    private func fire(_ node: TimerNode) {
-        switch node.action {
-        case .wake(let coroutine):
-            makeReady(coroutine)
+    /// Fires what is due when the poll returned at a deadline that libuv's millisecond
+    /// clock has not reached yet. (A stopped batch waits for the run queue instead.)
+    func fireDueTimers() {
+        if !timersDeferred, let first = timers.first(), first.deadline <= Hub.now() { fireTimers() }
+    }
+
+    private func fire(_ action: TimerNode.Action) {
+        switch action {
+        case .wake(let fiber):
+            weave_fiber_wake_sleeper(sched, fiber)
         case .failWait(let coroutine, let reason, let timeout):
             guard coroutine.state == .parked else { return }
             coroutine.resumeError = TimeoutError(operation: reason.description, timeout: timeout)
@@ -80,5 +129,8 @@ extension Hub {
 
 private let hubTimerCallback: @convention(c) (UnsafeMutablePointer<uv_timer_t>?) -> Void = { handle in
     guard let data = handle?.pointee.data else { return }
-    Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue().fireTimers()
+    let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
+    // The uv timer is stopped now (it does not repeat): arm it again whatever the expiry.
+    hub.armedExpiry = nil
+    hub.fireTimers()
 }

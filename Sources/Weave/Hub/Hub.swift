@@ -28,8 +28,13 @@ public final class Hub {
     let logger: Logger
 
     @exclusivity(unchecked) var timers = TimerHeap()
-    @exclusivity(unchecked) var timerSequence: UInt64 = 0
+    /// The deadline the uv timer was last armed for (hrtime ns), nil when stopped.
     @exclusivity(unchecked) var armedDeadline: UInt64?
+    /// When the uv timer expires on libuv's clock (`uv_now` ms), nil when stopped.
+    @exclusivity(unchecked) var armedExpiry: UInt64?
+    /// A batch of due timers stopped before an interruption, so that the coroutines that
+    /// earlier timers woke run first (see `fireTimers`); the rest fires after the next pass.
+    @exclusivity(unchecked) var timersDeferred = false
     var nextScopeID: UInt64 = 0
     /// Work in flight outside the loop (thread pool, bridges, children) that will wake a
     /// coroutine later: while non-zero, an idle loop is waiting, not deadlocked.
@@ -227,11 +232,17 @@ public final class Hub {
 }
 
 /// Keeps the poll from blocking while coroutines are ready (`uv_stop` makes libuv's poll
-/// timeout zero for this pass).
+/// timeout zero for this pass), and otherwise arms the timer from the current time just
+/// before the poll, so that the poll's timeout counts from the same millisecond as the
+/// delay (see `Hub.timerDelay`).
 private let hubPrepareCallback: @convention(c) (UnsafeMutablePointer<uv_prepare_t>?) -> Void = { handle in
     guard let data = handle?.pointee.data else { return }
     let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
-    if hub.sched.pointee.ready_head != nil { uv_stop(hub.loop) }
+    if weave_sched_has_ready(hub.sched) != 0 {
+        uv_stop(hub.loop)
+    } else if hub.armedDeadline != nil {
+        hub.armTimer()
+    }
     // The poll may block from here: waiting for I/O is idle time, not a stalled loop.
     weave_sched_mark_idle(hub.sched)
 }

@@ -1,9 +1,14 @@
-/// One pending deadline in a hub's timer heap.
-final class TimerNode {
+import CWeaveContext
+
+/// One pending timer of a hub: where its action waits in the hub's ``TimerHeap``, and the
+/// sequence number that tells it from later timers given the same place. A plain value,
+/// so arming a timer allocates nothing; removing one that has fired does nothing.
+struct TimerNode {
     enum Action {
         /// Wake a sleeping coroutine if it is parked. The timer lives only as long as the
-        /// call that armed it, so a parked coroutine is parked in that call.
-        case wake(AnyCoroutine)
+        /// call that armed it, so a parked coroutine is parked in that call, and its fiber
+        /// (unretained: no reference counting per sleep) is alive until the call returns.
+        case wake(UnsafeMutablePointer<weave_fiber>)
         /// Fail a coroutine's wait with a timeout, if it is still parked in it (a coroutine
         /// already woken keeps its result).
         case failWait(AnyCoroutine, WaitReason, Duration)
@@ -14,21 +19,8 @@ final class TimerNode {
         case callback(() -> Void)
     }
 
-    /// `uv_hrtime()` nanoseconds.
-    let deadline: UInt64
-    /// Breaks ties in arming order, so equal deadlines fire first-in first-out.
-    let sequence: UInt64
-    let action: Action
-    /// Position in the heap, or -1 once fired or removed.
-    var index = -1
-
-    init(deadline: UInt64, sequence: UInt64, action: Action) {
-        self.deadline = deadline
-        self.sequence = sequence
-        self.action = action
-    }
-
-    func fires(before other: TimerNode) -> Bool {
-        deadline < other.deadline || (deadline == other.deadline && sequence < other.sequence)
-    }
+    /// The timer's index in the heap's table of actions.
+    let slot: UInt32
+    /// Unique among pending timers; 0 is never given out.
+    let sequence: UInt32
 }
