@@ -82,8 +82,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Submitted and not yet sent to a worker, in order.
     var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
-    /// Task names by type (see `taskName(_:)`).
-    var taskNames: [ObjectIdentifier: String] = [:]
+    /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
+    var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
