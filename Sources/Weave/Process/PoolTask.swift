@@ -57,13 +57,28 @@ final class PoolTaskWaiter: PoolTaskSink {
 }
 
 extension PoolTask {
-    /// Decodes the `count` outputs of a finished task, in order.
+    /// Decodes the `count` outputs of a finished task, in order, straight into the array's
+    /// storage: this code is not specialized for `Output`, and an `append` a value would look
+    /// up `Array<Output>`'s metadata each time.
     func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
         if isBitwise { return try bitwiseOutputs(type) }
-        var outputs: [Output] = []
-        outputs.reserveCapacity(count)
-        try decodeOutputs(type) { outputs.append($0) }
-        return outputs
+        let bytes = try outcome.unsafelyUnwrapped.get()
+        return try bytes.withUnsafeBytes { raw in
+            let reader = BinaryReader(raw)
+            var position = 0
+            let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for index in 0..<count {
+                    let start = position
+                    try reader.skip(at: &position, depth: 0)
+                    (buffer.baseAddress! + index).initialize(to: try reader.decode(type, at: start, codingPath: [], depth: 0))
+                    initialized = index + 1
+                }
+            }
+            guard position == raw.count else {
+                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
+            }
+            return outputs
+        }
     }
 
     /// The outputs of a ``BitwiseProcessTask`` chunk: `count` values' bytes, copied at once
@@ -79,28 +94,6 @@ extension PoolTask {
                 bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             }
             initialized = count
-        }
-    }
-
-    /// Decodes the `count` outputs of a finished task, handing each to `body` in order
-    /// (no array of its own: the caller's buffer is reused chunk after chunk).
-    func decodeOutputs<Output: Decodable>(_ type: Output.Type, _ body: (Output) -> Void) throws {
-        if isBitwise {
-            for output in try bitwiseOutputs(type) { body(output) }
-            return
-        }
-        let bytes = try outcome.unsafelyUnwrapped.get()
-        try bytes.withUnsafeBytes { raw in
-            let reader = BinaryReader(raw)
-            var position = 0
-            for _ in 0..<count {
-                let start = position
-                try reader.skip(at: &position, depth: 0)
-                body(try reader.decode(type, at: start, codingPath: [], depth: 0))
-            }
-            guard position == raw.count else {
-                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
-            }
         }
     }
 }

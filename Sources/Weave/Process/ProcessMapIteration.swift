@@ -16,7 +16,11 @@
 /// only way to stop them), and those queued further back on a worker run, ignored.
 public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
-    private var tasks: AnyIterator<Task>
+    /// The input: an array is cut into slices, a chunk each (no copy, no call a task);
+    /// any other sequence is read one task at a time.
+    private var array: [Task]
+    private var arrayIndex = 0
+    private var tasks: AnyIterator<Task>?
     private let ordered: Bool
     private let chunkSize: Int
     private let timeout: Duration?
@@ -42,7 +46,12 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         if let maxInFlight, maxInFlight < 1 { throw WeaveError(.invalidArgument, "maxInFlight must be at least 1, not \(maxInFlight)") }
         self.coroutine = try AnyCoroutine.requireCurrent("ProcessPool.imap")
         self.pool = pool
-        self.tasks = AnyIterator(tasks.makeIterator())
+        if let array = tasks as? [Task] {
+            self.array = array
+        } else {
+            self.array = []
+            self.tasks = AnyIterator(tasks.makeIterator())
+        }
         self.ordered = ordered
         self.chunkSize = chunkSize
         self.timeout = timeout
@@ -88,7 +97,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             buffered.removeAll(keepingCapacity: true)
             bufferedHead = 0
             do {
-                try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success($0)) }
+                for output in try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success(output)) }
             } catch {
                 buffered.removeAll(keepingCapacity: true)
                 buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
@@ -112,7 +121,9 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             abandonAll(error)
             throw error
         }
-        try chunk.decodeOutputs(Task.Output.self) { outputs.append($0) }
+        // One append a chunk: this code is not specialized, and each append looks up
+        // `Array<Output>`'s metadata.
+        outputs.append(contentsOf: try chunk.decodeOutputs(Task.Output.self))
         return true
     }
 
@@ -128,12 +139,21 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         spareChunk = []
         defer { spareChunk = chunk }
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
-            chunk.removeAll(keepingCapacity: true)
-            while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
-            if chunk.count < chunkSize { inputDone = true }
-            if chunk.isEmpty { break }
+            let slice: ArraySlice<Task>
+            if let tasks {
+                chunk.removeAll(keepingCapacity: true)
+                while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
+                if chunk.count < chunkSize { inputDone = true }
+                slice = chunk[...]
+            } else {
+                let end = arrayIndex + Swift.min(chunkSize, array.count - arrayIndex)
+                slice = array[arrayIndex..<end]
+                arrayIndex = end
+                if end == array.count { inputDone = true }
+            }
+            if slice.isEmpty { break }
             do {
-                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self, dispatching: false))
+                outstanding.append(try pool.submit(slice, timeout: timeout, sink: self, dispatching: false))
                 submitted = true
             } catch {
                 inputDone = true

@@ -51,7 +51,7 @@ extension ProcessPool {
     /// Queues the tasks as one message (a chunk) and, unless `dispatching` is false (the
     /// caller submits a batch and dispatches once), sends what the workers have room for.
     /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
-    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
+    func submit<Task: ProcessTask>(_ tasks: ArraySlice<Task>, timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
         if let brokenError { throw brokenError }
         guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
         if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
