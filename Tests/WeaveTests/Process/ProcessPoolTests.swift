@@ -179,6 +179,9 @@ struct ProcessPoolTests {
     func cancelRunning() async throws {
         try await onHub {
             let pool = try testPool(workers: 1)
+            // The worker serves before the hang is sent: on a loaded machine its start can take
+            // longer than the wait below, and a task still queued is dropped, not killed.
+            #expect(try pool.apply(Square(1)) == 1)
             let before = pool.workerPIDs
             let caller = try spawn { try pool.apply(Hang(seconds: 60)) }
             try AnyCoroutine.sleep(for: .milliseconds(200))
