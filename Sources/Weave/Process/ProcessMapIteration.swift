@@ -155,6 +155,12 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             do {
                 outstanding.append(try pool.submit(slice, timeout: timeout, sink: self, dispatching: false))
                 submitted = true
+                // A worker with nothing to do gets this chunk now, not once the whole window
+                // is encoded: the workers start while the rest is encoded.
+                if pool.hasIdleWorker {
+                    pool.dispatch()
+                    try? pool.flushWorkers()
+                }
             } catch {
                 inputDone = true
                 let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)

@@ -81,6 +81,12 @@ extension ProcessPool {
         return info
     }
 
+    /// Whether a worker is serving with nothing in flight (and so waits for work).
+    var hasIdleWorker: Bool {
+        for worker in workers where worker.isReady && !worker.isRetiring && worker.inFlight.isEmpty { return true }
+        return false
+    }
+
     /// Moves queued tasks to workers with room, least loaded first.
     ///
     /// No worker takes more than its fair share of the work in hand, counting workers

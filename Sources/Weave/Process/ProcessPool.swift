@@ -219,6 +219,9 @@ public final class ProcessPool: HubResource, WaitTarget {
     ///
     /// With `chunkSize` above 1 a chunk is one unit of work: it travels in one frame, and a
     /// worker that dies in it fails the whole chunk (each of its indices yields the error).
+    /// For tasks so small that encoding them costs more than running them, a task type of
+    /// plain data can be a ``BitwiseProcessTask``: a chunk then travels as one copy of its
+    /// bytes each way.
     ///
     /// - Parameters:
     ///   - chunkSize: tasks sent per message; larger chunks amortise the round trip for
