@@ -34,7 +34,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// Outputs of the current chunk not yet yielded. Unchecked: touched only by `next()`
     /// in the iterating coroutine, never across a park; a check per output would cost
     /// more than the output.
-    @exclusivity(unchecked) private var buffered: [Result<Task.Output, any Error>] = []
+    @exclusivity(unchecked) private var buffered: [Task.Output] = []
+    /// Set instead of `buffered` when the chunk failed: yielded `bufferedCount` times.
+    @exclusivity(unchecked) private var bufferedFailure: (any Error)?
+    @exclusivity(unchecked) private var bufferedCount = 0
     @exclusivity(unchecked) private var bufferedHead = 0
     private var inputDone = false
     private var spareChunk: [Task] = []
@@ -79,9 +82,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// A cancellation of the iterating coroutine ends the iteration with its error.
     public func next() -> Result<Task.Output, any Error>? {
         while true {
-            if bufferedHead < buffered.count {
+            if bufferedHead < bufferedCount {
                 defer { bufferedHead += 1 }
-                return buffered[bufferedHead]
+                if let bufferedFailure { return .failure(bufferedFailure) }
+                return .success(buffered[bufferedHead])
             }
             refill()
             let chunk: PoolTask
@@ -94,13 +98,15 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 abandonAll(error)
                 return .failure(error)
             }
-            buffered.removeAll(keepingCapacity: true)
+            // The chunk's own array, yielded by index: no append (nor `Result`) an output.
             bufferedHead = 0
+            bufferedCount = chunk.count
             do {
-                for output in try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success(output)) }
+                buffered = try chunk.decodeOutputs(Task.Output.self)
+                bufferedFailure = nil
             } catch {
-                buffered.removeAll(keepingCapacity: true)
-                buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
+                buffered = []
+                bufferedFailure = error
             }
         }
     }
@@ -110,7 +116,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// Throws the chunk's failure, or the error that ended the wait (cancellation, an
     /// expired timeout scope), after abandoning what is still out.
     func appendNextChunk(to outputs: inout [Task.Output]) throws -> Bool {
-        precondition(ordered && bufferedHead == buffered.count, "appendNextChunk is map's alone")
+        precondition(ordered && bufferedHead == bufferedCount, "appendNextChunk is map's alone")
         refill()
         let chunk: PoolTask
         do {
