@@ -4,7 +4,8 @@
 #
 #   bash Benchmarks/compare-procpool-chunks.sh      (from anywhere; REPS=3, N=20000)
 #
-# Each repetition runs weave-procpool, then Benchmarks/Peers/procpool_trivial.py, for each
+# Each repetition runs weave-procpool (the task as a plain Codable ProcessTask, then as a
+# BitwiseProcessTask, sent as its bytes), then Benchmarks/Peers/procpool_trivial.py, for each
 # chunk size; the best of REPS is kept per side. Pool start-up is outside the timings on
 # both sides. Prints an aligned table with the ratios the targets are stated in.
 set -euo pipefail
@@ -19,6 +20,7 @@ trap 'rm -f "$OUT"' EXIT
 for _ in $(seq "$REPS"); do
   for chunk in 1 64; do
     "$BIN" trivial "$N" "$chunk" >>"$OUT"
+    "$BIN" bitwise "$N" "$chunk" >>"$OUT"
     python3 "$HERE/Peers/procpool_trivial.py" "$N" "$chunk" >>"$OUT"
   done
 done
@@ -31,14 +33,16 @@ for r in rows:
     best[key] = max(best.get(key, 0), r["tasks_per_s"])
 print(f"{sys.argv[3]} trivial tasks (x + 1), 2 workers, best of {sys.argv[2]} alternating runs")
 print()
-header = ("chunk size", "weave ProcessPool", "multiprocessing.Pool", "weave / Python", "target")
+header = ("chunk size", "task", "weave ProcessPool", "multiprocessing.Pool", "weave / Python", "target")
 targets = {1: ">= 5x", 64: ">= 2x"}
+kinds = (("Codable", "weave-ProcessPool(2)"), ("bitwise", "weave-ProcessPool(2)-bitwise"))
 lines = []
 for chunk in sorted({c for _, c in best}):
-    weave = best.get(("weave-ProcessPool(2)", chunk), 0)
     python = best.get(("py-mp-Pool(2)", chunk), 0)
-    ratio = f"{weave / python:.2f}x" if python else "-"
-    lines.append((str(chunk), f"{weave:,} tasks/s", f"{python:,} tasks/s", ratio, targets.get(chunk, "")))
+    for kind, impl in kinds:
+        weave = best.get((impl, chunk), 0)
+        ratio = f"{weave / python:.2f}x" if python else "-"
+        lines.append((str(chunk), kind, f"{weave:,} tasks/s", f"{python:,} tasks/s", ratio, targets.get(chunk, "")))
 widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
 def show(row):
     return "| " + " | ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |"

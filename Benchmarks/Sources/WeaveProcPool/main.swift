@@ -3,6 +3,7 @@
 //
 //   weave-procpool trivial [N] [CHUNK...]   Pool(2).map of N trivial tasks (x + 1): chunk sizes 1 and 64,
 //                                           or those given
+//   weave-procpool bitwise [N] [CHUNK...]   the same with a BitwiseProcessTask (sent as its bytes)
 //   weave-procpool cpu             64 tasks counting primes below 200k: serial vs Pool(2)
 //   weave-procpool latency [N]     one task at a time, N round trips: p50, p99
 //
@@ -12,6 +13,12 @@ import Glibc
 import Weave
 
 struct Increment: ProcessTask {
+    let value: Int
+    func run() throws -> Int { value + 1 }
+}
+
+/// The same task as its bytes (no Codable pass on either side).
+struct BitwiseIncrement: BitwiseProcessTask {
     let value: Int
     func run() throws -> Int { value + 1 }
 }
@@ -37,7 +44,7 @@ func countPrimes(below limit: Int) -> Int {
     return count
 }
 
-Weave.main(tasks: [Increment.self, CountPrimes.self])
+Weave.main(tasks: [Increment.self, BitwiseIncrement.self, CountPrimes.self])
 
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
@@ -96,19 +103,22 @@ try Weave.run {
     let pool = try ProcessPool(workers: 2)
     _ = try pool.map((0..<100).map(Increment.init))  // warm the workers
     switch mode {
-    case "trivial":
+    case "trivial", "bitwise":
         let chunkSizes = arguments.count > 3 ? arguments[3...].compactMap { Int($0) } : [1, 64]
+        let bitwise = mode == "bitwise"
         for chunkSize in chunkSizes {
             let workersBefore = workersCPUSeconds(pool.workerPIDs)
             let cpuBefore = processCPUSeconds()
             let start = ContinuousClock.now
-            let outputs = try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
+            let outputs = bitwise
+                ? try pool.map((0..<count).map(BitwiseIncrement.init), chunkSize: chunkSize)
+                : try pool.map((0..<count).map(Increment.init), chunkSize: chunkSize)
             let elapsed = seconds(since: start)
             let cpu = processCPUSeconds() - cpuBefore
             let workersCPU = workersCPUSeconds(pool.workerPIDs) - workersBefore
             precondition(outputs.last == count)
             // The parent's own CPU per task: steadier than the rate on a loaded machine.
-            emit([("bench", quoted("procpool_trivial")), ("impl", quoted("weave-ProcessPool(2)")), ("chunksize", "\(chunkSize)"),
+            emit([("bench", quoted("procpool_trivial")), ("impl", quoted(bitwise ? "weave-ProcessPool(2)-bitwise" : "weave-ProcessPool(2)")), ("chunksize", "\(chunkSize)"),
                   ("n", "\(count)"), ("secs", fixed(elapsed, 4)), ("tasks_per_s", "\(Int(Double(count) / elapsed))"),
                   ("parent_cpu_us_per_task", fixed(cpu * 1e6 / Double(count), 3)),
                   ("workers_cpu_us_per_task", fixed(workersCPU * 1e6 / Double(count), 3))])
@@ -137,7 +147,7 @@ try Weave.run {
         emit([("bench", quoted("procpool_latency")), ("impl", quoted("weave-ProcessPool(2)")), ("n", "\(count)"),
               ("p50_us", fixed(samples[samples.count / 2], 1)), ("p99_us", fixed(samples[samples.count * 99 / 100], 1))])
     default:
-        print("usage: weave-procpool trivial|cpu|latency [N]")
+        print("usage: weave-procpool trivial|bitwise|cpu|latency [N]")
     }
     pool.close()
     try pool.join()

@@ -33,12 +33,12 @@ final class BinaryReader {
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    func corrupted(_ message: String, codingPath: [any CodingKey]) -> DecodingError {
-        .dataCorrupted(.init(codingPath: codingPath, debugDescription: message))
+    func corrupted(_ message: String, codingPath: @autoclosure () -> [any CodingKey]) -> DecodingError {
+        .dataCorrupted(.init(codingPath: codingPath(), debugDescription: message))
     }
 
-    func tag(at position: Int, codingPath: [any CodingKey]) throws -> UInt8 {
-        guard position < bytes.count else { throw corrupted("input ends where a value should start", codingPath: codingPath) }
+    func tag(at position: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> UInt8 {
+        guard position < bytes.count else { throw corrupted("input ends where a value should start", codingPath: codingPath()) }
         return bytes[position]
     }
 
@@ -67,9 +67,9 @@ final class BinaryReader {
         return start..<position
     }
 
-    func string(_ range: Range<Int>, codingPath: [any CodingKey]) throws -> String {
+    func string(_ range: Range<Int>, codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
         guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
-            throw corrupted("invalid UTF-8 in a string", codingPath: codingPath)
+            throw corrupted("invalid UTF-8 in a string", codingPath: codingPath())
         }
         return text
     }
@@ -99,61 +99,63 @@ final class BinaryReader {
 
     // MARK: Primitives
 
-    func decodeBool(at position: Int, codingPath: [any CodingKey]) throws -> Bool {
-        switch try tag(at: position, codingPath: codingPath) {
+    func decodeBool(at position: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Bool {
+        switch try tag(at: position, codingPath: codingPath()) {
         case BinaryFormat.true: return true
         case BinaryFormat.false: return false
-        default: throw mismatch(Bool.self, at: position, codingPath: codingPath)
+        default: throw mismatch(Bool.self, at: position, codingPath: codingPath())
         }
     }
 
-    func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, at position: Int, codingPath: [any CodingKey]) throws -> T {
+    /// Always inlined: each caller asks for one concrete type, and a generic copy would
+    /// look up `Optional<T>`'s metadata on every call.
+    @inline(__always) func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, at position: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> T {
         var cursor = position + 1
         let value: T?
-        switch try tag(at: position, codingPath: codingPath) {
+        switch try tag(at: position, codingPath: codingPath()) {
         case BinaryFormat.signed:
             let raw = try varint(at: &cursor)
             value = T(exactly: Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))))
         case BinaryFormat.unsigned:
             value = T(exactly: try varint(at: &cursor))
-        default: throw mismatch(type, at: position, codingPath: codingPath)
+        default: throw mismatch(type, at: position, codingPath: codingPath())
         }
-        guard let value else { throw corrupted("number out of range for \(T.self)", codingPath: codingPath) }
+        guard let value else { throw corrupted("number out of range for \(T.self)", codingPath: codingPath()) }
         return value
     }
 
-    func decodeDouble(at position: Int, codingPath: [any CodingKey]) throws -> Double {
-        let tag = try self.tag(at: position, codingPath: codingPath)
+    func decodeDouble(at position: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Double {
+        let tag = try self.tag(at: position, codingPath: codingPath())
         switch tag {
         case BinaryFormat.double:
-            guard bytes.count - position >= 9 else { throw corrupted("input ends inside a number", codingPath: codingPath) }
+            guard bytes.count - position >= 9 else { throw corrupted("input ends inside a number", codingPath: codingPath()) }
             var bits: UInt64 = 0
             for index in 0..<8 { bits |= UInt64(bytes[position + 1 + index]) << (8 * UInt64(index)) }
             return Double(bitPattern: bits)
         case BinaryFormat.float:
-            guard bytes.count - position >= 5 else { throw corrupted("input ends inside a number", codingPath: codingPath) }
+            guard bytes.count - position >= 5 else { throw corrupted("input ends inside a number", codingPath: codingPath()) }
             var bits: UInt32 = 0
             for index in 0..<4 { bits |= UInt32(bytes[position + 1 + index]) << (8 * UInt32(index)) }
             return Double(Float(bitPattern: bits))
-        case BinaryFormat.signed: return Double(try decodeInteger(Int64.self, at: position, codingPath: codingPath))
-        case BinaryFormat.unsigned: return Double(try decodeInteger(UInt64.self, at: position, codingPath: codingPath))
-        default: throw mismatch(Double.self, at: position, codingPath: codingPath)
+        case BinaryFormat.signed: return Double(try decodeInteger(Int64.self, at: position, codingPath: codingPath()))
+        case BinaryFormat.unsigned: return Double(try decodeInteger(UInt64.self, at: position, codingPath: codingPath()))
+        default: throw mismatch(Double.self, at: position, codingPath: codingPath())
         }
     }
 
-    func decodeString(at position: Int, codingPath: [any CodingKey]) throws -> String {
-        guard try tag(at: position, codingPath: codingPath) == BinaryFormat.string else {
-            throw mismatch(String.self, at: position, codingPath: codingPath)
+    func decodeString(at position: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
+        guard try tag(at: position, codingPath: codingPath()) == BinaryFormat.string else {
+            throw mismatch(String.self, at: position, codingPath: codingPath())
         }
         var cursor = position + 1
-        return try string(try lengthPrefixed(at: &cursor), codingPath: codingPath)
+        return try string(try lengthPrefixed(at: &cursor), codingPath: codingPath())
     }
 
     func decode<T: Decodable>(_ type: T.Type, at position: Int, codingPath: [any CodingKey], depth: Int) throws -> T {
         guard depth < BinaryFormat.maximumDepth else {
             throw corrupted("values nested deeper than \(BinaryFormat.maximumDepth)", codingPath: codingPath)
         }
-        if T.self == [UInt8].self {
+        if T.self == BinaryFormat.byteArrayType {
             guard try tag(at: position, codingPath: codingPath) == BinaryFormat.bytes else {
                 throw mismatch(type, at: position, codingPath: codingPath)
             }
@@ -173,9 +175,9 @@ final class BinaryReader {
         return try T(from: BinaryReaderDecoder(reader: self, position: position, codingPath: codingPath, depth: depth))
     }
 
-    func mismatch(_ type: Any.Type, at position: Int, codingPath: [any CodingKey]) -> DecodingError {
+    func mismatch(_ type: Any.Type, at position: Int, codingPath: @autoclosure () -> [any CodingKey]) -> DecodingError {
         let found = position < bytes.count ? BinaryReader.tagName(bytes[position]) : "the end of the input"
-        return .typeMismatch(type, .init(codingPath: codingPath, debugDescription: "expected \(type), found \(found)"))
+        return .typeMismatch(type, .init(codingPath: codingPath(), debugDescription: "expected \(type), found \(found)"))
     }
 
     static func tagName(_ tag: UInt8) -> String {
@@ -195,9 +197,21 @@ final class BinaryReader {
 
 struct BinaryReaderDecoder: Decoder {
     let reader: BinaryReader
-    let position: Int
     let codingPath: [any CodingKey]
-    let depth: Int
+    /// The position (low 48 bits) and the depth (above): three words in all, so that
+    /// passing it as `any Decoder` fits the existential's inline buffer (no box a value).
+    private let location: Int
+
+    var position: Int { location & 0xFFFF_FFFF_FFFF }
+    var depth: Int { location >> 48 }
+
+    init(reader: BinaryReader, position: Int, codingPath: [any CodingKey], depth: Int) {
+        // Frames are far below 2^48 bytes and depth below BinaryFormat.maximumDepth.
+        precondition(position >= 0 && position < 1 << 48 && depth >= 0 && depth < 1 << 15)
+        self.reader = reader
+        self.codingPath = codingPath
+        self.location = depth << 48 | position
+    }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -287,7 +301,7 @@ struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(type, key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(type, key) }
 
-    private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
+    @inline(__always) private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
         try reader.decodeInteger(type, at: try position(key), codingPath: codingPath + [key])
     }
 
@@ -400,7 +414,7 @@ struct BinaryUnkeyedDecoding: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
 
-    private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+    @inline(__always) private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
         try reader.decodeInteger(type, at: try next(type), codingPath: codingPath)
     }
 

@@ -100,7 +100,7 @@ final class BinaryWriter {
     func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey], depth: Int) throws {
         // Byte arrays are common in frames: one length and a copy, not a container per byte.
         // Compare the static type: `as? [UInt8]` also succeeds for an empty `[UInt16]`.
-        if T.self == [UInt8].self, let raw = value as? [UInt8] {
+        if T.self == BinaryFormat.byteArrayType, let raw = value as? [UInt8] {
             append(BinaryFormat.bytes)
             appendVarint(UInt64(raw.count))
             bytes.append(contentsOf: raw)
@@ -150,7 +150,15 @@ final class BinaryWriter {
     /// Encodes each value at the top level, one after another.
     func encodeValues<Values: Sequence>(_ values: Values) throws where Values.Element: Encodable {
         try reusingEncoder {
-            for value in values { try encodeValue(value, codingPath: [], depth: 0) }
+            // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
+            // this unspecialized code looks its type up on every `next()`.
+            let done: Bool? = try values.withContiguousStorageIfAvailable { buffer in
+                for index in buffer.indices { try encodeValue(buffer[index], codingPath: [], depth: 0) }
+                return true
+            }
+            if done == nil {
+                for value in values { try encodeValue(value, codingPath: [], depth: 0) }
+            }
         }
     }
 }

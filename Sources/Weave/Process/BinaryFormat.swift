@@ -23,4 +23,8 @@ enum BinaryFormat {
     /// Nesting deeper than this is refused while decoding: a malformed or hostile frame
     /// must not exhaust the coroutine's stack.
     static let maximumDepth = 256
+
+    /// `[UInt8].self`, looked up once: the coders compare every generic value's type with
+    /// it, and spelling `[UInt8].self` in unspecialized code asks the runtime each time.
+    static let byteArrayType: Any.Type = [UInt8].self
 }

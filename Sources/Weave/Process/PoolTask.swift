@@ -4,8 +4,10 @@ final class PoolTask: WaitTarget {
     let id: UInt64
     let name: String
     let count: Int
-    /// The encoded tasks, one ``BinaryFormat`` value after another.
+    /// The encoded tasks, one ``BinaryFormat`` value after another, or their bytes when
+    /// `isBitwise` (a ``BitwiseProcessTask``, whose outputs come back as bytes too).
     let arguments: [UInt8]
+    let isBitwise: Bool
     /// How long it may run on a worker before the worker is killed.
     let timeout: Duration?
     /// Who is told of the result; nil once nobody cares (a cancelled caller).
@@ -17,11 +19,12 @@ final class PoolTask: WaitTarget {
     /// Armed while this task is the one its worker is running.
     var timer: TimerNode?
 
-    init(id: UInt64, name: String, count: Int, arguments: [UInt8], timeout: Duration?, sink: (any PoolTaskSink)?) {
+    init(id: UInt64, name: String, count: Int, arguments: [UInt8], isBitwise: Bool = false, timeout: Duration?, sink: (any PoolTaskSink)?) {
         self.id = id
         self.name = name
         self.count = count
         self.arguments = arguments
+        self.isBitwise = isBitwise
         self.timeout = timeout
         self.sink = sink
     }
@@ -54,29 +57,43 @@ final class PoolTaskWaiter: PoolTaskSink {
 }
 
 extension PoolTask {
-    /// Decodes the `count` outputs of a finished task, in order.
+    /// Decodes the `count` outputs of a finished task, in order, straight into the array's
+    /// storage: this code is not specialized for `Output`, and an `append` a value would look
+    /// up `Array<Output>`'s metadata each time.
     func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
-        var outputs: [Output] = []
-        outputs.reserveCapacity(count)
-        try decodeOutputs(type) { outputs.append($0) }
-        return outputs
-    }
-
-    /// Decodes the `count` outputs of a finished task, handing each to `body` in order
-    /// (no array of its own: the caller's buffer is reused chunk after chunk).
-    func decodeOutputs<Output: Decodable>(_ type: Output.Type, _ body: (Output) -> Void) throws {
+        if isBitwise { return try bitwiseOutputs(type) }
         let bytes = try outcome.unsafelyUnwrapped.get()
-        try bytes.withUnsafeBytes { raw in
+        return try bytes.withUnsafeBytes { raw in
             let reader = BinaryReader(raw)
             var position = 0
-            for _ in 0..<count {
-                let start = position
-                try reader.skip(at: &position, depth: 0)
-                body(try reader.decode(type, at: start, codingPath: [], depth: 0))
+            let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for index in 0..<count {
+                    let start = position
+                    try reader.skip(at: &position, depth: 0)
+                    (buffer.baseAddress! + index).initialize(to: try reader.decode(type, at: start, codingPath: [], depth: 0))
+                    initialized = index + 1
+                }
             }
             guard position == raw.count else {
                 throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
             }
+            return outputs
+        }
+    }
+
+    /// The outputs of a ``BitwiseProcessTask`` chunk: `count` values' bytes, copied at once
+    /// into an array (the frame's bytes are not aligned for `Output`).
+    func bitwiseOutputs<Output>(_ type: Output.Type) throws -> [Output] {
+        let bytes = try outcome.unsafelyUnwrapped.get()
+        let stride = MemoryLayout<Output>.stride
+        guard bytes.count == count * stride else {
+            throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(bytes.count) bytes of results, not \(count) × \(stride)")
+        }
+        return [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            initialized = count
         }
     }
 }

@@ -16,7 +16,11 @@
 /// only way to stop them), and those queued further back on a worker run, ignored.
 public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
-    private var tasks: AnyIterator<Task>
+    /// The input: an array is cut into slices, a chunk each (no copy, no call a task);
+    /// any other sequence is read one task at a time.
+    private var array: [Task]
+    private var arrayIndex = 0
+    private var tasks: AnyIterator<Task>?
     private let ordered: Bool
     private let chunkSize: Int
     private let timeout: Duration?
@@ -30,7 +34,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// Outputs of the current chunk not yet yielded. Unchecked: touched only by `next()`
     /// in the iterating coroutine, never across a park; a check per output would cost
     /// more than the output.
-    @exclusivity(unchecked) private var buffered: [Result<Task.Output, any Error>] = []
+    @exclusivity(unchecked) private var buffered: [Task.Output] = []
+    /// Set instead of `buffered` when the chunk failed: yielded `bufferedCount` times.
+    @exclusivity(unchecked) private var bufferedFailure: (any Error)?
+    @exclusivity(unchecked) private var bufferedCount = 0
     @exclusivity(unchecked) private var bufferedHead = 0
     private var inputDone = false
     private var spareChunk: [Task] = []
@@ -42,7 +49,12 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         if let maxInFlight, maxInFlight < 1 { throw WeaveError(.invalidArgument, "maxInFlight must be at least 1, not \(maxInFlight)") }
         self.coroutine = try AnyCoroutine.requireCurrent("ProcessPool.imap")
         self.pool = pool
-        self.tasks = AnyIterator(tasks.makeIterator())
+        if let array = tasks as? [Task] {
+            self.array = array
+        } else {
+            self.array = []
+            self.tasks = AnyIterator(tasks.makeIterator())
+        }
         self.ordered = ordered
         self.chunkSize = chunkSize
         self.timeout = timeout
@@ -70,9 +82,10 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// A cancellation of the iterating coroutine ends the iteration with its error.
     public func next() -> Result<Task.Output, any Error>? {
         while true {
-            if bufferedHead < buffered.count {
+            if bufferedHead < bufferedCount {
                 defer { bufferedHead += 1 }
-                return buffered[bufferedHead]
+                if let bufferedFailure { return .failure(bufferedFailure) }
+                return .success(buffered[bufferedHead])
             }
             refill()
             let chunk: PoolTask
@@ -85,13 +98,15 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
                 abandonAll(error)
                 return .failure(error)
             }
-            buffered.removeAll(keepingCapacity: true)
+            // The chunk's own array, yielded by index: no append (nor `Result`) an output.
             bufferedHead = 0
+            bufferedCount = chunk.count
             do {
-                try chunk.decodeOutputs(Task.Output.self) { buffered.append(.success($0)) }
+                buffered = try chunk.decodeOutputs(Task.Output.self)
+                bufferedFailure = nil
             } catch {
-                buffered.removeAll(keepingCapacity: true)
-                buffered.append(contentsOf: repeatElement(.failure(error), count: chunk.count))
+                buffered = []
+                bufferedFailure = error
             }
         }
     }
@@ -101,7 +116,7 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
     /// Throws the chunk's failure, or the error that ended the wait (cancellation, an
     /// expired timeout scope), after abandoning what is still out.
     func appendNextChunk(to outputs: inout [Task.Output]) throws -> Bool {
-        precondition(ordered && bufferedHead == buffered.count, "appendNextChunk is map's alone")
+        precondition(ordered && bufferedHead == bufferedCount, "appendNextChunk is map's alone")
         refill()
         let chunk: PoolTask
         do {
@@ -112,7 +127,9 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
             abandonAll(error)
             throw error
         }
-        try chunk.decodeOutputs(Task.Output.self) { outputs.append($0) }
+        // One append a chunk: this code is not specialized, and each append looks up
+        // `Array<Output>`'s metadata.
+        outputs.append(contentsOf: try chunk.decodeOutputs(Task.Output.self))
         return true
     }
 
@@ -128,13 +145,28 @@ public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorPro
         spareChunk = []
         defer { spareChunk = chunk }
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
-            chunk.removeAll(keepingCapacity: true)
-            while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
-            if chunk.count < chunkSize { inputDone = true }
-            if chunk.isEmpty { break }
+            let slice: ArraySlice<Task>
+            if let tasks {
+                chunk.removeAll(keepingCapacity: true)
+                while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
+                if chunk.count < chunkSize { inputDone = true }
+                slice = chunk[...]
+            } else {
+                let end = arrayIndex + Swift.min(chunkSize, array.count - arrayIndex)
+                slice = array[arrayIndex..<end]
+                arrayIndex = end
+                if end == array.count { inputDone = true }
+            }
+            if slice.isEmpty { break }
             do {
-                outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self, dispatching: false))
+                outstanding.append(try pool.submit(slice, timeout: timeout, sink: self, dispatching: false))
                 submitted = true
+                // A worker with nothing to do gets this chunk now, not once the whole window
+                // is encoded: the workers start while the rest is encoded.
+                if pool.hasIdleWorker {
+                    pool.dispatch()
+                    try? pool.flushWorkers()
+                }
             } catch {
                 inputDone = true
                 let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)

@@ -51,27 +51,40 @@ extension ProcessPool {
     /// Queues the tasks as one message (a chunk) and, unless `dispatching` is false (the
     /// caller submits a batch and dispatches once), sends what the workers have room for.
     /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
-    func submit<Task: ProcessTask>(_ tasks: [Task], timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
+    func submit<Task: ProcessTask>(_ tasks: ArraySlice<Task>, timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
         if let brokenError { throw brokenError }
         guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
         if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
+        let (name, isBitwise) = taskInfo(Task.self)
         var arguments: [UInt8] = []
-        try BinaryEncoder().encode(contentsOf: tasks, appendingTo: &arguments)
+        if isBitwise {
+            // A BitwiseProcessTask's bytes are its value: the chunk is one copy.
+            tasks.withUnsafeBytes { arguments.append(contentsOf: $0) }
+        } else {
+            try BinaryEncoder().encode(contentsOf: tasks, appendingTo: &arguments)
+        }
         nextTaskID &+= 1
-        let item = PoolTask(id: nextTaskID, name: taskName(Task.self), count: tasks.count, arguments: arguments, timeout: timeout, sink: sink)
+        let item = PoolTask(id: nextTaskID, name: name, count: tasks.count, arguments: arguments, isBitwise: isBitwise, timeout: timeout, sink: sink)
         pending.append(item)
         if dispatching { dispatch() }
         return item
     }
 
-    /// `Task.taskName`, computed once per type (the default reflects the type: a
-    /// microsecond, which a chunk of one would pay per task).
-    private func taskName<Task: ProcessTask>(_ type: Task.Type) -> String {
+    /// `Task.taskName` and whether it is a ``BitwiseProcessTask``, worked out once per type
+    /// (the default name reflects the type, and the conformance is a runtime lookup: a
+    /// chunk of one would pay both per task).
+    private func taskInfo<Task: ProcessTask>(_ type: Task.Type) -> (name: String, isBitwise: Bool) {
         let key = ObjectIdentifier(type)
-        if let name = taskNames[key] { return name }
-        let name = Task.taskName
-        taskNames[key] = name
-        return name
+        if let info = taskInfos[key] { return info }
+        let info = (name: Task.taskName, isBitwise: Task.self is any BitwiseProcessTask.Type)
+        taskInfos[key] = info
+        return info
+    }
+
+    /// Whether a worker is serving with nothing in flight (and so waits for work).
+    var hasIdleWorker: Bool {
+        for worker in workers where worker.isReady && !worker.isRetiring && worker.inFlight.isEmpty { return true }
+        return false
     }
 
     /// Moves queued tasks to workers with room, least loaded first.
@@ -101,7 +114,7 @@ extension ProcessPool {
     private func send(_ task: PoolTask, to worker: PoolWorker) {
         do {
             try worker.process.channel.appendFrame { frame in
-                frame.append(WorkerProtocol.run)
+                frame.append(task.isBitwise ? WorkerProtocol.runBitwise : WorkerProtocol.run)
                 WorkerProtocol.appendVarint(task.id, to: &frame)
                 WorkerProtocol.appendString(task.name, to: &frame)
                 WorkerProtocol.appendVarint(UInt64(task.count), to: &frame)

@@ -82,8 +82,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Submitted and not yet sent to a worker, in order.
     var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
-    /// Task names by type (see `taskName(_:)`).
-    var taskNames: [ObjectIdentifier: String] = [:]
+    /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
+    var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
@@ -219,6 +219,9 @@ public final class ProcessPool: HubResource, WaitTarget {
     ///
     /// With `chunkSize` above 1 a chunk is one unit of work: it travels in one frame, and a
     /// worker that dies in it fails the whole chunk (each of its indices yields the error).
+    /// For tasks so small that encoding them costs more than running them, a task type of
+    /// plain data can be a ``BitwiseProcessTask``: a chunk then travels as one copy of its
+    /// bytes each way.
     ///
     /// - Parameters:
     ///   - chunkSize: tasks sent per message; larger chunks amortise the round trip for

@@ -67,6 +67,27 @@ enum TaskRegistry {
         try runOpened(type, count: count, arguments: arguments, into: &output)
     }
 
+    /// Runs a chunk of ``BitwiseProcessTask``s: each task is `MemoryLayout.stride` bytes of
+    /// `arguments` (unaligned), each output is appended as its own bytes.
+    static func runBitwise(_ type: any BitwiseProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        try runBitwiseOpened(type, count: count, arguments: arguments, into: &output)
+    }
+
+    private static func runBitwiseOpened<T: BitwiseProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        let stride = MemoryLayout<T>.stride
+        guard count <= UInt64(arguments.count), arguments.count == Int(count) * stride else {
+            throw WorkerProtocol.Failure(.malformedFrame, type: "ProcessError", message: "cannot decode \(T.taskName): \(arguments.count) bytes for \(count) tasks of \(stride)")
+        }
+        let outputStride = MemoryLayout<T.Output>.stride
+        let padding = outputStride - MemoryLayout<T.Output>.size
+        output.reserveCapacity(output.count + Int(count) * outputStride)
+        for index in 0..<Int(count) {
+            let result = try arguments.loadUnaligned(fromByteOffset: index * stride, as: T.self).run()
+            withUnsafeBytes(of: result) { output.append(contentsOf: $0) }
+            for _ in 0..<padding { output.append(0) }
+        }
+    }
+
     private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
         let reader = BinaryReader(arguments)
         let writer = BinaryWriter()

@@ -86,6 +86,8 @@ final class WorkerServer {
     /// frames usually carry the same type, so neither a `String` nor the locked lookup.
     private var lastName: [UInt8] = []
     private var lastType: (any ProcessTask.Type)?
+    /// Whether `lastType` is a ``BitwiseProcessTask`` (a conformance lookup, done once).
+    private var lastTypeIsBitwise = false
     private var finished = false
     private var endError: (any Error)?
     private let announcesStarts: Bool
@@ -156,10 +158,12 @@ final class WorkerServer {
         var cursor = WorkerProtocol.Cursor(frame)
         var taskID: UInt64 = 0
         let name: UnsafeRawBufferPointer
+        let bitwise: Bool
         do {
             let kind = try cursor.byte()
-            if kind == WorkerProtocol.run { taskID = try cursor.varint() }
-            guard kind == WorkerProtocol.run || kind == WorkerProtocol.initialize else {
+            bitwise = kind == WorkerProtocol.runBitwise
+            if kind == WorkerProtocol.run || bitwise { taskID = try cursor.varint() }
+            guard kind == WorkerProtocol.run || bitwise || kind == WorkerProtocol.initialize else {
                 throw ProcessError(.malformedFrame, "worker: unknown message kind \(kind)")
             }
             name = try cursor.stringBytes()
@@ -187,6 +191,7 @@ final class WorkerServer {
             if !name.elementsEqual(lastName) {
                 lastName = [UInt8](name)
                 lastType = TaskRegistry.lookup(String(decoding: name, as: UTF8.self))
+                lastTypeIsBitwise = lastType.map { $0 is any BitwiseProcessTask.Type } ?? false
             }
             guard let type = lastType else {
                 throw WorkerProtocol.Failure(
@@ -194,7 +199,17 @@ final class WorkerServer {
                     message: "task '\(String(decoding: name, as: UTF8.self))' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
             }
             let count = try cursor.varint()
-            try TaskRegistry.run(type, count: count, arguments: cursor.rest, into: &output)
+            if bitwise {
+                // Never copy bytes into a type that is not plain data, whatever the frame says.
+                guard lastTypeIsBitwise else {
+                    throw WorkerProtocol.Failure(
+                        .malformedFrame, type: "ProcessError",
+                        message: "task '\(String(decoding: name, as: UTF8.self))' arrived as bytes but is not a BitwiseProcessTask in worker \(getpid())")
+                }
+                try TaskRegistry.runBitwise(type as! any BitwiseProcessTask.Type, count: count, arguments: cursor.rest, into: &output)
+            } else {
+                try TaskRegistry.run(type, count: count, arguments: cursor.rest, into: &output)
+            }
             try channel.appendFrame { frame in
                 frame.append(WorkerProtocol.succeeded)
                 WorkerProtocol.appendVarint(taskID, to: &frame)

@@ -3,12 +3,16 @@
 /// ```
 /// ready       0x05  pid:varint                                 (worker → parent, first)
 /// run         0x01  taskID:varint  name:string  count:varint  task:value × count
+/// runBitwise  0x07  taskID:varint  name:string  count:varint  task:bytes × count
 /// initialize  0x04  name:string    count:varint task:value    (answered with taskID 0)
 /// started     0x06  taskID:varint                             (worker → parent)
-/// succeeded   0x02  taskID:varint  output:value × count
+/// succeeded   0x02  taskID:varint  output:value × count           (output:bytes × count
+///                                                                  for runBitwise)
 /// failed      0x03  taskID:varint  code:u8  type:string  message:string
 /// ```
-/// Strings are a varint length and UTF-8; values are ``BinaryFormat``.
+/// Strings are a varint length and UTF-8; values are ``BinaryFormat``; bytes are a
+/// ``BitwiseProcessTask`` (or its output) as laid out in memory, `MemoryLayout.stride`
+/// bytes each, unaligned.
 ///
 /// A worker runs its tasks in the order it received them, and before the first line of a
 /// task runs, it has handed the kernel the answers to every earlier task and a `started`
@@ -22,6 +26,7 @@ enum WorkerProtocol {
     static let initialize: UInt8 = 0x04
     static let ready: UInt8 = 0x05
     static let started: UInt8 = 0x06
+    static let runBitwise: UInt8 = 0x07
 
     /// Why a task failed in the worker, as sent back.
     struct Failure: Error {
