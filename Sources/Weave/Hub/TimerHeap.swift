@@ -36,6 +36,18 @@ struct TimerHeap {
     /// Entries in `entries` whose timer was removed.
     private var removedEntries = 0
 
+    init() {
+        // Allocating here instantiates the arrays' generic metadata on the thread that makes
+        // the hub. Left to the first sleep, the Swift runtime's first lookup of a type such
+        // as `[UnsafeMutablePointer<weave_fiber>?]` demangles on that coroutine's stack,
+        // deep enough to overflow a 16 KiB one.
+        entries.reserveCapacity(64)
+        sequences.reserveCapacity(64)
+        wakeFibers.reserveCapacity(64)
+        actions.reserveCapacity(64)
+        freeSlots.reserveCapacity(64)
+    }
+
     /// Live timers.
     var count: Int { entries.count - removedEntries }
     var isEmpty: Bool { count == 0 }

@@ -29,6 +29,17 @@ struct TimerTests {
         #expect(early.isEmpty)
     }
 
+    @Test("a fresh process's first sleep fits a 16 KiB coroutine stack (child process)")
+    func firstSleepOnSmallStack() async {
+        // Process-wide: the timer heap's generic metadata must not be instantiated on the
+        // first sleeper's stack (the runtime's lookup needs more than 10 KiB of it).
+        await #expect(processExitsWith: .success) {
+            try Weave.run {
+                try spawn(stackSize: 16 * 1024) { try AnyCoroutine.sleep(for: .milliseconds(1)) }.join()
+            }
+        }
+    }
+
     @Test("the uv timer is armed for the time left, not a millisecond more")
     func armsForTheTimeLeft() async throws {
         // libuv's poll waits for its timer's expiry minus its cached clock. That must be the
