@@ -48,9 +48,11 @@ extension Hub {
     }
 
     func deadlockReport() -> DeadlockError {
-        DeadlockError(waiters: liveCoroutines().filter { $0.state == .parked }.map {
+        // Sorted by id: each holder is found by binary search, not a walk per waiter.
+        let live = liveCoroutines()
+        return DeadlockError(waiters: live.filter { $0.state == .parked }.map {
             DeadlockError.Waiter(name: $0.name ?? "#\($0.id)", waitingOn: $0.waitReason.description, spawnSite: $0.spawnSite,
-                                 id: $0.id, heldBy: holderName(of: $0.waitReason))
+                                 id: $0.id, heldBy: holderName(of: $0.waitReason, among: live))
         })
     }
 
