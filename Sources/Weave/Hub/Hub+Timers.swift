@@ -47,9 +47,11 @@ extension Hub {
         return node
     }
 
-    /// Cancels a timer that may already have fired. A removed earliest deadline leaves the
-    /// uv timer armed: it fires early, finds nothing due, and re-arms.
-    func removeTimer(_ node: TimerNode) {
+    /// Cancels a timer that may already have fired; returns whether it was still pending. A
+    /// removed earliest deadline leaves the uv timer armed: it fires early, finds nothing
+    /// due, and re-arms.
+    @discardableResult
+    func removeTimer(_ node: TimerNode) -> Bool {
         timers.remove(node)
     }
 

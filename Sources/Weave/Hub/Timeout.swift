@@ -54,7 +54,7 @@ public func withTimeout<R>(
 private func endScope(_ coroutine: AnyCoroutine, _ hub: Hub, _ timer: TimerNode, _ scopeID: UInt64) -> Bool {
     // A timer leaves the heap only when it fires or is removed, and only this scope
     // removes it: still out of the heap here means it fired during the body.
-    let fired = !hub.timers.remove(timer)
+    let fired = !hub.removeTimer(timer)
     if let pending = coroutine.pendingError as? TimeoutError, pending.scopeID == scopeID {
         coroutine.pendingError = nil
     }
