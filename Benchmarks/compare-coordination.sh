@@ -6,8 +6,8 @@
 # Builds weave-micro (release), then runs, REPS times each and alternating:
 #   weave-micro coordination  (channel ping-pong, Lock, Semaphore, Queue put+get, Pool.map)
 #   Peers/gevent_coordination.py  (gevent Queue put+get, gevent Pool.map)
-#   .peers-out/bin/go_switch  (Go unbuffered channel ping-pong, GOMAXPROCS=1; built by
-#                              ../shared/peers/build.sh or compare-micro.sh)
+#   Peers/go-micro switch     (Go unbuffered channel ping-pong, GOMAXPROCS=1; built here when
+#                              go is installed: apt-get install golang-go)
 # and prints one markdown table of the best runs with the ratios the issue asks for.
 #
 # Knobs: CPU=1 (the CPU every run is pinned to), REPS=3.
@@ -17,13 +17,17 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CPU=${CPU:-1}
 REPS=${REPS:-3}
-GO_SWITCH=$ROOT/.peers-out/bin/go_switch
+GO_SWITCH=$ROOT/.peers-out/bin/go-micro
+mkdir -p "$ROOT/.peers-out/bin"
+if command -v go >/dev/null; then
+  (cd "$HERE/Peers/go-micro" && GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -o "$GO_SWITCH" .)
+fi
 
 echo "[compare-coordination] swift build -c release --product weave-micro" >&2
 (cd "$HERE" && swift build -c release --product weave-micro >/dev/null)
 MICRO="$(cd "$HERE" && swift build -c release --show-bin-path)/weave-micro"
 python3 -c "import gevent" 2>/dev/null || { echo "[compare-coordination] gevent is not importable (pip install gevent)" >&2; exit 1; }
-[[ -x $GO_SWITCH ]] || echo "[compare-coordination] $GO_SWITCH missing: no Go row (run ../shared/peers/build.sh)" >&2
+[[ -x $GO_SWITCH ]] || echo "[compare-coordination] go not installed: no Go row (apt-get install golang-go)" >&2
 
 export MICRO CPU REPS GO_SWITCH PEER_SCRIPT="$HERE/Peers/gevent_coordination.py"
 exec python3 - <<'PY'
@@ -48,7 +52,7 @@ for i in range(int(REPS)):
     run("weave", [MICRO, "coordination"])
     run("gevent", [sys.executable, PEER])
     if os.access(GO, os.X_OK):
-        run("go", [GO, "2000000"], env={"GOMAXPROCS": "1"})
+        run("go", [GO, "switch", "2000000"], env={"GOMAXPROCS": "1"})
 
 def best(bench, impl, key):
     values = [r[key] for r in rows.get((bench, impl), []) if r.get(key) is not None]

@@ -3,10 +3,10 @@
 #
 #   bash Benchmarks/compare-micro.sh            (from the repo root, or from anywhere)
 #
-# 1. Builds the peers (../shared/peers/build.sh, outputs in .peers-out/) unless their micro
-#    binaries are there already. Hummingbird is not needed here, so its build is capped at
-#    HB_BUILD_TIMEOUT seconds (default 1: skipped; build.sh then lists it in failed.txt).
-# 2. Builds weave-micro (release) and the Go batched-spawn peer (Benchmarks/Peers/go-spawn-batched).
+# 1. Builds the peers in Benchmarks/Peers: go-micro (Go switch, spawn and idle), go-spawn-batched
+#    (needs Debian's golang-go) and c-switch/ucontext_switch.c (gcc); binaries in .peers-out/bin.
+#    The greenlet row runs Peers/greenlet_switch.py when Python can import greenlet.
+# 2. Builds weave-micro (release).
 # 3. Runs switch (raw, swap, yield, channel ping-pong), spawn, idle and timers cases, each under
 #    `taskset -c $CPU` and /usr/bin/time.
 # 4. Prints one markdown table and writes it to .peers-out/results/weave-micro-latest.md
@@ -20,13 +20,12 @@
 #   BATCH=1000       batch size of the batched spawn shape
 #   TIMERS_N=100000  sleepers in the timers case
 #   IDLE_STACKS="64k 256k"   stack sizes for the idle case
-#   SKIP_PEERS_BUILD=1       never run build.sh (fail rows whose binaries are missing)
 #   CASE_TIMEOUT=300 seconds before a single run is killed
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-PEERS=$(cd "$ROOT/../shared/peers" && pwd)
+PEERS=$HERE/Peers
 export PEERS_OUT=$ROOT/.peers-out
 BIN=$PEERS_OUT/bin
 RESULTS=$PEERS_OUT/results
@@ -34,17 +33,11 @@ mkdir -p "$BIN" "$RESULTS"
 cd "$ROOT"
 
 # ---------------------------------------------------------------- 1. peers
-need_peers=0
-for b in fcontext_switch ucontext_switch go_switch go_spawn go_idle; do
-  [[ -x "$BIN/$b" ]] || need_peers=1
-done
-if [[ $need_peers == 1 && "${SKIP_PEERS_BUILD:-0}" != 1 ]]; then
-  echo "[compare-micro] building the peers (../shared/peers/build.sh; several minutes the first time)"
-  HB_BUILD_TIMEOUT=${HB_BUILD_TIMEOUT:-1} bash "$PEERS/build.sh" > "$PEERS_OUT/build-peers.log" 2>&1 \
-    || echo "[compare-micro] build.sh exited non-zero, see $PEERS_OUT/build-peers.log"
-  tail -3 "$PEERS_OUT/build-peers.log"
-fi
-command -v go >/dev/null || { echo "[compare-micro] go not found (build.sh installs golang-go)"; exit 1; }
+command -v go >/dev/null || { echo "[compare-micro] go not found (apt-get install golang-go)"; exit 1; }
+echo "[compare-micro] go build Peers/go-micro, Peers/go-spawn-batched; gcc Peers/c-switch"
+(cd "$PEERS/go-micro" && GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -o "$BIN/go-micro" .)
+(cd "$PEERS/go-spawn-batched" && GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -o "$BIN/go-spawn-batched" .)
+gcc -O2 -Wall -o "$BIN/ucontext_switch" "$PEERS/c-switch/ucontext_switch.c"
 
 # ---------------------------------------------------------------- 2. ours
 echo "[compare-micro] swift build -c release --product weave-micro"
@@ -54,8 +47,6 @@ fi
 tail -1 "$PEERS_OUT/build-weave-micro.log"
 MICRO="$(cd "$HERE" && swift build -c release --show-bin-path)/weave-micro"
 [[ -x "$MICRO" ]] || { echo "[compare-micro] weave-micro did not build"; exit 1; }
-echo "[compare-micro] go build Peers/go-spawn-batched"
-(cd "$HERE/Peers/go-spawn-batched" && GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -o "$BIN/go-spawn-batched" .)
 
 # ---------------------------------------------------------------- 3 + 4. run and tabulate
 export MICRO BIN PEERS RESULTS
@@ -125,23 +116,22 @@ def py_has_greenlet():
 
 # ------------------------------------------------------------ the runs, back to back
 R = {}
-R["fcontext"] = run("switch", [os.path.join(BIN, "fcontext_switch"), "20000000"])
 R["ucontext"] = run("switch", [os.path.join(BIN, "ucontext_switch"), "2000000"])
-R["gochan"] = run("switch", [os.path.join(BIN, "go_switch"), "2000000"], env={"GOMAXPROCS": "1"})
+R["gochan"] = run("switch", [os.path.join(BIN, "go-micro"), "switch", "2000000"], env={"GOMAXPROCS": "1"})
 if py_has_greenlet():
-    R["greenlet"] = run("switch", [sys.executable, os.path.join(PEERS, "micro", "greenlet_switch.py"), "1000000"])
+    R["greenlet"] = run("switch", [sys.executable, os.path.join(PEERS, "greenlet_switch.py"), "1000000"])
 else:
     print("[compare-micro] greenlet not importable: no greenlet row", flush=True)
     R["greenlet"] = {}
 R["weave_switch"] = run("switch", [MICRO, "switch", "20000000"])
 R["weave_channel"] = run("switch", [MICRO, "channel", "2000000"])
 
-R["go_spawn"] = run("spawn", [os.path.join(BIN, "go_spawn"), str(N)], env={"GOMAXPROCS": "1"}, reps=BIG_REPS)
+R["go_spawn"] = run("spawn", [os.path.join(BIN, "go-micro"), "spawn", str(N)], env={"GOMAXPROCS": "1"}, reps=BIG_REPS)
 R["weave_spawn_all"] = run("spawn", [MICRO, "spawn", str(N), str(N)], reps=BIG_REPS)
 R["go_batched"] = run("spawn", [os.path.join(BIN, "go-spawn-batched"), str(N), str(BATCH)], env={"GOMAXPROCS": "1"})
 R["weave_spawn_batched"] = run("spawn", [MICRO, "spawn", str(N), str(BATCH)])
 
-R["go_idle"] = run("idle", [os.path.join(BIN, "go_idle"), str(N)], reps=BIG_REPS)
+R["go_idle"] = run("idle", [os.path.join(BIN, "go-micro"), "idle", str(N)], reps=BIG_REPS)
 for stack in IDLE_STACKS:
     R[f"weave_idle_{stack}"] = run("idle", [MICRO, "idle", str(N), stack], reps=BIG_REPS)
 
@@ -173,8 +163,7 @@ def verdict(ok):
 go_chan = best(g("gochan", "go-chan"), "ns_per_switch", False)
 go_ns = go_chan["ns_per_switch"] if go_chan else None
 peer = "Go chan"
-for key, impl, label in (("fcontext", "cpp-boost-fcontext", "C++ Boost.Context jump_fcontext"),
-                         ("ucontext", "c-ucontext", "C ucontext swapcontext"),
+for key, impl, label in (("ucontext", "c-ucontext", "C ucontext swapcontext"),
                          ("gochan", "go-chan", "Go unbuffered chan ping-pong, GOMAXPROCS=1"),
                          ("greenlet", "py-greenlet", "Python greenlet (raw switch)")):
     r = best(g(key, impl), "ns_per_switch", False)
@@ -220,7 +209,7 @@ go_b = best(g("go_batched", "go-goroutine-batched"), "tasks_per_s", True)
 w_all = best(g("weave_spawn_all", "weave-coroutine-all-at-once"), "tasks_per_s", True)
 w_b = best(g("weave_spawn_batched", "weave-coroutine-batched"), "tasks_per_s", True)
 if go_all:
-    table.append((f"spawn, all {N:,} at once", "Go go_spawn, GOMAXPROCS=1", spawn_value(go_all), "1.00x Go", ""))
+    table.append((f"spawn, all {N:,} at once", "Go go-micro spawn, GOMAXPROCS=1", spawn_value(go_all), "1.00x Go", ""))
 if w_all:
     r = w_all["tasks_per_s"] / go_all["tasks_per_s"] if go_all else None
     table.append((f"spawn, all {N:,} at once", f"**weave** spawn + joinAll ({w_all['stack_kib']} KiB stacks)", spawn_value(w_all),
@@ -272,7 +261,7 @@ if t:
                   f"all woke {fmt(t['wait_after_spawn_ms'], 0)} ms after spawning ended (floor 50); spawn {fmt(t['spawn_secs'] * 1000, 0)} ms; "
                   f"late p50 {fmt(t['late_p50_us'] / 1000, 1)} / p99 {fmt(t['late_p99_us'] / 1000, 1)} ms", "-", ""))
 
-head = ("case", "impl", "value", "ratio vs DESIGN peer", "DESIGN target")
+head = ("case", "impl", "value", "ratio vs peer", "target")
 widths = [max(len(str(row[i])) for row in [head] + table) for i in range(len(head))]
 line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
 md = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in table]

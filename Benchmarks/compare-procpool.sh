@@ -3,12 +3,13 @@
 #
 #   bash Benchmarks/compare-procpool.sh        (from anywhere; REPS=3 runs, best kept)
 #
-# Cases, as ../shared/peers/micro/procpool.py defines them: 20k trivial tasks with chunk size 1
-# (per-task IPC cost) and batched; 64 CPU-bound tasks (primes below 200k) serial vs pool;
-# and Weave's one-task round-trip latency. Prints a markdown table.
+# Cases: 20k trivial tasks with chunk sizes 1 and 64 (Peers/procpool_trivial.py); 64 CPU-bound
+# tasks (primes below 200k) serial vs pool (Peers/procpool_cpu.py); and Weave's one-task
+# round-trip latency. Prints a markdown table. (compare-procpool-chunks.sh alternates the
+# trivial case run by run and adds the BitwiseProcessTask row.)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-PEERS=$(cd "$HERE/../../shared/peers" && pwd)
+PEERS=$HERE/Peers
 REPS=${REPS:-3}
 cd "$HERE"
 swift build -c release --product weave-procpool >/dev/null
@@ -16,9 +17,9 @@ BIN=$HERE/.build/release/weave-procpool
 OUT=$(mktemp)
 for _ in $(seq "$REPS"); do
   "$BIN" trivial >>"$OUT"
-  python3 "$PEERS/micro/procpool.py" trivial-pool >>"$OUT"
+  python3 "$PEERS/procpool_trivial.py" >>"$OUT"
   "$BIN" cpu >>"$OUT"
-  python3 "$PEERS/micro/procpool.py" cpu >>"$OUT"
+  python3 "$PEERS/procpool_cpu.py" >>"$OUT"
   "$BIN" latency 5000 >>"$OUT"
 done
 python3 - "$OUT" <<'PY'

@@ -2,7 +2,8 @@
 //   swift package --disable-sandbox benchmark                 (all)
 //   swift package --disable-sandbox benchmark --filter yield  (one)
 //
-// Every hub runs on a pthread of its own (never on a Swift concurrency thread, see DESIGN.md),
+// Every hub runs on a pthread of its own (never on a Swift concurrency thread: a hub blocks its
+// thread, and the cooperative pool has one thread per core; see the "Hubs and threads" article),
 // and measurement starts only once that hub is up, so hub and thread setup stay out of the
 // numbers (wall clock and mallocs alike).
 import Benchmark

@@ -1,6 +1,6 @@
-// weave-micro: Weave's micro benchmarks, one JSON line per case, in the style of the peers'
-// micro binaries (../shared/peers/micro, ../shared/peers/go), so compare-micro.sh can run them
-// back to back with the peers and put them in one table.
+// weave-micro: Weave's micro benchmarks, one JSON line per case, in the same shape as the peer
+// programs in Benchmarks/Peers (go-micro, c-switch, greenlet_switch.py), so compare-micro.sh can
+// run them back to back with the peers and put them in one table.
 //
 //   weave-micro switch [ROUNDS]        raw asm switch, asm + exclusivity swap, yield ping-pong
 //   weave-micro spawn  [N] [BATCH]     spawn + yield once + join, BATCH at a time until N

@@ -2,7 +2,8 @@
 // per-coroutine control block (`weave_fiber`) and the hub's run queue.
 //
 // Why C and not Swift: the switch path must hold no Swift references and begin no
-// dynamic exclusivity accesses (DESIGN rule 2). Keeping the run queue and the switch in
+// dynamic exclusivity accesses (an access open across a switch is what the exclusivity swap
+// and the suspended-access trap guard against). Keeping the run queue and the switch in
 // C guarantees that, whatever the optimiser does to the Swift code around it.
 #ifndef WEAVE_CONTEXT_H
 #define WEAVE_CONTEXT_H

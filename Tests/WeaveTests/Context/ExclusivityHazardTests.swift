@@ -2,7 +2,8 @@ import Glibc
 import Testing
 @testable import Weave
 
-/// The exclusivity hazards of stackful coroutines in Swift (DESIGN rule 2), each in a
+/// The exclusivity hazards of stackful coroutines in Swift (an exclusive access held across
+/// a suspension; see the Weave.docc "Hubs and threads" article), each in a
 /// child process whose exit status and stderr are checked.
 @Suite("exclusivity hazards")
 struct ExclusivityHazardTests {

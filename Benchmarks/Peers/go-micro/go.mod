@@ -1,0 +1,3 @@
+module gomicro
+
+go 1.19
