@@ -49,7 +49,7 @@ final class Room {
     }
 }
 
-try Weave.run {
+try Hub.run {
     let room = Room()
     var nextGuest = 1
     let server = try StreamServer(host: host, port: port) { connection in
@@ -86,7 +86,7 @@ try Weave.run {
             // A flood of buffered lines must not fill everyone's queue before any writer
             // runs: let the writers drain once per line (only a client that stopped
             // reading then fills up).
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
         }
         // Leaving on its own: the writer sends what is queued (the farewell included), then
         // ends at the shutdown; a client that stopped reading gets a second at most.

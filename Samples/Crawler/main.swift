@@ -94,7 +94,7 @@ func startSite() throws -> (StreamServer, Int) {
             while let header = try connection.readLine(timeout: .seconds(10)), !header.isEmpty {}
             let path = requestLine.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
             if path.hasPrefix("/page/"), let number = Int(path.dropFirst(6)), (0...1000).contains(number) {
-                try AnyCoroutine.sleep(for: .milliseconds(number))
+                try Coroutine.sleep(for: .milliseconds(number))
                 let body = [UInt8](repeating: UInt8(ascii: "a"), count: number * 1024)
                 try connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nContent-Type: text/plain\r\n\r\n")
                 try connection.write(body)
@@ -113,7 +113,7 @@ func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     return right ? fill + text : text + fill
 }
 
-try Weave.run {
+try Hub.run {
     var site: StreamServer?
     var targets = urls
     if targets.isEmpty {

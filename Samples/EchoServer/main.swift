@@ -8,7 +8,7 @@ let options = Options()
 let host = options.string("host", default: "127.0.0.1")
 let port = options.port(default: 9000)
 
-try Weave.run {
+try Hub.run {
     let server = try StreamServer(host: host, port: port) { connection in
         // One buffer per connection, reused for every message: no allocation per echo.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)

@@ -170,7 +170,7 @@ struct HeadLines {
     }
 }
 
-try Weave.run {
+try Hub.run {
     let server = try StreamServer(host: host, port: port, backlog: 1024) { connection in
         var state = Connection()
         state.output.reserveCapacity(4096)

@@ -25,7 +25,7 @@ struct Greet: ProcessTask {
     func run() throws -> Bool {
         try lock.withLock(timeout: .seconds(10)) {
             say("child  \(getpid())  hehehe \(number < 10 ? " " : "")\(number)  (holding the lock)")
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             say("child  \(getpid())  hehehe \(number < 10 ? " " : "")\(number)  (releasing it)")
         }
         return true
@@ -48,9 +48,9 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 
-Weave.main(tasks: [RecordPID.self, Greet.self, DieHolding.self])
+ProcessWorker.main(tasks: [RecordPID.self, Greet.self, DieHolding.self])
 
-try Weave.run {
+try Hub.run {
     let dictionary = ManagedDictionary<Int32, Int32>()
     let list = ManagedList<Int32>()
     for value in 0..<5 { try list.append(Int32(value)) }

@@ -31,9 +31,9 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 
-Weave.main(tasks: [Talk.self])
+ProcessWorker.main(tasks: [Talk.self])
 
-try Weave.run {
+try Hub.run {
     let (parentConnection, childConnection) = try ProcessPipe.makePair()
     let child = try ChildProcess(Talk(connection: childConnection))
     say("parent \(getpid())  started   child \(child.pid)")

@@ -30,7 +30,7 @@ func isPrime(_ candidate: Int) -> Bool {
 }
 
 // Workers start here too: they serve tasks and never return from this call.
-Weave.main(tasks: [CountPrimes.self])
+ProcessWorker.main(tasks: [CountPrimes.self])
 
 let options = Options()
 let limit = options.int("limit", default: 3_000_000)
@@ -57,7 +57,7 @@ func padded(_ text: String, _ width: Int) -> String {
 
 print("counting primes below \(limit) in \(tasks.count) tasks; \(workers) worker processes")
 
-try Weave.run {
+try Hub.run {
     // Serial, in this process.
     var start = ContinuousClock.now
     let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
@@ -80,7 +80,7 @@ try Weave.run {
         let bar = String(repeating: "#", count: percent / 4) + String(repeating: ".", count: 25 - percent / 4)
         print("\r  [\(bar)] \(padded("\(done)", 3))/\(tasks.count) tasks", terminator: "")
         fflush(nil)  // the line has no newline: push it out now
-        try AnyCoroutine.sleep(for: .milliseconds(50))
+        try Coroutine.sleep(for: .milliseconds(50))
         if let failed = results.first(where: { $0.error != nil }), let error = failed.error { throw error }
     }
     let poolTime = ContinuousClock.now - start

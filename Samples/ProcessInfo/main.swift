@@ -9,8 +9,8 @@ import Weave
 func info(_ title: String) {
     print(title)
     print("module name:", #fileID.prefix { $0 != "/" })
-    print("parent process:", Weave.parentProcessID)
-    print("process id:", Weave.processID)
+    print("parent process:", CurrentProcess.parentID)
+    print("process id:", CurrentProcess.id)
 }
 
 /// This program's own executable, to re-run it as the child.
@@ -28,7 +28,7 @@ if arguments.first == "--child" {
     print("hello", arguments.dropFirst().first ?? "bob")
 } else {
     do {
-        try Weave.run {
+        try Hub.run {
             info("main line")
             print()
             let child = try Subprocess.run(ownExecutable(), arguments: ["--child", "bob"], timeout: .seconds(30))
@@ -39,7 +39,7 @@ if arguments.first == "--child" {
             let parentLine = child.outputString.split(separator: "\n").first { $0.hasPrefix("parent process:") }
             let childParent = parentLine.flatMap { Int32($0.split(separator: " ").last ?? "") }
             print()
-            print("the child's parent process is this process (\(Weave.processID)):", childParent == Weave.processID)
+            print("the child's parent process is this process (\(CurrentProcess.id)):", childParent == CurrentProcess.id)
         }
     } catch {
         var line = "process-info: \(error)\n"

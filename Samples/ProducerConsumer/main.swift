@@ -20,7 +20,7 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-try Weave.run {
+try Hub.run {
     let queue = try Queue<Order>(maxSize: maxSize, label: "orders")
     var consumed = [Int](repeating: 0, count: consumerCount)
     var checksum = 0

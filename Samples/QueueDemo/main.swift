@@ -29,7 +29,7 @@ struct Produce: ProcessTask {
         for index in 1...count {
             say(line("producer", getpid(), "put  \(name)-\(index)"))
             try jobs.put("\(name)-\(index)")
-            try AnyCoroutine.sleep(for: .milliseconds(15))
+            try Coroutine.sleep(for: .milliseconds(15))
         }
         return count
     }
@@ -61,9 +61,9 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 
-Weave.main(tasks: [PutOne.self, Produce.self, Consume.self])
+ProcessWorker.main(tasks: [PutOne.self, Produce.self, Consume.self])
 
-try Weave.run {
+try Hub.run {
     // The seed's example, as it is.
     let queue = ProcessQueue<Item>()
     let putter = try ChildProcess(PutOne(queue: queue))

@@ -43,7 +43,7 @@ func listeningSocket(host: String, port: Int) -> (fd: Int32, port: Int) {
     return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
-try Weave.run {
+try Hub.run {
     let (listener, boundPort) = listeningSocket(host: host, port: port)
     let poller = try Poller()
     try poller.register(listener, for: .readable)

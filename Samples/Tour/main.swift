@@ -21,7 +21,7 @@ struct CountPrimes: ProcessTask {
 }
 
 // The tour is also its own process-pool worker: workers start here and never return.
-Weave.main(tasks: [CountPrimes.self])
+ProcessWorker.main(tasks: [CountPrimes.self])
 
 struct Row {
     let section: String
@@ -67,7 +67,7 @@ final class Box<Value> {
     init(_ value: Value) { self.value = value }
 }
 
-let rows = try Weave.run { () throws -> [Row] in
+let rows = try Hub.run { () throws -> [Row] in
     var rows: [Row] = []
 
     rows.append(try measure("spawn + join", "100,000 alive at once, each yields once") {
@@ -75,7 +75,7 @@ let rows = try Weave.run { () throws -> [Row] in
         var coroutines: [Coroutine<Void>] = []
         coroutines.reserveCapacity(100_000)
         for _ in 0..<100_000 {
-            coroutines.append(try spawn { try AnyCoroutine.yield(); finished += 1 })
+            coroutines.append(try spawn { try Coroutine.yield(); finished += 1 })
         }
         try joinAll(coroutines)
         return "\(finished) finished"
@@ -87,7 +87,7 @@ let rows = try Weave.run { () throws -> [Row] in
         batch.reserveCapacity(1_000)
         for _ in 0..<100 {
             batch.removeAll(keepingCapacity: true)
-            for _ in 0..<1_000 { batch.append(try spawn { try AnyCoroutine.yield(); finished += 1 }) }
+            for _ in 0..<1_000 { batch.append(try spawn { try Coroutine.yield(); finished += 1 }) }
             try joinAll(batch)
         }
         return "\(finished) finished"
@@ -101,7 +101,7 @@ let rows = try Weave.run { () throws -> [Row] in
             for _ in 0..<1_000 {
                 // The counter and the group travel as the argument: nothing is allocated.
                 try spawnDetached(with: (finished, done)) { finished, done in
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     finished.value += 1
                     try done.done()
                 }
@@ -114,7 +114,7 @@ let rows = try Weave.run { () throws -> [Row] in
     rows.append(try measure("yield", "2 coroutines x 500,000 yields") {
         var turns = 0
         let players = try (0..<2).map { _ in
-            try spawn { for _ in 0..<500_000 { turns += 1; try AnyCoroutine.yield() } }
+            try spawn { for _ in 0..<500_000 { turns += 1; try Coroutine.yield() } }
         }
         try joinAll(players)
         return "\(turns) turns"
@@ -126,7 +126,7 @@ let rows = try Weave.run { () throws -> [Row] in
             try spawn {
                 let wanted = Duration.milliseconds(1 + index % 50)
                 let start = ContinuousClock.now
-                try AnyCoroutine.sleep(for: wanted)
+                try Coroutine.sleep(for: wanted)
                 overshoot = max(overshoot, (ContinuousClock.now - start) - wanted)
             }
         }
@@ -136,7 +136,7 @@ let rows = try Weave.run { () throws -> [Row] in
 
     rows.append(try measure("timeout", "withTimeout(20 ms) around sleep(1 s)") {
         do {
-            try withTimeout(.milliseconds(20), "slow call") { try AnyCoroutine.sleep(for: .seconds(1)) }
+            try withTimeout(.milliseconds(20), "slow call") { try Coroutine.sleep(for: .seconds(1)) }
             return "not fired?!"
         } catch let error as TimeoutError {
             return "TimeoutError: \(error.operation)"
@@ -148,10 +148,10 @@ let rows = try Weave.run { () throws -> [Row] in
         let sleepers = try (0..<1_000).map { _ in
             try spawn {
                 defer { unwound += 1 }
-                try AnyCoroutine.sleep(for: .seconds(60))
+                try Coroutine.sleep(for: .seconds(60))
             }
         }
-        try AnyCoroutine.yield()
+        try Coroutine.yield()
         for sleeper in sleepers { sleeper.cancel() }
         try joinAll(sleepers)
         return "\(unwound) unwound (defer ran)"
@@ -164,10 +164,10 @@ let rows = try Weave.run { () throws -> [Row] in
                 for index in 0..<10 {
                     try group.spawn(name: "child-\(index)") {
                         if index == 3 {
-                            try AnyCoroutine.sleep(for: .milliseconds(5))
+                            try Coroutine.sleep(for: .milliseconds(5))
                             throw Failure()
                         }
-                        do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                        do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError {
                             cancelled += 1
                             throw CancellationError()
                         }
@@ -253,7 +253,7 @@ let rows = try Weave.run { () throws -> [Row] in
         var ticks = 0
         let ticker = try spawn {
             while true {
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
                 ticks += 1
             }
         }
@@ -274,7 +274,7 @@ let rows = try Weave.run { () throws -> [Row] in
 var deadlockText = ""
 let deadlockStart = ContinuousClock.now
 do {
-    try Weave.run {
+    try Hub.run {
         var pair: [Coroutine<Void>] = []
         pair.append(try spawn(name: "alice") { try pair[1].join() })
         pair.append(try spawn(name: "bob") { try pair[0].join() })

@@ -19,23 +19,23 @@ extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
 
-try Weave.run {
+try Hub.run {
     let green = Event(label: "green light")
     print("   time    who      what")
     let light = try spawn(name: "light") {
         while true {
             green.set()
             log("light", "GREEN  (cars may pass)")
-            try AnyCoroutine.sleep(for: phase)
+            try Coroutine.sleep(for: phase)
             green.clear()
             log("light", "RED    (cars wait)")
-            try AnyCoroutine.sleep(for: phase)
+            try Coroutine.sleep(for: phase)
         }
     }
     let cars = try (0..<carCount).map { index in
         try spawn(name: "car-\(index)") {
             // Cars arrive at staggered times, some during red.
-            try AnyCoroutine.sleep(for: phase * (Double(index) * 0.45))
+            try Coroutine.sleep(for: phase * (Double(index) * 0.45))
             let name = "car-\(index)"
             if green.isSet {
                 log(name, "arrives on green, passes")

@@ -2,7 +2,7 @@ import Glibc
 import Weave
 
 // Task types shared by the test suite and its worker executable (`WeaveTestWorker`),
-// which registers them with `Weave.main(tasks:)`.
+// which registers them with `ProcessWorker.main(tasks:)`.
 
 public let allTestTasks: [any ProcessTask.Type] = [
     Square.self, EchoBytes.self, Throwing.self, Hang.self, Crash.self, WriteGarbage.self,
@@ -117,7 +117,7 @@ public struct NapThenSquare: ProcessTask {
         self.milliseconds = milliseconds
     }
     public func run() throws -> Int {
-        try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
+        try Coroutine.sleep(for: .milliseconds(milliseconds))
         return value * value
     }
 }
@@ -199,7 +199,7 @@ public struct NapThenMaybeFail: ProcessTask {
         self.fails = fails
     }
     public func run() throws -> Int {
-        try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
+        try Coroutine.sleep(for: .milliseconds(milliseconds))
         if fails { throw TestFailure(reason: "task \(value) fails") }
         return value * value
     }
@@ -296,7 +296,7 @@ public struct LockedAppend: ProcessTask {
         for _ in 0..<rounds {
             try lock.withLock(timeout: .seconds(30)) {
                 try list.append("\(getpid()) begin")
-                try AnyCoroutine.sleep(for: .milliseconds(2))
+                try Coroutine.sleep(for: .milliseconds(2))
                 try list.append("\(getpid()) end")
             }
         }
@@ -358,7 +358,7 @@ public struct CancelledGet: ProcessTask {
     public init(queue: ProcessQueue<Int>) { self.queue = queue }
     public func run() throws -> Int {
         let waiter = try spawn { try queue.get() }
-        try AnyCoroutine.sleep(for: .milliseconds(50))
+        try Coroutine.sleep(for: .milliseconds(50))
         waiter.cancel()
         if let early = try? waiter.join() { return early }  // answered before the cancel
         _ = try queue.count()  // same link, after the cancel: the parent has seen it

@@ -5,11 +5,11 @@ import Glibc
 import TestTasks
 import Weave
 
-Weave.main(tasks: allTestTasks)
+ProcessWorker.main(tasks: allTestTasks)
 
 let arguments = CommandLine.arguments
 if arguments.count == 3 && arguments[1] == "--pool-parent" {
-    try Weave.run {
+    try Hub.run {
         let pool = try ProcessPool(configuration: .init(workers: 2))
         _ = try pool.apply(Square(2))  // both workers started and serving
         let line = pool.workerPIDs.map(String.init).joined(separator: " ") + "\n"
@@ -17,7 +17,7 @@ if arguments.count == 3 && arguments[1] == "--pool-parent" {
         fputs(line, file)
         fclose(file)
         rename(arguments[2] + ".tmp", arguments[2])
-        try AnyCoroutine.sleep(for: .seconds(120))
+        try Coroutine.sleep(for: .seconds(120))
     }
 } else {
     print("WeaveTestWorker: meant to be run by a ProcessPool (or with --pool-parent FILE)")

@@ -39,7 +39,7 @@ private func onOwnThread(_ body: @escaping () -> Void) {
 private func withHub(_ configuration: Hub.Configuration = .init(), _ body: @escaping () throws -> Void) {
     onOwnThread {
         do {
-            try Weave.run(configuration: configuration, body)
+            try Hub.run(configuration: configuration, body)
         } catch {
             fatalError("benchmark hub failed: \(error)")
         }
@@ -82,7 +82,7 @@ let benchmarks: @Sendable () -> Void = {
         withHub {
             let hub = Hub.current!
             let body = { () throws -> Void in
-                for _ in 0..<(yields / 2) { try AnyCoroutine.yield() }
+                for _ in 0..<(yields / 2) { try Coroutine.yield() }
             }
             let ping = try spawn(name: "ping", body)
             let pong = try spawn(name: "pong", body)
@@ -108,7 +108,7 @@ let benchmarks: @Sendable () -> Void = {
             var handles: [AnyCoroutine] = []
             handles.reserveCapacity(batchSize)
             func batch() throws {
-                for _ in 0..<batchSize { handles.append(try spawn { try AnyCoroutine.yield() }) }
+                for _ in 0..<batchSize { handles.append(try spawn { try Coroutine.yield() }) }
                 try joinAll(handles)
                 handles.removeAll(keepingCapacity: true)
             }
@@ -137,7 +137,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             for i in 0..<count {
                 let ms = 1 + i % 10
-                handles.append(try spawn { try AnyCoroutine.sleep(for: .milliseconds(ms)) })
+                handles.append(try spawn { try Coroutine.sleep(for: .milliseconds(ms)) })
             }
             try joinAll(handles)
             benchmark.stopMeasurement()

@@ -54,7 +54,7 @@ func raiseDescriptorLimit() -> Int {
     return Int(limit.rlim_cur)
 }
 
-/// Runs `body` inside `Weave.run` on a new thread; `join` waits for it.
+/// Runs `body` inside `Hub.run` on a new thread; `join` waits for it.
 final class ClientThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: () -> Void
@@ -154,7 +154,7 @@ func clientSide(port: Int) {
     } catch { clientError = error }
 }
 
-try Weave.run {
+try Hub.run {
     let server = try StreamServer(port: 0) { connection in
         while let line = try connection.readLine() { try connection.write(line + "\n") }
     }
@@ -168,14 +168,14 @@ try Weave.run {
         }
     } else {
         clientThread = ClientThread {
-            do { try Weave.run { clientSide(port: serverPort) } } catch { clientError = error }
+            do { try Hub.run { clientSide(port: serverPort) } } catch { clientError = error }
             clientsDone.store(true, ordering: .releasing)
         }
     }
     port.store(serverPort, ordering: .releasing)
     while !clientsDone.load(ordering: .acquiring) {
         maxServerConnections = max(maxServerConnections, server.connectionCount)
-        try AnyCoroutine.sleep(for: .milliseconds(1))
+        try Coroutine.sleep(for: .milliseconds(1))
     }
     clientThread?.join()
     try server.stop(gracePeriod: .seconds(1))

@@ -19,16 +19,16 @@ let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let count = arguments.first ?? 100_000
 let reps = arguments.dropFirst().first ?? 5
 
-let microseconds = try Weave.run { () throws -> [Double] in
+let microseconds = try Hub.run { () throws -> [Double] in
     // The targets are spawned first, so each is older than every other coroutine.
     let targets = try (0..<reps).map { _ in
-        try spawn(stackSize: 16 * 1024) { try AnyCoroutine.sleep(for: .seconds(3600)) }
+        try spawn(stackSize: 16 * 1024) { try Coroutine.sleep(for: .seconds(3600)) }
     }
     let handles = targets.map { $0.handle() }
     let others = try (0..<count).map { _ in
-        try spawn(stackSize: 16 * 1024) { try AnyCoroutine.sleep(for: .seconds(3600)) }
+        try spawn(stackSize: 16 * 1024) { try Coroutine.sleep(for: .seconds(3600)) }
     }
-    try AnyCoroutine.yield()
+    try Coroutine.yield()
     var times: [Double] = []
     for (target, handle) in zip(targets, handles) {
         let start = nowNanos()

@@ -186,10 +186,10 @@ func baseConfiguration() -> Hub.Configuration {
 /// (no direct hand-off): every yield puts the caller at the back of the queue and switches
 /// to the other one. Returns (ns per yield, context switches per yield).
 func yieldPingPong(rounds: Int) throws -> (Double, Double) {
-    try Weave.run(configuration: baseConfiguration()) {
+    try Hub.run(configuration: baseConfiguration()) {
         let hub = Hub.current!
         let body = { () throws -> Void in
-            for _ in 0..<rounds { try AnyCoroutine.yield() }
+            for _ in 0..<rounds { try Coroutine.yield() }
         }
         let a = try spawn(name: "ping", body)
         let b = try spawn(name: "pong", body)
@@ -227,7 +227,7 @@ func benchSwitch() throws {
     emit(["bench": .str("switch"), "impl": .str("weave-yield"), "rounds": .int(yieldRounds),
           "ns_per_switch": .num(nsPerYield, 2), "switches_per_yield": .num(switchesPerYield, 4),
           "handoff": .str("run-queue"),
-          "note": .str("two coroutines, AnyCoroutine.yield() through the run queue, swap on (exit+enter per switch), libuv polled every 256 dispatches")])
+          "note": .str("two coroutines, Coroutine.yield() through the run queue, swap on (exit+enter per switch), libuv polled every 256 dispatches")])
 }
 
 // MARK: - spawn
@@ -258,7 +258,7 @@ func spawnBatches(n: Int, batch: Int, _ variant: SpawnVariant) throws -> (secs: 
     counter.initialize(to: 0)
     defer { counter.deallocate() }
     let rss0 = residentBytes()
-    let (elapsed, switches) = try Weave.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
+    let (elapsed, switches) = try Hub.run(configuration: baseConfiguration()) { () throws -> (UInt64, UInt64) in
         let hub = Hub.current!
         var handles: [AnyCoroutine] = []
         handles.reserveCapacity(variant == .handles ? min(batch, n) : 0)
@@ -272,7 +272,7 @@ func spawnBatches(n: Int, batch: Int, _ variant: SpawnVariant) throws -> (secs: 
             case .handles:
                 for _ in 0..<k {
                     handles.append(try spawn { () throws -> Void in
-                        try AnyCoroutine.yield()
+                        try Coroutine.yield()
                         counter.pointee += 1
                     })
                 }
@@ -282,7 +282,7 @@ func spawnBatches(n: Int, batch: Int, _ variant: SpawnVariant) throws -> (secs: 
                 try group.add(k)
                 for _ in 0..<k {
                     try spawnDetached {
-                        try AnyCoroutine.yield()
+                        try Coroutine.yield()
                         counter.pointee += 1
                         try group.done()
                     }
@@ -292,7 +292,7 @@ func spawnBatches(n: Int, batch: Int, _ variant: SpawnVariant) throws -> (secs: 
                 try group.add(k)
                 for _ in 0..<k {
                     try spawnDetached(with: (counter, group)) { counter, group in
-                        try AnyCoroutine.yield()
+                        try Coroutine.yield()
                         counter.pointee += 1
                         try group.done()
                     }
@@ -337,7 +337,7 @@ func benchIdle() throws {
     let started = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     started.initialize(to: 0)
     defer { started.deallocate() }
-    try Weave.run(configuration: configuration) {
+    try Hub.run(configuration: configuration) {
         let hub = Hub.current!
         let rss0 = residentBytes()
         let pte0 = statusBytes("VmPTE")
@@ -346,12 +346,12 @@ func benchIdle() throws {
         for _ in 0..<n {
             try spawn { () throws -> Void in
                 started.pointee += 1
-                try AnyCoroutine.sleep(for: .seconds(3600))
+                try Coroutine.sleep(for: .seconds(3600))
             }
         }
         // The main coroutine is queued behind all of them: once it runs again, every one has
         // run up to its sleep and parked.
-        while started.pointee < n { try AnyCoroutine.yield() }
+        while started.pointee < n { try Coroutine.yield() }
         let parkedSecs = Double(nowNanos() - t0) / 1e9
         let rss1 = residentBytes()
         let pte1 = statusBytes("VmPTE")
@@ -365,7 +365,7 @@ func benchIdle() throws {
               "bytes_per_task_incl_pte": .int((rss1 - rss0 + pte1 - pte0) / n),
               "mappings_before": .int(maps0), "mappings": .int(maps1), "max_map_count": .int(maxMapCount()),
               "secs": .num(parkedSecs, 3)])
-        // Returning cancels and unwinds every sleeper (Weave.run's shutdown).
+        // Returning cancels and unwinds every sleeper (Hub.run's shutdown).
     }
 }
 
@@ -376,7 +376,7 @@ func benchTimers() throws {
     let late = UnsafeMutableBufferPointer<Int64>.allocate(capacity: n)
     late.initialize(repeating: 0)
     defer { late.deallocate() }
-    let (spawnSecs, totalSecs) = try Weave.run { () throws -> (Double, Double) in
+    let (spawnSecs, totalSecs) = try Hub.run { () throws -> (Double, Double) in
         // Every sleeper starts right after the spawning ends (the main coroutine parks in
         // joinAll), so the wait after spawning cannot be shorter than the longest sleep, 50 ms.
         var handles: [AnyCoroutine] = []
@@ -386,7 +386,7 @@ func benchTimers() throws {
             let ms = 1 + i % 50
             handles.append(try spawn { () throws -> Void in
                 let deadline = nowNanos() + UInt64(ms) * 1_000_000
-                try AnyCoroutine.sleep(for: .milliseconds(ms))
+                try Coroutine.sleep(for: .milliseconds(ms))
                 late[i] = Int64(bitPattern: nowNanos() &- deadline)
             })
         }
@@ -411,7 +411,7 @@ func benchTimers() throws {
 /// Channel ping-pong, uncontended Lock and Semaphore, and Queue put+get between two coroutines.
 func benchCoordination() throws {
     let rounds = argument(2, default: 1_000_000)
-    try Weave.run {
+    try Hub.run {
         try channelPingPong(rounds: rounds)
         var t0: UInt64, elapsed: UInt64
 
@@ -432,7 +432,7 @@ func benchCoordination() throws {
         var received = 0
         let consumer = try spawn { for _ in 0..<rounds { received &+= try queue.get() } }
         t0 = nowNanos()
-        for value in 0..<rounds { try queue.put(value); if value % 64 == 63 { try AnyCoroutine.yield() } }
+        for value in 0..<rounds { try queue.put(value); if value % 64 == 63 { try Coroutine.yield() } }
         try consumer.join()
         elapsed = nowNanos() - t0
         let mapItems = 100_000
@@ -453,7 +453,7 @@ func benchCoordination() throws {
 /// Only the unbuffered channel ping-pong of `coordination` (for profiling it alone).
 func benchChannel() throws {
     let rounds = argument(2, default: 1_000_000)
-    try Weave.run { try channelPingPong(rounds: rounds) }
+    try Hub.run { try channelPingPong(rounds: rounds) }
 }
 
 /// Two coroutines bounce an Int over two unbuffered channels `rounds` times (after a
@@ -480,7 +480,7 @@ func channelPingPong(rounds: Int) throws {
 /// through the hub's cross-thread queue and uv_async). Reports the round-trip percentiles.
 func benchBridge() throws {
     let n = argument(2, default: 20_000)
-    let samples = try Weave.run(configuration: baseConfiguration()) { () throws -> [UInt64] in
+    let samples = try Hub.run(configuration: baseConfiguration()) { () throws -> [UInt64] in
         for _ in 0..<1000 { _ = try awaitAsync { 1 } }
         var samples: [UInt64] = []
         samples.reserveCapacity(n)

@@ -8,7 +8,7 @@
 //   weave-procpool latency [N]     one task at a time, N round trips: p50, p99
 //
 // Pool start-up is excluded from the timings, as in procpool.py. This program is its own
-// worker: Weave.main(tasks:) comes first. Build: `swift build -c release --product weave-procpool`.
+// worker: ProcessWorker.main(tasks:) comes first. Build: `swift build -c release --product weave-procpool`.
 import Glibc
 import Weave
 
@@ -44,7 +44,7 @@ func countPrimes(below limit: Int) -> Int {
     return count
 }
 
-Weave.main(tasks: [Increment.self, BitwiseIncrement.self, CountPrimes.self])
+ProcessWorker.main(tasks: [Increment.self, BitwiseIncrement.self, CountPrimes.self])
 
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
@@ -99,7 +99,7 @@ let arguments = CommandLine.arguments
 let mode = arguments.count > 1 ? arguments[1] : "trivial"
 let count = arguments.count > 2 ? Int(arguments[2]) ?? 20_000 : 20_000
 
-try Weave.run {
+try Hub.run {
     let pool = try ProcessPool(workers: 2)
     _ = try pool.map((0..<100).map(Increment.init))  // warm the workers
     switch mode {

@@ -26,7 +26,7 @@ struct Nothing: ProcessTask {
     func run() throws -> Int { 0 }
 }
 
-Weave.main(tasks: [Nothing.self])
+ProcessWorker.main(tasks: [Nothing.self])
 
 let arguments = CommandLine.arguments
 let count = arguments.count > 1 ? Int(arguments[1]) ?? 200 : 200
@@ -72,9 +72,9 @@ func faults() -> (minor: Int, major: Int) {
 }
 
 var worstOverall = 0.0
-try Weave.run {
+try Hub.run {
     if warm {
-        let sleepers = try (0..<(2 * count)).map { _ in try spawn { try AnyCoroutine.sleep(for: .milliseconds(1)) } }
+        let sleepers = try (0..<(2 * count)).map { _ in try spawn { try Coroutine.sleep(for: .milliseconds(1)) } }
         for sleeper in sleepers { try sleeper.join() }
     }
     for round in 1...rounds {
@@ -90,7 +90,7 @@ try Weave.run {
             var lastSwitches = contextSwitches()
             var lastFaults = faults()
             while ticking {
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
                 let now = ContinuousClock.now
                 if now - last > worstGap {
                     worstCPU = threadCPU() - lastCPU
@@ -107,7 +107,7 @@ try Weave.run {
                 ticks += 1
             }
         }
-        try AnyCoroutine.sleep(for: .milliseconds(50))  // the ticker is in its rhythm
+        try Coroutine.sleep(for: .milliseconds(50))  // the ticker is in its rhythm
         let started = ContinuousClock.now
         var failures = 0
         if poolMode {
@@ -121,8 +121,8 @@ try Weave.run {
             try spawn {
                 if control {
                     // The same shape as `run`: a second coroutine per child, a short wait.
-                    let reader = try spawn { try AnyCoroutine.sleep(for: .milliseconds(1)) }
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    let reader = try spawn { try Coroutine.sleep(for: .milliseconds(1)) }
+                    try Coroutine.sleep(for: .milliseconds(1))
                     try reader.join()
                     return true
                 }
@@ -131,7 +131,7 @@ try Weave.run {
         }
         for run in runs where !(try run.join()) { failures += 1 }
         let wall = ContinuousClock.now - started
-        try AnyCoroutine.sleep(for: .milliseconds(30))
+        try Coroutine.sleep(for: .milliseconds(30))
         ticking = false
         try ticker.join()
         worstOverall = max(worstOverall, milliseconds(worstGap))

@@ -39,9 +39,9 @@ func pingPong(rounds: Int, traps: Bool) throws -> Double {
     var configuration = Hub.Configuration()
     configuration.trapsOnSuspendedAccess = traps
     configuration.monitorsBlockedLoop = false
-    return try Weave.run(configuration: configuration) {
+    return try Hub.run(configuration: configuration) {
         let body = { () throws -> Void in
-            for _ in 0..<rounds { try AnyCoroutine.yield() }
+            for _ in 0..<rounds { try Coroutine.yield() }
         }
         let a = try spawn(name: "ping", body)
         let b = try spawn(name: "pong", body)
@@ -105,7 +105,7 @@ func benchImap() throws {
     let reps = argument(4, default: 3)
     var best = 0.0
     for _ in 0..<reps {
-        let rate = try Weave.run { () throws -> Double in
+        let rate = try Hub.run { () throws -> Double in
             let pool = try Pool(size: size)
             let results = pool.imap(0..<n) { $0 &+ 1 }
             var sum = 0

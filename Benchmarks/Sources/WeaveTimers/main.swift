@@ -58,14 +58,14 @@ func quantileMicros(_ sorted: [Int64], _ p: Double) -> Double {
 func lateness() throws {
     let rounds = argument(2, default: 200)
     let durations: [(label: String, nanos: Int64)] = [("1", 1_000_000), ("2", 2_000_000), ("5", 5_000_000), ("10", 10_000_000), ("2.5", 2_500_000)]
-    let results = try Weave.run { () throws -> [[Int64]] in
+    let results = try Hub.run { () throws -> [[Int64]] in
         var all: [[Int64]] = []
         for (_, nanos) in durations {
             var late: [Int64] = []
             late.reserveCapacity(rounds)
             for _ in 0..<rounds {
                 let start = nowNanos()
-                try AnyCoroutine.sleep(for: .nanoseconds(nanos))
+                try Coroutine.sleep(for: .nanoseconds(nanos))
                 late.append(Int64(nowNanos() - start) - nanos)
             }
             all.append(late.sorted())
@@ -88,7 +88,7 @@ func sleepers() throws {
     let started = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
     let woke = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
     defer { late.deallocate(); started.deallocate(); woke.deallocate() }
-    let spawnNanos = try Weave.run(configuration: configuration()) { () throws -> UInt64 in
+    let spawnNanos = try Hub.run(configuration: configuration()) { () throws -> UInt64 in
         let group = WaitGroup()
         try group.add(n)
         let t0 = nowNanos()
@@ -97,7 +97,7 @@ func sleepers() throws {
                 let ms = UInt64(1 + i % 50)
                 let start = nowNanos()
                 started[i] = start
-                try AnyCoroutine.sleep(for: .milliseconds(ms))
+                try Coroutine.sleep(for: .milliseconds(ms))
                 let end = nowNanos()
                 woke[i] = end
                 late[i] = Int64(bitPattern: end &- (start + ms * 1_000_000))
@@ -130,7 +130,7 @@ final class Counter { var value = 0; var last: UInt64 = 0 }
 func instant() throws {
     let n = argument(2, default: 100_000)
     let lead = UInt64(argument(3, default: 2000)) * 1_000_000
-    let (spawnNanos, wakeNanos) = try Weave.run(configuration: configuration()) { () throws -> (UInt64, UInt64) in
+    let (spawnNanos, wakeNanos) = try Hub.run(configuration: configuration()) { () throws -> (UInt64, UInt64) in
         let group = WaitGroup()
         let counter = Counter()
         try group.add(n)
@@ -141,7 +141,7 @@ func instant() throws {
             // allocates nothing and a finish frees nothing (the wake-up is what is timed).
             try spawnDetached(with: (counter, group, instant, n)) { counter, group, instant, n in
                 let now = nowNanos()
-                if instant > now { try AnyCoroutine.sleep(for: .nanoseconds(Int64(instant - now))) }
+                if instant > now { try Coroutine.sleep(for: .nanoseconds(Int64(instant - now))) }
                 counter.value += 1
                 if counter.value == n { counter.last = nowNanos() }
                 try group.done()
@@ -161,13 +161,13 @@ func instant() throws {
 
 func race() throws {
     let rounds = argument(2, default: 20)
-    let wins = try Weave.run { () throws -> Int in
+    let wins = try Hub.run { () throws -> Int in
         var wins = 0
         for _ in 0..<rounds {
             let queue = try Queue<Int>()
             let putAt = ContinuousClock.now + .milliseconds(2)
             let putter = try spawn { () throws -> Void in
-                try AnyCoroutine.sleep(until: putAt)
+                try Coroutine.sleep(until: putAt)
                 try queue.put(1)
             }
             do {

@@ -115,7 +115,7 @@ public final class HubThread: Sendable {
     /// Stops the hub and waits until its thread has finished: coroutines still running are
     /// cancelled and unwound, the loop is closed. Calling it again just waits again.
     ///
-    /// - Throws: what `Weave.run` threw on the hub's thread, if anything.
+    /// - Throws: what `Hub.run` threw on the hub's thread, if anything.
     public func shutdown() async throws {
         requestStop()
         try await termination.wait().get()
@@ -199,7 +199,7 @@ private final class ThreadBody: @unchecked Sendable {
         if let name { weave_set_thread_name(name) }
         var published = false
         let result = Result<Void, any Error> {
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 let hub = Hub.current.unsafelyUnwrapped
                 // Submissions come from other threads at any time: an idle hub waits for them.
                 hub.beginOutsideWork()

@@ -1,7 +1,7 @@
 /// Every live coroutine is parked and nothing (no timer, no I/O, no outside work) can ever
 /// wake one of them.
 ///
-/// Thrown by `Weave.run` in place of a silent hang. ``waiters`` lists each parked
+/// Thrown by `Hub.run` in place of a silent hang. ``waiters`` lists each parked
 /// coroutine with what it waits on and where it was spawned.
 public struct DeadlockError: Error, CustomStringConvertible, Sendable {
     /// One parked coroutine.

@@ -16,7 +16,7 @@ public struct ProcessError: Error, CustomStringConvertible, Sendable {
         public static let workerDied = Code(storage: .workerDied)
         /// The task threw in the other process; ``ProcessError/remoteType`` names the error type.
         public static let remoteError = Code(storage: .remoteError)
-        /// The worker has no task type registered under the name (see `Weave.main(tasks:)`).
+        /// The worker has no task type registered under the name (see `ProcessWorker.main(tasks:)`).
         public static let unregisteredTask = Code(storage: .unregisteredTask)
         /// A frame announced more bytes than the configured maximum.
         public static let frameTooLarge = Code(storage: .frameTooLarge)

@@ -20,7 +20,7 @@ public struct WeaveError: Error, CustomStringConvertible, Sendable {
 
         let storage: Storage
 
-        /// `Weave.run` was called on a thread that already runs a hub.
+        /// `Hub.run` was called on a thread that already runs a hub.
         public static let nestedRun = Code(storage: .nestedRun)
         /// A blocking call was made outside a coroutine (no hub runs on this thread).
         public static let notInCoroutine = Code(storage: .notInCoroutine)

@@ -5,23 +5,23 @@ extension AnyCoroutine {
     /// or the hub's own callbacks).
     ///
     /// A detached coroutine gets its object here, the first time it is asked for.
-    public static var current: AnyCoroutine? {
+    static var current: AnyCoroutine? {
         guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else { return nil }
         return AnyCoroutine.of(fiber)
     }
 
     static func requireCurrent(_ operation: StaticString = #function) throws(WeaveError) -> AnyCoroutine {
         guard let current else {
-            throw WeaveError(.notInCoroutine, "\(operation) must be called from a coroutine (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "\(operation) must be called from a coroutine (inside Hub.run)")
         }
         return current
     }
 
     /// Whether the current coroutine has been cancelled (false outside a coroutine).
-    public static var isCancelled: Bool { current?.isCancelled ?? false }
+    static var isCancelled: Bool { current?.isCancelled ?? false }
 
     /// Throws `CancellationError` if the current coroutine has been cancelled.
-    public static func checkCancellation() throws {
+    static func checkCancellation() throws {
         if isCancelled { throw CancellationError() }
     }
 
@@ -31,12 +31,12 @@ extension AnyCoroutine {
     /// resolution: the coroutine wakes at the first loop tick at or after the deadline,
     /// never before. Throws `CancellationError` if cancelled while asleep (promptly) and
     /// the ``TimeoutError`` of an enclosing `withTimeout` scope that expires.
-    public static func sleep(for duration: Duration) throws {
+    static func sleep(for duration: Duration) throws {
         if duration <= .zero { return try yield() }
         // On the fiber, not the coroutine object: a detached coroutine has none, and making
         // one would cost an allocation per sleep. The object is made only to throw.
         guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else {
-            throw WeaveError(.notInCoroutine, "sleep(for:) must be called from a coroutine (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "sleep(for:) must be called from a coroutine (inside Hub.run)")
         }
         let sched = weave_sched_current().unsafelyUnwrapped
         let hub = Hub.of(sched)
@@ -57,7 +57,7 @@ extension AnyCoroutine {
     }
 
     /// Suspends the current coroutine until `deadline`.
-    public static func sleep(until deadline: ContinuousClock.Instant) throws {
+    static func sleep(until deadline: ContinuousClock.Instant) throws {
         try sleep(for: deadline - .now)
     }
 
@@ -65,8 +65,8 @@ extension AnyCoroutine {
     ///
     /// The coroutine goes to the back of the run queue; control passes straight to the
     /// next ready coroutine. Throws `CancellationError` if cancelled.
-    @inlinable
-    public static func yield() throws {
+    @inlinable @usableFromInline
+    static func yield() throws {
         // Inlinable, so that the caller calls the C yield directly: after the switch back,
         // every frame between the caller and the switch is a mispredicted return.
         let status = weave_yield(1)
@@ -78,7 +78,7 @@ extension AnyCoroutine {
     static func yieldDidNotComplete(_ status: Int32) throws {
         switch status {
         case WEAVE_YIELD_NOT_COROUTINE:
-            throw WeaveError(.notInCoroutine, "yield() must be called from a coroutine (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "yield() must be called from a coroutine (inside Hub.run)")
         case WEAVE_YIELD_INTERRUPTED:
             try current.unsafelyUnwrapped.throwInterruption()
             // Nothing to throw after all: yield as asked.

@@ -20,7 +20,7 @@ public class AnyCoroutine: CustomStringConvertible {
     // and no Weave code holds an access to them across a switch.
 
     /// The hub that runs this coroutine (unretained: the hub outlives its coroutines, since
-    /// `Weave.run` returns only once all have finished). Nil only for a coroutine object
+    /// `Hub.run` returns only once all have finished). Nil only for a coroutine object
     /// made off any hub, which `launch` then refuses.
     private let hubAddress: UnsafeMutableRawPointer?
     var hub: Hub { Unmanaged<Hub>.fromOpaque(hubAddress.unsafelyUnwrapped).takeUnretainedValue() }

@@ -7,7 +7,7 @@ import Logging
 /// a timer heap.
 ///
 /// A hub belongs to the thread that runs it and is never shared: coroutines never migrate,
-/// and every method must be called on that thread. ``Weave/run(configuration:_:)`` creates
+/// and every method must be called on that thread. ``Hub/run(configuration:_:)`` creates
 /// one, runs it and closes it. Other threads reach a hub only through its cross-thread
 /// queue (a single `uv_async_t`).
 public final class Hub {

@@ -64,7 +64,7 @@ extension AnyCoroutine {
             return
         }
         guard let sched = weave_sched_current() else {
-            throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "spawn must be called on a thread that runs a hub (inside Hub.run)")
         }
         // The hub outlives the call: borrow it without a retain.
         let failure = Unmanaged<Hub>.fromOpaque(sched.pointee.owner)._withUnsafeGuaranteedRef { hub -> WeaveError? in

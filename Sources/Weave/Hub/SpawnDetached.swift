@@ -17,7 +17,7 @@ import CWeaveContext
 /// coroutine's own stack. Otherwise it is a coroutine like any other: it inherits the
 /// caller's ``CoroutineLocal`` values, can block, is cancelled when the hub shuts down,
 /// and shows in deadlock reports and dumps with its spawn site. Inside it,
-/// ``AnyCoroutine/current`` returns its object (made on first use), which can be cancelled
+/// ``Coroutine/current`` returns its object (made on first use), which can be cancelled
 /// or joined like any other. An error the body throws is logged at error level with the
 /// coroutine's spawn site (nobody else can see it); `CancellationError` is not.
 ///
@@ -99,7 +99,7 @@ func beginDetached(
         return fiber
     }
     guard let sched = weave_sched_current() else {
-        throw WeaveError(.notInCoroutine, "spawnDetached must be called on a thread that runs a hub (inside Weave.run)")
+        throw WeaveError(.notInCoroutine, "spawnDetached must be called on a thread that runs a hub (inside Hub.run)")
     }
     return try Hub.of(sched).beginDetached(name: name, stackSize: stackSize, file: file, line: line, reserve: reserve)
 }

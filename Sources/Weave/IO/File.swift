@@ -18,7 +18,7 @@ import Glibc
 /// opened on; close it when done (the hub closes forgotten ones at shutdown, and so does deinit).
 ///
 /// Hub shutdown waits for requests still on the pool: one that never finishes (a read of a
-/// FIFO nobody writes to) keeps `Weave.run` from returning. Use files, not FIFOs or devices,
+/// FIFO nobody writes to) keeps `Hub.run` from returning. Use files, not FIFOs or devices,
 /// or make sure such a read can end.
 public final class File: HubResource, CustomStringConvertible {
     /// How to open a file: the `open(2)` flags.

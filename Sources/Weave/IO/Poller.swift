@@ -66,10 +66,10 @@ public final class Poller: HubResource, WaitTarget {
     /// Whether ``close()`` was called.
     public private(set) var isClosed = false
 
-    /// A poller on the current hub. Throws `WeaveError` outside `Weave.run`.
+    /// A poller on the current hub. Throws `WeaveError` outside `Hub.run`.
     public init() throws {
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "Poller must be made inside Weave.run")
+            throw WeaveError(.notInCoroutine, "Poller must be made inside Hub.run")
         }
         self.hub = hub
         hub.register(self)

@@ -28,7 +28,7 @@ public final class TCPListener: StreamListener {
     public static func bind(host: String = "127.0.0.1", port: Int, backlog: Int? = nil) throws -> TCPListener {
         let address = try resolve(host: host, port: port).first.unsafelyUnwrapped
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "TCPListener.bind must be called inside Weave.run")
+            throw WeaveError(.notInCoroutine, "TCPListener.bind must be called inside Hub.run")
         }
         let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         uv_tcp_init(hub.loop, handle)

@@ -54,7 +54,7 @@ public final class UDPSocket: HubResource, WaitTarget, CustomStringConvertible {
     public static func bind(host: String = "127.0.0.1", port: Int = 0, reuseAddress: Bool = false) throws -> UDPSocket {
         let address = try resolve(host: host, port: port).first.unsafelyUnwrapped
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "UDPSocket.bind must be called inside Weave.run")
+            throw WeaveError(.notInCoroutine, "UDPSocket.bind must be called inside Hub.run")
         }
         let socket = UDPSocket(hub: hub)
         let flags = reuseAddress ? UInt32(UV_UDP_REUSEADDR.rawValue) : 0

@@ -40,7 +40,7 @@ public final class UnixListener: StreamListener {
     public static func bind(path: String, backlog: Int? = nil, removingStaleSocket: Bool = false) throws -> UnixListener {
         try UnixConnection.validate(path: path)
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "UnixListener.bind must be called inside Weave.run")
+            throw WeaveError(.notInCoroutine, "UnixListener.bind must be called inside Hub.run")
         }
         if removingStaleSocket { removeIfStale(path: path) }
         let handle = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)

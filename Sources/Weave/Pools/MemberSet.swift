@@ -90,7 +90,7 @@ final class MemberSet: WaitTarget {
     /// The hub of the calling thread, or a ``WeaveError`` naming the operation.
     static func currentHub(_ operation: StaticString) throws(WeaveError) -> Hub {
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "\(operation) must be called on a thread that runs a hub (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "\(operation) must be called on a thread that runs a hub (inside Hub.run)")
         }
         return hub
     }

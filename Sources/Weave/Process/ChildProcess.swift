@@ -9,7 +9,7 @@ import Glibc
 /// ```
 ///
 /// The child re-executes this program (or `executable`), which must call
-/// ``Weave/main(tasks:)`` first with the task's type registered; there it runs the task on
+/// ``ProcessWorker/main(tasks:)`` first with the task's type registered; there it runs the task on
 /// its own hub, sends the output back and exits. The child dies with its parent
 /// (`PR_SET_PDEATHSIG`), and the hub's shutdown kills and reaps a child still running:
 /// none is left a zombie or an orphan.
@@ -60,7 +60,7 @@ public final class ChildProcess<Task: ProcessTask> {
             throw WeaveError(.invalidArgument, "frameTimeout must be positive, not \(frameTimeout)")
         }
         if getenv(WorkerEnvironment.mode) != nil {
-            throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call Weave.main(tasks:) first")
+            throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call ProcessWorker.main(tasks:) first")
         }
         let executable = executable ?? ProcessPool.currentExecutable()
         self.executable = executable
@@ -213,7 +213,7 @@ public final class ChildProcess<Task: ProcessTask> {
                 outcome = .failure(killReason)
             } else if !isReady && signal == 0 {
                 outcome = .failure(ProcessError(
-                    .spawnFailed, "child \(pid) \(exit) before it started serving; does \(executable) call Weave.main(tasks:) first?",
+                    .spawnFailed, "child \(pid) \(exit) before it started serving; does \(executable) call ProcessWorker.main(tasks:) first?",
                     exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal))
             } else {
                 outcome = .failure(ProcessError(

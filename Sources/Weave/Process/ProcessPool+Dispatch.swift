@@ -333,7 +333,7 @@ extension ProcessPool {
             if consecutiveStartFailures >= 3 {
                 let what = worker.isReady
                     ? "worker \(pid) \(how) while running the pool's initializer, three times in a row"
-                    : "worker \(pid) \(how) before it started serving, three times in a row; does \(executable) call Weave.main(tasks:) first?"
+                    : "worker \(pid) \(how) before it started serving, three times in a row; does \(executable) call ProcessWorker.main(tasks:) first?"
                 breakPool(ProcessError(
                     .spawnFailed, what,
                     exitStatus: signal == 0 ? Int32(truncatingIfNeeded: status) : nil, signal: signal == 0 ? nil : signal))

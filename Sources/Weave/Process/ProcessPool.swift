@@ -5,7 +5,7 @@ import Glibc
 /// (Python's `multiprocessing.Pool`, without its hangs).
 ///
 /// Work is a ``ProcessTask``: a `Codable` value naming what to run. Workers re-execute this
-/// program (or ``Configuration/executable``), which must call ``Weave/main(tasks:)`` first.
+/// program (or ``Configuration/executable``), which must call ``ProcessWorker/main(tasks:)`` first.
 ///
 /// - A worker that dies (a crash, `kill -9`, an exit) fails only the task it was running,
 ///   with ``ProcessError/Code/workerDied`` naming the signal or exit status; the tasks queued
@@ -32,7 +32,7 @@ public final class ProcessPool: HubResource, WaitTarget {
         /// Worker processes. Default: the number of online cores.
         public var workers: Int
         /// The program to run as a worker; nil means this program (`/proc/self/exe`).
-        /// It must call ``Weave/main(tasks:)`` with the task types it will be sent.
+        /// It must call ``ProcessWorker/main(tasks:)`` with the task types it will be sent.
         public var executable: String?
         /// Replace a worker after this many tasks (Python's `maxtasksperchild`); nil: never.
         public var maxTasksPerWorker: Int?
@@ -121,7 +121,7 @@ public final class ProcessPool: HubResource, WaitTarget {
         if getenv(WorkerEnvironment.mode) != nil {
             // Started as a worker, yet running the normal program: without this check the
             // program would start pools of workers that start pools of workers...
-            throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call Weave.main(tasks:) first")
+            throw WeaveError(.invalidArgument, "this process was started as a Weave worker but did not call ProcessWorker.main(tasks:) first")
         }
         self.configuration = configuration
         self.hub = hub

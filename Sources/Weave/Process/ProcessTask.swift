@@ -6,7 +6,7 @@ import Synchronization
 /// Closures cannot cross a process boundary, so work is a type: its stored properties are
 /// the arguments, encoded with ``BinaryEncoder``. A type that cannot be encoded is a
 /// compile-time error, not a pickling error at run time. Register every task type with
-/// ``Weave/main(tasks:)`` on the first line of the program, which is also where a
+/// ``ProcessWorker/main(tasks:)`` on the first line of the program, which is also where a
 /// worker process takes over:
 ///
 /// ```swift
@@ -17,8 +17,8 @@ import Synchronization
 ///
 /// @main struct App {
 ///     static func main() throws {
-///         Weave.main(tasks: [CountPrimes.self])   // workers never return from here
-///         try Weave.run {
+///         ProcessWorker.main(tasks: [CountPrimes.self])   // workers never return from here
+///         try Hub.run {
 ///             let pool = try ProcessPool()
 ///             print(try pool.apply(CountPrimes(below: 200_000)))
 ///         }

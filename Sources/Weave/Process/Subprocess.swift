@@ -141,7 +141,7 @@ public enum Subprocess {
         parentDeathSignal: Int32? = nil
     ) throws -> RunningProcess {
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "Subprocess.spawn must be called on a thread that runs a hub (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "Subprocess.spawn must be called on a thread that runs a hub (inside Hub.run)")
         }
         guard killGracePeriod >= .zero else {
             throw ProcessError(.invalidArgument, "killGracePeriod must not be negative (it is \(killGracePeriod))")

@@ -2,7 +2,9 @@ import CLibUV
 import CWeaveContext
 import Glibc
 
-extension Weave {
+/// The worker side of ``ProcessPool`` and ``ChildProcess``: the entry point that turns a
+/// launch of this executable into a worker.
+public enum ProcessWorker {
     /// Registers the task types this program can run in a worker process, and turns the
     /// process into a worker when it was started as one. Call it first thing in `main`.
     ///
@@ -53,7 +55,7 @@ enum WorkerMain {
         signal(SIGINT, SIG_IGN)
         let maximumFrameSize = getenv(WorkerEnvironment.maximumFrameSize).flatMap { Int(String(cString: $0)) } ?? ProcessPool.defaultMaximumFrameSize
         do {
-            try Weave.run {
+            try Hub.run {
                 // A pool's worker announces each task's start; a child runs one task and
                 // its parent needs no such marks.
                 let server = try WorkerServer(fd: WorkerEnvironment.channelFD, maximumFrameSize: maximumFrameSize, announcesStarts: mode == "pool")
@@ -196,7 +198,7 @@ final class WorkerServer {
             guard let type = lastType else {
                 throw WorkerProtocol.Failure(
                     .unregisteredTask, type: "ProcessError",
-                    message: "task '\(String(decoding: name, as: UTF8.self))' is not registered in worker \(getpid()); pass it to Weave.main(tasks:)")
+                    message: "task '\(String(decoding: name, as: UTF8.self))' is not registered in worker \(getpid()); pass it to ProcessWorker.main(tasks:)")
             }
             let count = try cursor.varint()
             if bitwise {

@@ -2,7 +2,7 @@ import CLibUV
 import Glibc
 
 /// One worker process (never `fork`: the parent has threads), re-executing a program that
-/// calls ``Weave/main(tasks:)``, with a socketpair on its fd 3 for frames. Its stdout and
+/// calls ``ProcessWorker/main(tasks:)``, with a socketpair on its fd 3 for frames. Its stdout and
 /// stderr are the parent's; its stdin is `/dev/null`; it holds no other descriptor of the
 /// parent's (see ``spawnProcess(hub:what:path:arguments:environment:workingDirectory:descriptors:deathSignal:)``).
 /// It gets `SIGKILL` when the parent dies.

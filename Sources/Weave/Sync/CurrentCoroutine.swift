@@ -12,7 +12,7 @@ func currentCoroutineID() -> UInt64 {
 func requireCoroutineID(_ operation: @autoclosure () -> String) throws(WeaveError) -> UInt64 {
     let id = currentCoroutineID()
     if id == 0 {
-        throw WeaveError(.notInCoroutine, "\(operation()) must be called from a coroutine (inside Weave.run)")
+        throw WeaveError(.notInCoroutine, "\(operation()) must be called from a coroutine (inside Hub.run)")
     }
     return id
 }

@@ -87,7 +87,7 @@ extension AnyCoroutine {
     ) throws -> Bool {
         guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else {
             let name = (target as? any WaitTarget)?.waitDescription ?? "\(type(of: target))"
-            throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Weave.run)")
+            throw WeaveError(.notInCoroutine, "\(name) \(operation) must be called from a coroutine (inside Hub.run)")
         }
         // The coroutine object is needed only for interruptions and timeouts, not for the
         // common wait (a detached coroutine may have none yet).

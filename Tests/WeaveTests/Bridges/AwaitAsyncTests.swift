@@ -10,7 +10,7 @@ struct AwaitAsyncTests {
             let ticks = Box(0)
             let ticker = try spawn(name: "ticker") {
                 while true {
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    try Coroutine.sleep(for: .milliseconds(1))
                     ticks.value += 1
                 }
             }
@@ -72,14 +72,14 @@ struct AwaitAsyncTests {
                     return 1
                 }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             waiter.cancel()
             do {
                 _ = try waiter.join()
                 return "returned"
             } catch is CancellationError {
                 // The task's result is still outstanding: the hub waits for it, no deadlock.
-                try AnyCoroutine.sleep(for: .milliseconds(20))
+                try Coroutine.sleep(for: .milliseconds(20))
                 return "cancelled"
             }
         }

@@ -21,13 +21,13 @@ struct CoroutineHandleTests {
             let released = Box(false)
             let others = 20_000
             // The target is the oldest, so a walk of the live list would pass every other.
-            let target = try spawn(stackSize: 32 * 1024) { try AnyCoroutine.sleep(for: .seconds(60)) }
+            let target = try spawn(stackSize: 32 * 1024) { try Coroutine.sleep(for: .seconds(60)) }
             let handle = target.handle()
             // Detached coroutines that only yield never need an object (parking would make one).
             for _ in 0..<others {
-                try spawnDetached(stackSize: 32 * 1024) { while !released.value { try AnyCoroutine.yield() } }
+                try spawnDetached(stackSize: 32 * 1024) { while !released.value { try Coroutine.yield() } }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             handle.cancel()  // through the hub's cross-thread queue, as from any thread
             let cancelled: Bool
             do {
@@ -52,7 +52,7 @@ struct CoroutineHandleTests {
     func cancelFromTask() async throws {
         let hubThread = try HubThread(name: "handles")
         let handle = try await hubThread.spawn { () throws -> Int in
-            try AnyCoroutine.sleep(for: .seconds(60))
+            try Coroutine.sleep(for: .seconds(60))
             return 1
         }
         handle.cancel()

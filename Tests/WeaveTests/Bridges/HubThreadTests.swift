@@ -8,7 +8,7 @@ struct HubThreadTests {
     func roundTrip() async throws {
         let hubThread = try HubThread(name: "test-hub")
         let value = try await hubThread.run(name: "double") { () throws -> Int in
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             return 21 * 2
         }
         #expect(value == 42)
@@ -46,7 +46,7 @@ struct HubThreadTests {
             try await hubThread.run(name: "sleeper") { () throws -> Int in
                 defer { unwound.set() }
                 started.set()
-                try AnyCoroutine.sleep(for: .seconds(60))
+                try Coroutine.sleep(for: .seconds(60))
                 return 1
             }
         }
@@ -64,7 +64,7 @@ struct HubThreadTests {
             for index in 1...1000 {
                 group.addTask {
                     try await hubThread.run { () throws -> Int in
-                        try AnyCoroutine.sleep(for: .milliseconds(10))
+                        try Coroutine.sleep(for: .milliseconds(10))
                         return index
                     }
                 }
@@ -90,7 +90,7 @@ struct HubThreadTests {
                 }.handle())
             }
             try spawn(name: "opener") {
-                try AnyCoroutine.sleep(for: .milliseconds(20))
+                try Coroutine.sleep(for: .milliseconds(20))
                 gate.set()
             }
             return handles
@@ -103,7 +103,7 @@ struct HubThreadTests {
         #expect(handles.allSatisfy { $0.isFinished })
 
         let sleeper = try await hubThread.spawn(name: "long") { () throws -> Void in
-            try AnyCoroutine.sleep(for: .seconds(60))
+            try Coroutine.sleep(for: .seconds(60))
         }
         sleeper.cancel()
         let result = await sleeper.result
@@ -115,7 +115,7 @@ struct HubThreadTests {
     func shutdown() async throws {
         let hubThread = try Hub.startOnNewThread(name: "stopping")
         let pending = try await hubThread.spawn { () throws -> Void in
-            try AnyCoroutine.sleep(for: .seconds(60))
+            try Coroutine.sleep(for: .seconds(60))
         }
         try await hubThread.shutdown()
         await #expect(throws: CancellationError.self) { try await pending.value }

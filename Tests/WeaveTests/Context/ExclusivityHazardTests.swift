@@ -13,9 +13,9 @@ struct ExclusivityHazardTests {
             var configuration = Hub.Configuration()
             configuration.trapsOnSuspendedAccess = true
             let counter = Counter()
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 try spawn(name: "holder") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                    try counter.increment { try Coroutine.sleep(for: .milliseconds(5)) }
                 }.join()
             }
         }
@@ -36,10 +36,10 @@ struct ExclusivityHazardTests {
         // memory (heap corruption). The default configuration must stop it at the park.
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let holder = ByteHolder()
-            try Weave.run {
+            try Hub.run {
                 let writer = try spawn(name: "writer") {
                     try holder.buffer.withUnsafeMutableBytes { bytes in
-                        try AnyCoroutine.sleep(for: .milliseconds(20))
+                        try Coroutine.sleep(for: .milliseconds(20))
                         for index in bytes.indices { bytes[index] = 0xAB }
                     }
                 }
@@ -62,9 +62,9 @@ struct ExclusivityHazardTests {
             var configuration = Hub.Configuration()
             configuration.trapsOnSuspendedAccess = false
             let counter = Counter()
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 try spawn(name: "holder") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                    try counter.increment { try Coroutine.sleep(for: .milliseconds(5)) }
                 }.join()
             }
             if counter.value != 1 { exit(3) }
@@ -78,9 +78,9 @@ struct ExclusivityHazardTests {
             configuration.exclusivity = .sharedThread
             configuration.trapsOnSuspendedAccess = false
             let counter = Counter()
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 let holder = try spawn(name: "holder") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(20)) }
+                    try counter.increment { try Coroutine.sleep(for: .milliseconds(20)) }
                 }
                 let toucher = try spawn(name: "toucher") { counter.value += 1 }
                 try toucher.join()
@@ -97,9 +97,9 @@ struct ExclusivityHazardTests {
             var configuration = Hub.Configuration()
             configuration.trapsOnSuspendedAccess = false
             let counter = Counter()
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 let holder = try spawn(name: "holder") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .milliseconds(20)) }
+                    try counter.increment { try Coroutine.sleep(for: .milliseconds(20)) }
                 }
                 let toucher = try spawn(name: "toucher") { counter.value += 1 }
                 try toucher.join()
@@ -128,22 +128,22 @@ struct ExclusivityHazardTests {
             var configuration = Hub.Configuration()
             configuration.trapsOnSuspendedAccess = false
             let counter = Counter()
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 let cancelled = try spawn(name: "cancelled") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .seconds(60)) }
+                    try counter.increment { try Coroutine.sleep(for: .seconds(60)) }
                 }
                 // Abandoned: still inside its access when the body returns; shutdown unwinds it.
                 try spawn(name: "abandoned") {
-                    try counter.increment { try AnyCoroutine.sleep(for: .seconds(60)) }
+                    try counter.increment { try Coroutine.sleep(for: .seconds(60)) }
                 }
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
                 cancelled.cancel()
                 try cancelled.wait()
                 counter.value += 10
             }
             // The thread's access set must be intact: new accesses work, none conflict.
             counter.value += 100
-            try Weave.run { counter.value += 1000 }
+            try Hub.run { counter.value += 1000 }
             if counter.value != 1110 { exit(4) }
         }
     }

@@ -37,7 +37,7 @@ struct BlockedLoopMonitorTests {
             }
             try spinner.join()
             // Idle time afterwards (a sleep waits in libuv's poll) is not a stall.
-            try AnyCoroutine.sleep(for: .milliseconds(250))
+            try Coroutine.sleep(for: .milliseconds(250))
         }
         try await waitForReports(capture, atLeast: 1)
         try await Task.sleep(for: .milliseconds(100))
@@ -59,7 +59,7 @@ struct BlockedLoopMonitorTests {
     func idleIsNotAStall() async throws {
         let capture = LogCapture()
         try await onHub(configuration: monitored(capture)) { () throws -> Void in
-            try AnyCoroutine.sleep(for: .milliseconds(350))
+            try Coroutine.sleep(for: .milliseconds(350))
             // Pending outside work and a wake from another thread: still idle.
             let value = try blocking { () -> Int in
                 usleep(250_000)
@@ -85,7 +85,7 @@ struct BlockedLoopMonitorTests {
                     while clock.now < start + .milliseconds(250)
                         || (!stallReports(capture).contains { $0.message.contains("'\(name)'") } && clock.now < start + .seconds(5)) {}
                 }.join()
-                try AnyCoroutine.sleep(for: .milliseconds(50))
+                try Coroutine.sleep(for: .milliseconds(50))
             }
         }
         try await waitForReports(capture, atLeast: 2)
@@ -100,7 +100,7 @@ struct BlockedLoopMonitorTests {
         var configuration = Hub.Configuration()
         configuration.blockedLoopThreshold = .microseconds(10)
         #expect(throws: WeaveError.self) {
-            try Weave.run(configuration: configuration) {}
+            try Hub.run(configuration: configuration) {}
         }
     }
 }

@@ -20,13 +20,13 @@ struct DeadlockReportTests {
             let ledger = Lock(label: "ledger")
             let a = try spawn(name: "alice") {
                 try accounts.withLock {
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     try ledger.withLock {}
                 }
             }
             let b = try spawn(name: "bob") {
                 try ledger.withLock {
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     try accounts.withLock {}
                 }
             }

@@ -37,10 +37,10 @@ struct HubDumpTests {
             blocked.append(try spawn(name: "barrier-waiter") { try barrier.wait() })
             blocked.append(try spawn(name: "group-waiter") { try group.wait() })
             blocked.append(try spawn(name: "condition-waiter") { try condition.withLock { try condition.wait() } })
-            blocked.append(try spawn(name: "sleeper") { try AnyCoroutine.sleep(for: .seconds(60)) })
+            blocked.append(try spawn(name: "sleeper") { try Coroutine.sleep(for: .seconds(60)) })
             let joiner = try spawn(name: "joiner") { try writer.join() }
             blocked.append(joiner)
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             let dump = Hub.current!.dump()
             for coroutine in blocked { coroutine.cancel() }
             return dump
@@ -78,7 +78,7 @@ struct HubDumpTests {
             let lock = Lock(label: "leaked")
             try spawn(name: "careless") { try lock.acquire() }.join()
             let waiter = try spawn(name: "waiter") { try lock.acquire() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let dump = Hub.current!.dump()
             waiter.cancel()
             return dump
@@ -99,11 +99,11 @@ struct DumpSignalTests {
         try await onHub(configuration: configuration) { () throws -> Void in
             let event = Event(label: "never")
             let waiter = try spawn(name: "waiting") { try event.wait() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             // The hub's watcher is active, so libuv's handler takes the signal (no default action).
             kill(getpid(), SIGUSR1)
             for _ in 0..<100 where !capture.all.contains(where: { $0.level == .notice }) {
-                try AnyCoroutine.sleep(for: .milliseconds(5))
+                try Coroutine.sleep(for: .milliseconds(5))
             }
             waiter.cancel()
         }

@@ -26,11 +26,11 @@ struct CancellationTests {
                 sleepers.append(try spawn {
                     let guardObject = DeinitCounter { deinits.value += 1 }
                     defer { defers.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                     withExtendedLifetime(guardObject) {}
                 })
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let start = ContinuousClock.now
             for sleeper in sleepers { sleeper.cancel() }
             try joinAll(sleepers)
@@ -45,9 +45,9 @@ struct CancellationTests {
     @Test("cancel during join throws CancellationError in the joiner only")
     func cancelDuringJoin() async throws {
         let (joinerError, targetFinishedCleanly) = try await onHub { () throws -> (Bool, Bool) in
-            let target = try spawn(name: "target") { try AnyCoroutine.sleep(for: .milliseconds(30)) }
+            let target = try spawn(name: "target") { try Coroutine.sleep(for: .milliseconds(30)) }
             let joiner = try spawn(name: "joiner") { try target.join() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             joiner.cancel()
             try joiner.wait()
             try target.join()
@@ -63,11 +63,11 @@ struct CancellationTests {
             let attempts = Box(0)
             let child = try spawn {
                 for _ in 0..<3 {
-                    do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError { attempts.value += 1 }
+                    do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError { attempts.value += 1 }
                 }
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             child.cancel()
             try child.wait()
             #expect(child.error is CancellationError)
@@ -84,9 +84,9 @@ struct CancellationTests {
             for round in 0..<100 {
                 batch.removeAll(keepingCapacity: true)
                 for _ in 0..<1_000 {
-                    batch.append(try spawn { try AnyCoroutine.sleep(for: .seconds(60)) })
+                    batch.append(try spawn { try Coroutine.sleep(for: .seconds(60)) })
                 }
-                if round % 2 == 0 { try AnyCoroutine.yield() }  // half start, half are cancelled unstarted
+                if round % 2 == 0 { try Coroutine.yield() }  // half start, half are cancelled unstarted
                 for coroutine in batch { coroutine.cancel() }
                 try joinAll(batch)
             }
@@ -104,10 +104,10 @@ struct CancellationTests {
             for _ in 0..<5 {
                 try spawn {
                     defer { unwound.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                 }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             return unwound
         }
         #expect(counts.value == 5)

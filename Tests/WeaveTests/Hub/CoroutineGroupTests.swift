@@ -10,7 +10,7 @@ struct CoroutineGroupTests {
             let values = try withCoroutineGroup { group in
                 let children = try (1...5).map { index in
                     try group.spawn { () throws -> Int in
-                        try AnyCoroutine.sleep(for: .milliseconds(index))
+                        try Coroutine.sleep(for: .milliseconds(index))
                         finished.value += 1
                         return index * 10
                     }
@@ -31,14 +31,14 @@ struct CoroutineGroupTests {
                 try withCoroutineGroup { group in
                     for _ in 0..<3 {
                         try group.spawn {
-                            do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                            do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError {
                                 cancelled.value += 1
                                 throw CancellationError()
                             }
                         }
                     }
                     try group.spawn { () throws -> Void in
-                        try AnyCoroutine.sleep(for: .milliseconds(5))
+                        try Coroutine.sleep(for: .milliseconds(5))
                         throw TestFailure(tag: "boom")
                     }
                 }
@@ -60,10 +60,10 @@ struct CoroutineGroupTests {
                     for _ in 0..<4 {
                         try group.spawn {
                             defer { unwound.value += 1 }
-                            try AnyCoroutine.sleep(for: .seconds(60))
+                            try Coroutine.sleep(for: .seconds(60))
                         }
                     }
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     throw TestFailure(tag: "body")
                 }
             } catch is TestFailure {}
@@ -81,12 +81,12 @@ struct CoroutineGroupTests {
                     for _ in 0..<3 {
                         try group.spawn {
                             defer { unwound.value += 1 }
-                            try AnyCoroutine.sleep(for: .seconds(60))
+                            try Coroutine.sleep(for: .seconds(60))
                         }
                     }
                 }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             parent.cancel()
             try parent.wait()
             return (parent.error is CancellationError, unwound.value)
@@ -105,7 +105,7 @@ struct CoroutineGroupTests {
                     try withCoroutineGroup { group in
                         try group.spawn {
                             defer { unwound.value += 1 }
-                            try AnyCoroutine.sleep(for: .seconds(60))
+                            try Coroutine.sleep(for: .seconds(60))
                         }
                     }
                 }

@@ -11,7 +11,7 @@ struct CoroutineLocalTests {
             var seen: [String] = [requestID.value]
             try requestID.withValue("r-1") {
                 let child = try spawn { () throws -> String in
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     return requestID.value
                 }
                 let other = try requestID.withValue("r-2") { try spawn { requestID.value } }

@@ -31,7 +31,7 @@ struct DeadlockTests {
     func sleepersAreAlive() async throws {
         let value = try await onHub { () throws -> Int in
             let sleeper = try spawn { () throws -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(20))
+                try Coroutine.sleep(for: .milliseconds(20))
                 return 7
             }
             return try sleeper.join()
@@ -43,7 +43,7 @@ struct DeadlockTests {
     func outsideWorkIsNotDeadlock() async throws {
         let value = try await onHub { () throws -> Int in
             let hub = Hub.current!
-            let main = AnyCoroutine.current!
+            let main = Coroutine.current!
             let result = Box(0)
             hub.beginOutsideWork()
             let remote = hub.remote

@@ -18,11 +18,11 @@ private func configuration(logging probe: LogProbe) -> Hub.Configuration {
     var configuration = Hub.Configuration()
     configuration.logger = Logger(label: "probing") { _ in
         CallbackLogHandler { _ in
-            if probe.readsCurrent, let current = AnyCoroutine.current {
+            if probe.readsCurrent, let current = Coroutine.current {
                 probe.seenWeakly = current
                 if probe.keepsStrongly { probe.seenStrongly = current }
             }
-            if probe.yields { try? AnyCoroutine.yield() }
+            if probe.yields { try? Coroutine.yield() }
         }
     }
     return configuration
@@ -48,7 +48,7 @@ struct FinishingCoroutineTests {
         probe.readsCurrent = true
         let (alive, stillAlive) = try await onHub(configuration: configuration(logging: probe)) { () throws -> (Bool, Bool) in
             try spawnDetached { throw TestFailure(tag: "x") }
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try Coroutine.sleep(for: .milliseconds(20))
             let object = probe.seenWeakly
             return (object != nil, object.map { !$0.isFinished || $0.fiber != nil } ?? false)
         }
@@ -63,15 +63,15 @@ struct FinishingCoroutineTests {
         probe.keepsStrongly = true
         let outcome = try await onHub(configuration: configuration(logging: probe)) { () throws -> String in
             try spawnDetached { throw TestFailure(tag: "x") }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             let kept = try #require(probe.seenStrongly)
             probe.seenStrongly = nil
             #expect(kept.isFinished)
             let next = try spawn { () throws -> String in
-                for _ in 0..<5 { try AnyCoroutine.yield() }
+                for _ in 0..<5 { try Coroutine.yield() }
                 return "ran to the end"
             }
-            try AnyCoroutine.yield()  // it starts, likely on the finished coroutine's stack
+            try Coroutine.yield()  // it starts, likely on the finished coroutine's stack
             kept.cancel()
             return try next.join(timeout: .seconds(10))
         }
@@ -85,11 +85,11 @@ struct FinishingCoroutineTests {
         let outcome = try await onHub(configuration: configuration(logging: probe)) { () throws -> String in
             let object = Box<AnyCoroutine?>(nil)
             try spawnDetached {
-                object.value = AnyCoroutine.current
-                try AnyCoroutine.sleep(for: .milliseconds(5))
+                object.value = Coroutine.current
+                try Coroutine.sleep(for: .milliseconds(5))
                 throw TestFailure(tag: "x")
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let coroutine = try #require(object.value)
             do {
                 try joinAll([coroutine], timeout: .seconds(10))
@@ -107,7 +107,7 @@ struct FinishingCoroutineTests {
         probe.yields = true
         let outcome = try await onHub(configuration: configuration(logging: probe)) { () throws -> String in
             let child = try spawn { () throws -> Int in throw TestFailure(tag: "x") }
-            try AnyCoroutine.yield()  // the child fails; logging it, the handler yields
+            try Coroutine.yield()  // the child fails; logging it, the handler yields
             do {
                 _ = try child.join(timeout: .seconds(10))
                 return "no error"
@@ -144,7 +144,7 @@ struct FinishingCoroutineTests {
                         if fail { throw CountedError { errors.value += 1 } }
                     }
                 }
-                try AnyCoroutine.sleep(for: .milliseconds(5))
+                try Coroutine.sleep(for: .milliseconds(5))
             }
             return (ran.value, payloads.value, errors.value)
         }

@@ -13,8 +13,8 @@ struct SpawnDetachedTests {
                 try done.add()
                 try spawnDetached {
                     log.value.append("\(name)0")
-                    try AnyCoroutine.yield()
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    try Coroutine.yield()
+                    try Coroutine.sleep(for: .milliseconds(1))
                     log.value.append("\(name)1")
                     try done.done()
                 }
@@ -39,14 +39,14 @@ struct SpawnDetachedTests {
                 try done.add()
                 let token = DeinitCounter { deinits.value += 1 }
                 try spawnDetached(with: (i, token, sums, done, deinits, seenWhileRunning)) { i, token, sums, done, deinits, seen in
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                     withExtendedLifetime(token) { sums.value.append(i * 10) }
                     seen.value.append(deinits.value)
                     try done.done()
                 }
             }
             try done.wait(timeout: .seconds(10))
-            try AnyCoroutine.yield()  // let the last one finish and release its payload
+            try Coroutine.yield()  // let the last one finish and release its payload
             return (sums.value, deinits.value, seenWhileRunning.value)
         }
         #expect(sums == [0, 10, 20, 30, 40])
@@ -96,7 +96,7 @@ struct SpawnDetachedTests {
             let line = #line + 1
             try spawnDetached { throw TestFailure(tag: "lost") }
             try spawnDetached { throw CancellationError() }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             return line
         }
         let errors = capture.all.filter { $0.level == .error }
@@ -116,17 +116,17 @@ struct SpawnDetachedTests {
             let cleanedUp = Box(false)
             let caught = Box(false)
             try spawnDetached {
-                object.value = AnyCoroutine.current
-                sameObject.value = AnyCoroutine.current === object.value
+                object.value = Coroutine.current
+                sameObject.value = Coroutine.current === object.value
                 defer { cleanedUp.value = true }
                 do {
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                 } catch is CancellationError {
                     caught.value = true
                     throw CancellationError()
                 }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let coroutine = try #require(object.value)
             #expect(!coroutine.isFinished)
             coroutine.cancel()
@@ -150,7 +150,7 @@ struct SpawnDetachedTests {
             let hub = Hub.current!
             try spawnDetached(with: (DeinitCounter { deinits.value += 1 }, ran)) { _, ran in ran.value = true }
             // Not started yet: find it among the live coroutines (this makes its object).
-            let pending = try #require(hub.liveCoroutines().first { $0 !== AnyCoroutine.current })
+            let pending = try #require(hub.liveCoroutines().first { $0 !== Coroutine.current })
             pending.cancel()
             try joinAll([pending], timeout: .seconds(10))
             #expect(pending.failure is CancellationError)
@@ -169,10 +169,10 @@ struct SpawnDetachedTests {
             for _ in 0..<10 {
                 try spawnDetached {
                     defer { sendable.value.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                 }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
         }
         #expect(unwound.value == 10)
     }
@@ -217,7 +217,7 @@ struct SpawnDetachedTests {
             }
             try spawnDetached { seen.value.append(local.value) }
             try done.wait(timeout: .seconds(10))
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             return seen.value
         }
         #expect(seen == ["request-7", "request-7", "-"])
@@ -230,7 +230,7 @@ struct SpawnDetachedTests {
             let done = WaitGroup()
             try done.add()
             try spawnDetached(name: "worker-1", stackSize: 64 * 1024) {
-                name.value = AnyCoroutine.current?.name
+                name.value = Coroutine.current?.name
                 try done.done()
             }
             try done.wait(timeout: .seconds(10))
@@ -255,14 +255,14 @@ struct SpawnDetachedTests {
                 try done.add(1000)
                 for _ in 0..<1000 {
                     try spawnDetached(with: (ran, done)) { ran, done in
-                        try AnyCoroutine.yield()
+                        try Coroutine.yield()
                         ran.value += 1
                         try done.done()
                     }
                 }
                 try done.wait(timeout: .seconds(30))
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             return (ran.value, hub.aliveCount, hub.pooledStackCount, hub.stackPoolLimit)
         }
         #expect(ran == 100_000)

@@ -13,7 +13,7 @@ struct SpawnJoinTests {
                 coroutines.append(try spawn(name: name) {
                     for round in 0..<3 {
                         log.value.append("\(name)\(round)")
-                        try AnyCoroutine.yield()
+                        try Coroutine.yield()
                     }
                 })
             }
@@ -77,7 +77,7 @@ struct SpawnJoinTests {
     @Test("join with a timeout throws TimeoutError and leaves the target running")
     func joinTimeout() async throws {
         let description = try await onHub { () throws -> String in
-            let slow = try spawn(name: "slow") { try AnyCoroutine.sleep(for: .milliseconds(200)) }
+            let slow = try spawn(name: "slow") { try Coroutine.sleep(for: .milliseconds(200)) }
             var message = ""
             do {
                 try slow.join(timeout: .milliseconds(10))
@@ -113,7 +113,7 @@ struct SpawnJoinTests {
             #expect(elapsed >= .milliseconds(20))
             let flag = Box(false)
             let never = try spawn(after: .milliseconds(20)) { flag.value = true }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             never.cancel()
             try never.wait()
             return (true, flag.value)
@@ -125,9 +125,9 @@ struct SpawnJoinTests {
     @Test("completed(_:) yields coroutines in the order they finish")
     func completedOrder() async throws {
         let order = try await onHub { () throws -> [String] in
-            let slow = try spawn(name: "slow") { try AnyCoroutine.sleep(for: .milliseconds(60)) }
-            let fast = try spawn(name: "fast") { try AnyCoroutine.sleep(for: .milliseconds(5)) }
-            let middle = try spawn(name: "middle") { try AnyCoroutine.sleep(for: .milliseconds(30)) }
+            let slow = try spawn(name: "slow") { try Coroutine.sleep(for: .milliseconds(60)) }
+            let fast = try spawn(name: "fast") { try Coroutine.sleep(for: .milliseconds(5)) }
+            let middle = try spawn(name: "middle") { try Coroutine.sleep(for: .milliseconds(30)) }
             let done = completed([slow, fast, middle])
             var order: [String] = []
             while let next = try done.next() { order.append(next.name ?? "?") }
@@ -141,7 +141,7 @@ struct SpawnJoinTests {
     func joinAllTimeout() async throws {
         let timedOut = try await onHub { () throws -> Bool in
             let coroutines = try (0..<3).map { index in
-                try spawn { try AnyCoroutine.sleep(for: .milliseconds(index == 2 ? 150 : 1)) }
+                try spawn { try Coroutine.sleep(for: .milliseconds(index == 2 ? 150 : 1)) }
             }
             var timedOut = false
             do { try joinAll(coroutines, timeout: .milliseconds(20)) } catch is TimeoutError { timedOut = true }
@@ -158,7 +158,7 @@ struct SpawnJoinTests {
             var results: [Duration] = []
             for milliseconds in [1, 3, 7, 15] {
                 let start = ContinuousClock.now
-                try AnyCoroutine.sleep(for: .milliseconds(milliseconds))
+                try Coroutine.sleep(for: .milliseconds(milliseconds))
                 results.append((ContinuousClock.now - start) - .milliseconds(milliseconds))
             }
             return results
@@ -170,12 +170,12 @@ struct SpawnJoinTests {
     func timerWakeDoesNotWaitForNextEvent() async throws {
         let elapsed = try await onHub { () throws -> Duration in
             // A far timer and an idle listening socket keep the loop willing to block.
-            let far = try spawn { try AnyCoroutine.sleep(for: .seconds(10)) }
+            let far = try spawn { try Coroutine.sleep(for: .seconds(10)) }
             let listener = try TCPListener.bind(port: 0)
             let start = ContinuousClock.now
             for _ in 0..<5 {
-                let sleeper = try spawn { try AnyCoroutine.sleep(for: .milliseconds(1)) }
-                try AnyCoroutine.yield()
+                let sleeper = try spawn { try Coroutine.sleep(for: .milliseconds(1)) }
+                try Coroutine.yield()
                 // Stay busy past the sleeper's deadline, so its timer is already due when
                 // the hub next enters libuv (which runs due timers before it polls).
                 let busy = ContinuousClock.now
@@ -200,11 +200,11 @@ struct SpawnJoinTests {
             coroutines.reserveCapacity(100_000)
             for _ in 0..<100_000 {
                 coroutines.append(try spawn(stackSize: 32 * 1024) {
-                    while !gate.value { try AnyCoroutine.sleep(for: .milliseconds(5)) }
+                    while !gate.value { try Coroutine.sleep(for: .milliseconds(5)) }
                     count.value += 1
                 })
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let peak = Hub.current!.aliveCount
             gate.value = true
             try joinAll(coroutines)
@@ -215,15 +215,15 @@ struct SpawnJoinTests {
         #expect(afterwards == 1)
     }
 
-    @Test("Weave.run inside a hub throws nestedRun; spawn outside one throws notInCoroutine")
+    @Test("Hub.run inside a hub throws nestedRun; spawn outside one throws notInCoroutine")
     func misuse() async throws {
         let nested = try await onHub { () throws -> WeaveError.Code? in
-            do { try Weave.run { } } catch let error as WeaveError { return error.code }
+            do { try Hub.run { } } catch let error as WeaveError { return error.code }
             return nil
         }
         #expect(nested == .nestedRun)
         #expect(throws: WeaveError.self) { _ = try spawn { } }
-        #expect(throws: WeaveError.self) { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+        #expect(throws: WeaveError.self) { try Coroutine.sleep(for: .milliseconds(1)) }
     }
 
     @Test("invalid configuration and stack sizes are typed errors")
@@ -267,13 +267,13 @@ extension SpawnJoinTests {
         var configuration = Hub.Configuration()
         // Logging the unjoined failure suspends the finishing coroutine (a log handler
         // doing I/O would): its state is no longer 'finished' when its object goes.
-        configuration.logger = Logger(label: "yielding") { _ in CallbackLogHandler { _ in try? AnyCoroutine.yield() } }
+        configuration.logger = Logger(label: "yielding") { _ in CallbackLogHandler { _ in try? Coroutine.yield() } }
         let seen = try await onHub(configuration: configuration) { () throws -> String in
             let seen = Box("unset")
             _ = try spawn { () throws -> Int in
-                throw PastEndError { seen.value = AnyCoroutine.current.map { "\($0.spawnSite)" } ?? "none" }
+                throw PastEndError { seen.value = Coroutine.current.map { "\($0.spawnSite)" } ?? "none" }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             return seen.value
         }
         #expect(seen == "none")

@@ -7,7 +7,7 @@ struct TimeoutTests {
     func expires() async throws {
         let error = try await onHub { () throws -> TimeoutError? in
             do {
-                try withTimeout(.milliseconds(10), "fetch") { try AnyCoroutine.sleep(for: .seconds(60)) }
+                try withTimeout(.milliseconds(10), "fetch") { try Coroutine.sleep(for: .seconds(60)) }
             } catch let error as TimeoutError {
                 return error
             }
@@ -24,7 +24,7 @@ struct TimeoutTests {
             var innerFired: String?
             try withTimeout(.seconds(30), "outer") {
                 do {
-                    try withTimeout(.milliseconds(5), "inner") { try AnyCoroutine.sleep(for: .seconds(60)) }
+                    try withTimeout(.milliseconds(5), "inner") { try Coroutine.sleep(for: .seconds(60)) }
                 } catch let error as TimeoutError {
                     innerFired = error.operation
                 }
@@ -34,7 +34,7 @@ struct TimeoutTests {
             do {
                 try withTimeout(.milliseconds(5), "outer") {
                     do {
-                        try withTimeout(.seconds(30), "inner") { try AnyCoroutine.sleep(for: .seconds(60)) }
+                        try withTimeout(.seconds(30), "inner") { try Coroutine.sleep(for: .seconds(60)) }
                     } catch {
                         passedInner = true
                         throw error
@@ -65,7 +65,7 @@ struct TimeoutTests {
             } catch let error as TimeoutError {
                 operation = error.operation
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             return (operation, true)
         }
         #expect(operation == "busy")
@@ -78,7 +78,7 @@ struct TimeoutTests {
             var finished = false
             do {
                 let value = try withTimeout(.milliseconds(5), "swallowed") { () throws -> Int in
-                    _ = try? AnyCoroutine.sleep(for: .seconds(30))
+                    _ = try? Coroutine.sleep(for: .seconds(30))
                     finished = true
                     return 1
                 }
@@ -97,7 +97,7 @@ struct TimeoutTests {
         let (received, operation, quiet) = try await onHub { () throws -> ([Int], String?, Bool) in
             let channel = try Channel<Int>()
             // Three values, then silence: the channel stays open.
-            let producer = try spawn { for value in 0..<3 { try channel.send(value) }; try AnyCoroutine.sleep(for: .seconds(60)) }
+            let producer = try spawn { for value in 0..<3 { try channel.send(value) }; try Coroutine.sleep(for: .seconds(60)) }
             var received: [Int] = []
             var operation: String?
             do {
@@ -110,7 +110,7 @@ struct TimeoutTests {
             producer.cancel()
             try producer.wait()
             // The expiry was reported once: the next blocking call runs normally.
-            try AnyCoroutine.sleep(for: .milliseconds(1))
+            try Coroutine.sleep(for: .milliseconds(1))
             return (received, operation, true)
         }
         #expect(received == [0, 1, 2])
@@ -155,7 +155,7 @@ struct TimeoutTests {
                 }
             }
             try channel.send(1)
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             consumer.cancel()
             try consumer.wait()
             return (consumer.error is CancellationError, consumer.value)
@@ -168,10 +168,10 @@ struct TimeoutTests {
     func unfiredScopeReturnsValue() async throws {
         let (value, slept) = try await onHub { () throws -> (Int, Bool) in
             let value = try withTimeout(.seconds(30)) { () throws -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(1))
+                try Coroutine.sleep(for: .milliseconds(1))
                 return 7
             }
-            try AnyCoroutine.sleep(for: .milliseconds(1))
+            try Coroutine.sleep(for: .milliseconds(1))
             return (value, true)
         }
         #expect(value == 7)
@@ -186,7 +186,7 @@ struct TimeoutTests {
                     let start = ContinuousClock.now
                     while ContinuousClock.now - start < .milliseconds(20) {}
                     Hub.current!.fireTimersForTesting()
-                    try AnyCoroutine.yield()
+                    try Coroutine.yield()
                 }
             } catch is TimeoutError {
                 return true

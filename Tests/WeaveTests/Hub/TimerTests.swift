@@ -19,7 +19,7 @@ struct TimerTests {
             for _ in 0..<5 {
                 for duration in durations {
                     let start = ContinuousClock.now
-                    try AnyCoroutine.sleep(for: duration)
+                    try Coroutine.sleep(for: duration)
                     let elapsed = ContinuousClock.now - start
                     if elapsed < duration { early.append(duration - elapsed) }
                 }
@@ -34,8 +34,8 @@ struct TimerTests {
         // Process-wide: the timer heap's generic metadata must not be instantiated on the
         // first sleeper's stack (the runtime's lookup needs more than 10 KiB of it).
         await #expect(processExitsWith: .success) {
-            try Weave.run {
-                try spawn(stackSize: 16 * 1024) { try AnyCoroutine.sleep(for: .milliseconds(1)) }.join()
+            try Hub.run {
+                try spawn(stackSize: 16 * 1024) { try Coroutine.sleep(for: .milliseconds(1)) }.join()
             }
         }
     }
@@ -54,7 +54,7 @@ struct TimerTests {
                 // What libuv's poll waits (`uv__next_timeout`): the expiry less the cached clock.
                 waits.append(Int64(hub.timerHandle.pointee.timeout) - Int64(uv_now(hub.loop)))
                 hub.removeTimer(timer)
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
             }
             return waits
         }
@@ -81,7 +81,7 @@ struct TimerTests {
             for round in 0..<20 {
                 let queue = try Queue<Int>()
                 let putter = try spawn { () throws -> Void in
-                    try AnyCoroutine.sleep(for: .milliseconds(2))
+                    try Coroutine.sleep(for: .milliseconds(2))
                     try queue.put(round)
                 }
                 let getter = try spawn { () throws -> String in
@@ -94,7 +94,7 @@ struct TimerTests {
                         return "timed out"
                     }
                 }
-                try AnyCoroutine.yield()  // both park: the getter in get, the putter in sleep
+                try Coroutine.yield()  // both park: the getter in get, the putter in sleep
                 spin(for: .milliseconds(6))  // both deadlines pass before the loop runs again
                 outcomes.append(try getter.join())
                 try putter.join()
@@ -113,7 +113,7 @@ struct TimerTests {
                 // Due 2 ms from now by this coroutine's clock, whenever the putter starts.
                 let putAt = ContinuousClock.now + .milliseconds(2)
                 let putter = try spawn { () throws -> Void in
-                    try AnyCoroutine.sleep(until: putAt)
+                    try Coroutine.sleep(until: putAt)
                     try queue.put(1)
                 }
                 if (try? withTimeout(.milliseconds(3)) { try queue.get() }) != nil { wins += 1 }
@@ -132,10 +132,10 @@ struct TimerTests {
         let position = try await onHub { () throws -> Int? in
             let order = Box<[Int]>([])
             let sleeper = try spawn { () throws -> Void in
-                try AnyCoroutine.sleep(for: .milliseconds(1))
+                try Coroutine.sleep(for: .milliseconds(1))
                 order.value.append(-1)
             }
-            try AnyCoroutine.yield()  // the sleeper parks
+            try Coroutine.yield()  // the sleeper parks
             spin(for: .milliseconds(3))  // its deadline passes
             var handles: [AnyCoroutine] = [sleeper]
             for index in 0..<backlog {
@@ -162,10 +162,10 @@ struct TimerTests {
             let b = try spawn { () throws -> Void in
                 for _ in 0..<rounds { _ = try ping.get(); try pong.put(0) }
             }
-            try AnyCoroutine.yield()  // the ping-pong is under way
+            try Coroutine.yield()  // the ping-pong is under way
             let newRan = Box(-1)
             let fresh = try spawn { newRan.value = count.value }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let yielderRanAfter = count.value
             try joinAll([a, b, fresh])
             return (newRan.value, yielderRanAfter)
@@ -246,7 +246,7 @@ struct TimerHeapTests {
     func interruptingKinds() async throws {
         let kinds = try await onHub { () throws -> [Bool] in
             var heap = TimerHeap()
-            let coroutine = AnyCoroutine.current!
+            let coroutine = Coroutine.current!
             _ = heap.insert(deadline: 1, .wake(coroutine.fiber!))
             _ = heap.insert(deadline: 2, .failWait(coroutine, .sleep, .seconds(1)))
             _ = heap.insert(deadline: 3, .callback {})

@@ -106,7 +106,7 @@ struct AcceptBurstTests {
             let clients = try (0..<20).map { _ in try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10)) }
             let deadline = ContinuousClock.now + .seconds(10)
             while listener.acceptedCount < 20 && ContinuousClock.now < deadline {
-                try AnyCoroutine.sleep(for: .milliseconds(2))
+                try Coroutine.sleep(for: .milliseconds(2))
             }
             let queued = listener.acceptedCount
             listener.close()
@@ -114,7 +114,7 @@ struct AcceptBurstTests {
             var endsSeen = 0
             for client in clients where try client.read(upTo: 1, timeout: .seconds(10)).isEmpty { endsSeen += 1 }
             for client in clients { client.close() }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             // The listener's handle and the 20 unclaimed ones are gone, the clients' too.
             return (queued, openHandleCount(loop) - (baseline - 1), endsSeen)
         }
@@ -128,7 +128,7 @@ struct AcceptBurstTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let before = openFileDescriptorCount(kind: "socket:")
             var during = 0
-            do { try Weave.run {
+            do { try Hub.run {
                 let release = Event()
                 // One handler at a time, and it waits: the other connections stay queued.
                 let server = try StreamServer(port: 0, maxConnections: 1) { _ in try release.wait() }
@@ -138,7 +138,7 @@ struct AcceptBurstTests {
                 let deadline = ContinuousClock.now + .seconds(10)
                 // The listener, 50 clients and their 50 accepted peers.
                 while openFileDescriptorCount(kind: "socket:") < before + 101 && ContinuousClock.now < deadline {
-                    try AnyCoroutine.sleep(for: .milliseconds(5))
+                    try Coroutine.sleep(for: .milliseconds(5))
                 }
                 during = openFileDescriptorCount(kind: "socket:")
                 try server.stop(gracePeriod: .milliseconds(10))

@@ -53,7 +53,7 @@ struct DescriptorExhaustionTests {
                 FileHandleStandardError.write("child failed: setrlimit \(errno)\n")
                 exit(10)
             }
-            do { try Weave.run {
+            do { try Hub.run {
                 let server = try StreamServer(port: 0) { connection in
                     while let line = try connection.readLine() { try connection.write(line + "\n") }
                 }
@@ -90,7 +90,7 @@ struct DescriptorExhaustionTests {
                     toppedUp += 1
                 }
                 let cpuBefore = cpuMilliseconds()
-                try AnyCoroutine.sleep(for: .milliseconds(500))
+                try Coroutine.sleep(for: .milliseconds(500))
                 let cpuUsed = cpuMilliseconds() - cpuBefore
                 guard cpuUsed < 250 else { throw TestFailure(tag: "busy while out of fds: \(cpuUsed) ms CPU in 500 ms") }
                 var byte: UInt8 = 0

@@ -87,28 +87,28 @@ struct FileTests {
         let (cancelledOpen, cancelledRead, openLeft, readLeft) = try await onHub { () throws -> (Bool, Bool, Int, Int) in
             // Opening a FIFO for reading blocks a pool thread until a writer comes.
             let opener = try spawn { try File.open(fifo) }
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try Coroutine.sleep(for: .milliseconds(20))
             opener.cancel()
             try opener.wait()
             // Let the pool's open finish: nobody waits, so the callback must close it.
             let writer = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
             // The request counts as outside work until its callback has run.
             let hub = Hub.current!
-            for _ in 0..<1000 where hub.outsideWork != 0 { try AnyCoroutine.sleep(for: .milliseconds(10)) }
+            for _ in 0..<1000 where hub.outsideWork != 0 { try Coroutine.sleep(for: .milliseconds(10)) }
             let openLeft = descriptors(on: fifo) - (writer >= 0 ? 1 : 0)
             if writer >= 0 { Glibc.close(writer) }
 
             // A read with no data blocks a pool thread; cancel its waiter, close the file.
             let file = try File.open(fifo, mode: .readWrite)
             let reader = try spawn { try file.read(upTo: 10) }
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try Coroutine.sleep(for: .milliseconds(20))
             reader.cancel()
             try reader.wait()
             try file.close()  // delayed until the read finishes
             let feeder = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
             _ = Glibc.write(feeder, "x", 1)
             Glibc.close(feeder)
-            for _ in 0..<1000 where hub.outsideWork != 0 { try AnyCoroutine.sleep(for: .milliseconds(10)) }
+            for _ in 0..<1000 where hub.outsideWork != 0 { try Coroutine.sleep(for: .milliseconds(10)) }
             let readLeft = descriptors(on: fifo)
             return (opener.error is CancellationError, reader.error is CancellationError, openLeft, readLeft)
         }
@@ -143,13 +143,13 @@ struct FileTests {
         let cancelled = try await onHub { () throws -> Bool in
             let file = try File.open(fifo, mode: .readWrite)
             let reader = try spawn { try file.read(upTo: 10) }
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try Coroutine.sleep(for: .milliseconds(20))
             reader.cancel()
             try reader.wait()
             var byte: UInt8 = 1
             _ = Glibc.write(goWrite, &byte, 1)
             return reader.error is CancellationError
-            // Weave.run now closes the hub; its read is still on the pool.
+            // Hub.run now closes the hub; its read is still on the pool.
         }
         pthread_join(feeder, nil)
         #expect(cancelled)

@@ -22,7 +22,7 @@ struct ReadinessTests {
                 do { try waitReadable(fd: a, timeout: .milliseconds(20)) } catch is TimeoutError { timedOut = true }
                 try waitWritable(fd: a, timeout: .seconds(10))
                 let writer = try spawn {
-                    try AnyCoroutine.sleep(for: .milliseconds(10))
+                    try Coroutine.sleep(for: .milliseconds(10))
                     _ = Glibc.write(b, "x", 1)
                 }
                 try waitReadable(fd: a, timeout: .seconds(10))
@@ -57,7 +57,7 @@ struct ReadinessTests {
             defer { Glibc.close(a); Glibc.close(b) }
             let woken = Box(0)
             let waiters = try (0..<2).map { _ in try spawn { try waitReadable(fd: a, timeout: .seconds(10)); woken.value += 1 } }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             _ = Glibc.write(b, "x", 1)
             try joinAll(waiters)
             var byte: UInt8 = 0
@@ -79,7 +79,7 @@ struct ReadinessTests {
             let table = PollTable.of(Hub.current!)
             let (a, b) = socketPair()
             let blocked = try spawn { try waitReadable(fd: a) }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             let during = table.watchers.count
             blocked.cancel()
             try blocked.wait()
@@ -114,7 +114,7 @@ struct ReadinessTests {
             try poller.register(a, for: .readable)
             let waiter = try spawn { try waitReadable(fd: a, timeout: .seconds(10)) }
             let polling = try spawn { try poller.poll(timeout: .seconds(10)) }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             _ = Glibc.write(b, "x", 1)
             try waiter.join()
             let both = try polling.join().map(\.fd) == [a]
@@ -122,7 +122,7 @@ struct ReadinessTests {
             var byte: UInt8 = 0
             _ = Glibc.read(a, &byte, 1)
             let blockedPoll = try spawn { try poller.poll() }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             poller.close()
             try blockedPoll.wait()
             return (both, (blockedPoll.error as? IOError)?.code)

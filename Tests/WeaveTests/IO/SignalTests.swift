@@ -7,9 +7,9 @@ struct SignalTests {
     @Test("a signal is delivered to the coroutine waiting for it (child process)")
     func delivered() async {
         await #expect(processExitsWith: .success) {
-            let got = try Weave.run { () throws -> Bool in
+            let got = try Hub.run { () throws -> Bool in
                 let waiter = try spawn { try waitForSignal(SIGUSR1, timeout: .seconds(30)) }
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
                 kill(getpid(), SIGUSR1)
                 try waiter.join(timeout: .seconds(30))
                 return true

@@ -86,7 +86,7 @@ struct TCPTests {
                     offset += 4096
                 }
                 received += count
-                if received % (4 << 20) < count { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+                if received % (4 << 20) < count { try Coroutine.sleep(for: .milliseconds(1)) }
             }
             try writer.join()
             return (received, checksumOK)
@@ -106,7 +106,7 @@ struct TCPTests {
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
                 try connection.write("partial")
-                try AnyCoroutine.sleep(for: .milliseconds(20))
+                try Coroutine.sleep(for: .milliseconds(20))
                 connection.close()
             }
             let client = try TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress!.port)
@@ -134,7 +134,7 @@ struct TCPTests {
             let second = try TCPConnection.connect(host: "127.0.0.1", port: port)
             let blocked = try spawn { try first.readLine() }
             let closedReader = try spawn { try second.readLine() }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             blocked.cancel()
             try blocked.wait()
             second.close()
@@ -158,7 +158,7 @@ struct TCPTests {
             let before = openFileDescriptorCount(kind: "socket:")
             var during = 0
             var answered = 0
-            do { try Weave.run {
+            do { try Hub.run {
                 // A backlog above the burst: past it the kernel parks handshakes for seconds.
                 let server = try StreamServer(port: 0, backlog: 4096) { connection in
                     while let line = try connection.readLine() { try connection.write(line + "\n") }
@@ -176,7 +176,7 @@ struct TCPTests {
                     }
                 }
                 while server.connectionCount < 2_000 && clients.allSatisfy({ !$0.isFinished }) {
-                    try AnyCoroutine.sleep(for: .milliseconds(5))
+                    try Coroutine.sleep(for: .milliseconds(5))
                 }
                 during = openFileDescriptorCount(kind: "socket:")
                 gate.set()

@@ -10,7 +10,7 @@ struct ThreadPoolTests {
         let (offThread, ticks, value) = try await onHub { () throws -> (Bool, Int, Int) in
             let hubThread = UInt(pthread_self())
             let ticks = TickCounter()
-            let ticker = try spawn { while true { try AnyCoroutine.sleep(for: .milliseconds(1)); ticks.add() } }
+            let ticker = try spawn { while true { try Coroutine.sleep(for: .milliseconds(1)); ticks.add() } }
             let (thread, value) = try blocking { () -> (UInt, Int) in
                 // Holds the pool thread until the hub has ticked a few times (bounded: a hub
                 // that never ticks fails the test after 10 s instead of hanging it). A fixed
@@ -32,11 +32,11 @@ struct ThreadPoolTests {
             var caught = false
             do { _ = try blocking { () throws -> Int in throw TestFailure(tag: "pool") } } catch is TestFailure { caught = true }
             let waiter = try spawn { try blocking { usleep(50_000); return 1 } }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             waiter.cancel()
             try waiter.wait()
             // The job finishes after its waiter left; the hub must take the late result calmly.
-            try AnyCoroutine.sleep(for: .milliseconds(100))
+            try Coroutine.sleep(for: .milliseconds(100))
             return (caught, waiter.error is CancellationError)
         }
         #expect(caught)

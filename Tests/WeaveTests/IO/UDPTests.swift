@@ -70,13 +70,13 @@ struct UDPTests {
             let socket = try UDPSocket.bind(port: 0)
             let peer = try UDPSocket.bind(port: 0)
             let blocked = try spawn { try socket.receive() }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             blocked.cancel()
             try blocked.wait()
             try peer.send("after", to: socket.localAddress!)
             let later = String(decoding: try socket.receive(timeout: .seconds(10)).bytes, as: UTF8.self)
             let closedReceiver = try spawn { try socket.receive() }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             socket.close()
             peer.close()
             try closedReceiver.wait()

@@ -104,7 +104,7 @@ struct UnixSocketTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let before = openFileDescriptorCount(kind: "socket:")
             var during = 0
-            do { try Weave.run {
+            do { try Hub.run {
                 let path = temporarySocketPath("fds")
                 let server = try UnixStreamServer(path: path) { connection in
                     while let line = try connection.readLine() { try connection.write(line + "\n") }

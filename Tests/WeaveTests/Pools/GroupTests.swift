@@ -12,7 +12,7 @@ struct GroupTests {
             var members: [Coroutine<Void>] = []
             for index in 1...5 {
                 members.append(try group.spawn {
-                    try AnyCoroutine.sleep(for: .milliseconds(index))
+                    try Coroutine.sleep(for: .milliseconds(index))
                     finished.value += 1
                 })
             }
@@ -38,20 +38,20 @@ struct GroupTests {
             func start() throws {
                 try group.spawn { () throws -> Void in
                     defer { finished.value += 1 }
-                    try AnyCoroutine.sleep(for: .milliseconds(2))
+                    try Coroutine.sleep(for: .milliseconds(2))
                     throw TestFailure(tag: "first")
                 }
                 try group.spawn { () throws -> Void in
                     defer { finished.value += 1 }
-                    try AnyCoroutine.sleep(for: .milliseconds(10))
+                    try Coroutine.sleep(for: .milliseconds(10))
                     throw TestFailure(tag: "second")
                 }
                 try group.spawn {
                     defer { finished.value += 1 }
-                    try AnyCoroutine.sleep(for: .milliseconds(20))
+                    try Coroutine.sleep(for: .milliseconds(20))
                 }
                 // Ended by cancellation: not a failure for raiseError.
-                let cancelled = try group.spawn { try AnyCoroutine.sleep(for: .seconds(60)) }
+                let cancelled = try group.spawn { try Coroutine.sleep(for: .seconds(60)) }
                 cancelled.cancel()
             }
             try start()
@@ -91,9 +91,9 @@ struct GroupTests {
             group.add(sleeper)
             group.add(sleeper)
             let countAfterAdd = group.count
-            let outside = try spawn { try AnyCoroutine.sleep(for: .milliseconds(2)) }
+            let outside = try spawn { try Coroutine.sleep(for: .milliseconds(2)) }
             group.add(outside)
-            let opener = try spawn { try AnyCoroutine.sleep(for: .milliseconds(5)); gate.set() }
+            let opener = try spawn { try Coroutine.sleep(for: .milliseconds(5)); gate.set() }
             try group.join(timeout: .seconds(5))
             try opener.join()
             let done = try spawn {}
@@ -119,10 +119,10 @@ struct GroupTests {
             for _ in 0..<10 {
                 try group.spawn {
                     defer { unwound.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                 }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             group.cancelAll()
             try group.join(timeout: .seconds(5))
             return (unwound.value, group.count)
@@ -167,7 +167,7 @@ struct GroupTests {
             let values = try group.map(0..<10) { index -> Int in
                 inside.value += 1
                 peak.value = max(peak.value, inside.value)
-                try AnyCoroutine.sleep(for: .milliseconds(10 - index))
+                try Coroutine.sleep(for: .milliseconds(10 - index))
                 inside.value -= 1
                 return index + 1
             }
@@ -179,7 +179,7 @@ struct GroupTests {
             let opener = try spawn {
                 for index in [1, 2, 0] {
                     gates[index].set()
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    try Coroutine.sleep(for: .milliseconds(1))
                 }
             }
             var order: [Int] = []
@@ -212,7 +212,7 @@ struct GroupTests {
                         try threeFailed.wait()
                         throw TestFailure(tag: "one")
                     case 2:
-                        do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                        do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError {
                             twoCancelled.value = true
                             throw CancellationError()
                         }
@@ -244,11 +244,11 @@ struct GroupTests {
                 defer { countWhenMapEnded.value = group.count }
                 return try group.map(0..<6) { index -> Int in
                     defer { unwound.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                     return index
                 }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             mapper.cancel()
             try mapper.wait(timeout: .seconds(5))
             return (mapper.error is CancellationError, unwound.value, countWhenMapEnded.value)
@@ -265,7 +265,7 @@ struct GroupTests {
             let results = Box<[Int]>([])
             for index in 0..<3 {
                 try group.applyAsync { () throws -> Int in
-                    try AnyCoroutine.sleep(for: .milliseconds(3 - index))
+                    try Coroutine.sleep(for: .milliseconds(3 - index))
                     return index
                 } callback: { result in
                     if let value = try? result.get() { results.value.append(value) }

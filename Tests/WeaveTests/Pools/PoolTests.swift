@@ -43,7 +43,7 @@ struct PoolTests {
                 try pool.spawn {
                     inside.value += 1
                     peak.value = max(peak.value, inside.value)
-                    try AnyCoroutine.sleep(for: .milliseconds(index % 3))
+                    try Coroutine.sleep(for: .milliseconds(index % 3))
                     inside.value -= 1
                     ran.value += 1
                 }
@@ -56,7 +56,7 @@ struct PoolTests {
             let mapped = try pool.map(0..<200) { index -> Int in
                 inside.value += 1
                 peak.value = max(peak.value, inside.value)
-                try AnyCoroutine.sleep(for: .milliseconds(index % 3))
+                try Coroutine.sleep(for: .milliseconds(index % 3))
                 inside.value -= 1
                 return index
             }
@@ -86,7 +86,7 @@ struct PoolTests {
                 try pool.spawn { ran.value = true }
                 spawned.value = true
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             let blockedWhileFull = !spawned.value
             firstGate.set()
             try spawner.join(timeout: .seconds(5))
@@ -121,10 +121,10 @@ struct PoolTests {
                     try pool.spawn { order.value.append(index); try gates[index].wait() }
                 }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             for gate in gates {
                 gate.set()
-                try AnyCoroutine.sleep(for: .milliseconds(1))
+                try Coroutine.sleep(for: .milliseconds(1))
             }
             try joinAll(spawners, timeout: .seconds(5))
             try pool.join(timeout: .seconds(5))
@@ -141,7 +141,7 @@ struct PoolTests {
             let pool = try Pool(size: 4)
             // Later items finish first, so completion order differs from input order.
             let values = try pool.map(0..<20) { index -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds((20 - index) % 5))
+                try Coroutine.sleep(for: .milliseconds((20 - index) % 5))
                 return index * index
             }
             let empty = try pool.map([Int]()) { $0 }
@@ -169,11 +169,11 @@ struct PoolTests {
                     started.value += 1
                     if index < 4 { return index }
                     if index == 4 {
-                        try AnyCoroutine.sleep(for: .milliseconds(2))
+                        try Coroutine.sleep(for: .milliseconds(2))
                         throw TestFailure(tag: "item 4")
                     }
                     do {
-                        try AnyCoroutine.sleep(for: .seconds(60))
+                        try Coroutine.sleep(for: .seconds(60))
                     } catch is CancellationError {
                         cancelled.value += 1
                         throw CancellationError()
@@ -229,7 +229,7 @@ struct PoolTests {
             let advanced = Box(0)
             // Every fifth item is slow, so later ones finish first and wait to be returned.
             let results = pool.imap(CountingNaturals(advanced: advanced)) { value -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(value % 5 == 0 ? 4 : value % 2))
+                try Coroutine.sleep(for: .milliseconds(value % 5 == 0 ? 4 : value % 2))
                 return value * 2
             }
             let advancedBefore = advanced.value
@@ -273,7 +273,7 @@ struct PoolTests {
                     if value >= 10 {
                         // Never finishes on its own: only cancellation ends it.
                         defer { unwound.value += 1 }
-                        try AnyCoroutine.sleep(for: .seconds(60))
+                        try Coroutine.sleep(for: .seconds(60))
                     }
                     return value + 100
                 }
@@ -303,7 +303,7 @@ struct PoolTests {
             let opener = try spawn(name: "opener") {
                 for index in [2, 0, 3, 1] {
                     gates[index].set()
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    try Coroutine.sleep(for: .milliseconds(1))
                 }
             }
             var order: [Int] = []
@@ -312,7 +312,7 @@ struct PoolTests {
 
             let advanced = Box(0)
             let infinite = pool.imapUnordered(CountingNaturals(advanced: advanced)) { value -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(value % 3))
+                try Coroutine.sleep(for: .milliseconds(value % 3))
                 return value
             }
             var bounded: [Int] = []
@@ -337,7 +337,7 @@ struct PoolTests {
             let results = pool.imap(0..<8) { index -> Int in
                 switch index {
                 case 3:
-                    try AnyCoroutine.sleep(for: .milliseconds(1))
+                    try Coroutine.sleep(for: .milliseconds(1))
                     threeDone.set()
                     return 3
                 case 4:
@@ -346,7 +346,7 @@ struct PoolTests {
                     fourFailed.value = true
                     throw TestFailure(tag: "four")
                 case 5...:
-                    do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                    do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError {
                         cancelled.value += 1
                         throw CancellationError()
                     }
@@ -358,7 +358,7 @@ struct PoolTests {
             }
             var values: [Int] = []
             for _ in 0..<3 { values.append(try results.next()!) }
-            for _ in 0..<10_000 where !fourFailed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+            for _ in 0..<10_000 where !fourFailed.value { try Coroutine.sleep(for: .milliseconds(1)) }
             var caught: TestFailure?
             do {
                 while let value = try results.next() { values.append(value) }
@@ -464,7 +464,7 @@ struct PoolTests {
                     throw TestFailure(tag: "two")
                 default:
                     threeStarted.set()
-                    do { try AnyCoroutine.sleep(for: .seconds(60)) } catch is CancellationError {
+                    do { try Coroutine.sleep(for: .seconds(60)) } catch is CancellationError {
                         cancelled.value += 1
                         throw CancellationError()
                     }
@@ -473,7 +473,7 @@ struct PoolTests {
             }
             // The first `next` starts the items; read on only once the failure has happened.
             var values = [try results.next()!]
-            for _ in 0..<10_000 where !failed.value { try AnyCoroutine.sleep(for: .milliseconds(1)) }
+            for _ in 0..<10_000 where !failed.value { try Coroutine.sleep(for: .milliseconds(1)) }
             var caught: TestFailure?
             do {
                 while let value = try results.next() { values.append(value) }
@@ -520,14 +520,14 @@ struct PoolTests {
             let outcomes = Box<[String]>([])
             let freeInCallback = Box(-1)
             let ok = try pool.applyAsync { () throws -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(1))
+                try Coroutine.sleep(for: .milliseconds(1))
                 return 42
             } callback: { result in
                 freeInCallback.value = pool.freeCount
                 outcomes.value.append("ok \((try? result.get()) ?? -1)")
             }
             let failing = try pool.applyAsync { () throws -> Int in
-                try AnyCoroutine.sleep(for: .milliseconds(3))
+                try Coroutine.sleep(for: .milliseconds(3))
                 throw TestFailure(tag: "apply")
             } callback: { result in
                 if case .failure(let error as TestFailure) = result { outcomes.value.append("failed \(error.tag)") }
@@ -563,7 +563,7 @@ struct PoolTests {
                 operation = error.operation
             }
             let waiter = try spawn { () throws -> Int in try pool.waitAvailable(timeout: .seconds(5)) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             gate.set()
             return (timedOut, operation, try waiter.join(), immediate)
         }
@@ -585,11 +585,11 @@ struct PoolTests {
                 return try pool.map(0..<10) { index -> Int in
                     started.value += 1
                     defer { unwound.value += 1 }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                     return index
                 }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(10))
+            try Coroutine.sleep(for: .milliseconds(10))
             mapper.cancel()
             try mapper.wait(timeout: .seconds(5))
             return (mapper.error is CancellationError, started.value, unwound.value, countWhenMapEnded.value)
@@ -607,7 +607,7 @@ struct PoolTests {
             let unwound = Box(0)
             let slow = { (index: Int) throws -> Int in
                 defer { unwound.value += 1 }
-                try AnyCoroutine.sleep(for: .seconds(60))
+                try Coroutine.sleep(for: .seconds(60))
                 return index
             }
             var mapTimedOut = false
@@ -645,7 +645,7 @@ struct PoolTests {
                     if index == 0 {
                         do { try pool.join() } catch let error as WeaveError { selfJoin.value = error.code }
                     }
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                 }
             }
             var timedOut = false
@@ -656,11 +656,11 @@ struct PoolTests {
             // A map whose items the pool's cancelAll kills fails with CancellationError.
             let mapper = try spawn { () throws -> [Int] in
                 try pool.map(0..<3) { index -> Int in
-                    try AnyCoroutine.sleep(for: .seconds(60))
+                    try Coroutine.sleep(for: .seconds(60))
                     return index
                 }
             }
-            try AnyCoroutine.sleep(for: .milliseconds(5))
+            try Coroutine.sleep(for: .milliseconds(5))
             pool.cancelAll()
             try mapper.wait(timeout: .seconds(5))
             return (timedOut, unwound.value, selfJoin.value, mapper.error is CancellationError)
@@ -684,7 +684,7 @@ struct PoolTests {
                         return value
                     }
                 }
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
                 try pool.spawn {}
                 try worker.join()
             }
@@ -711,7 +711,7 @@ struct PoolTests {
                 weakMembers = pool.members
                 for _ in 0..<4 {
                     coroutines.append(try pool.spawn {
-                        try AnyCoroutine.sleep(for: .milliseconds(2))
+                        try Coroutine.sleep(for: .milliseconds(2))
                         ran.value += 1
                     })
                 }

@@ -61,7 +61,7 @@ struct ChildProcessTests {
     func killedChild() async throws {
         try await onHub {
             let child = try testChild(Hang(seconds: 30))
-            try AnyCoroutine.sleep(for: .milliseconds(100))
+            try Coroutine.sleep(for: .milliseconds(100))
             child.kill()
             do {
                 _ = try child.join(timeout: .seconds(30))
@@ -139,10 +139,10 @@ struct ChildProcessTests {
                 let lock = ProcessLock()
                 let log = ManagedList<String>()  // kept alive while the child uses it
                 _ = try testChild(LockedAppend(lock: lock, list: log, rounds: 2)).join(timeout: .seconds(30))
-                try AnyCoroutine.sleep(for: .milliseconds(50))
+                try Coroutine.sleep(for: .milliseconds(50))
             }
             var counts: [Int] = []
-            do { try Weave.run {
+            do { try Hub.run {
                 try round()  // warm-up: libuv's signal pipe and the like stay open for good
                 counts.append(openFileDescriptorCount())
                 try round()

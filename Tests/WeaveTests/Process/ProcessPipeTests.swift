@@ -94,7 +94,7 @@ struct ProcessPipeTests {
         try await onHub {
             let (mine, theirs) = try ProcessPipe.makePair()
             let child = try testChild(PipeFlood(pipe: theirs, count: 2000, size: 4096))  // 8 MiB
-            try AnyCoroutine.sleep(for: .milliseconds(300))
+            try Coroutine.sleep(for: .milliseconds(300))
             #expect(child.isRunning)  // parked in send: the pipe stopped reading at about 1 MiB
             for index in 0..<2000 {
                 let bytes = try mine.receiveBytes(timeout: .seconds(30))

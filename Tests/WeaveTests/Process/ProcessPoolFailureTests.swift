@@ -64,7 +64,7 @@ struct ProcessPoolFailureTests {
             let pool = try testPool(workers: 1)
             let dying = try pool.applyAsync(ShutdownChannelThenAbort(milliseconds: 600, marker: marker))
             for _ in 0..<1000 where access(marker, F_OK) != 0 {  // its reading side is shut
-                try AnyCoroutine.sleep(for: .milliseconds(5))
+                try Coroutine.sleep(for: .milliseconds(5))
             }
             let next = try pool.applyAsync(Square(3))  // written to the dying worker: EPIPE
             do {

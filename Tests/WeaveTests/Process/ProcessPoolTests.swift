@@ -54,7 +54,7 @@ struct ProcessPoolTests {
             let bad = try pool.applyAsync(Throwing("nope"), onFailure: { failures.append("\($0)") })
             #expect(try good.get(timeout: .seconds(30)) == 81)
             #expect(throws: ProcessError.self) { try bad.get(timeout: .seconds(30)) }
-            try AnyCoroutine.sleep(for: .milliseconds(50))
+            try Coroutine.sleep(for: .milliseconds(50))
             #expect(successes == [81])
             #expect(failures.count == 1 && failures[0].contains("nope"))
         }
@@ -185,7 +185,7 @@ struct ProcessPoolTests {
             #expect(try pool.apply(Square(3)) == 9)
             let before = pool.workerPIDs
             let caller = try spawn { try pool.apply(Hang(seconds: 60)) }
-            try AnyCoroutine.sleep(for: .milliseconds(200))
+            try Coroutine.sleep(for: .milliseconds(200))
             caller.cancel()
             #expect(throws: CancellationError.self) { try caller.join() }
             #expect(try pool.apply(Square(2)) == 4)
@@ -200,7 +200,7 @@ struct ProcessPoolTests {
             var ticks = 0
             let ticker = try spawn {
                 while true {
-                    try AnyCoroutine.sleep(for: .milliseconds(5))
+                    try Coroutine.sleep(for: .milliseconds(5))
                     ticks += 1
                 }
             }
@@ -222,7 +222,7 @@ struct ProcessPoolTests {
             #expect { try pool.apply(Square(1)) } throws: { ($0 as? ProcessError)?.code == .closed }
             try pool.join(timeout: .seconds(30))
             #expect(try pending.get() == 9)
-            try AnyCoroutine.sleep(for: .milliseconds(100))
+            try Coroutine.sleep(for: .milliseconds(100))
             #expect(pids.allSatisfy { !isAlive($0) })
         }
     }
@@ -232,7 +232,7 @@ struct ProcessPoolTests {
         try await onHub {
             let pool = try testPool()
             let running = try pool.applyAsync(Hang(seconds: 60))
-            try AnyCoroutine.sleep(for: .milliseconds(100))
+            try Coroutine.sleep(for: .milliseconds(100))
             pool.terminate()
             #expect { try running.get(timeout: .seconds(10)) } throws: { ($0 as? ProcessError)?.code == .closed }
         }
@@ -243,12 +243,12 @@ struct ProcessPoolTests {
         await #expect(processExitsWith: .success) {
             // A first small run opens what libuv keeps for the process's life (its signal
             // pipe for SIGCHLD); the baseline is taken after it.
-            try Weave.run {
+            try Hub.run {
                 let pool = try testPool(workers: 1)
                 _ = try pool.apply(Square(1))
             }
             let fdsBefore = openFileDescriptorCount()
-            try Weave.run {
+            try Hub.run {
                 let pool = try testPool(maxTasksPerWorker: 100)
                 let outputs = try pool.map((0..<10_000).map(Square.init), chunkSize: 1)
                 guard outputs.count == 10_000, outputs[9_999] == 9_999 * 9_999 else { exit(2) }
@@ -335,7 +335,7 @@ struct ProcessPoolDiagnosticsTests {
         try await onHub {
             let pool = try testPool(workers: 1)
             let caller = try spawn(name: "caller") { try pool.apply(NapThenSquare(3, milliseconds: 300)) }
-            try AnyCoroutine.sleep(for: .milliseconds(100))
+            try Coroutine.sleep(for: .milliseconds(100))
             let line = Hub.current!.dump().coroutines.first { $0.name == "caller" }?.waitingOn ?? ""
             #expect(line.contains("ProcessPool task"))
             #expect(line.contains("NapThenSquare"))

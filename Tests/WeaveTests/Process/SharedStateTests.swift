@@ -34,7 +34,7 @@ struct SharedStateTests {
             #expect(try queue.count() == 2)
             let late = try spawn { try queue.put(3) }      // parks: the queue is full
             let later = try spawn { try queue.put(4) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             #expect(!late.isFinished && !later.isFinished)
             var received: [Int] = []
             for _ in 0..<4 {
@@ -55,7 +55,7 @@ struct SharedStateTests {
             var received: [Int] = []
             var mostQueued = 0
             for index in 0..<50 {
-                if index % 10 == 0 { try AnyCoroutine.sleep(for: .milliseconds(20)) }  // the child runs ahead
+                if index % 10 == 0 { try Coroutine.sleep(for: .milliseconds(20)) }  // the child runs ahead
                 mostQueued = max(mostQueued, try queue.count())
                 received.append(try queue.get(timeout: .seconds(30)))
             }
@@ -72,20 +72,20 @@ struct SharedStateTests {
             try queue.put(1)
             // A put parked in this process, cancelled: its item never goes in.
             let cancelled = try spawn { try queue.put(2) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             cancelled.cancel()
             #expect(throws: CancellationError.self) { try cancelled.join() }
             // A child's put parked in the parent, and the child killed.
             let producer = try testChild(QueueProducer(queue: queue, start: 100, count: 1))
             #expect(queue.waitingPutters == 0)
             for _ in 0..<3_000 where queue.waitingPutters == 0 {   // the child connects and parks
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
             }
             #expect(queue.waitingPutters == 1)
             kill(producer.pid, SIGKILL)
             #expect(throws: (any Error).self) { try producer.join(timeout: .seconds(30)) }
             for _ in 0..<3_000 where queue.waitingPutters != 0 {   // its link's end may come after its exit
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
             }
             #expect(queue.waitingPutters == 0)   // withdrawn with its link
             // Only the first item is there, and the slot it leaves is not taken by a ghost.
@@ -124,7 +124,7 @@ struct SharedStateTests {
             for _ in 0..<5 {
                 try lock.withLock {
                     try log.append("parent begin")
-                    try AnyCoroutine.sleep(for: .milliseconds(2))
+                    try Coroutine.sleep(for: .milliseconds(2))
                     try log.append("parent end")
                 }
             }
@@ -177,7 +177,7 @@ struct SharedStateTests {
                 #expect(error.remoteType?.contains("TimeoutError") == true)
             }
             let consumer = try testChild(QueueTake(queue: queue, count: 3, milliseconds: 30_000))
-            try AnyCoroutine.sleep(for: .milliseconds(50))  // let it park in get
+            try Coroutine.sleep(for: .milliseconds(50))  // let it park in get
             for value in [4, 5, 6] { try queue.put(value) }
             #expect(try consumer.join(timeout: .seconds(30)) == [4, 5, 6])
             #expect(try queue.count() == 0)
@@ -191,7 +191,7 @@ struct SharedStateTests {
             let child = try testChild(CancelledGet(queue: queue))
             // Usually after the child's get was parked and cancelled; whatever the timing,
             // both items must come out.
-            try AnyCoroutine.sleep(for: .milliseconds(300))
+            try Coroutine.sleep(for: .milliseconds(300))
             try queue.put(1)
             try queue.put(2)
             let taken = try child.join(timeout: .seconds(30))

@@ -33,7 +33,7 @@ struct SpawnDescriptorTests {
             guard pipe(&fds) == 0 else { exit(10) }
             let leaked = [descriptorTarget(fds[0]), descriptorTarget(fds[1])]
             do {
-                try Weave.run {
+                try Hub.run {
                     // A program: its stdin, stdout, stderr and its own listing handle.
                     let listing = try Subprocess.run("/bin/ls", arguments: ["/proc/self/fd"], timeout: .seconds(30))
                     guard numbers(listing.outputString.split(separator: "\n").map(String.init)) == [0, 1, 2, 3] else { exit(2) }
@@ -92,7 +92,7 @@ struct SpawnDescriptorTests {
             let helper = try mine.receive(Int32.self, timeout: .seconds(30))
             defer { kill(helper, SIGKILL) }
             for _ in 0..<3_000 where queue.waitingGetters == 0 {   // the child's get reaches the parent
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
             }
             #expect(queue.waitingGetters == 1)
             child.kill()
@@ -100,7 +100,7 @@ struct SpawnDescriptorTests {
             #expect(isAlive(helper))
             // The link's end may be read just after the exit: bounded, well under the helper's 30 s.
             for _ in 0..<500 where queue.waitingGetters != 0 {
-                try AnyCoroutine.sleep(for: .milliseconds(10))
+                try Coroutine.sleep(for: .milliseconds(10))
             }
             #expect(queue.waitingGetters == 0)
             try queue.put(7)

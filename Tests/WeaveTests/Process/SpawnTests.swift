@@ -55,11 +55,11 @@ struct SpawnTests {
                     throw error
                 }
             }
-            try AnyCoroutine.yield()  // the runner runs until it parks: in the spawn's wait
+            try Coroutine.yield()  // the runner runs until it parks: in the spawn's wait
             runner.cancel()
             #expect(throws: CancellationError.self) { try runner.join() }
             #expect(started.value > 0)  // the spawn finished; the wait after it threw
-            for _ in 0..<500 where isAlive(started.value) { try AnyCoroutine.sleep(for: .milliseconds(10)) }
+            for _ in 0..<500 where isAlive(started.value) { try Coroutine.sleep(for: .milliseconds(10)) }
             #expect(!isAlive(started.value))
         }
     }
@@ -71,7 +71,7 @@ struct SpawnTests {
         await #expect(processExitsWith: .signal(SIGKILL)) {
             // The exit test's process is a child of the test process: its pid names the file.
             let path = "/tmp/weave-death-signal-\(getppid())"
-            try? Weave.run {
+            try? Hub.run {
                 let guarded = try Subprocess.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,
                                                    standardError: .discard, parentDeathSignal: SIGKILL)
                 let free = try Subprocess.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,

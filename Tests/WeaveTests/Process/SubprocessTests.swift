@@ -19,7 +19,7 @@ private func processExists(_ pid: Int32) -> Bool {
 private func waitUntilGone(_ pid: Int32) throws -> Bool {
     for _ in 0..<1000 {
         if !processExists(pid) { return true }
-        try AnyCoroutine.sleep(for: .milliseconds(10))
+        try Coroutine.sleep(for: .milliseconds(10))
     }
     return false
 }
@@ -168,7 +168,7 @@ struct SubprocessTests {
             let cat = try Subprocess.spawn("cat", standardOutput: .discard, standardError: .discard)
             try spawn {
                 for _ in 0..<5 {
-                    try AnyCoroutine.sleep(for: .milliseconds(5))
+                    try Coroutine.sleep(for: .milliseconds(5))
                     ticks.value += 1
                 }
                 cat.standardInput?.close()
@@ -195,7 +195,7 @@ struct SubprocessTests {
             let child = try Subprocess.spawn("sleep", arguments: ["60"], standardInput: .discard,
                                              standardOutput: .discard, standardError: .discard)
             let waiter = try spawn { try child.wait() }
-            try AnyCoroutine.yield()  // the waiter runs and parks in wait
+            try Coroutine.yield()  // the waiter runs and parks in wait
             waiter.cancel()
             #expect(throws: CancellationError.self) { try waiter.join() }
             #expect(try waitUntilGone(child.pid))
@@ -207,7 +207,7 @@ struct SubprocessTests {
     func cancelledRun() async throws {
         try await onHub {
             let runner = try spawn { try Subprocess.run("/bin/sh", arguments: ["-c", "echo $$; exec sleep 60"]) }
-            try AnyCoroutine.sleep(for: .milliseconds(200))
+            try Coroutine.sleep(for: .milliseconds(200))
             runner.cancel()
             #expect(throws: CancellationError.self) { try runner.join() }
         }
@@ -253,7 +253,7 @@ struct SubprocessTests {
         await #expect(processExitsWith: .success) {
             var before = 0
             var after = 0
-            try Weave.run {
+            try Hub.run {
                 _ = try Subprocess.run("true")  // libuv's one-time SIGCHLD machinery
                 before = openFileDescriptorCount()
                 for _ in 0..<10 {
@@ -265,7 +265,7 @@ struct SubprocessTests {
                     _ = try cat.wait()
                     cat.close()
                 }
-                try AnyCoroutine.yield()  // pipe handles finish closing
+                try Coroutine.yield()  // pipe handles finish closing
                 after = openFileDescriptorCount()
                 _ = try Subprocess.spawn("sleep", arguments: ["60"])  // left to shutdown
             }
@@ -282,8 +282,8 @@ struct SubprocessTests {
     @Test("processID and parentProcessID, and a child sees us as its parent")
     func processIDs() async throws {
         let output = try await onHub { try Subprocess.run("/bin/sh", arguments: ["-c", "echo $PPID"]).outputString }
-        #expect(Weave.processID == getpid())
-        #expect(Weave.parentProcessID == getppid())
+        #expect(CurrentProcess.id == getpid())
+        #expect(CurrentProcess.parentID == getppid())
         #expect(output == "\(getpid())\n")
     }
 }

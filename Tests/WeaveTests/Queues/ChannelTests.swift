@@ -8,7 +8,7 @@ struct ChannelTests {
         let (received, senderWaited) = try await onHub { () throws -> ([Int], Bool) in
             let channel = try Channel<Int>()
             let sender = try spawn { for value in 0..<5 { try channel.send(value) }; channel.close() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let waited = !sender.isFinished
             var received: [Int] = []
             for value in channel { received.append(value) }
@@ -43,7 +43,7 @@ struct ChannelTests {
             let receiver = try spawn { try forReceivers.receive() }
             let forSenders = try Channel<Int>()
             let sender = try spawn { try forSenders.send(1) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             forReceivers.close()
             forSenders.close()
             let value = try receiver.join()
@@ -80,7 +80,7 @@ struct ChannelTests {
         let (received, sent, timedOut, defaulted) = try await onHub { () throws -> (String, Int?, Bool, Bool) in
             let a = try Channel<Int>()
             let b = try Channel<String>()
-            try spawn { try AnyCoroutine.sleep(for: .milliseconds(3)); try b.send("hello") }
+            try spawn { try Coroutine.sleep(for: .milliseconds(3)); try b.send("hello") }
             let received = try Channel.select([
                 .receive(from: a) { value in "a:\(value ?? -1)" },
                 .receive(from: b) { value in "b:\(value ?? "nil")" },
@@ -116,7 +116,7 @@ struct ChannelTests {
                 try withTimeout(.milliseconds(10)) {
                     for value in channel { received.append(value) }
                     do {
-                        try AnyCoroutine.sleep(for: .seconds(30))
+                        try Coroutine.sleep(for: .seconds(30))
                     } catch is TimeoutError {
                         thrownInside = true
                         throw CancellationError()
@@ -134,7 +134,7 @@ struct ChannelTests {
         let (cancelled, laterValue) = try await onHub { () throws -> (Bool, Int?) in
             let channel = try Channel<Int>(capacity: 1)
             let selector = try spawn { try Channel.select([.receive(from: channel) { $0 }]) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             selector.cancel()
             try channel.send(5)
             try selector.wait()

@@ -11,13 +11,13 @@ struct QueueTests {
             try queue.put(2)
             #expect(queue.isFull)
             let putter = try spawn { try queue.put(3) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             let putWaited = !putter.isFinished
             let items = [try queue.get(), try queue.get(), try queue.get()]
             try putter.join()
             let served = Box<[Int]>([])
             let getters = try (0..<3).map { index in try spawn { _ = try queue.get(); served.value.append(index) } }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             for value in 10..<13 { try queue.put(value) }
             try joinAll(getters)
             return (items, served.value, putWaited)
@@ -78,7 +78,7 @@ struct QueueTests {
                 try queue.put(first)
                 try queue.put(second)
                 let putter = try spawn { try queue.put(3) }
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
                 #expect(!putter.isFinished)
                 var items = [try queue.get()]
                 try putter.join()
@@ -95,7 +95,7 @@ struct QueueTests {
             var handedOff: [Int] = []
             for queue in [try Queue<Int>(), try LifoQueue<Int>(), try PriorityQueue<Int>()] as [Queue<Int>] {
                 let getter = try spawn { try queue.get() }
-                try AnyCoroutine.yield()
+                try Coroutine.yield()
                 try queue.put(7)
                 #expect(queue.isEmpty)
                 handedOff.append(try getter.join())
@@ -124,20 +124,20 @@ struct QueueTests {
             #expect(queue.isEmpty)
             // A waiting getter is signalled by put, and the flag drops once it is taken out.
             let getter = try spawn { try queue.get() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             #expect(queue.gettersMayWait)
             try queue.put(3)
             #expect(!queue.gettersMayWait)
             #expect(try getter.join() == 3)
             // A cancelled getter leaves too.
             let doomed = try spawn { try queue.get() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             doomed.cancel()
             try doomed.wait()
             #expect(!queue.gettersMayWait)
             // Shutdown wakes everyone; put (fast path included) fails from then on.
             let waiting = try spawn { try queue.get() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             queue.shutdown()
             try waiting.wait()
             #expect(!queue.gettersMayWait)
@@ -193,7 +193,7 @@ struct QueueTests {
                 try spawn {
                     while true {
                         _ = try queue.get()
-                        try AnyCoroutine.sleep(for: .milliseconds(1))
+                        try Coroutine.sleep(for: .milliseconds(1))
                         processed.value += 1
                         try queue.taskDone()
                     }
@@ -214,7 +214,7 @@ struct QueueTests {
             let full = try Queue<Int>(maxSize: 1)
             try full.put(1)
             let putter = try spawn { try full.put(2) }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             full.shutdown()
             try putter.wait()
             let drained = [try full.get()]
@@ -222,7 +222,7 @@ struct QueueTests {
             do { _ = try full.get() } catch let error as QueueError { getCode = error.code }
             let empty = try Queue<Int>()
             let getter = try spawn { try empty.get() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             empty.shutdown()
             try getter.wait()
             return ((putter.error as? QueueError)?.code, drained, getCode, (getter.error as? QueueError)?.code)
@@ -239,7 +239,7 @@ struct QueueTests {
             let queue = try Queue<Int>()
             for value in 0..<5 { try queue.put(value) }
             let joiner = try spawn { try queue.join() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             queue.shutdown(immediate: true)
             try joiner.join(timeout: .seconds(30))
             var code: QueueError.Code?
@@ -256,7 +256,7 @@ struct QueueTests {
             let queue = try Queue<Int>()
             let doomed = try spawn { try queue.get() }
             let patient = try spawn { try queue.get() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             doomed.cancel()
             try queue.put(42)
             try doomed.wait()

@@ -16,7 +16,7 @@ struct StackCacheTests {
             for index in 0..<31 {
                 // The first to finish sit one per slab (main holds slab 0's first slot).
                 let early = (index + 1) % 4 == 1
-                children.append(try spawn { try AnyCoroutine.sleep(for: early ? .milliseconds(1) : .milliseconds(30)) })
+                children.append(try spawn { try Coroutine.sleep(for: early ? .milliseconds(1) : .milliseconds(30)) })
             }
             try joinAll(children)
             let hub = Hub.current!
@@ -30,7 +30,7 @@ struct StackCacheTests {
     func burstsParkStacksInTheCache() async throws {
         let (cached, reused, afterQuery, pooled) = try await onHub { () throws -> (Int, Int, Int, Int) in
             let hub = Hub.current!
-            try joinAll((0..<300).map { _ in try spawn { try AnyCoroutine.yield() } })
+            try joinAll((0..<300).map { _ in try spawn { try Coroutine.yield() } })
             let cached = Int(hub.sched.pointee.stack_cache_count)
             // The next spawn takes its stack from the cache.
             try spawn { }.join()
@@ -53,12 +53,12 @@ struct StackCacheTests {
             () throws -> (Int, Int, Int, Int, Int) in
             let hub = Hub.current!
             func burst() throws -> Int {
-                try joinAll((0..<40).map { _ in try spawn { try AnyCoroutine.yield() } })
+                try joinAll((0..<40).map { _ in try spawn { try Coroutine.yield() } })
                 return hub.stacks.mappingCount
             }
             let first = try burst()
             let second = try burst()   // no idle in between: the same slabs, nothing remapped
-            try AnyCoroutine.sleep(for: .milliseconds(2))   // idle: free slabs above the cap go
+            try Coroutine.sleep(for: .milliseconds(2))   // idle: free slabs above the cap go
             let afterIdle = hub.stacks.mappingCount
             return (first, second, afterIdle, hub.pooledStackCount, hub.stackPoolLimit)
         }
@@ -73,10 +73,10 @@ struct StackCacheTests {
             setenv("WEAVE_MAPPING_BUDGET", "5", 1)   // read once, on first use, in this child
             var configuration = Hub.Configuration()
             configuration.stackPoolCapacity = 8
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 // Something always runnable: the hub never blocks in the poll, so never trims.
-                let spinner = try spawn { while true { try AnyCoroutine.yield() } }
-                try joinAll((0..<900).map { _ in try spawn { try AnyCoroutine.yield() } })
+                let spinner = try spawn { while true { try Coroutine.yield() } }
+                try joinAll((0..<900).map { _ in try spawn { try Coroutine.yield() } })
                 // A stack of another size needs a slab of its own.
                 try spawn(stackSize: 512 * 1024) { }.join()
                 spinner.cancel()
@@ -90,7 +90,7 @@ struct StackCacheTests {
             let queue = try Queue<Int>()
             let log = Box("")
             try spawn { BlocksInDeinit(queue, log) }   // its result is freed after the body ends
-            try AnyCoroutine.sleep(for: .milliseconds(20))
+            try Coroutine.sleep(for: .milliseconds(20))
             return log.value
         }
         #expect(outcome.contains("must be called from a coroutine"))
@@ -113,6 +113,6 @@ private final class BlocksInDeinit {
         } catch {
             log.value = "threw \(error)"
         }
-        do { try AnyCoroutine.yield() } catch { log.value += "; yield threw" }
+        do { try Coroutine.yield() } catch { log.value += "; yield threw" }
     }
 }

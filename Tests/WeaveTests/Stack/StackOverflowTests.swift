@@ -9,7 +9,7 @@ struct StackOverflowTests {
         // Inside an exit test's body, `#line` (so the spawn site) is the `#expect`'s line.
         let spawnLine = #line + 1
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            try Weave.run {
+            try Hub.run {
                 try spawn(name: "deep", stackSize: 64 * 1024) { recurse(1_000_000) }.join()
             }
         }
@@ -22,7 +22,7 @@ struct StackOverflowTests {
     func unnamedOverflowIsReported() async {
         let spawnLine = #line + 1  // the `#expect`'s line: the spawn site within an exit test
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            try Weave.run {
+            try Hub.run {
                 try spawn { 1 }.join()
                 try spawn(stackSize: 64 * 1024) { recurse(1_000_000) }.join()
             }
@@ -36,7 +36,7 @@ struct StackOverflowTests {
     func detachedOverflowIsReported() async {
         let spawnLine = #line + 1  // the `#expect`'s line: the spawn site within an exit test
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            try Weave.run {
+            try Hub.run {
                 let done = WaitGroup()
                 try done.add()
                 try spawnDetached(stackSize: 64 * 1024) { _ = recurse(1_000_000); try? done.done() }
@@ -53,7 +53,7 @@ struct StackOverflowTests {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             var configuration = Hub.Configuration()
             configuration.guardMode = .mprotect
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 guard Hub.current!.usesMprotectGuards else { exit(0) }
                 try spawn(name: "deep-mprotect") { recurse(10_000_000) }.join()
             }
@@ -69,10 +69,10 @@ struct StackOverflowTests {
             configuration.guardMode = .mprotect
             var spawned = 0
             var code: WeaveError.Code?
-            try Weave.run(configuration: configuration) {
+            try Hub.run(configuration: configuration) {
                 do {
                     while true {
-                        try spawn { try AnyCoroutine.sleep(for: .seconds(60)) }
+                        try spawn { try Coroutine.sleep(for: .seconds(60)) }
                         spawned += 1
                     }
                 } catch let error as WeaveError {
@@ -83,7 +83,7 @@ struct StackOverflowTests {
             // The rest of the process can still map memory.
             let buffers = (0..<64).map { _ in [UInt8](repeating: 1, count: 1 << 20) }
             guard buffers.count == 64 else { exit(6) }
-            _ = try Weave.run { try spawn { 1 }.join() }
+            _ = try Hub.run { try spawn { 1 }.join() }
         }
     }
 }

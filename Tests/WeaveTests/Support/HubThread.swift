@@ -1,7 +1,7 @@
 import Glibc
 @testable import Weave
 
-/// Runs `body` inside `Weave.run` on a pthread of its own and awaits the result. Swift
+/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result. Swift
 /// Testing runs tests concurrently on the cooperative pool, which must never be blocked
 /// by a hub, so each test's hub gets its own thread.
 func onHub<T: Sendable>(
@@ -10,7 +10,7 @@ func onHub<T: Sendable>(
 ) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let job = HubJob {
-            continuation.resume(with: Result { try Weave.run(configuration: configuration, body) })
+            continuation.resume(with: Result { try Hub.run(configuration: configuration, body) })
         }
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)

@@ -12,7 +12,7 @@ struct LockTests {
             let contenders = try (0..<5).map { index in
                 try spawn { try lock.withLock { order.value.append(index) } }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             try lock.release()
             try joinAll(contenders)
             return order.value
@@ -98,7 +98,7 @@ struct LockTests {
                 defer { try? lock.release() }
                 return true
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             try lock.release()      // hands the lock to `first`, makes it runnable...
             first.cancel()          // ...and cancels it before it runs
             try first.wait()

@@ -16,7 +16,7 @@ struct SemaphoreEventTests {
                         order.value.append(index)
                         inside.value += 1
                         peak.value = max(peak.value, inside.value)
-                        try AnyCoroutine.sleep(for: .milliseconds(2))
+                        try Coroutine.sleep(for: .milliseconds(2))
                         inside.value -= 1
                     }
                 }
@@ -48,7 +48,7 @@ struct SemaphoreEventTests {
             let semaphore = try Semaphore(value: 0)
             let doomed = try spawn { try semaphore.acquire() }
             let patient = try spawn { () throws -> Bool in try semaphore.acquire(); return true }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             doomed.cancel()          // woken by cancellation, still queued
             try semaphore.release()  // must skip it and reach `patient`
             try doomed.wait()
@@ -63,7 +63,7 @@ struct SemaphoreEventTests {
             let event = Event(label: "green")
             let woken = Box(0)
             let waiters = try (0..<5).map { _ in try spawn { try event.wait(); woken.value += 1 } }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             event.set()
             try joinAll(waiters)
             event.clear()
@@ -80,7 +80,7 @@ struct SemaphoreEventTests {
         let (value, failed, code) = try await onHub { () throws -> (Int, Bool, SyncError.Code?) in
             let result = AsyncResult<Int>()
             let getter = try spawn { try result.get() }
-            try spawn { try AnyCoroutine.sleep(for: .milliseconds(2)); try result.set(7) }
+            try spawn { try Coroutine.sleep(for: .milliseconds(2)); try result.set(7) }
             let value = try getter.join()
             var code: SyncError.Code?
             do { try result.set(8) } catch let error as SyncError { code = error.code }
@@ -103,9 +103,9 @@ struct SemaphoreEventTests {
             let waiters = try (0..<3).map { _ in
                 try spawn { try condition.withLock { try condition.wait(); woken.value += 1 } }
             }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             try condition.withLock { try condition.notify() }
-            try AnyCoroutine.sleep(for: .milliseconds(2))
+            try Coroutine.sleep(for: .milliseconds(2))
             let afterOne = woken.value
             try condition.withLock { try condition.notifyAll() }
             try joinAll(waiters)
@@ -143,10 +143,10 @@ struct SemaphoreEventTests {
                     }
                 }
             }
-            try AnyCoroutine.yield()        // the waiter waits (the lock is free)
+            try Coroutine.yield()        // the waiter waits (the lock is free)
             try condition.acquire()
             try condition.notify()
-            try AnyCoroutine.yield()        // the waiter wakes and parks to re-take the lock
+            try Coroutine.yield()        // the waiter wakes and parks to re-take the lock
             waiter.cancel()                 // it is runnable again, no longer parked...
             try condition.release()         // ...so this release passes it by: the lock is free
             try waiter.join(timeout: .seconds(5))
@@ -164,7 +164,7 @@ struct SemaphoreEventTests {
             let second = try Barrier(parties: 4)
             let waiting = try (0..<2).map { _ in try spawn { try second.wait() } }
             let leaver = try spawn { try second.wait() }
-            try AnyCoroutine.yield()
+            try Coroutine.yield()
             leaver.cancel()
             try joinAll(waiting + [leaver])
             let broken = waiting.filter { ($0.error as? SyncError)?.code == .brokenBarrier }.count
@@ -183,7 +183,7 @@ struct SemaphoreEventTests {
             for index in 0..<4 {
                 try group.add()
                 try spawn {
-                    try AnyCoroutine.sleep(for: .milliseconds(index))
+                    try Coroutine.sleep(for: .milliseconds(index))
                     finished.value += 1
                     try group.done()
                 }
@@ -206,13 +206,13 @@ struct SemaphoreEventTests {
                 let second = Lock(label: "ledger")
                 let a = try spawn(name: "alice") {
                     try first.withLock {
-                        try AnyCoroutine.sleep(for: .milliseconds(2))
+                        try Coroutine.sleep(for: .milliseconds(2))
                         try second.withLock {}
                     }
                 }
                 let b = try spawn(name: "bob") {
                     try second.withLock {
-                        try AnyCoroutine.sleep(for: .milliseconds(2))
+                        try Coroutine.sleep(for: .milliseconds(2))
                         try first.withLock {}
                     }
                 }
