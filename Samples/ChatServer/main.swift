@@ -22,7 +22,7 @@ final class Client {
     init(connection: TCPConnection, nick: String) throws {
         self.connection = connection
         self.nick = nick
-        self.outgoing = try Queue(maxSize: queueLimit, label: "to \(nick)")
+        self.outgoing = Queue(maxSize: queueLimit, label: "to \(nick)")
     }
 }
 
@@ -38,9 +38,7 @@ final class Room {
     /// full is disconnected rather than allowed to hold everyone up.
     func broadcast(_ line: String, from sender: Client? = nil) {
         for client in clients.values where client !== sender {
-            do {
-                try client.outgoing.putNowait(line)
-            } catch {
+            if (try? client.outgoing.tryPut(line)) != true {
                 leave(client)
                 client.outgoing.shutdown(immediate: true)
                 client.connection.close()  // wakes its reader and writer, which then end
@@ -68,14 +66,14 @@ try Hub.run {
             room.broadcast("* \(client.nick) left", from: client)
         }
         room.join(client)
-        try client.outgoing.putNowait("* welcome, \(client.nick): /nick NAME to rename, /quit to leave (\(room.count) here)")
+        _ = try client.outgoing.tryPut("* welcome, \(client.nick): /nick NAME to rename, /quit to leave (\(room.count) here)")
         room.broadcast("* \(client.nick) joined", from: client)
         while let line = try connection.readLine(maxLength: 4096) {
             if line == "/quit" { break }
             if line.hasPrefix("/nick ") {
                 let name = line.dropFirst(6).trimmingCharacters(in: " \t")
                 guard !name.isEmpty, name.count <= 32 else {
-                    try? client.outgoing.putNowait("* a name is 1 to 32 characters")
+                    _ = try? client.outgoing.tryPut("* a name is 1 to 32 characters")
                     continue
                 }
                 room.broadcast("* \(client.nick) is now \(name)", from: client)
@@ -90,7 +88,7 @@ try Hub.run {
         }
         // Leaving on its own: the writer sends what is queued (the farewell included), then
         // ends at the shutdown; a client that stopped reading gets a second at most.
-        try? client.outgoing.putNowait("* bye")
+        _ = try? client.outgoing.tryPut("* bye")
         client.outgoing.shutdown()
         try? writer.wait(timeout: .seconds(1))
     }

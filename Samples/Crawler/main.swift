@@ -125,7 +125,7 @@ try Hub.run {
             index % 7 == 6 ? "http://\(host):\(boundPort)/missing" : "http://\(host):\(boundPort)/page/\((index * 37) % 100)"
         }
     }
-    let pool = try Pool(size: max(1, concurrency))
+    let pool = Pool(size: max(1, concurrency))
     let start = ContinuousClock.now
     let results = try pool.map(targets) { fetch($0) }
     let elapsed = ContinuousClock.now - start

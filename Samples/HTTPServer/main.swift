@@ -182,7 +182,7 @@ try Hub.run {
             repeat {
                 let remaining = deadline - .now
                 do {
-                    try connection.withReadableBytes(atLeast: needed, timeout: remaining > .zero ? remaining : .zero) { bytes in
+                    try connection.withUnsafeReadableBytes(atLeast: needed, timeout: remaining > .zero ? remaining : .zero) { bytes in
                         if bytes.count < needed {
                             ended = true
                             return 0

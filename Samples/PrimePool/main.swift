@@ -63,13 +63,13 @@ try Hub.run {
     let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
     let serialTime = ContinuousClock.now - start
 
-    // The pool: applyAsync with a callback per task, as the seed's apply_async(callback=).
+    // The pool: submit with a callback per task, as the seed's apply_async(callback=).
     let pool = try ProcessPool(workers: workers)
     var done = 0
     var poolTotal = 0
     start = .now
     let results = try tasks.map { task in
-        try pool.applyAsync(task, onSuccess: { count in
+        try pool.submit(task, onSuccess: { count in
             done += 1
             poolTotal += count
         })

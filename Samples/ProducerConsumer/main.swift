@@ -21,7 +21,7 @@ func seconds(_ duration: Duration) -> Double {
 }
 
 try Hub.run {
-    let queue = try Queue<Order>(maxSize: maxSize, label: "orders")
+    let queue = Queue<Order>(maxSize: maxSize, label: "orders")
     var consumed = [Int](repeating: 0, count: consumerCount)
     var checksum = 0
     let start = ContinuousClock.now

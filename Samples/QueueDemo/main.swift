@@ -74,7 +74,7 @@ try Hub.run {
 
     // Producers and a consumer, all separate processes, around queues the parent holds.
     // `jobs` holds at most 2 (Python's Queue(maxsize=2)): the producers wait for the consumer.
-    let jobs = try ProcessQueue<String>(maxSize: 2)
+    let jobs = ProcessQueue<String>(maxSize: 2)
     let done = ProcessQueue<String>()
     let consumer = try ChildProcess(Consume(jobs: jobs, done: done))
     let producers = try ["apple", "pear"].map { try ChildProcess(Produce(jobs: jobs, name: $0, count: 4)) }

@@ -136,7 +136,7 @@ let rows = try Hub.run { () throws -> [Row] in
 
     rows.append(try measure("timeout", "withTimeout(20 ms) around sleep(1 s)") {
         do {
-            try withTimeout(.milliseconds(20), "slow call") { try Coroutine.sleep(for: .seconds(1)) }
+            try withTimeout(.milliseconds(20), operation: "slow call") { try Coroutine.sleep(for: .seconds(1)) }
             return "not fired?!"
         } catch let error as TimeoutError {
             return "TimeoutError: \(error.operation)"
@@ -181,7 +181,7 @@ let rows = try Hub.run { () throws -> [Row] in
     })
 
     rows.append(try measure("queue", "200,000 items, Queue(maxSize: 64), 2 x 2") {
-        let queue = try Queue<Int>(maxSize: 64)
+        let queue = Queue<Int>(maxSize: 64)
         var sum = 0
         let consumers = try (0..<2).map { _ in try spawn { while true { sum &+= try queue.get(); try queue.taskDone() } } }
         let producers = try (0..<2).map { half in try spawn { for value in 0..<100_000 { try queue.put(half * 100_000 + value) } } }
@@ -192,7 +192,7 @@ let rows = try Hub.run { () throws -> [Row] in
     })
 
     rows.append(try measure("channel", "100,000 ping-pong round trips") {
-        let ping = try Channel<Int>(), pong = try Channel<Int>()
+        let ping = Channel<Int>(), pong = Channel<Int>()
         let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
         var last = 0
         for value in 0..<100_000 {
@@ -205,7 +205,7 @@ let rows = try Hub.run { () throws -> [Row] in
     })
 
     rows.append(try measure("pool map", "Pool(size: 100).map over 100,000 items") {
-        let pool = try Pool(size: 100)
+        let pool = Pool(size: 100)
         let squares = try pool.map(0..<100_000) { $0 * $0 }
         return "sum \(squares.reduce(0, &+))"
     })

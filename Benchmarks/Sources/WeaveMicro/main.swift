@@ -421,14 +421,14 @@ func benchCoordination() throws {
         elapsed = nowNanos() - t0
         emit(["bench": .str("lock"), "impl": .str("weave-lock"), "ops": .int(rounds * 10),
               "ns_per_acquire_release": .num(Double(elapsed) / Double(rounds * 10), 2)])
-        let semaphore = try Semaphore(value: 1)
+        let semaphore = Semaphore(value: 1)
         t0 = nowNanos()
         for _ in 0..<(rounds * 10) { try semaphore.acquire(); try semaphore.release() }
         elapsed = nowNanos() - t0
         emit(["bench": .str("lock"), "impl": .str("weave-semaphore"), "ops": .int(rounds * 10),
               "ns_per_acquire_release": .num(Double(elapsed) / Double(rounds * 10), 2)])
 
-        let queue = try Queue<Int>()
+        let queue = Queue<Int>()
         var received = 0
         let consumer = try spawn { for _ in 0..<rounds { received &+= try queue.get() } }
         t0 = nowNanos()
@@ -436,7 +436,7 @@ func benchCoordination() throws {
         try consumer.join()
         elapsed = nowNanos() - t0
         let mapItems = 100_000
-        let pool = try Pool(size: 100)
+        let pool = Pool(size: 100)
         _ = try pool.map(0..<1_000) { $0 + 1 }
         t0 = nowNanos()
         let mapped = try pool.map(0..<mapItems) { $0 + 1 }
@@ -459,7 +459,7 @@ func benchChannel() throws {
 /// Two coroutines bounce an Int over two unbuffered channels `rounds` times (after a
 /// warm-up); one round trip is two switches, as in Go's peer.
 func channelPingPong(rounds: Int) throws {
-    let ping = try Channel<Int>(), pong = try Channel<Int>()
+    let ping = Channel<Int>(), pong = Channel<Int>()
     let echo = try spawn { while let value = try ping.receive() { try pong.send(value) } }
     for value in 0..<10_000 { try ping.send(value); _ = try pong.receive() }
     let t0 = nowNanos()

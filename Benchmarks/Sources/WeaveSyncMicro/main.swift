@@ -106,7 +106,7 @@ func benchImap() throws {
     var best = 0.0
     for _ in 0..<reps {
         let rate = try Hub.run { () throws -> Double in
-            let pool = try Pool(size: size)
+            let pool = Pool(size: size)
             let results = pool.imap(0..<n) { $0 &+ 1 }
             var sum = 0
             let t0 = nowNanos()

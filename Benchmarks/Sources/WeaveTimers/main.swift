@@ -164,7 +164,7 @@ func race() throws {
     let wins = try Hub.run { () throws -> Int in
         var wins = 0
         for _ in 0..<rounds {
-            let queue = try Queue<Int>()
+            let queue = Queue<Int>()
             let putAt = ContinuousClock.now + .milliseconds(2)
             let putter = try spawn { () throws -> Void in
                 try Coroutine.sleep(until: putAt)

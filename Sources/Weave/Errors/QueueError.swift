@@ -1,13 +1,9 @@
 /// A queue or channel operation that cannot complete.
 public struct QueueError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Storage: Hashable, Sendable { case full, empty, shutDown, taskDoneTooOften, closed }
+        enum Storage: Hashable, Sendable { case shutDown, taskDoneTooOften, closed }
         let storage: Storage
 
-        /// `putNowait` on a full queue.
-        public static let full = Code(storage: .full)
-        /// `getNowait` on an empty queue.
-        public static let empty = Code(storage: .empty)
         /// The queue was shut down (Python 3.13's `ShutDown`).
         public static let shutDown = Code(storage: .shutDown)
         /// `taskDone` called more times than items were put.

@@ -14,7 +14,7 @@ public struct SyncError: Error, CustomStringConvertible, Sendable {
         public static let overRelease = Code(storage: .overRelease)
         /// A ``Barrier`` party was cancelled or timed out, or the barrier was reset.
         public static let brokenBarrier = Code(storage: .brokenBarrier)
-        /// Setting an ``AsyncResult`` that already has a value or an error.
+        /// Setting an ``Future`` that already has a value or an error.
         public static let alreadyResolved = Code(storage: .alreadyResolved)
         /// A ``WaitGroup`` counter would drop below zero.
         public static let negativeCount = Code(storage: .negativeCount)

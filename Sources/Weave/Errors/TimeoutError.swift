@@ -1,4 +1,4 @@
-/// A blocking call or a ``withTimeout(_:_:fileID:line:_:)`` scope ran past its deadline.
+/// A blocking call or a ``withTimeout(_:operation:fileID:line:_:)`` scope ran past its deadline.
 ///
 /// The ``description`` names what timed out: the operation for a per-call deadline
 /// (`join 'worker'`), or the scope and where it was opened for `withTimeout`.

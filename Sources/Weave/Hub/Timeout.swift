@@ -22,7 +22,7 @@
 ///   outside a coroutine.
 public func withTimeout<R>(
     _ duration: Duration,
-    _ label: String = "withTimeout",
+    operation label: String = "withTimeout",
     fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: () throws -> R
@@ -61,12 +61,12 @@ private func endScope(_ coroutine: AnyCoroutine, _ hub: Hub, _ timer: TimerNode,
     return fired
 }
 
-/// Runs `body` with a deadline; see ``withTimeout(_:_:fileID:line:_:)``.
+/// Runs `body` with a deadline; see ``withTimeout(_:operation:fileID:line:_:)``.
 public func withDeadline<R>(
     _ deadline: ContinuousClock.Instant,
     fileID: StaticString = #fileID,
     line: Int = #line,
     _ body: () throws -> R
 ) throws -> R {
-    try withTimeout(deadline - .now, "withDeadline", fileID: fileID, line: line, body)
+    try withTimeout(deadline - .now, operation: "withDeadline", fileID: fileID, line: line, body)
 }

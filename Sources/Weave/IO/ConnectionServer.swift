@@ -25,7 +25,7 @@ final class ConnectionServer<Connection: StreamConnection> {
     ) throws {
         self.listener = listener
         self.accept = accept
-        self.slots = try maxConnections.map { try Semaphore(value: $0, label: "connections") }
+        self.slots = maxConnections.map { Semaphore(value: $0, label: "connections") }
         self.handler = handler
         self.exhaustionPause = exhaustionPause
         self.logger = Hub.current?.logger ?? Logger(label: "weave")

@@ -37,7 +37,7 @@ public final class DatagramServer {
             throw WeaveError(.invalidArgument, "DatagramServer maxConcurrent \(maxConcurrent) must be at least 1")
         }
         socket = try UDPSocket.bind(host: host, port: port)
-        slots = try maxConcurrent.map { try Semaphore(value: $0, label: "datagram handlers") }
+        slots = maxConcurrent.map { Semaphore(value: $0, label: "datagram handlers") }
         self.handler = handler
         logger = Hub.current?.logger ?? Logger(label: "weave")
     }

@@ -136,7 +136,7 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
     /// given asks for one byte more than it saw. `body` gets fewer bytes (possibly none)
     /// only at the end of the stream; it must not block (the buffer may move once the
     /// coroutine parks).
-    public final func withReadableBytes(
+    public final func withUnsafeReadableBytes(
         atLeast count: Int = 1, timeout: Duration? = nil, _ body: (UnsafeRawBufferPointer) throws -> Int
     ) throws {
         try waitForData(atLeast: max(1, count), timeout: timeout)

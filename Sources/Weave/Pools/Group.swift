@@ -168,7 +168,7 @@ public final class Group: CustomStringConvertible {
     /// - Throws: As ``spawn(name:stackSize:fileID:line:_:)``; `callback` is not called when
     ///   nothing was spawned.
     @discardableResult
-    public func applyAsync<Value>(
+    public func submit<Value>(
         name: String? = nil,
         stackSize: Int? = nil,
         fileID: StaticString = #fileID,

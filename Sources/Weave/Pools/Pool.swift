@@ -1,7 +1,7 @@
 /// A group of coroutines that runs at most ``size`` at once (gevent's `pool.Pool`).
 ///
 /// ```swift
-/// let pool = try Pool(size: 10, label: "crawl")
+/// let pool = Pool(size: 10, label: "crawl")
 /// let pages = try pool.map(urls) { url in try fetch(url) }        // input order; throws the first failure in it
 /// for url in moreURLs { try pool.spawn { try fetch(url) } }         // waits for a free slot
 /// try pool.join()
@@ -9,7 +9,7 @@
 ///
 /// Every way in (``spawn(name:stackSize:timeout:fileID:line:_:)``, ``add(_:timeout:)``,
 /// ``map(_:fileID:line:_:)``, ``imap(_:fileID:line:_:)``, ``imapUnordered(_:fileID:line:_:)``,
-/// ``applyAsync(name:stackSize:timeout:fileID:line:_:callback:)``) takes a slot first,
+/// ``submit(name:stackSize:timeout:fileID:line:_:callback:)``) takes a slot first,
 /// waiting for one while the pool is full. Waiters are served first come, first served; a
 /// slot freed by a finishing coroutine goes straight to the longest waiter. Finished
 /// coroutines leave the pool by themselves. Waits on a pool show in deadlock reports as,
@@ -27,10 +27,10 @@ public final class Pool: CustomStringConvertible {
     ///   - label: Names the pool in deadlock reports and descriptions, and names the
     ///     coroutines that `map`, `imap` and `imapUnordered` start.
     /// - Throws: ``WeaveError/Code/invalidArgument`` when `size` is below 1.
-    public init(size: Int, label: String? = nil) throws(WeaveError) {
-        guard size >= 1 else {
-            throw WeaveError(.invalidArgument, "Pool\(quoted(label)) size \(size) must be at least 1")
-        }
+    ///
+    /// A size below 1 is a programmer error (a precondition failure).
+    public init(size: Int, label: String? = nil) {
+        precondition(size >= 1, "Pool\(quoted(label)) size \(size) must be at least 1")
         members = MemberSet(kind: "Pool", label: label, limit: size)
     }
 
@@ -232,7 +232,7 @@ public final class Pool: CustomStringConvertible {
     /// - Throws: As ``spawn(name:stackSize:timeout:fileID:line:_:)``; `callback` is not
     ///   called when nothing was spawned.
     @discardableResult
-    public func applyAsync<Value>(
+    public func submit<Value>(
         name: String? = nil,
         stackSize: Int? = nil,
         timeout: Duration? = nil,

@@ -422,7 +422,7 @@ extension ProcessPool {
     }
 }
 
-/// The sink of ``ProcessPool/applyAsync(_:timeout:onSuccess:onFailure:)``: its callback runs
+/// The sink of ``ProcessPool/submit(_:timeout:onSuccess:onFailure:)``: its callback runs
 /// in the pool's notifier coroutine, where user code may block.
 final class PoolAsyncSink: PoolTaskSink {
     unowned let pool: ProcessPool

@@ -91,7 +91,7 @@ public final class ProcessPool: HubResource, WaitTarget {
     var consecutiveStartFailures = 0
     /// Coroutines in ``join()``.
     var joiners = WaitQueue()
-    /// Finished tasks of ``applyAsync``, whose callbacks the notifier coroutine runs.
+    /// Finished tasks of ``submit``, whose callbacks the notifier coroutine runs.
     var notifications: [PoolTask] = []
     var notifier: AnyCoroutine?
     var interruptWatcher: InterruptWatcher?
@@ -181,14 +181,14 @@ public final class ProcessPool: HubResource, WaitTarget {
         return try item.decodeOutputs(Task.Output.self)[0]
     }
 
-    /// Submits `task` and returns at once; the result arrives in the returned ``AsyncResult``,
+    /// Submits `task` and returns at once; the result arrives in the returned ``Future``,
     /// and `onSuccess` or `onFailure` runs in a coroutine of the pool when it does.
-    public func applyAsync<Task: ProcessTask>(
+    public func submit<Task: ProcessTask>(
         _ task: Task, timeout: Duration? = nil,
         onSuccess: ((Task.Output) -> Void)? = nil, onFailure: ((any Error) -> Void)? = nil
-    ) throws -> AsyncResult<Task.Output> {
-        _ = try AnyCoroutine.requireCurrent("ProcessPool.applyAsync")
-        let result = AsyncResult<Task.Output>(label: "ProcessPool task \(Task.taskName)")
+    ) throws -> Future<Task.Output> {
+        _ = try AnyCoroutine.requireCurrent("ProcessPool.submit")
+        let result = Future<Task.Output>(label: "ProcessPool task \(Task.taskName)")
         let sink = PoolAsyncSink(pool: self) { item in
             do {
                 let output = try item.decodeOutputs(Task.Output.self)[0]
@@ -246,15 +246,15 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// the coroutine while the next output is not in.
     public func imap<Tasks: Sequence>(
         _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
-    ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
-        try ProcessMapIteration(pool: self, tasks: tasks, ordered: true, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
+    ) throws -> ProcessMapResults<Tasks.Element> where Tasks.Element: ProcessTask {
+        try ProcessMapResults(pool: self, tasks: tasks, ordered: true, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
     }
 
     /// Like ``imap(_:chunkSize:timeout:maxInFlight:)``, in completion order (failures too).
     public func imapUnordered<Tasks: Sequence>(
         _ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil, maxInFlight: Int? = nil
-    ) throws -> ProcessMapIteration<Tasks.Element> where Tasks.Element: ProcessTask {
-        try ProcessMapIteration(pool: self, tasks: tasks, ordered: false, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
+    ) throws -> ProcessMapResults<Tasks.Element> where Tasks.Element: ProcessTask {
+        try ProcessMapResults(pool: self, tasks: tasks, ordered: false, chunkSize: chunkSize, timeout: timeout, maxInFlight: maxInFlight)
     }
 
     // MARK: - Closing

@@ -27,11 +27,9 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
 
     /// Creates an empty queue of at most `maxSize` items, hosted by this process.
     ///
-    /// - Throws: ``WeaveError`` (``WeaveError/Code/invalidArgument``) if `maxSize` is below 1.
-    public init(maxSize: Int, label: String = "ProcessQueue") throws {
-        guard maxSize >= 1 else {
-            throw WeaveError(.invalidArgument, "\(label) maxSize \(maxSize) must be at least 1")
-        }
+    /// A `maxSize` below 1 is a programmer error (a precondition failure).
+    public init(maxSize: Int, label: String = "ProcessQueue") {
+        precondition(maxSize >= 1, "\(label) maxSize \(maxSize) must be at least 1")
         endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: maxSize))
     }
 

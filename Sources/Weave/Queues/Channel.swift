@@ -2,7 +2,7 @@
 /// `receive`), or buffered with a `capacity`.
 ///
 /// ```swift
-/// let jobs = try Channel<Int>(capacity: 16)
+/// let jobs = Channel<Int>(capacity: 16)
 /// try spawn { for job in jobs { handle(job) } }   // ends when the channel closes
 /// for job in 0..<100 { try jobs.send(job) }
 /// jobs.close()
@@ -20,10 +20,10 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     @exclusivity(unchecked) var senders = WaitQueue()
     @exclusivity(unchecked) public internal(set) var isClosed = false
 
-    public init(capacity: Int = 0, label: String? = nil) throws {
-        guard capacity >= 0 else {
-            throw WeaveError(.invalidArgument, "Channel\(quoted(label)) capacity \(capacity) is negative")
-        }
+    ///
+    /// A negative `capacity` is a programmer error (a precondition failure).
+    public init(capacity: Int = 0, label: String? = nil) {
+        precondition(capacity >= 0, "Channel\(quoted(label)) capacity \(capacity) is negative")
         self.capacity = capacity
         self.label = label
     }
@@ -120,7 +120,7 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
     /// `next()` cannot throw, so an interruption ends the loop early but is never lost: if
     /// the coroutine is cancelled, or an enclosing `withTimeout` scope expires, the loop
     /// ends and the interruption stays with the coroutine. Its next blocking call throws
-    /// it, and the enclosing ``withTimeout(_:_:fileID:line:_:)`` throws it when its body
+    /// it, and the enclosing ``withTimeout(_:operation:fileID:line:_:)`` throws it when its body
     /// returns, so `try withTimeout(…) { for x in channel { … } }` throws ``TimeoutError``
     /// (or `CancellationError`) instead of returning partial work. Where the loop itself
     /// must see the error, write `while let x = try channel.receive() { … }`.

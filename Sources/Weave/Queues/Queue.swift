@@ -34,13 +34,15 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     ///   - maxSize: At least 1, or nil for an unbounded queue. (gevent's `Queue(0)` is a
     ///     rendezvous channel: use ``Channel`` for that.)
     ///   - label: Shown in deadlock reports.
-    public convenience init(maxSize: Int? = nil, label: String? = nil) throws {
-        try self.init(storage: FIFOStorage(), maxSize: maxSize, label: label, kind: "Queue")
+    ///
+    /// A `maxSize` below 1 is a programmer error (a precondition failure).
+    public convenience init(maxSize: Int? = nil, label: String? = nil) {
+        self.init(storage: FIFOStorage(), maxSize: maxSize, label: label, kind: "Queue")
     }
 
-    init(storage: QueueStorage<Element>, maxSize: Int?, label: String?, kind: String) throws {
-        if let maxSize, maxSize < 1 {
-            throw WeaveError(.invalidArgument, "\(kind)\(quoted(label)) maxSize \(maxSize) must be at least 1 (or nil for unbounded)")
+    init(storage: QueueStorage<Element>, maxSize: Int?, label: String?, kind: String) {
+        if let maxSize {
+            precondition(maxSize >= 1, "\(kind)\(quoted(label)) maxSize \(maxSize) must be at least 1 (or nil for unbounded)")
         }
         self.storage = storage
         self.fifo = storage as? FIFOStorage<Element>
@@ -76,12 +78,15 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
         try withUnsafeMutablePointer(to: &item) { try _put(from: $0, timeout: timeout) }
     }
 
-    /// Adds `item` if there is room; never blocks. Throws ``QueueError/Code/full``.
+    /// Adds `item` if there is room now; never blocks.
+    ///
+    /// Returns false, leaving the queue as it was, when it is full. Throws
+    /// ``QueueError/Code/shutDown`` once the queue is shut down.
     @inlinable
-    public final func putNowait(_ item: Element) throws {
-        if _storeIfFree(item) { return }
+    public final func tryPut(_ item: Element) throws -> Bool {
+        if _storeIfFree(item) { return true }
         var item = item
-        try withUnsafeMutablePointer(to: &item) { try _putNowait(from: $0) }
+        return try withUnsafeMutablePointer(to: &item) { try _tryPut(from: $0) }
     }
 
     /// Removes and returns the next item, waiting while the queue is empty.
@@ -98,14 +103,16 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
         }
     }
 
-    /// Removes and returns the next item; never blocks. Throws ``QueueError/Code/empty``.
+    /// Removes and returns the next item if there is one now; never blocks.
+    ///
+    /// Returns nil when the queue is empty (a shut-down queue still drains). Throws
+    /// ``QueueError/Code/shutDown`` once the queue is shut down and empty.
     @inlinable
-    public final func getNowait() throws -> Element {
+    public final func tryGet() throws -> Element? {
         if let fifo, _canTakeFree(fifo) { return fifo.pop() }
         return try withUnsafeTemporaryAllocation(of: Element.self, capacity: 1) { buffer in
             let slot = buffer.baseAddress.unsafelyUnwrapped
-            try _getNowait(into: slot)
-            return slot.move()
+            return try _tryGet(into: slot) ? slot.move() : nil
         }
     }
 
@@ -140,10 +147,8 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     }
 
     @usableFromInline
-    final func _putNowait(from item: UnsafeMutablePointer<Element>) throws {
-        guard try putWithoutWaiting(from: item) else {
-            throw QueueError(.full, "\(kind)\(quoted(label)) is full (\(storage.count) items)")
-        }
+    final func _tryPut(from item: UnsafeMutablePointer<Element>) throws -> Bool {
+        try putWithoutWaiting(from: item)
     }
 
     /// Initialises `*slot` with the next item; see ``get(timeout:)``.
@@ -158,10 +163,8 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
     }
 
     @usableFromInline
-    final func _getNowait(into slot: UnsafeMutablePointer<Element>) throws {
-        guard try getWithoutWaiting(into: slot) else {
-            throw QueueError(.empty, "\(kind)\(quoted(label)) is empty")
-        }
+    final func _tryGet(into slot: UnsafeMutablePointer<Element>) throws -> Bool {
+        try getWithoutWaiting(into: slot)
     }
 
     /// Marks one item from `get` as processed, for ``join(timeout:)``.
@@ -263,8 +266,8 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
 
 /// A last-in first-out queue (gevent's `LifoQueue`); see ``Queue``.
 public final class LifoQueue<Element>: Queue<Element> {
-    public init(maxSize: Int? = nil, label: String? = nil) throws {
-        try super.init(storage: LIFOStorage(), maxSize: maxSize, label: label, kind: "LifoQueue")
+    public init(maxSize: Int? = nil, label: String? = nil) {
+        super.init(storage: LIFOStorage(), maxSize: maxSize, label: label, kind: "LifoQueue")
     }
 
     override var kind: String { "LifoQueue" }
@@ -274,8 +277,8 @@ public final class LifoQueue<Element>: Queue<Element> {
 /// come out in the order they were put. See ``Queue``.
 public final class PriorityQueue<Element>: Queue<Element> {
     /// Orders items with `areInIncreasingOrder` (smallest first).
-    public init(maxSize: Int? = nil, label: String? = nil, by areInIncreasingOrder: @escaping (Element, Element) -> Bool) throws {
-        try super.init(storage: HeapStorage(by: areInIncreasingOrder), maxSize: maxSize, label: label, kind: "PriorityQueue")
+    public init(maxSize: Int? = nil, label: String? = nil, by areInIncreasingOrder: @escaping (Element, Element) -> Bool) {
+        super.init(storage: HeapStorage(by: areInIncreasingOrder), maxSize: maxSize, label: label, kind: "PriorityQueue")
     }
 
     override var kind: String { "PriorityQueue" }
@@ -283,7 +286,7 @@ public final class PriorityQueue<Element>: Queue<Element> {
 
 extension PriorityQueue where Element: Comparable {
     /// Orders items by `<` (smallest first).
-    public convenience init(maxSize: Int? = nil, label: String? = nil) throws {
-        try self.init(maxSize: maxSize, label: label, by: <)
+    public convenience init(maxSize: Int? = nil, label: String? = nil) {
+        self.init(maxSize: maxSize, label: label, by: <)
     }
 }

@@ -13,10 +13,10 @@ public final class Barrier: WaitTarget, CustomStringConvertible {
     @exclusivity(unchecked) private(set) public var isBroken = false
     @exclusivity(unchecked) private var waiters = WaitQueue()
 
-    public init(parties: Int, label: String? = nil) throws {
-        guard parties >= 1 else {
-            throw WeaveError(.invalidArgument, "Barrier\(quoted(label)) needs at least one party, not \(parties)")
-        }
+    ///
+    /// Fewer than one party is a programmer error (a precondition failure).
+    public init(parties: Int, label: String? = nil) {
+        precondition(parties >= 1, "Barrier\(quoted(label)) needs at least one party, not \(parties)")
         self.parties = parties
         self.label = label
     }

@@ -11,10 +11,10 @@ public class Semaphore: WaitTarget, CustomStringConvertible {
     /// - Parameters:
     ///   - value: Permits available at first; must not be negative.
     ///   - label: Shown in deadlock reports.
-    public init(value: Int = 1, label: String? = nil) throws {
-        guard value >= 0 else {
-            throw WeaveError(.invalidArgument, "Semaphore\(quoted(label)) value \(value) is negative")
-        }
+    ///
+    /// A negative `value` is a programmer error (a precondition failure).
+    public init(value: Int = 1, label: String? = nil) {
+        precondition(value >= 0, "Semaphore\(quoted(label)) value \(value) is negative")
         self.permits = value
         self.label = label
     }
@@ -79,9 +79,9 @@ public final class BoundedSemaphore: Semaphore {
     /// The initial (and largest) number of permits.
     public let bound: Int
 
-    public override init(value: Int = 1, label: String? = nil) throws {
+    public override init(value: Int = 1, label: String? = nil) {
         bound = value
-        try super.init(value: value, label: label)
+        super.init(value: value, label: label)
     }
 
     override func checkRelease() throws {

@@ -45,7 +45,7 @@ struct DeadlockReportTests {
     @Test("a consumer waiting on a queue nobody feeds is named with the queue")
     func queue() async throws {
         let error = try await deadlock {
-            let jobs = try Queue<String>(maxSize: 10, label: "jobs")
+            let jobs = Queue<String>(maxSize: 10, label: "jobs")
             let consumer = try spawn(name: "consumer") { _ = try jobs.get() }
             try consumer.join()
         }

@@ -7,7 +7,7 @@ struct TimeoutTests {
     func expires() async throws {
         let error = try await onHub { () throws -> TimeoutError? in
             do {
-                try withTimeout(.milliseconds(10), "fetch") { try Coroutine.sleep(for: .seconds(60)) }
+                try withTimeout(.milliseconds(10), operation: "fetch") { try Coroutine.sleep(for: .seconds(60)) }
             } catch let error as TimeoutError {
                 return error
             }
@@ -22,9 +22,9 @@ struct TimeoutTests {
     func nested() async throws {
         let (innerFired, outerFired, outerPassedThrough) = try await onHub { () throws -> (String?, String?, Bool) in
             var innerFired: String?
-            try withTimeout(.seconds(30), "outer") {
+            try withTimeout(.seconds(30), operation: "outer") {
                 do {
-                    try withTimeout(.milliseconds(5), "inner") { try Coroutine.sleep(for: .seconds(60)) }
+                    try withTimeout(.milliseconds(5), operation: "inner") { try Coroutine.sleep(for: .seconds(60)) }
                 } catch let error as TimeoutError {
                     innerFired = error.operation
                 }
@@ -32,9 +32,9 @@ struct TimeoutTests {
             var outerFired: String?
             var passedInner = false
             do {
-                try withTimeout(.milliseconds(5), "outer") {
+                try withTimeout(.milliseconds(5), operation: "outer") {
                     do {
-                        try withTimeout(.seconds(30), "inner") { try Coroutine.sleep(for: .seconds(60)) }
+                        try withTimeout(.seconds(30), operation: "inner") { try Coroutine.sleep(for: .seconds(60)) }
                     } catch {
                         passedInner = true
                         throw error
@@ -55,7 +55,7 @@ struct TimeoutTests {
         let (operation, slept) = try await onHub { () throws -> (String?, Bool) in
             var operation: String?
             do {
-                try withTimeout(.milliseconds(1), "busy") {
+                try withTimeout(.milliseconds(1), operation: "busy") {
                     // Busy for a while without blocking: the scope expires before the body
                     // finishes, so the scope reports it; nothing may be thrown later.
                     let start = ContinuousClock.now
@@ -77,7 +77,7 @@ struct TimeoutTests {
         let (operation, bodyFinished) = try await onHub { () throws -> (String?, Bool) in
             var finished = false
             do {
-                let value = try withTimeout(.milliseconds(5), "swallowed") { () throws -> Int in
+                let value = try withTimeout(.milliseconds(5), operation: "swallowed") { () throws -> Int in
                     _ = try? Coroutine.sleep(for: .seconds(30))
                     finished = true
                     return 1
@@ -95,13 +95,13 @@ struct TimeoutTests {
     @Test("a Channel loop inside withTimeout ends in TimeoutError, not in partial work")
     func channelLoopTimesOut() async throws {
         let (received, operation, quiet) = try await onHub { () throws -> ([Int], String?, Bool) in
-            let channel = try Channel<Int>()
+            let channel = Channel<Int>()
             // Three values, then silence: the channel stays open.
             let producer = try spawn { for value in 0..<3 { try channel.send(value) }; try Coroutine.sleep(for: .seconds(60)) }
             var received: [Int] = []
             var operation: String?
             do {
-                try withTimeout(.milliseconds(20), "drain") {
+                try withTimeout(.milliseconds(20), operation: "drain") {
                     for value in channel { received.append(value) }
                 }
             } catch let error as TimeoutError {
@@ -121,12 +121,12 @@ struct TimeoutTests {
     @Test("an outer scope's expiry swallowed inside an inner scope reaches the outer caller")
     func outerExpiryThroughSwallowingInner() async throws {
         let (innerThrew, operation) = try await onHub { () throws -> (String?, String?) in
-            let channel = try Channel<Int>()
+            let channel = Channel<Int>()
             var innerThrew: String?
             do {
-                try withTimeout(.milliseconds(10), "outer") {
+                try withTimeout(.milliseconds(10), operation: "outer") {
                     do {
-                        try withTimeout(.seconds(30), "inner") {
+                        try withTimeout(.seconds(30), operation: "inner") {
                             for _ in channel {}
                         }
                     } catch let error as TimeoutError {
@@ -146,7 +146,7 @@ struct TimeoutTests {
     @Test("a cancellation swallowed by a Channel loop inside withTimeout is thrown at the scope's end")
     func cancellationThroughChannelLoop() async throws {
         let (cancelled, received) = try await onHub { () throws -> (Bool, Int?) in
-            let channel = try Channel<Int>()
+            let channel = Channel<Int>()
             let consumer = try spawn { () throws -> Int in
                 try withTimeout(.seconds(30)) {
                     var count = 0

@@ -79,7 +79,7 @@ struct TimerTests {
         let outcomes = try await onHub { () throws -> [String] in
             var outcomes: [String] = []
             for round in 0..<20 {
-                let queue = try Queue<Int>()
+                let queue = Queue<Int>()
                 let putter = try spawn { () throws -> Void in
                     try Coroutine.sleep(for: .milliseconds(2))
                     try queue.put(round)
@@ -109,7 +109,7 @@ struct TimerTests {
         let wins = try await onHub { () throws -> Int in
             var wins = 0
             for _ in 0..<20 {
-                let queue = try Queue<Int>()
+                let queue = Queue<Int>()
                 // Due 2 ms from now by this coroutine's clock, whenever the putter starts.
                 let putAt = ContinuousClock.now + .milliseconds(2)
                 let putter = try spawn { () throws -> Void in
@@ -154,7 +154,7 @@ struct TimerTests {
     func noStarvation() async throws {
         let (newRanAfter, yielderRanAfter) = try await onHub { () throws -> (Int, Int) in
             let rounds = 20_000
-            let ping = try Queue<Int>(), pong = try Queue<Int>()
+            let ping = Queue<Int>(), pong = Queue<Int>()
             let count = Box(0)
             let a = try spawn { () throws -> Void in
                 for i in 0..<rounds { try ping.put(i); _ = try pong.get(); count.value += 1 }

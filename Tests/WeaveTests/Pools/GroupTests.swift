@@ -258,13 +258,13 @@ struct GroupTests {
         #expect(countWhenMapEnded == 0)
     }
 
-    @Test("applyAsync on a group calls back once with the result")
-    func applyAsync() async throws {
+    @Test("submit on a group calls back once with the result")
+    func submit() async throws {
         let results = try await onHub { () throws -> [Int] in
             let group = Group()
             let results = Box<[Int]>([])
             for index in 0..<3 {
-                try group.applyAsync { () throws -> Int in
+                try group.submit { () throws -> Int in
                     try Coroutine.sleep(for: .milliseconds(3 - index))
                     return index
                 } callback: { result in

@@ -62,11 +62,11 @@ struct ProcessPoolFailureTests {
             let marker = temporaryLogPath("shut")
             defer { unlink(marker) }
             let pool = try testPool(workers: 1)
-            let dying = try pool.applyAsync(ShutdownChannelThenAbort(milliseconds: 600, marker: marker))
+            let dying = try pool.submit(ShutdownChannelThenAbort(milliseconds: 600, marker: marker))
             for _ in 0..<1000 where access(marker, F_OK) != 0 {  // its reading side is shut
                 try Coroutine.sleep(for: .milliseconds(5))
             }
-            let next = try pool.applyAsync(Square(3))  // written to the dying worker: EPIPE
+            let next = try pool.submit(Square(3))  // written to the dying worker: EPIPE
             do {
                 _ = try dying.get(timeout: .seconds(30))
                 Issue.record("expected the worker's death")

@@ -44,14 +44,14 @@ struct ProcessPoolTests {
         }
     }
 
-    @Test("applyAsync delivers through the AsyncResult and the callbacks")
-    func applyAsync() async throws {
+    @Test("submit delivers through the Future and the callbacks")
+    func submit() async throws {
         try await onHub {
             let pool = try testPool()
             var successes: [Int] = []
             var failures: [String] = []
-            let good = try pool.applyAsync(Square(9), onSuccess: { successes.append($0) })
-            let bad = try pool.applyAsync(Throwing("nope"), onFailure: { failures.append("\($0)") })
+            let good = try pool.submit(Square(9), onSuccess: { successes.append($0) })
+            let bad = try pool.submit(Throwing("nope"), onFailure: { failures.append("\($0)") })
             #expect(try good.get(timeout: .seconds(30)) == 81)
             #expect(throws: ProcessError.self) { try bad.get(timeout: .seconds(30)) }
             try Coroutine.sleep(for: .milliseconds(50))
@@ -217,7 +217,7 @@ struct ProcessPoolTests {
             let pool = try testPool()
             let pids = pool.workerPIDs
             #expect(throws: ProcessError.self) { try pool.join() }  // not closed yet
-            let pending = try pool.applyAsync(NapThenSquare(3, milliseconds: 100))
+            let pending = try pool.submit(NapThenSquare(3, milliseconds: 100))
             pool.close()
             #expect { try pool.apply(Square(1)) } throws: { ($0 as? ProcessError)?.code == .closed }
             try pool.join(timeout: .seconds(30))
@@ -231,7 +231,7 @@ struct ProcessPoolTests {
     func terminate() async throws {
         try await onHub {
             let pool = try testPool()
-            let running = try pool.applyAsync(Hang(seconds: 60))
+            let running = try pool.submit(Hang(seconds: 60))
             try Coroutine.sleep(for: .milliseconds(100))
             pool.terminate()
             #expect { try running.get(timeout: .seconds(10)) } throws: { ($0 as? ProcessError)?.code == .closed }

@@ -23,11 +23,10 @@ struct SharedStateTests {
         }
     }
 
-    @Test("a bounded queue parks puts while full, in order, with timeouts, and rejects maxSize 0")
+    @Test("a bounded queue parks puts while full, in order, with timeouts")
     func boundedQueueInParent() async throws {
         try await onHub {
-            #expect(throws: WeaveError.self) { try ProcessQueue<Int>(maxSize: 0) }
-            let queue = try ProcessQueue<Int>(maxSize: 2)
+            let queue = ProcessQueue<Int>(maxSize: 2)
             try queue.put(1)
             try queue.put(2)
             #expect(throws: TimeoutError.self) { try queue.put(99, timeout: .milliseconds(10)) }
@@ -50,7 +49,7 @@ struct SharedStateTests {
     @Test("a child's puts into a bounded queue wait for the parent's gets; nothing is lost or reordered")
     func boundedQueueAcrossProcesses() async throws {
         try await onHub {
-            let queue = try ProcessQueue<Int>(maxSize: 1)
+            let queue = ProcessQueue<Int>(maxSize: 1)
             let producer = try testChild(QueueProducer(queue: queue, start: 0, count: 50))
             var received: [Int] = []
             var mostQueued = 0
@@ -68,7 +67,7 @@ struct SharedStateTests {
     @Test("a cancelled put and a child killed while its put waits leave nothing behind")
     func boundedQueuePutsThatGiveUp() async throws {
         try await onHub {
-            let queue = try ProcessQueue<Int>(maxSize: 1)
+            let queue = ProcessQueue<Int>(maxSize: 1)
             try queue.put(1)
             // A put parked in this process, cancelled: its item never goes in.
             let cancelled = try spawn { try queue.put(2) }

@@ -6,7 +6,7 @@ struct ChannelTests {
     @Test("a rendezvous send waits for the receiver; values arrive in order")
     func rendezvous() async throws {
         let (received, senderWaited) = try await onHub { () throws -> ([Int], Bool) in
-            let channel = try Channel<Int>()
+            let channel = Channel<Int>()
             let sender = try spawn { for value in 0..<5 { try channel.send(value) }; channel.close() }
             try Coroutine.yield()
             let waited = !sender.isFinished
@@ -22,7 +22,7 @@ struct ChannelTests {
     @Test("buffered: sends do not wait until full; close drains then ends; send after close fails")
     func bufferedClose() async throws {
         let (received, code, receivedAfter) = try await onHub { () throws -> ([Int], QueueError.Code?, Int?) in
-            let channel = try Channel<Int>(capacity: 3)
+            let channel = Channel<Int>(capacity: 3)
             for value in 0..<3 { try channel.send(value) }
             channel.close()
             var code: QueueError.Code?
@@ -39,9 +39,9 @@ struct ChannelTests {
     @Test("close wakes waiting receivers with the end and waiting senders with an error")
     func closeWhileWaiting() async throws {
         let (receiverGotNil, senderCode) = try await onHub { () throws -> (Bool, QueueError.Code?) in
-            let forReceivers = try Channel<Int>()
+            let forReceivers = Channel<Int>()
             let receiver = try spawn { try forReceivers.receive() }
-            let forSenders = try Channel<Int>()
+            let forSenders = Channel<Int>()
             let sender = try spawn { try forSenders.send(1) }
             try Coroutine.yield()
             forReceivers.close()
@@ -57,8 +57,8 @@ struct ChannelTests {
     @Test("select is fair between two always-ready cases")
     func selectFairness() async throws {
         let (first, second) = try await onHub { () throws -> (Int, Int) in
-            let a = try Channel<Int>(capacity: 1)
-            let b = try Channel<Int>(capacity: 1)
+            let a = Channel<Int>(capacity: 1)
+            let b = Channel<Int>(capacity: 1)
             var counts = (0, 0)
             for _ in 0..<10_000 {
                 if a.count == 0 { try a.send(1) }
@@ -78,14 +78,14 @@ struct ChannelTests {
     @Test("select waits for the first ready case, sends, times out, and takes a default")
     func selectWaits() async throws {
         let (received, sent, timedOut, defaulted) = try await onHub { () throws -> (String, Int?, Bool, Bool) in
-            let a = try Channel<Int>()
-            let b = try Channel<String>()
+            let a = Channel<Int>()
+            let b = Channel<String>()
             try spawn { try Coroutine.sleep(for: .milliseconds(3)); try b.send("hello") }
             let received = try Channel.select([
                 .receive(from: a) { value in "a:\(value ?? -1)" },
                 .receive(from: b) { value in "b:\(value ?? "nil")" },
             ])
-            let out = try Channel<Int>()
+            let out = Channel<Int>()
             let taker = try spawn { try out.receive() }
             _ = try Channel.select([.send(7, to: out) { "sent" }])
             var timedOut = false
@@ -107,7 +107,7 @@ struct ChannelTests {
     @Test("a for-in loop ended by an interruption leaves it for the next blocking call")
     func iterationKeepsInterruption() async throws {
         let (received, thrownInside) = try await onHub { () throws -> ([Int], Bool) in
-            let channel = try Channel<Int>(capacity: 2)
+            let channel = Channel<Int>(capacity: 2)
             try channel.send(1)
             try channel.send(2)
             var received: [Int] = []
@@ -132,7 +132,7 @@ struct ChannelTests {
     @Test("a cancelled select performs no case")
     func selectCancelled() async throws {
         let (cancelled, laterValue) = try await onHub { () throws -> (Bool, Int?) in
-            let channel = try Channel<Int>(capacity: 1)
+            let channel = Channel<Int>(capacity: 1)
             let selector = try spawn { try Channel.select([.receive(from: channel) { $0 }]) }
             try Coroutine.yield()
             selector.cancel()

@@ -6,7 +6,7 @@ struct QueueTests {
     @Test("FIFO order, bounded put waits, getters are served first-come first-served")
     func fifoAndBound() async throws {
         let (items, served, putWaited) = try await onHub { () throws -> ([Int], [Int], Bool) in
-            let queue = try Queue<Int>(maxSize: 2, label: "jobs")
+            let queue = Queue<Int>(maxSize: 2, label: "jobs")
             try queue.put(1)
             try queue.put(2)
             #expect(queue.isFull)
@@ -30,13 +30,13 @@ struct QueueTests {
     @Test("LIFO and priority order")
     func orders() async throws {
         let (lifo, priority, byKey) = try await onHub { () throws -> ([Int], [Int], [String]) in
-            let lifo = try LifoQueue<Int>()
-            let priority = try PriorityQueue<Int>()
+            let lifo = LifoQueue<Int>()
+            let priority = PriorityQueue<Int>()
             for value in [3, 1, 2] {
                 try lifo.put(value)
                 try priority.put(value)
             }
-            let byKey = try PriorityQueue<(Int, String)>(by: { $0.0 < $1.0 })
+            let byKey = PriorityQueue<(Int, String)>(by: { $0.0 < $1.0 })
             for entry in [(2, "b1"), (1, "a"), (2, "b2")] { try byKey.put(entry) }
             return (try (0..<3).map { _ in try lifo.get() }, try (0..<3).map { _ in try priority.get() },
                     try (0..<3).map { _ in try byKey.get().1 })
@@ -48,8 +48,8 @@ struct QueueTests {
 
     @Test("FIFO order holds while the ring wraps and grows; a bounded queue grows up to its bound")
     func ringWrapsAndGrows() async throws {
-        let (order, bounded, fullCode) = try await onHub { () throws -> ([Int], [Int], QueueError.Code?) in
-            let queue = try Queue<Int>()
+        let (order, bounded, refused) = try await onHub { () throws -> ([Int], [Int], Bool) in
+            let queue = Queue<Int>()
             var order: [Int] = []
             var next = 0
             // Move the head into the 16-slot ring, then fill it so it wraps and has to grow
@@ -58,17 +58,16 @@ struct QueueTests {
             for _ in 0..<8 { order.append(try queue.get()) }
             for _ in 0..<40 { try queue.put(next); next += 1 }
             #expect(queue.peek() == 8)
-            while !queue.isEmpty { order.append(try queue.getNowait()) }
+            while let value = try queue.tryGet() { order.append(value) }
 
-            let limited = try Queue<Int>(maxSize: 20)
-            for value in 0..<20 { try limited.putNowait(value) }
-            var fullCode: QueueError.Code?
-            do { try limited.putNowait(20) } catch let error as QueueError { fullCode = error.code }
-            return (order, try (0..<20).map { _ in try limited.get() }, fullCode)
+            let limited = Queue<Int>(maxSize: 20)
+            for value in 0..<20 { #expect(try limited.tryPut(value)) }
+            let refused = try !limited.tryPut(20)
+            return (order, try (0..<20).map { _ in try limited.get() }, refused)
         }
         #expect(order == Array(0..<50))
         #expect(bounded == Array(0..<20))
-        #expect(fullCode == .full)
+        #expect(refused)
     }
 
     @Test("a get from a full bounded queue refills it from the waiting putter, in every order")
@@ -93,7 +92,7 @@ struct QueueTests {
             let priority = try drain(PriorityQueue(maxSize: 2), after: 5, 1)
             // A getter already waiting is handed the item directly, whatever the order.
             var handedOff: [Int] = []
-            for queue in [try Queue<Int>(), try LifoQueue<Int>(), try PriorityQueue<Int>()] as [Queue<Int>] {
+            for queue in [Queue<Int>(), LifoQueue<Int>(), PriorityQueue<Int>()] as [Queue<Int>] {
                 let getter = try spawn { try queue.get() }
                 try Coroutine.yield()
                 try queue.put(7)
@@ -111,7 +110,7 @@ struct QueueTests {
     @Test("the inlined fast paths' flags follow the wait queues (hand-off, timeout, cancel, shutdown)")
     func fastPathFlags() async throws {
         try await onHub { () throws -> Void in
-            let queue = try Queue<Int>(maxSize: 1)
+            let queue = Queue<Int>(maxSize: 1)
             // A getter that timed out leaves: the next put stores (fast path) instead of handing off.
             _ = try? queue.get(timeout: .milliseconds(2))
             #expect(!queue.gettersMayWait)
@@ -143,32 +142,32 @@ struct QueueTests {
             #expect(!queue.gettersMayWait)
             #expect((waiting.error as? QueueError)?.code == .shutDown)
             #expect(throws: QueueError.self) { try queue.put(4) }
-            #expect(throws: QueueError.self) { try queue.putNowait(4) }
+            #expect(throws: QueueError.self) { _ = try queue.tryPut(4) }
+            #expect(throws: QueueError.self) { _ = try queue.tryGet() }
             #expect(queue.isEmpty)
         }
     }
 
-    @Test("nowait variants throw typed Full and Empty errors; peek does not remove")
-    func nowait() async throws {
-        let codes = try await onHub { () throws -> [QueueError.Code] in
-            let queue = try Queue<String>(maxSize: 1)
-            var codes: [QueueError.Code] = []
-            do { _ = try queue.getNowait() } catch let error as QueueError { codes.append(error.code) }
-            try queue.putNowait("a")
-            do { try queue.putNowait("b") } catch let error as QueueError { codes.append(error.code) }
+    @Test("tryGet is nil when empty, tryPut false when full; neither waits; peek does not remove")
+    func tryWithoutWaiting() async throws {
+        let outcomes = try await onHub { () throws -> [Bool] in
+            let queue = Queue<String>(maxSize: 1)
+            var outcomes: [Bool] = []
+            outcomes.append(try queue.tryGet() == nil)
+            outcomes.append(try queue.tryPut("a"))
+            outcomes.append(try queue.tryPut("b"))
             #expect(queue.peek() == "a")
             #expect(queue.count == 1)
-            #expect(try queue.getNowait() == "a")
-            return codes
+            #expect(try queue.tryGet() == "a")
+            return outcomes
         }
-        #expect(codes == [.empty, .full])
-        await #expect(throws: WeaveError.self) { try await onHub { _ = try Queue<Int>(maxSize: 0) } }
+        #expect(outcomes == [true, true, false])
     }
 
     @Test("get and put time out and leave the wait queue")
     func timeouts() async throws {
         let (getTimedOut, putTimedOut, stillWorks) = try await onHub { () throws -> (Bool, Bool, Int) in
-            let queue = try Queue<Int>(maxSize: 1)
+            let queue = Queue<Int>(maxSize: 1)
             var getTimedOut = false
             do { _ = try queue.get(timeout: .milliseconds(3)) } catch is TimeoutError { getTimedOut = true }
             try queue.put(1)
@@ -186,7 +185,7 @@ struct QueueTests {
     @Test("taskDone and join; taskDone called too often is an error")
     func taskAccounting() async throws {
         let (processed, code) = try await onHub { () throws -> (Int, QueueError.Code?) in
-            let queue = try Queue<Int>()
+            let queue = Queue<Int>()
             let processed = Box(0)
             for value in 0..<10 { try queue.put(value) }
             for _ in 0..<3 {
@@ -211,7 +210,7 @@ struct QueueTests {
     @Test("shutdown: blocked putters and getters fail; later get drains then fails")
     func shutdownGraceful() async throws {
         let (putterCode, drained, getCode, getterCode) = try await onHub { () throws -> (QueueError.Code?, [Int], QueueError.Code?, QueueError.Code?) in
-            let full = try Queue<Int>(maxSize: 1)
+            let full = Queue<Int>(maxSize: 1)
             try full.put(1)
             let putter = try spawn { try full.put(2) }
             try Coroutine.yield()
@@ -220,7 +219,7 @@ struct QueueTests {
             let drained = [try full.get()]
             var getCode: QueueError.Code?
             do { _ = try full.get() } catch let error as QueueError { getCode = error.code }
-            let empty = try Queue<Int>()
+            let empty = Queue<Int>()
             let getter = try spawn { try empty.get() }
             try Coroutine.yield()
             empty.shutdown()
@@ -236,7 +235,7 @@ struct QueueTests {
     @Test("shutdown(immediate:) discards items and releases join")
     func shutdownImmediate() async throws {
         let (code, joined) = try await onHub { () throws -> (QueueError.Code?, Bool) in
-            let queue = try Queue<Int>()
+            let queue = Queue<Int>()
             for value in 0..<5 { try queue.put(value) }
             let joiner = try spawn { try queue.join() }
             try Coroutine.yield()
@@ -253,7 +252,7 @@ struct QueueTests {
     @Test("a cancelled getter does not swallow an item")
     func noLostItem() async throws {
         let received = try await onHub { () throws -> Int in
-            let queue = try Queue<Int>()
+            let queue = Queue<Int>()
             let doomed = try spawn { try queue.get() }
             let patient = try spawn { try queue.get() }
             try Coroutine.yield()
@@ -270,7 +269,7 @@ struct QueueTests {
         var caught: DeadlockError?
         do {
             try await onHub { () throws -> Void in
-                let queue = try Queue<Int>(label: "jobs")
+                let queue = Queue<Int>(label: "jobs")
                 try spawn(name: "consumer") { _ = try queue.get() }.join()
             }
         } catch let error as DeadlockError {

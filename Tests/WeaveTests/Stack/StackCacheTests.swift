@@ -87,7 +87,7 @@ struct StackCacheTests {
     @Test("a blocking call from a deinit run after the coroutine's end throws instead of parking")
     func blockingAfterTheEndThrows() async throws {
         let outcome = try await onHub { () throws -> String in
-            let queue = try Queue<Int>()
+            let queue = Queue<Int>()
             let log = Box("")
             try spawn { BlocksInDeinit(queue, log) }   // its result is freed after the body ends
             try Coroutine.sleep(for: .milliseconds(20))

@@ -1,6 +1,6 @@
-/// A one-shot result coroutines can wait for (gevent's `AsyncResult`, a future): set once
+/// A one-shot result coroutines can wait for (gevent's `AsyncResult`, Python's `concurrent.futures.Future`): set once
 /// with a value or an error, then every `get` returns it.
-public final class AsyncResult<Value>: WaitTarget, CustomStringConvertible {
+public final class Future<Value>: WaitTarget, CustomStringConvertible {
     public let label: String?
     @exclusivity(unchecked) private var outcome: Result<Value, any Error>?
     @exclusivity(unchecked) private var waiters = WaitQueue()
@@ -35,7 +35,7 @@ public final class AsyncResult<Value>: WaitTarget, CustomStringConvertible {
 
     private func resolve(_ result: Result<Value, any Error>) throws {
         guard outcome == nil else {
-            throw SyncError(.alreadyResolved, "AsyncResult\(quoted(label)) is already resolved")
+            throw SyncError(.alreadyResolved, "Future\(quoted(label)) is already resolved")
         }
         outcome = result
         waiters.signalAll()
@@ -52,12 +52,12 @@ public final class AsyncResult<Value>: WaitTarget, CustomStringConvertible {
     /// Waits until resolved, without throwing the stored error.
     public func wait(timeout: Duration? = nil) throws {
         if outcome != nil { return }
-        let coroutine = try AnyCoroutine.requireCurrent("AsyncResult.wait")
+        let coroutine = try AnyCoroutine.requireCurrent("Future.wait")
         try coroutine.wait(on: self, "get", timeout: timeout,
                            enqueue: { waiters.append($0) }, dequeue: { waiters.remove($0) })
     }
 
-    var waitDescription: String { "AsyncResult\(quoted(label)) (\(outcome == nil ? "pending" : "ready"))" }
+    var waitDescription: String { "Future\(quoted(label)) (\(outcome == nil ? "pending" : "ready"))" }
 
     public var description: String { waitDescription }
 }

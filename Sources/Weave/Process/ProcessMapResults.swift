@@ -14,7 +14,7 @@
 /// loop, or dropping the iteration) abandons what is still out: queued chunks are dropped,
 /// running ones (and each worker's next) have their workers killed and replaced (the
 /// only way to stop them), and those queued further back on a worker run, ignored.
-public final class ProcessMapIteration<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
+public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProtocol, PoolTaskSink {
     private unowned let pool: ProcessPool
     /// The input: an array is cut into slices, a chunk each (no copy, no call a task);
     /// any other sequence is read one task at a time.
