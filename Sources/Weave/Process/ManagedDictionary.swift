@@ -14,11 +14,11 @@
 /// a remote write can fail, and Swift setters cannot throw. A handle travels to a child
 /// inside a ``ChildProcess`` task, from the owning process only.
 public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Codable, @unchecked Sendable {
-    private let endpoint: BrokerEndpoint
+    private let endpoint: ManagerEndpoint
 
     /// Creates an empty dictionary, held by this process.
     public init(label: String = "ManagedDictionary") {
-        endpoint = BrokerEndpoint(host: ManagedDictionaryHost<Key, Value>(label: label))
+        endpoint = ManagerEndpoint(host: ManagedDictionaryHost<Key, Value>(label: label))
     }
 
     private var host: ManagedDictionaryHost<Key, Value> { endpoint.hostObject as! ManagedDictionaryHost<Key, Value> }
@@ -54,7 +54,7 @@ public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: 
 
     /// Opens the link the owner sent (in the child, while its task is decoded).
     public init(from decoder: any Decoder) throws {
-        endpoint = try BrokerEndpoint(from: decoder, label: "ManagedDictionary")
+        endpoint = try ManagerEndpoint(from: decoder, label: "ManagedDictionary")
     }
 
     struct Entry: Codable {

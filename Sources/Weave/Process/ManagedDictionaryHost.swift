@@ -1,5 +1,5 @@
 /// The storage of a ``ManagedDictionary``, in the owning process.
-final class ManagedDictionaryHost<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: BrokerHost {
+final class ManagedDictionaryHost<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: ManagerHost {
     static var setOp: UInt8 { 1 }
     static var getOp: UInt8 { 2 }
     static var snapshotOp: UInt8 { 3 }
@@ -18,7 +18,7 @@ final class ManagedDictionaryHost<Key: Codable & Hashable & Sendable, Value: Cod
         }
     }
 
-    override func handle(_ request: BrokerRequest) {
+    override func handle(_ request: ManagerRequest) {
         switch request.op {
         case Self.setOp:
             guard let entry = request.decode(ManagedDictionary<Key, Value>.Entry.self) else { return }

@@ -5,11 +5,11 @@
 /// on its own: appends from several processes never interleave within an element. A
 /// handle travels to a child inside a ``ChildProcess`` task, from the owning process only.
 public final class ManagedList<Element: Codable & Sendable>: Codable, @unchecked Sendable {
-    private let endpoint: BrokerEndpoint
+    private let endpoint: ManagerEndpoint
 
     /// Creates an empty list, held by this process.
     public init(label: String = "ManagedList") {
-        endpoint = BrokerEndpoint(host: ManagedListHost<Element>(label: label))
+        endpoint = ManagerEndpoint(host: ManagedListHost<Element>(label: label))
     }
 
     private var host: ManagedListHost<Element> { endpoint.hostObject as! ManagedListHost<Element> }
@@ -42,6 +42,6 @@ public final class ManagedList<Element: Codable & Sendable>: Codable, @unchecked
 
     /// Opens the link the owner sent (in the child, while its task is decoded).
     public init(from decoder: any Decoder) throws {
-        endpoint = try BrokerEndpoint(from: decoder, label: "ManagedList")
+        endpoint = try ManagerEndpoint(from: decoder, label: "ManagedList")
     }
 }

@@ -1,5 +1,5 @@
 /// The storage of a ``ManagedList``, in the owning process.
-final class ManagedListHost<Element: Codable & Sendable>: BrokerHost {
+final class ManagedListHost<Element: Codable & Sendable>: ManagerHost {
     static var appendOp: UInt8 { 1 }
     static var snapshotOp: UInt8 { 2 }
 
@@ -9,7 +9,7 @@ final class ManagedListHost<Element: Codable & Sendable>: BrokerHost {
         super.init(label: label, maximumFrameSize: ProcessPool.defaultMaximumFrameSize)
     }
 
-    override func handle(_ request: BrokerRequest) {
+    override func handle(_ request: ManagerRequest) {
         switch request.op {
         case Self.appendOp:
             guard let element = request.decode(Element.self) else { return }

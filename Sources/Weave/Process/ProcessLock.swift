@@ -13,11 +13,11 @@
 /// State lives in the process that created the lock; a child's handle (sent inside a
 /// ``ChildProcess`` task) calls it over a link.
 public final class ProcessLock: Codable, @unchecked Sendable {
-    private let endpoint: BrokerEndpoint
+    private let endpoint: ManagerEndpoint
 
     /// Creates an unlocked lock, held by this process.
     public init(label: String = "ProcessLock") {
-        endpoint = BrokerEndpoint(host: ProcessLockHost(label: label))
+        endpoint = ManagerEndpoint(host: ProcessLockHost(label: label))
     }
 
     private var host: ProcessLockHost { endpoint.hostObject as! ProcessLockHost }
@@ -67,6 +67,6 @@ public final class ProcessLock: Codable, @unchecked Sendable {
 
     /// Opens the link the owner sent (in the child, while its task is decoded).
     public init(from decoder: any Decoder) throws {
-        endpoint = try BrokerEndpoint(from: decoder, label: "ProcessLock")
+        endpoint = try ManagerEndpoint(from: decoder, label: "ProcessLock")
     }
 }

@@ -1,5 +1,5 @@
 /// The state of a ``ProcessLock``, in the owning process.
-final class ProcessLockHost: BrokerHost {
+final class ProcessLockHost: ManagerHost {
     static let acquireOp: UInt8 = 1
     static let releaseOp: UInt8 = 2
 
@@ -10,7 +10,7 @@ final class ProcessLockHost: BrokerHost {
 
     private enum Waiter {
         case local(LocalWaiter)
-        case remote(BrokerRequest)
+        case remote(ManagerRequest)
     }
 
     final class LocalWaiter {
@@ -70,7 +70,7 @@ final class ProcessLockHost: BrokerHost {
         }
     }
 
-    override func handle(_ request: BrokerRequest) {
+    override func handle(_ request: ManagerRequest) {
         switch request.op {
         case Self.acquireOp:
             if holder == .none {
@@ -91,11 +91,11 @@ final class ProcessLockHost: BrokerHost {
         }
     }
 
-    override func withdraw(_ request: BrokerRequest) {
+    override func withdraw(_ request: ManagerRequest) {
         waiters.removeAll { if case .remote(let other) = $0 { return other === request } else { return false } }
     }
 
-    override func linkClosed(_ link: BrokerLink) {
+    override func linkClosed(_ link: ManagerLink) {
         guard holder == .remote(ObjectIdentifier(link)) else { return }
         ownerDeaths += 1
         grantNext()

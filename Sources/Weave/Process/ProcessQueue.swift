@@ -18,11 +18,11 @@
 /// (at the end, even into a full queue). A child's `put` cancelled just as the parent let it
 /// in stays queued.
 public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecked Sendable {
-    private let endpoint: BrokerEndpoint
+    private let endpoint: ManagerEndpoint
 
     /// Creates an empty, unbounded queue, hosted by this process.
     public init(label: String = "ProcessQueue") {
-        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: nil))
+        endpoint = ManagerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: nil))
     }
 
     /// Creates an empty queue of at most `maxSize` items, hosted by this process.
@@ -30,7 +30,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
     /// A `maxSize` below 1 is a programmer error (a precondition failure).
     public init(maxSize: Int, label: String = "ProcessQueue") {
         precondition(maxSize >= 1, "\(label) maxSize \(maxSize) must be at least 1")
-        endpoint = BrokerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: maxSize))
+        endpoint = ManagerEndpoint(host: ProcessQueueHost<Element>(label: label, maxSize: maxSize))
     }
 
     private var host: ProcessQueueHost<Element>? {
@@ -87,6 +87,6 @@ public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecke
 
     /// Opens the link the parent sent (in the child, while its task is decoded).
     public init(from decoder: any Decoder) throws {
-        endpoint = try BrokerEndpoint(from: decoder, label: "ProcessQueue")
+        endpoint = try ManagerEndpoint(from: decoder, label: "ProcessQueue")
     }
 }

@@ -1,5 +1,5 @@
 /// The items of a ``ProcessQueue`` and the getters waiting for them, in the parent.
-final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
+final class ProcessQueueHost<Element: Codable & Sendable>: ManagerHost {
     static var putOp: UInt8 { 1 }
     static var getOp: UInt8 { 2 }
     static var countOp: UInt8 { 3 }
@@ -16,12 +16,12 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
 
     private enum Getter {
         case local(LocalGetter)
-        case remote(BrokerRequest)
+        case remote(ManagerRequest)
     }
 
     private enum Putter {
         case local(LocalPutter)
-        case remote(BrokerRequest, Element)
+        case remote(ManagerRequest, Element)
     }
 
     final class LocalGetter {
@@ -128,7 +128,7 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
         return getter.item!
     }
 
-    override func handle(_ request: BrokerRequest) {
+    override func handle(_ request: ManagerRequest) {
         switch request.op {
         case Self.putOp:
             guard let item = request.decode(Element.self) else { return }
@@ -151,7 +151,7 @@ final class ProcessQueueHost<Element: Codable & Sendable>: BrokerHost {
         }
     }
 
-    override func withdraw(_ request: BrokerRequest) {
+    override func withdraw(_ request: ManagerRequest) {
         getters.removeAll { if case .remote(let other) = $0 { return other === request } else { return false } }
         putters.removeAll { if case .remote(let other, _) = $0 { return other === request } else { return false } }
     }

@@ -33,7 +33,7 @@ enum WorkerEnvironment {
     /// Present only in worker processes: `pool` for a pool's workers, `child` for a
     /// ``ChildProcess`` (which is served the same way, one task long).
     static let mode = "WEAVE_WORKER"
-    /// How many descriptors a child inherited at fds 4, 5, ... (pipe ends, broker links).
+    /// How many descriptors a child inherited at fds 4, 5, ... (pipe ends, manager links).
     static let inheritedCount = "WEAVE_INHERITED_FDS"
     /// The parent's pid: a worker whose parent is already gone exits at once.
     static let parentPID = "WEAVE_PARENT_PID"

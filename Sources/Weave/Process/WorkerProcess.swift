@@ -22,7 +22,7 @@ final class WorkerProcess: HubResource {
     /// hub's thread starts the process itself (see ``spawnProcess(hub:what:path:arguments:environment:workingDirectory:descriptors:deathSignal:)``).
     ///
     /// `inheritedDescriptors` are handed to the child at fds 4, 5, ... in order (the ends of
-    /// pipes and broker links that travel inside a ``ChildProcess``'s task); the caller
+    /// pipes and manager links that travel inside a ``ChildProcess``'s task); the caller
     /// still owns (and closes) its copies.
     init(hub: Hub, executable: String, environment: [String], maximumFrameSize: Int, label: String, inheritedDescriptors: [Int32] = []) throws {
         self.hub = hub

@@ -2,18 +2,18 @@ import Glibc
 
 /// Where a shared handle's state is: hosted here (the parent), or behind a link inherited
 /// from the parent (a child), opened on first use.
-final class BrokerEndpoint {
+final class ManagerEndpoint {
     enum State {
-        case host(BrokerHost)
+        case host(ManagerHost)
         case inherited(Int32)
-        case client(BrokerClient)
+        case client(ManagerClient)
     }
 
     var state: State
     let label: String
     let maximumFrameSize: Int
 
-    init(host: BrokerHost) {
+    init(host: ManagerHost) {
         state = .host(host)
         label = host.label
         maximumFrameSize = host.maximumFrameSize
@@ -33,20 +33,20 @@ final class BrokerEndpoint {
     }
 
     /// The hosted state (in the owning process; a handle there never holds a client).
-    var hostObject: BrokerHost? {
+    var hostObject: ManagerHost? {
         if case .host(let host) = state { return host }
         return nil
     }
 
     /// The client to call through, or nil when the state is hosted here.
-    func client() throws -> BrokerClient? {
+    func client() throws -> ManagerClient? {
         switch state {
         case .host:
             return nil
         case .client(let client):
             return client
         case .inherited(let fd):
-            let client = try BrokerClient(fd: fd, label: label, maximumFrameSize: maximumFrameSize)
+            let client = try ManagerClient(fd: fd, label: label, maximumFrameSize: maximumFrameSize)
             state = .client(client)
             return client
         }

@@ -1,8 +1,8 @@
-/// One child's connection to a ``BrokerHost``.
-final class BrokerLink {
+/// One child's connection to a ``ManagerHost``.
+final class ManagerLink {
     let channel: FrameChannel
     /// Requests received and not yet answered, by id.
-    var pending: [UInt64: BrokerRequest] = [:]
+    var pending: [UInt64: ManagerRequest] = [:]
 
     init(channel: FrameChannel) { self.channel = channel }
 

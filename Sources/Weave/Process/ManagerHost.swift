@@ -8,10 +8,10 @@ import Glibc
 /// and answered later, or withdrawn when it times out, is cancelled, or its child dies.
 ///
 /// Request frame: `kind:u8 (1 request, 2 cancel) id:varint op:u8 timeoutMs:varint payload`.
-/// Reply frame: `id:varint status:u8 payload` (status: ``BrokerStatus``).
-class BrokerHost {
+/// Reply frame: `id:varint status:u8 payload` (status: ``ManagerStatus``).
+class ManagerHost {
     let label: String
-    private(set) var links: [BrokerLink] = []
+    private(set) var links: [ManagerLink] = []
     /// Frames from a child are small requests; a generous cap still bounds a bad one.
     let maximumFrameSize: Int
 
@@ -27,13 +27,13 @@ class BrokerHost {
     // MARK: Subclass hooks (hub thread, never park)
 
     /// Serves `request`: answer it now, or keep it and answer it later.
-    func handle(_ request: BrokerRequest) { request.fail(.failed, "\(label): unknown operation \(request.op)") }
+    func handle(_ request: ManagerRequest) { request.fail(.failed, "\(label): unknown operation \(request.op)") }
 
     /// A kept request gave up (timeout, cancel, its link closed): forget it.
-    func withdraw(_ request: BrokerRequest) {}
+    func withdraw(_ request: ManagerRequest) {}
 
     /// A child's link closed (it exited, or closed the handle).
-    func linkClosed(_ link: BrokerLink) {}
+    func linkClosed(_ link: ManagerLink) {}
 
     // MARK: Links
 
@@ -50,7 +50,7 @@ class BrokerHost {
             Glibc.close(theirs)
             throw error
         }
-        let link = BrokerLink(channel: channel)
+        let link = ManagerLink(channel: channel)
         links.append(link)
         channel.onFrame = { [unowned self, unowned link] frame in self.received(frame, on: link) }
         channel.onEnd = { [unowned self, unowned link] _ in self.drop(link) }
@@ -60,16 +60,16 @@ class BrokerHost {
         return handoff.slot(for: link, fd: theirs) { _ in Glibc.close(theirs) }
     }
 
-    private func received(_ frame: UnsafeRawBufferPointer, on link: BrokerLink) {
+    private func received(_ frame: UnsafeRawBufferPointer, on link: ManagerLink) {
         do {
             var cursor = WorkerProtocol.Cursor(frame)
             let kind = try cursor.byte()
             let id = try cursor.varint()
             switch kind {
-            case BrokerStatus.requestKind:
+            case ManagerStatus.requestKind:
                 let op = try cursor.byte()
                 let milliseconds = try cursor.varint()
-                let request = BrokerRequest(host: self, link: link, id: id, op: op, payload: [UInt8](cursor.rest))
+                let request = ManagerRequest(host: self, link: link, id: id, op: op, payload: [UInt8](cursor.rest))
                 link.pending[id] = request
                 if milliseconds > 0 {
                     let hub = link.channel.hub
@@ -81,7 +81,7 @@ class BrokerHost {
                     })
                 }
                 handle(request)
-            case BrokerStatus.cancelKind:
+            case ManagerStatus.cancelKind:
                 guard let request = link.pending[id] else { return }  // already answered
                 withdraw(request)
                 request.fail(.cancelled, "")
@@ -95,7 +95,7 @@ class BrokerHost {
         }
     }
 
-    private func drop(_ link: BrokerLink) {
+    private func drop(_ link: ManagerLink) {
         guard let index = links.firstIndex(where: { $0 === link }) else { return }
         links.remove(at: index)
         let pending = link.pending.values

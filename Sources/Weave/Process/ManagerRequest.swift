@@ -1,14 +1,14 @@
 /// A request from a child, answered once (now or later).
-final class BrokerRequest {
-    unowned let host: BrokerHost
-    unowned let link: BrokerLink
+final class ManagerRequest {
+    unowned let host: ManagerHost
+    unowned let link: ManagerLink
     let id: UInt64
     let op: UInt8
     let payload: [UInt8]
     var timer: TimerNode?
     var isAnswered = false
 
-    init(host: BrokerHost, link: BrokerLink, id: UInt64, op: UInt8, payload: [UInt8]) {
+    init(host: ManagerHost, link: ManagerLink, id: UInt64, op: UInt8, payload: [UInt8]) {
         self.host = host
         self.link = link
         self.id = id
@@ -19,8 +19,8 @@ final class BrokerRequest {
     /// Answers with `payload`.
     func reply(_ payload: [UInt8] = []) { answer(.ok) { $0.append(contentsOf: payload) } }
 
-    /// Answers with a failure; `message` says why (for ``BrokerStatus/failed``).
-    func fail(_ status: BrokerStatus, _ message: String) {
+    /// Answers with a failure; `message` says why (for ``ManagerStatus/failed``).
+    func fail(_ status: ManagerStatus, _ message: String) {
         answer(status) { WorkerProtocol.appendString(message, to: &$0) }
     }
 
@@ -33,7 +33,7 @@ final class BrokerRequest {
         }
     }
 
-    private func answer(_ status: BrokerStatus, _ body: (inout [UInt8]) -> Void) {
+    private func answer(_ status: ManagerStatus, _ body: (inout [UInt8]) -> Void) {
         guard !isAnswered else { return }
         isAnswered = true
         link.pending[id] = nil

@@ -1,5 +1,5 @@
-/// How a broker answered a request.
-enum BrokerStatus: UInt8 {
+/// How a manager answered a request.
+enum ManagerStatus: UInt8 {
     case ok = 0, timedOut = 1, failed = 2, cancelled = 3
 
     static let requestKind: UInt8 = 1

@@ -1,12 +1,12 @@
 import Glibc
 
-/// A child's side of a shared object: sends requests to the parent's ``BrokerHost`` over
+/// A child's side of a shared object: sends requests to the parent's ``ManagerHost`` over
 /// the link it inherited and parks the calling coroutine until the answer comes. Several
 /// coroutines may call at once (answers are matched by id). Timeouts are enforced by the
 /// host, so a timed-out `get` can never also deliver its item; a cancelled call sends a
 /// cancel, and an answer that still arrives is handed to the call's `compensation` (a
 /// `get`'s item is put back, an `acquire` is released).
-final class BrokerClient {
+final class ManagerClient {
     let label: String
     private let channel: FrameChannel
     private var nextID: UInt64 = 0
@@ -15,7 +15,7 @@ final class BrokerClient {
 
     private final class Call {
         let event = Event(label: "ProcessQueue/Manager call")
-        var answer: (BrokerStatus, [UInt8])?
+        var answer: (ManagerStatus, [UInt8])?
         var compensation: (([UInt8]) -> Void)?
         var isAbandoned = false
     }
@@ -56,7 +56,7 @@ final class BrokerClient {
             milliseconds = UInt64(clamping: seconds) &* 1000 &+ UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
         }
         try channel.appendFrame { frame in
-            frame.append(BrokerStatus.requestKind)
+            frame.append(ManagerStatus.requestKind)
             WorkerProtocol.appendVarint(id, to: &frame)
             frame.append(op)
             WorkerProtocol.appendVarint(milliseconds, to: &frame)
@@ -79,7 +79,7 @@ final class BrokerClient {
             if call.answer == nil, endError == nil {
                 call.isAbandoned = true
                 try? channel.appendFrame { frame in
-                    frame.append(BrokerStatus.cancelKind)
+                    frame.append(ManagerStatus.cancelKind)
                     WorkerProtocol.appendVarint(id, to: &frame)
                 }
                 try? channel.flush()
@@ -115,7 +115,7 @@ final class BrokerClient {
         nextID &+= 1
         let id = nextID
         try? channel.appendFrame { frame in
-            frame.append(BrokerStatus.requestKind)
+            frame.append(ManagerStatus.requestKind)
             WorkerProtocol.appendVarint(id, to: &frame)
             frame.append(op)
             WorkerProtocol.appendVarint(0, to: &frame)
@@ -126,7 +126,7 @@ final class BrokerClient {
 
     private func received(_ frame: UnsafeRawBufferPointer) {
         var cursor = WorkerProtocol.Cursor(frame)
-        guard let id = try? cursor.varint(), let rawStatus = try? cursor.byte(), let status = BrokerStatus(rawValue: rawStatus) else {
+        guard let id = try? cursor.varint(), let rawStatus = try? cursor.byte(), let status = ManagerStatus(rawValue: rawStatus) else {
             channel.end(ProcessError(.malformedFrame, "\(label): malformed answer from the parent"))
             return
         }
