@@ -57,6 +57,9 @@ let package = Package(
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
-        .testTarget(name: "WeaveTests", dependencies: ["Weave", "TestTasks", "WeaveTestWorker"]),
+        .testTarget(
+            name: "WeaveTests",
+            dependencies: ["Weave", "TestTasks", "WeaveTestWorker", .product(name: "InMemoryLogging", package: "swift-log")]
+        ),
     ]
 )
