@@ -131,7 +131,11 @@ struct ProcessPoolTests {
     func fairShareAtStart() async throws {
         try await onHub {
             let pool = try testPool()
-            let pids = try pool.map((0..<8).map { _ in SlowWorkerPID() })
+            let rendezvous = "/tmp/weave-fair-share-\(getpid())-\(UInt64.random(in: 0 ... .max))"
+            defer { unlink(rendezvous) }
+            // Each task waits until both workers have run one: a pool that gave the whole
+            // batch to the first worker ready would return one pid (after 10 s a task).
+            let pids = try pool.map((0..<8).map { _ in SlowWorkerPID(rendezvous: rendezvous, workers: 2) })
             #expect(Set(pids).count == 2)
         }
     }
