@@ -103,6 +103,36 @@ struct HubServiceTests {
         #expect(seen.all == ["clear", "woken on the hub"])
     }
 
+    @Test("a UnixStreamServer served until graceful shutdown: a line round trip, then the socket file is gone")
+    func unixServer() async throws {
+        let path = "/tmp/weave-\(getpid())-lifecycle-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let service = HubService(name: "unix echo") { shutdown in
+            let server = try UnixStreamServer(path: path) { connection in
+                while let line = try connection.readLine() { try connection.write(line + "\n") }
+            }
+            try server.serve(until: shutdown)
+        }
+        let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
+        async let running: Void = group.run()
+        let client = try HubThread(name: "client")
+        let reply = try await client.run { () throws -> String? in
+            let connection = try withTimeout(.seconds(10)) { () throws -> UnixConnection in
+                while true {  // until the service has bound the path
+                    do { return try UnixConnection.connect(path: path) } catch is UVError { try Coroutine.sleep(for: .milliseconds(2)) }
+                }
+            }
+            defer { connection.close() }
+            try connection.write("hello\n")
+            return try connection.readLine(timeout: .seconds(10))
+        }
+        #expect(reply == "hello")
+        await group.triggerGracefulShutdown()
+        try await running
+        var info = stat()
+        #expect(lstat(path, &info) != 0)
+        try await client.shutdown()
+    }
+
     @Test("SIGTERM shuts the group down gracefully; nothing leaks across runs")
     func sigterm() async {
         // SIGTERM would end the test runner: the check runs in a child process of its own,
