@@ -18,8 +18,8 @@ import Weave
 /// | label | type | what |
 /// |---|---|---|
 /// | `weave_hub_loop_lag` | `Timer` (ns) | how late the sampler's timer woke: the time the loop spent on other work before it could run a due coroutine |
-/// | `weave_hub_coroutines_alive` | `Gauge` | coroutines spawned and not finished (``Hub/Statistics/aliveCoroutines``) |
-/// | `weave_hub_run_queue_depth` | `Gauge` | runnable coroutines waiting for their turn (``Hub/Statistics/readyCoroutines``) |
+/// | `weave_hub_coroutines_alive` | `Gauge` | coroutines spawned and not finished (`Hub.Statistics.aliveCoroutines`) |
+/// | `weave_hub_run_queue_depth` | `Gauge` | runnable coroutines waiting for their turn (`Hub.Statistics.readyCoroutines`) |
 /// | `weave_hub_timers` | `Gauge` | pending sleeps, timeouts and deadlines |
 /// | `weave_hub_coroutines_spawned` | `Counter` | coroutines spawned |
 /// | `weave_hub_switches` | `Counter` | context switches |
@@ -33,13 +33,13 @@ import Weave
 /// the last sample.
 ///
 /// Costs nothing between samples: the hub keeps these counters anyway, and the sampler only
-/// reads them (``Hub/statistics``, ``ProcessPool/statistics``). A sample takes a few
+/// reads them (`Hub.statistics`, `ProcessPool.statistics`). A sample takes a few
 /// microseconds plus what the metrics backend spends recording.
 ///
 /// A `HubMetrics` belongs to its hub: make it, ``track(_:name:)`` and ``stop()`` it in a
 /// coroutine of that hub. The sampler runs until ``stop()`` or the hub's shutdown, whether
 /// or not the returned object is kept. While it runs, its timer keeps the loop busy: a hub
-/// whose other coroutines are all stuck then waits instead of throwing ``DeadlockError``.
+/// whose other coroutines are all stuck then waits instead of throwing `DeadlockError`.
 public final class HubMetrics {
     /// Time between samples.
     public let interval: Duration
@@ -60,7 +60,7 @@ public final class HubMetrics {
     ///   - dimensions: added to every metric, such as `[("hub", "io")]` when several hubs report.
     ///   - factory: the metrics backend; by default the one `MetricsSystem.bootstrap` installed
     ///     (or one bound with `withMetricsFactory` where this runs inside a task).
-    /// - Throws: ``WeaveError`` outside a hub or while it shuts down (as `spawn` does).
+    /// - Throws: `WeaveError` outside a hub or while it shuts down (as `spawn` does).
     ///   A non-positive `interval` is a programmer error (precondition).
     public static func start(
         every interval: Duration = .seconds(1), prefix: String = "weave", dimensions: [(String, String)] = [],

@@ -16,14 +16,14 @@ import Weave
 /// try await group.run()
 /// ```
 ///
-/// ``run()`` starts a ``HubThread`` and runs `body` in a coroutine there; it returns once
+/// ``run()`` starts a `HubThread` and runs `body` in a coroutine there; it returns once
 /// the body has returned and the hub has stopped: coroutines still alive are then cancelled
 /// and unwound, and every socket, timer and handle of the hub is closed.
 ///
-/// Graceful shutdown reaches the body as an ``Event``, `shutdown`, set on the hub's
+/// Graceful shutdown reaches the body as an `Event`, `shutdown`, set on the hub's
 /// thread: the signal to stop taking new work and finish what is in hand, as gevent's
 /// `server.stop()` on SIGTERM. Wait for it (`try shutdown.wait()`), check `shutdown.isSet`
-/// between units of work, or hand it to ``StreamServer/serve(until:gracePeriod:)``, which
+/// between units of work, or hand it to `StreamServer.serve(until:gracePeriod:)`, which
 /// stops accepting, lets the connections being served finish within a grace period, then
 /// cancels the rest. The body is not cancelled by a graceful shutdown: it decides how to
 /// wind down, bounded by the group's `maximumGracefulShutdownDuration` if one is set.
@@ -60,7 +60,7 @@ public struct HubService: Service, CustomStringConvertible {
     /// cancellation cancels the body.
     ///
     /// - Throws: the body's error; `CancellationError` when the task was cancelled and the
-    ///   body let the cancellation through; ``WeaveError`` when the hub cannot start (a bad
+    ///   body let the cancellation through; `WeaveError` when the hub cannot start (a bad
     ///   configuration, no thread); or, if the body succeeded, what stopping the hub threw.
     public func run() async throws {
         let hub = try HubThread(name: name, configuration: configuration)
@@ -94,7 +94,7 @@ public struct HubService: Service, CustomStringConvertible {
 
     /// Spawns the body and its graceful-shutdown watcher on `hub`.
     ///
-    /// Graceful shutdown arrives on another thread; the one request a ``CoroutineHandle``
+    /// Graceful shutdown arrives on another thread; the one request a `CoroutineHandle`
     /// carries across threads is cancellation. So the watcher is a coroutine that parks on
     /// an event nobody sets, and turns its cancellation into `shutdown.set()` on the hub's
     /// thread; the body itself stays uncancelled.

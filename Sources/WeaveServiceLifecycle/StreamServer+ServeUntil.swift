@@ -8,7 +8,7 @@ extension StreamServer {
     /// Parks the calling coroutine throughout. Returns at once (after stopping) if `stop` is
     /// already set.
     ///
-    /// - Throws: what the accept loop or ``stop(gracePeriod:)`` threw; `CancellationError`
+    /// - Throws: what the accept loop or `stop(gracePeriod:)` threw; `CancellationError`
     ///   when the calling coroutine is cancelled (the server is then left to the hub's
     ///   shutdown, which cancels its handlers without a grace period).
     public func serve(until stop: Event, gracePeriod: Duration = .seconds(5)) throws {
@@ -18,7 +18,7 @@ extension StreamServer {
 
 extension UnixStreamServer {
     /// Serves until `stop` is set, then stops gracefully; see
-    /// ``StreamServer/serve(until:gracePeriod:)``.
+    /// `StreamServer.serve(until:gracePeriod:)`.
     public func serve(until stop: Event, gracePeriod: Duration = .seconds(5)) throws {
         try serveUntil(stop, start: start, serveForever: serveForever, stop: { try self.stop(gracePeriod: gracePeriod) })
     }
