@@ -33,8 +33,8 @@ import Weave
 /// the last sample.
 ///
 /// Costs nothing between samples: the hub keeps these counters anyway, and the sampler only
-/// reads them (`Hub.statistics`, `ProcessPool.statistics`). A sample takes a few
-/// microseconds plus what the metrics backend spends recording.
+/// reads them (`Hub.statistics`, `ProcessPool.statistics`) and makes one call per metric
+/// into the backend.
 ///
 /// A `HubMetrics` belongs to its hub: make it, ``track(_:name:)`` and ``stop()`` it in a
 /// coroutine of that hub. The sampler runs until ``stop()`` or the hub's shutdown, whether
@@ -62,6 +62,7 @@ public final class HubMetrics {
     ///     (or one bound with `withMetricsFactory` where this runs inside a task).
     /// - Throws: `WeaveError` outside a hub or while it shuts down (as `spawn` does).
     ///   A non-positive `interval` is a programmer error (precondition).
+    @discardableResult
     public static func start(
         every interval: Duration = .seconds(1), prefix: String = "weave", dimensions: [(String, String)] = [],
         factory: any MetricsFactory = MetricsSystem.factory
