@@ -63,3 +63,31 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: - Integrations
+// Optional targets, each its own product, so that the core never depends on these packages:
+// WeaveServiceLifecycle runs a hub as a swift-service-lifecycle `Service`; WeaveMetrics
+// reports hub and process-pool figures through swift-metrics.
+package.dependencies += [
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+]
+package.products += [
+    .library(name: "WeaveServiceLifecycle", targets: ["WeaveServiceLifecycle"]),
+    .library(name: "WeaveMetrics", targets: ["WeaveMetrics"]),
+]
+package.targets += [
+    .target(name: "WeaveServiceLifecycle", dependencies: [
+        "Weave", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ]),
+    .target(name: "WeaveMetrics", dependencies: [
+        "Weave", .product(name: "Metrics", package: "swift-metrics"),
+    ]),
+    .testTarget(name: "WeaveServiceLifecycleTests", dependencies: [
+        "WeaveServiceLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ]),
+    .testTarget(name: "WeaveMetricsTests", dependencies: [
+        "WeaveMetrics", "TestTasks", "WeaveTestWorker",
+        .product(name: "MetricsTestKit", package: "swift-metrics"),
+    ]),
+]

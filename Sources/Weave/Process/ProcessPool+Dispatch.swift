@@ -33,6 +33,7 @@ extension ProcessPool {
         }
         try process.channel.startReading()
         workers.append(worker)
+        startedWorkerCount += 1
         if let initializer {
             worker.isInitializing = true
             try process.channel.appendFrame { frame in

@@ -89,6 +89,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
     var brokenError: ProcessError?
     var consecutiveStartFailures = 0
+    /// Workers started since the pool began, replacements included (see ``statistics``).
+    var startedWorkerCount = 0
     /// Coroutines in ``join()``.
     var joiners = WaitQueue()
     /// Finished tasks of ``submit``, whose callbacks the notifier coroutine runs.
