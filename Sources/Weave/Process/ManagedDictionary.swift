@@ -13,7 +13,7 @@
 /// on its own; combine several under a ``ProcessLock``. There is no subscript setter:
 /// a remote write can fail, and Swift setters cannot throw. A handle travels to a child
 /// inside a ``ChildProcess`` task, from the owning process only.
-public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Codable, @unchecked Sendable {
+public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an empty dictionary, held by this process.

@@ -12,7 +12,7 @@
 ///
 /// State lives in the process that created the lock; a child's handle (sent inside a
 /// ``ChildProcess`` task) calls it over a link.
-public final class ProcessLock: Codable, @unchecked Sendable {
+public final class ProcessLock: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an unlocked lock, held by this process.

@@ -17,7 +17,7 @@
 /// it died is lost; one whose `get` was cancelled after the parent had sent it is put back
 /// (at the end, even into a full queue). A child's `put` cancelled just as the parent let it
 /// in stays queued.
-public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecked Sendable {
+public final class ProcessQueue<Element: Codable & Sendable>: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an empty, unbounded queue, hosted by this process.
