@@ -10,16 +10,19 @@
 ///
 /// do {
 ///     _ = try pool.apply(Upload(user: "ada"))
-/// } catch let error as ProcessError where error.remote?.matches(QuotaExceeded.self) == true {
-///     let quota = try error.remote!.decode(QuotaExceeded.self)
-///     print("\(quota.user) is over \(quota.limit)")
+/// } catch let error as ProcessError where error.isRemote(QuotaExceeded.self) {
+///     if let quota = error.remoteError(as: QuotaExceeded.self) {
+///         print("\(quota.user) is over \(quota.limit)")
+///     }
 /// }
 /// ```
 ///
-/// ``ProcessError/remoteError(as:)`` does both steps at once. Types are matched by their
-/// module-qualified name (`String(reflecting:)`), the same in both processes when they run
-/// the same code; a type whose name holds no stable path (a `private` or local type) never
-/// matches, and only its name and description come back.
+/// ``ProcessError/isRemote(_:)`` and ``ProcessError/remoteError(as:)`` are the short
+/// forms of ``matches(_:)`` and ``decode(_:)``, which say why an error does not decode.
+/// Types are matched by their module-qualified name (`String(reflecting:)`), the same in
+/// both processes when they run the same code; a type whose name holds no stable path (a
+/// `private` or local type) never matches. An error that fails to encode, or is too large
+/// for a frame, comes back by name and description only.
 public struct RemoteError: Sendable, CustomStringConvertible {
     /// The error's module-qualified type name in the other process (`MyModule.QuotaExceeded`).
     public let typeName: String

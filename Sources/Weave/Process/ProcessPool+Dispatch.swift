@@ -313,7 +313,13 @@ extension ProcessPool {
             if let timer = task.timer { hub.removeTimer(timer); task.timer = nil }
             if task !== running && task.sink != nil && task.outcome == nil { requeued.append(task) }
         }
-        pending.prepend(contentsOf: requeued)
+        if let brokenError {
+            // No worker will ever take them (a broken pool starts none): they fail now,
+            // as every queued task did when the pool broke.
+            for task in requeued { finish(task, .failure(brokenError)) }
+        } else {
+            pending.prepend(contentsOf: requeued)
+        }
         if let running {
             let error: any Error
             if let reason = worker.killReason, reason.task === running {
