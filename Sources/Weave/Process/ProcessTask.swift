@@ -32,8 +32,10 @@ import Synchronization
 /// and description, and the error itself when its type is `Codable` (see ``RemoteError``):
 ///
 /// ```swift
-/// catch let error as ProcessError where error.isRemote(QuotaExceeded.self) {
-///     let quota = error.remoteError(as: QuotaExceeded.self)
+/// do {
+///     _ = try pool.apply(Upload(user: "ada"))
+/// } catch let error as ProcessError where error.isRemote(QuotaExceeded.self) {
+///     let quota = error.remoteError(as: QuotaExceeded.self)   // the worker's value, decoded
 /// }
 /// ```
 ///
