@@ -69,7 +69,7 @@ struct ProcessPoolTests {
                 Issue.record("expected an error")
             } catch let error as ProcessError {
                 #expect(error.code == .remoteError)
-                #expect(error.remoteType?.contains("TestFailure") == true)
+                #expect(error.remote?.typeName == "TestTasks.TestFailure")
                 #expect(error.message.contains("bad input 7"))
             }
             #expect(try pool.apply(Square(3)) == 9)  // the worker is still fine
