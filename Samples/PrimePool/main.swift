@@ -45,16 +45,17 @@ struct PrimePoolCommand: ParsableCommand {
     @Option(help: "How many ranges the count is split into.")
     var tasks = 64
 
-    @Option(help: "Worker processes in the pool (by default one per online core).")
-    var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    @Option(help: "Worker processes in the pool (default: one per online core).")
+    var workers: Int?
 
     func validate() throws {
         try require("--limit", limit, atLeast: 1)
         try require("--tasks", tasks, atLeast: 1)
-        try require("--workers", workers, atLeast: 1)
+        if let workers { try require("--workers", workers, atLeast: 1) }
     }
 
     func run() throws {
+        let workers = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let step = (limit + tasks - 1) / tasks
         let ranges = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
         print("counting primes below \(limit) in \(ranges.count) tasks; \(workers) worker processes")
