@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -21,6 +21,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // The samples' command lines only; no library target depends on it.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // libuv from the system (Debian: libuv1-dev, 1.44).
@@ -40,15 +42,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
-        .executableTarget(name: "ProducerConsumer", dependencies: ["Weave"], path: "Samples/ProducerConsumer"),
-        .executableTarget(name: "TrafficLight", dependencies: ["Weave"], path: "Samples/TrafficLight"),
-        .target(name: "SampleSupport", path: "Samples/SampleSupport"),
-        .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
-        .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/HTTPServer"),
-        .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
-        .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
-        .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
-        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport"], path: "Samples/PrimePool"),
+        .executableTarget(name: "ProducerConsumer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ProducerConsumer"),
+        .executableTarget(name: "TrafficLight", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/TrafficLight"),
+        .target(name: "SampleSupport", dependencies: [argumentParser], path: "Samples/SampleSupport"),
+        .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/EchoServer"),
+        .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/HTTPServer"),
+        .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/SelectServer"),
+        .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ChatServer"),
+        .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/Crawler"),
+        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/PrimePool"),
         // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
         .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
         .executableTarget(name: "PipeDemo", dependencies: ["Weave"], path: "Samples/PipeDemo"),
@@ -57,9 +59,13 @@ let package = Package(
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
+        // The sample executables SampleArgumentTests runs are built with the tests.
         .testTarget(
             name: "WeaveTests",
-            dependencies: ["Weave", "TestTasks", "WeaveTestWorker", .product(name: "InMemoryLogging", package: "swift-log")]
+            dependencies: [
+                "Weave", "TestTasks", "WeaveTestWorker", "EchoServer", "PrimePool", "Crawler",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
     ]
 )
@@ -91,3 +97,6 @@ package.targets += [
         .product(name: "MetricsTestKit", package: "swift-metrics"),
     ]),
 ]
+
+/// The samples' option parser (sample targets only).
+var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }
