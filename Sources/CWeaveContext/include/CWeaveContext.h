@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "weave_process.h"
-#include "weave_spawn.h"
 
 #ifdef __cplusplus
 extern "C" {
