@@ -33,11 +33,14 @@ let package = Package(
         ),
         // Hand-written context switch (x86_64 SysV, AArch64) and the scheduler's hot path.
         .target(name: "CWeaveContext"),
+        // The process layer's C: fork-free child spawning and the prctl shim.
+        .target(name: "CWeaveProcess"),
         .target(
             name: "Weave",
             dependencies: [
                 "CLibUV",
                 "CWeaveContext",
+                "CWeaveProcess",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

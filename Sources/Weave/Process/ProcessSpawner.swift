@@ -1,4 +1,4 @@
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 
 /// The thread that starts child processes, so that no hub waits for a child's `exec`.

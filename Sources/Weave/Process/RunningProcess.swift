@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 
 /// A running child process started by ``Subprocess/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``,

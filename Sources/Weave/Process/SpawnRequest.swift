@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 
 /// Everything one child needs until its `exec`, in memory that does not move: the C request,

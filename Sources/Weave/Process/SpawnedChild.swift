@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 
 /// A started child watched on its hub's loop through a pidfd (readable once the child has

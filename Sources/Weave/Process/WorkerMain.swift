@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 
 /// The worker side of ``ProcessPool`` and ``ChildProcess``: the entry point that turns a
