@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-service-context.git", from: "1.5.1"),
     ],
     targets: [
         // libuv from the system (Debian: libuv1-dev, 1.44).
@@ -37,6 +38,7 @@ let package = Package(
                 "CLibUV",
                 "CWeaveContext",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
             ]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
