@@ -27,9 +27,10 @@ import ServiceContextModule
 /// batch and not yet returned are dropped then. Once the hub has stopped, `next()` throws
 /// ``WeaveError`` with ``WeaveError/Code/hubClosed``.
 ///
-/// While the receiving coroutine waits for the task to ask again, the hub counts that as
-/// outside work, so a hub whose other coroutines wait on the consumer does not report a
-/// deadlock. The coroutine runs with the consuming task's `ServiceContext`.
+/// From its making until the sequence and its iterators are all gone, the hub counts it as
+/// outside work: a hub whose coroutines wait on the consuming task (a `send` waiting for the
+/// task to ask) waits for it instead of reporting a ``DeadlockError``. The receiving
+/// coroutine runs with the consuming task's `ServiceContext`.
 public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
     public typealias Failure = any Error
 
@@ -38,6 +39,7 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
 
     private let source: HubBound<Source>
     private let remote: RemoteQueue
+    private let lease: Lease
 
     /// The hub-side ends of the sequence: used on the hub's thread only.
     final class Source {
@@ -67,10 +69,11 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         }
         source = HubBound(Source(receive: receive, receiveNow: receiveNow))
         remote = hub.remote
+        lease = Lease(hub)
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(feed: Feed(source: source, remote: remote))
+        AsyncIterator(feed: Feed(source: source, remote: remote, lease: lease))
     }
 
     /// Receives values for one iteration; see ``HubAsyncSequence``.
@@ -111,9 +114,12 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
     final class Feed: Sendable {
         private let remote: RemoteQueue
         private let core: HubBound<Receiver>
+        /// Keeps the hub counting the consumer as outside work while the iterator lives.
+        private let lease: Lease
 
-        init(source: HubBound<Source>, remote: RemoteQueue) {
+        init(source: HubBound<Source>, remote: RemoteQueue, lease: Lease) {
             self.remote = remote
+            self.lease = lease
             // Made here but touched only on the hub's thread, by jobs sent to it.
             self.core = HubBound(Receiver(source: source.value, context: ServiceContext.current))
         }
@@ -195,13 +201,8 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
             do {
                 while true {
                     while pending == nil {
-                        // The consumer will ask again: an idle hub waits for it.
-                        me.hub.beginOutsideWork()
                         awaitsDemand = true
-                        defer {
-                            awaitsDemand = false
-                            me.hub.endOutsideWork()
-                        }
+                        defer { awaitsDemand = false }
                         try me.park(.other("HubAsyncSequence: waiting for the consuming task to ask"))
                     }
                     guard let first = try source.receive() else {
@@ -226,6 +227,22 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
             guard let pending else { return }
             self.pending = nil
             pending.resume(with: result)
+        }
+    }
+
+    /// Counts the sequence as outside work on its hub from its making until the last copy
+    /// and iterator let go (any thread).
+    final class Lease: Sendable {
+        private let remote: RemoteQueue
+
+        init(_ hub: Hub) {
+            remote = hub.remote
+            hub.beginOutsideWork()
+        }
+
+        deinit {
+            // Dropped with the job once the hub has closed: nothing is counted any more then.
+            remote.send { Hub.current.unsafelyUnwrapped.endOutsideWork() }
         }
     }
 }

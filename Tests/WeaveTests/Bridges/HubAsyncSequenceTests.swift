@@ -169,6 +169,27 @@ struct HubAsyncSequenceTests {
         try await hubThread.shutdown()
     }
 
+    @Test("a hub whose coroutines wait on a slow consumer waits for it, not a deadlock")
+    func slowConsumerIsNotDeadlock() async throws {
+        let received = try await onHub { () throws -> [Int] in
+            let channel = Channel<Int>(label: "to a slow task")
+            let values = try channel.asyncValues()
+            let consumer = Task { () async throws -> [Int] in
+                var received: [Int] = []
+                for try await value in values {
+                    received.append(value)
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                return received
+            }
+            // Each send waits for the task to ask again: only the task can wake the hub.
+            for value in 0..<20 { try channel.send(value) }
+            channel.close()
+            return try awaitAsync { try await consumer.value }
+        }
+        #expect(received == Array(0..<20))
+    }
+
     @Test("after the hub stops, next() throws hubClosed")
     func hubClosed() async throws {
         let hubThread = try HubThread(name: "closing")

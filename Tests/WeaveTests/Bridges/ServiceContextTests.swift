@@ -1,3 +1,4 @@
+import Logging
 import ServiceContextModule
 import Testing
 @testable import Weave
@@ -118,5 +119,31 @@ private struct ContextReadingSequence: AsyncSequence, Sendable {
             done = true
             return ServiceContext.current?[RequestID.self] ?? "none"
         }
+    }
+}
+
+@Suite("ServiceContext for logger metadata providers in coroutines")
+struct CoroutineMetadataProviderTests {
+    @Test("a provider that reads the task-local tags what coroutines log")
+    func metadataProvider() async throws {
+        let taskProvider = Logger.MetadataProvider {
+            ServiceContext.current?[RequestID.self].map { ["request-id": "\($0)"] } ?? [:]
+        }
+        let provider = Logger.MetadataProvider.bindingCoroutineServiceContext(taskProvider)
+        let hubThread = try HubThread(name: "context-logging")
+        let (plain, wrapped, child) = try await ServiceContext.$current.withValue(context("r-8")) {
+            try await hubThread.run { () throws -> (Logger.Metadata, Logger.Metadata, Logger.Metadata) in
+                let child = try spawn { provider.get() }
+                return (taskProvider.get(), provider.get(), try child.join())
+            }
+        }
+        // The task-local does not follow coroutines; the wrapped provider brings it along.
+        #expect(plain.isEmpty)
+        #expect(wrapped["request-id"] == "r-8")
+        #expect(child["request-id"] == "r-8")
+        // Outside a coroutine the wrapped provider reads the task-local as it is.
+        let outside = ServiceContext.$current.withValue(context("r-9")) { provider.get() }
+        #expect(outside["request-id"] == "r-9")
+        try await hubThread.shutdown()
     }
 }
