@@ -118,29 +118,38 @@ public final class BlockingAsyncIterator<Base: AsyncSequence & Sendable> where B
 
         private let state = Mutex(State())
 
-        /// Hands a request to the task (hub thread).
+        /// Hands a request to the task (hub thread). Every request is answered: the answer
+        /// ends the outside work its waiter counts on the hub.
         func ask(_ deliver: @escaping Deliver) {
-            let waiting = state.withLock { state -> CheckedContinuation<Deliver?, Never>? in
-                guard let waiting = state.waiting else {
-                    state.request = deliver
-                    return nil
+            // (nil, false): stored for the task; (waiting, _): handed to it; (nil, true): refused.
+            let (waiting, refused) = state.withLock { state -> (CheckedContinuation<Deliver?, Never>?, Bool) in
+                if let waiting = state.waiting {
+                    state.waiting = nil
+                    return (waiting, false)
                 }
-                state.waiting = nil
-                return waiting
+                if state.isStopped { return (nil, true) }
+                state.request = deliver
+                return (nil, false)
             }
-            waiting?.resume(returning: deliver)
+            if let waiting {
+                waiting.resume(returning: deliver)
+            } else if refused {
+                deliver(.failure(CancellationError()))
+            }
         }
 
-        /// The next request; nil once the task is cancelled.
+        /// The next request; nil once the task is cancelled and no request is left. A request
+        /// made before the cancellation is still served, in the cancelled task, so that the
+        /// sequence sees the cancellation (an `AsyncStream` ends and runs `onTermination`).
         func nextRequest() async -> Deliver? {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state -> Deliver?? in
-                        if state.isStopped { return .some(nil) }
                         if let request = state.request {
                             state.request = nil
                             return .some(request)
                         }
+                        if state.isStopped { return .some(nil) }
                         state.waiting = continuation
                         return .none
                     }

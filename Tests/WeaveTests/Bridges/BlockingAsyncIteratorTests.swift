@@ -177,6 +177,21 @@ struct BlockingAsyncIteratorTests {
         try await hubThread.shutdown()
     }
 
+    @Test("an interrupted next() leaves no outside work counted on the hub")
+    func outsideWorkBalanced() async throws {
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let left = try await onHub { () throws -> Int in
+            let hub = Hub.current!
+            let iterator = stream.makeBlockingIterator()
+            _ = try? withTimeout(.milliseconds(5)) { try iterator.next() }
+            // The cancelled task still answers the request it was given, which ends the count.
+            for _ in 0..<2_500 where hub.outsideWork != 0 { try Coroutine.sleep(for: .milliseconds(2)) }
+            return hub.outsideWork
+        }
+        #expect(left == 0)
+        continuation.finish()
+    }
+
     @Test("outside a coroutine, next() is a typed error")
     func outsideCoroutine() {
         let iterator = AsyncStream<Int> { $0.finish() }.makeBlockingIterator()
