@@ -2,7 +2,7 @@ import Logging
 
 extension Logger.MetadataProvider {
     /// `provider`, run with `ServiceContext.current` bound to the current coroutine's
-    /// ``Coroutine/serviceContext``, so that a provider written for tasks (trace ids from the
+    /// ``Weave/Coroutine/serviceContext``, so that a provider written for tasks (trace ids from the
     /// task-local) also tags what coroutines log.
     ///
     /// ```swift
