@@ -37,8 +37,6 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
     /// The most values one hop to the consuming task carries.
     public static var batchLimit: Int { 64 }
 
-    private let source: HubBound<Source>
-    private let remote: RemoteQueue
     private let lease: Lease
 
     /// The hub-side ends of the sequence: used on the hub's thread only.
@@ -67,13 +65,11 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "HubAsyncSequence must be made on a hub's thread (inside Hub.run)")
         }
-        source = HubBound(Source(receive: receive, receiveNow: receiveNow))
-        remote = hub.remote
-        lease = Lease(hub)
+        lease = Lease(hub, Source(receive: receive, receiveNow: receiveNow))
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(feed: Feed(source: source, remote: remote, lease: lease))
+        AsyncIterator(feed: Feed(lease: lease))
     }
 
     /// Receives values for one iteration; see ``HubAsyncSequence``.
@@ -117,11 +113,11 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         /// Keeps the hub counting the consumer as outside work while the iterator lives.
         private let lease: Lease
 
-        init(source: HubBound<Source>, remote: RemoteQueue, lease: Lease) {
-            self.remote = remote
+        init(lease: Lease) {
+            self.remote = lease.remote
             self.lease = lease
             // Made here but touched only on the hub's thread, by jobs sent to it.
-            self.core = HubBound(Receiver(source: source.value, context: ServiceContext.current))
+            self.core = HubBound(Receiver(source: lease.source.value, context: ServiceContext.current))
         }
 
         deinit {
@@ -187,6 +183,9 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         func cancel() {
             isCancelled = true
             coroutine?.cancel()
+            // A running coroutine is kept by its fiber; dropping it here means this object,
+            // which may be freed off the hub's thread, never frees a coroutine there.
+            coroutine = nil
             // The coroutine may never run its body (cancelled before it started): answer here.
             if let pending {
                 self.pending = nil
@@ -231,18 +230,29 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     /// Counts the sequence as outside work on its hub from its making until the last copy
-    /// and iterator let go (any thread).
+    /// and iterator let go (any thread), and owns the hub-side source, so that what the
+    /// source holds (a channel, a connection) is freed on the hub's thread.
     final class Lease: Sendable {
-        private let remote: RemoteQueue
+        let remote: RemoteQueue
+        let source: HubBound<Source>
 
-        init(_ hub: Hub) {
+        init(_ hub: Hub, _ source: Source) {
             remote = hub.remote
+            self.source = HubBound(source)
             hub.beginOutsideWork()
         }
 
         deinit {
-            // Dropped with the job once the hub has closed: nothing is counted any more then.
-            remote.send { Hub.current.unsafelyUnwrapped.endOutsideWork() }
+            // One extra reference, given up by the job on the hub: the receivers that also
+            // hold the source are gone or on the hub by then, so the last release is there.
+            let retained = Unmanaged.passRetained(source.value).toOpaque()
+            let address = UInt(bitPattern: retained)
+            let sent = remote.send {
+                Unmanaged<Source>.fromOpaque(UnsafeRawPointer(bitPattern: address).unsafelyUnwrapped).release()
+                Hub.current.unsafelyUnwrapped.endOutsideWork()
+            }
+            // The hub has closed: nothing is counted any more, and nothing runs there.
+            if !sent { Unmanaged<Source>.fromOpaque(retained).release() }
         }
     }
 }

@@ -190,6 +190,38 @@ struct HubAsyncSequenceTests {
         #expect(received == Array(0..<20))
     }
 
+    @Test("what the source holds is freed on the hub's thread when the task lets go")
+    func sourceFreedOnHub() async throws {
+        let hubThread = try HubThread(name: "frees-on-hub")
+        let freed = Flag()
+        let freedOnHub = Flag()
+        do {
+            let values = try await hubThread.run { () throws -> HubAsyncSequence<Int> in
+                // Stands for a hub-bound resource (a connection) whose deinit needs the hub.
+                let resource = DeinitCounter {
+                    if Hub.current != nil { freedOnHub.set() }
+                    freed.set()
+                }
+                let count = Box(0)
+                return try HubAsyncSequence { () throws -> Int? in
+                    withExtendedLifetime(resource) { count.value += 1 }
+                    return count.value <= 3 ? count.value : nil
+                }
+            }
+            var received: [Int] = []
+            for try await value in values { received.append(value) }
+            #expect(received == [1, 2, 3])
+            // The iterator is gone and the hub has dropped its side (a round trip after it):
+            // the sequence, dropped next on this thread, holds the last reference.
+            _ = try await hubThread.dump()
+            withExtendedLifetime(values) {}
+        }
+        for _ in 0..<2_500 where !freed.isSet { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(freed.isSet)
+        #expect(freedOnHub.isSet)
+        try await hubThread.shutdown()
+    }
+
     @Test("after the hub stops, next() throws hubClosed")
     func hubClosed() async throws {
         let hubThread = try HubThread(name: "closing")
