@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-service-context.git", from: "1.5.1"),
         // The samples' command lines only; no library target depends on it.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
@@ -42,6 +43,7 @@ let package = Package(
                 "CWeaveContext",
                 "CWeaveProcess",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
             ]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),

@@ -73,6 +73,8 @@ public final class HubMetrics {
             while true {
                 let due = ContinuousClock.now + interval
                 try Coroutine.sleep(until: due)
+                // A stop() that came while this was already woken must not get a sample after it.
+                try Coroutine.checkCancellation()
                 state.recordLag(ContinuousClock.now - due)
                 state.sample()
             }

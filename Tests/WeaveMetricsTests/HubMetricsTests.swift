@@ -101,8 +101,7 @@ struct HubMetricsTests {
             try waitUntil { try factory.expectTimer("weave_hub_loop_lag").values.count >= 1 }
             #expect(Hub.current!.statistics.aliveCoroutines == before + 1)
             metrics.stop()
-            try Coroutine.yield()
-            #expect(Hub.current!.statistics.aliveCoroutines == before)
+            try waitUntil { Hub.current!.statistics.aliveCoroutines == before }
             let samples = try factory.expectTimer("weave_hub_loop_lag").values.count
             try Coroutine.sleep(for: .milliseconds(30))
             #expect(try factory.expectTimer("weave_hub_loop_lag").values.count == samples)

@@ -17,11 +17,14 @@
 /// work when the hub runs on the main thread: the main thread is busy running the hub, so
 /// that work never runs (run the hub on its own thread, ``HubThread``).
 ///
+/// The task sees the coroutine's ``Coroutine/serviceContext`` as `ServiceContext.current`.
+///
 /// - Throws: `body`'s error, ``TimeoutError``, `CancellationError`, or ``WeaveError`` outside a coroutine.
 public func awaitAsync<T: Sendable>(
     timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
 ) throws -> T {
     let coroutine = try AnyCoroutine.requireCurrent("awaitAsync")
+    let body = bindingCoroutineServiceContext(body)
     let outcome = RemoteOutcome<T>(waiter: coroutine)
     let deliver = outcome.deliver
     let task = Task.detached {

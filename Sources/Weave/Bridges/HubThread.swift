@@ -65,7 +65,8 @@ public final class HubThread: Sendable {
     ///
     /// Suspends the calling task (blocking no thread). Cancelling the task cancels the
     /// coroutine, which then unwinds (`CancellationError` is thrown here unless `body`
-    /// returned first). `body` runs on the hub's thread and may block like any coroutine.
+    /// returned first). `body` runs on the hub's thread and may block like any coroutine;
+    /// its ``Coroutine/serviceContext`` is the task's `ServiceContext.current`.
     ///
     /// - Throws: `body`'s error, `CancellationError`, or ``WeaveError`` with
     ///   ``WeaveError/Code/hubClosed`` once the hub has stopped.
@@ -82,7 +83,8 @@ public final class HubThread: Sendable {
     }
 
     /// Starts `body` as a new coroutine on the hub and returns a handle to await or cancel
-    /// it; the coroutine keeps running if the handle is dropped.
+    /// it; the coroutine keeps running if the handle is dropped. Its
+    /// ``Coroutine/serviceContext`` is the calling task's `ServiceContext.current`.
     ///
     /// - Throws: ``WeaveError`` with ``WeaveError/Code/hubClosed`` once the hub has
     ///   stopped, or ``WeaveError/Code/shuttingDown`` while it stops.
@@ -90,7 +92,8 @@ public final class HubThread: Sendable {
         name: String? = nil, fileID: StaticString = #fileID, line: Int = #line,
         _ body: @escaping @Sendable () throws -> T
     ) async throws -> CoroutineHandle<T> {
-        try await withCheckedThrowingContinuation { continuation in
+        let body = bindingCallersServiceContext(body)
+        return try await withCheckedThrowingContinuation { continuation in
             let site = SourceLocation(fileID: fileID, line: line)
             let sent = remote.send {
                 do {
