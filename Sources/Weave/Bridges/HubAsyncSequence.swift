@@ -116,8 +116,9 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         init(lease: Lease) {
             self.remote = lease.remote
             self.lease = lease
-            // Made here but touched only on the hub's thread, by jobs sent to it.
-            self.core = HubBound(Receiver(source: lease.source.value, context: ServiceContext.current))
+            // Made here (from references only) but touched only on the hub's thread, by jobs sent to it.
+            self.core = HubBound(Receiver(source: lease.source.uncheckedValue, context: ServiceContext.current),
+                                 sameHubAs: lease.source)
         }
 
         deinit {
@@ -245,7 +246,7 @@ public struct HubAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
         deinit {
             // One extra reference, given up by the job on the hub: the receivers that also
             // hold the source are gone or on the hub by then, so the last release is there.
-            let retained = Unmanaged.passRetained(source.value).toOpaque()
+            let retained = Unmanaged.passRetained(source.uncheckedValue).toOpaque()
             let address = UInt(bitPattern: retained)
             let sent = remote.send {
                 Unmanaged<Source>.fromOpaque(UnsafeRawPointer(bitPattern: address).unsafelyUnwrapped).release()

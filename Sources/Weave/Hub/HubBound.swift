@@ -22,6 +22,17 @@ struct HubBound<Value>: @unchecked Sendable {
         owner = UnsafeMutableRawPointer(sched)
     }
 
+    /// Wraps `value` for the hub `sibling` belongs to, on any thread: for an object made off
+    /// the hub whose first use will be there (a job's state, built from references only).
+    init<Other>(_ value: Value, sameHubAs sibling: HubBound<Other>) {
+        wrapped = value
+        owner = sibling.owner
+    }
+
+    /// The value without the check, only to move the reference along (retain it, put it in
+    /// a new `HubBound` or a job bound for its hub): never read or call the object here.
+    var uncheckedValue: Value { wrapped }
+
     /// The value; traps unless read on the thread of the hub that made it.
     var value: Value {
         let here = weave_sched_current().map(UnsafeMutableRawPointer.init)
