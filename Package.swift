@@ -4,7 +4,10 @@ import PackageDescription
 let package = Package(
     name: "Weave",
     products: [
+        // Everything: `import Weave` re-exports every layer.
         .library(name: "Weave", targets: ["Weave"]),
+        // Only the hub, stacks, sync primitives, queues and pools.
+        .library(name: "WeaveCore", targets: ["WeaveCore"]),
         .executable(name: "tour", targets: ["Tour"]),
         .executable(name: "producer-consumer", targets: ["ProducerConsumer"]),
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
@@ -31,13 +34,35 @@ let package = Package(
         ),
         // Hand-written context switch (x86_64 SysV, AArch64) and the scheduler's hot path.
         .target(name: "CWeaveContext"),
+        // The layers, each a module, so that a lower one cannot reach a higher one: what crosses
+        // them is `package`. Core: stacks, hub, sync primitives, queues, pools.
         .target(
-            name: "Weave",
+            name: "WeaveCore",
             dependencies: [
                 "CLibUV",
                 "CWeaveContext",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Sockets, files, signals, the thread pool.
+        .target(name: "WeaveIO", dependencies: ["WeaveCore", "CLibUV", .product(name: "Logging", package: "swift-log")]),
+        // Child processes, process pools and the objects they share.
+        .target(name: "WeaveProcess", dependencies: ["WeaveCore", "WeaveIO", "CLibUV", "CWeaveContext"]),
+        // Dumps, the blocked-loop watchdog and the SIGUSR1 dump; installs itself into every hub
+        // (see CWeaveDiagnosticsInstall).
+        .target(
+            name: "WeaveDiagnostics",
+            dependencies: ["WeaveCore", "CWeaveDiagnosticsInstall", "CLibUV", "CWeaveContext",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // Runs WeaveDiagnostics' installer when the image that links it loads, before main.
+        .target(name: "CWeaveDiagnosticsInstall"),
+        // Hubs on their own threads, and the ways between coroutines and Swift concurrency.
+        .target(name: "WeaveBridges", dependencies: ["WeaveCore", "WeaveDiagnostics", "CWeaveContext"]),
+        // The umbrella: `import Weave` gives every layer.
+        .target(
+            name: "Weave",
+            dependencies: ["WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges"]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
         .executableTarget(name: "ProducerConsumer", dependencies: ["Weave"], path: "Samples/ProducerConsumer"),

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// Runs `body` as a Swift `Task` and parks only the calling coroutine until it finishes;
 /// the hub keeps running everything else meanwhile.
 ///

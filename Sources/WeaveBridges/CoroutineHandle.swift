@@ -1,4 +1,5 @@
 import Synchronization
+import WeaveCore
 
 /// A `Sendable` handle on a coroutine, for Swift concurrency: await its result from any
 /// task or thread, or cancel it, while the coroutine itself stays on its hub's thread.

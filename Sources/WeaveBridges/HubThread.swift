@@ -1,6 +1,8 @@
 import CWeaveContext
 import Glibc
 import Synchronization
+import WeaveCore
+import WeaveDiagnostics
 
 /// A hub running on a thread of its own, driven from Swift concurrency (or any thread):
 /// for programs whose main thread belongs to something else (an async `main`, a UI, a

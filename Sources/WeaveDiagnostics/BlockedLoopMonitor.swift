@@ -1,6 +1,7 @@
 import CWeaveContext
 import Glibc
 import Logging
+import WeaveCore
 
 /// The process's single watchdog thread: notices a hub that has not switched for longer
 /// than its threshold while not waiting in libuv's poll, and logs the stall once.

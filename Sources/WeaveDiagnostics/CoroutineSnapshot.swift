@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// One coroutine as ``Hub/dump()`` saw it: a plain value, safe to keep, send and print.
 public struct CoroutineSnapshot: Sendable, CustomStringConvertible {
     /// Where a coroutine stood when the dump was taken.

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// Logs the hub's dump when the process receives `SIGUSR1` (``Hub/Configuration/dumpsOnSIGUSR1``).
 ///

@@ -1,6 +1,7 @@
 import CLibUV
 import CWeaveContext
 import Glibc
+import WeaveCore
 
 extension Hub {
     /// Lists every live coroutine of this hub: id, name, state, what it waits on (with
@@ -38,41 +39,6 @@ extension Hub {
                 let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
                 if written <= 0 { return }
                 offset += written
-            }
-        }
-    }
-
-    /// Starts what the configuration asks for: the blocked-loop watchdog, the SIGUSR1 dump.
-    func startDiagnostics() {
-        if configuration.monitorsBlockedLoop {
-            monitorWatch = BlockedLoopMonitor.shared.register(
-                sched: sched, threshold: configuration.blockedLoopThreshold, logger: logger)
-        }
-        if configuration.dumpsOnSIGUSR1 {
-            dumpSignal = DumpSignalWatcher(hub: self)
-        }
-    }
-
-    /// Stops both before the hub frees its scheduler and closes its loop.
-    func stopDiagnostics() {
-        if let watch = monitorWatch {
-            BlockedLoopMonitor.shared.unregister(watch)
-            monitorWatch = nil
-        }
-        dumpSignal?.close()
-        dumpSignal = nil
-    }
-
-    /// Keeps a C copy of the spawn site for the watchdog thread, which must not read the
-    /// Swift coroutine object (it belongs to the hub's thread).
-    func copySpawnSite(_ site: SourceLocation, into fiber: UnsafeMutablePointer<weave_fiber>) {
-        // 0 means "no site" to the C side; the main coroutine's pseudo-site has line 0.
-        fiber.pointee.site_line = UInt32(clamping: max(site.line, 1))
-        withUnsafeMutableBytes(of: &fiber.pointee.site) { buffer in
-            site.file.withUTF8Buffer { utf8 in
-                let count = min(utf8.count, buffer.count - 1)
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<count]))
-                buffer[count] = 0
             }
         }
     }

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// Every coroutine of one hub at one moment: ``Hub/dump()``'s result.
 ///
 /// Its ``description`` is the printable report, one line per coroutine in spawn order:

@@ -1,4 +1,5 @@
 import Logging
+import WeaveCore
 
 /// The accept loop shared by ``StreamServer`` and ``UnixStreamServer``: a coroutine per
 /// connection, an optional cap on concurrent handlers, back-off on descriptor exhaustion,

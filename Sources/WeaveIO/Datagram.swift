@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// One UDP datagram received: its bytes and who sent it.
 public struct Datagram: Sendable {
     /// The payload (possibly empty).

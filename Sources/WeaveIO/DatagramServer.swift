@@ -1,4 +1,5 @@
 import Logging
+import WeaveCore
 
 /// A UDP server that runs `handler` in a coroutine per datagram (gevent's `DatagramServer`).
 ///

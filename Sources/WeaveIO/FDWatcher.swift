@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// The one `uv_poll_t` of a foreign fd on a hub, shared by everything that waits on that fd
 /// (libuv allows one watcher per fd): ``waitReadable(fd:timeout:)``, ``waitWritable(fd:timeout:)``

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A file whose reads and writes run on libuv's thread pool and block only the calling
 /// coroutine (disk I/O has no readiness: a plain `read(2)` would stall the whole hub).
@@ -249,7 +250,7 @@ public final class File: HubResource, CustomStringConvertible {
         fd = -1
     }
 
-    func closeForShutdown() { closeNow() }
+    package func closeForShutdown() { closeNow() }
 
     public var description: String { "File \(path)" }
 }

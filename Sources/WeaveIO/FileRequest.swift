@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// One `uv_fs_t` on libuv's thread pool and the coroutine waiting for it.
 ///

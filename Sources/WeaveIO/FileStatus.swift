@@ -1,4 +1,5 @@
 import CLibUV
+import WeaveCore
 
 /// What `stat` says about a file.
 public struct FileStatus: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A socket or stream operation that cannot complete for a reason of Weave's own
 /// (libuv's failures are ``UVError``).
 public struct IOError: Error, CustomStringConvertible, Sendable {

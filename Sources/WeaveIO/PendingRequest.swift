@@ -1,4 +1,5 @@
 import CLibUV
+import WeaveCore
 
 /// A libuv request (`uv_connect_t`, `uv_write_t`, `uv_shutdown_t`) and the coroutine waiting
 /// on it. The box retains itself through the request's `data` until libuv's callback has

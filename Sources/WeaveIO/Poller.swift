@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// Readiness of many foreign fds at once, as Python's `select.poll` / `epoll`: register
 /// fds with the events wanted, then ``poll(timeout:)`` parks the calling coroutine until
@@ -200,9 +201,9 @@ public final class Poller: HubResource, WaitTarget {
         if let waiter { hub.makeReady(waiter) }
     }
 
-    func closeForShutdown() { close() }
+    package func closeForShutdown() { close() }
 
-    var waitDescription: String { "Poller of \(registered.count) fds" }
+    package var waitDescription: String { "Poller of \(registered.count) fds" }
 
     // MARK: - select
 

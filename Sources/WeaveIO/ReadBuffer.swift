@@ -1,21 +1,25 @@
+import WeaveCore
+
 /// The bytes a stream has read ahead of its consumer: one contiguous, reusable allocation
 /// that libuv reads straight into (no allocation per message in steady state).
-struct ReadBuffer {
+package struct ReadBuffer {
     private(set) var base: UnsafeMutableRawPointer?
     private(set) var capacity = 0
     private var start = 0
     private var end = 0
 
-    /// Bytes ready to be consumed.
-    var count: Int { end - start }
-    var isEmpty: Bool { end == start }
+    package init() {}
 
-    var readable: UnsafeRawBufferPointer {
+    /// Bytes ready to be consumed.
+    package var count: Int { end - start }
+    package var isEmpty: Bool { end == start }
+
+    package var readable: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base.map { $0 + start }, count: end - start)
     }
 
     /// Space for libuv to read into, at least `minimum` bytes (compacting or growing).
-    mutating func reserveTail(minimum: Int) -> UnsafeMutableRawBufferPointer {
+    package mutating func reserveTail(minimum: Int) -> UnsafeMutableRawBufferPointer {
         if capacity - end < minimum {
             if start > 0 && capacity - (end - start) >= minimum {
                 // Move the unread bytes to the front rather than grow.
@@ -39,12 +43,12 @@ struct ReadBuffer {
     }
 
     /// Marks `count` bytes written at the tail.
-    mutating func commit(_ count: Int) {
+    package mutating func commit(_ count: Int) {
         end += count
     }
 
     /// Drops `count` bytes from the front.
-    mutating func consume(_ count: Int) {
+    package mutating func consume(_ count: Int) {
         start += count
         if start == end {
             start = 0
@@ -59,7 +63,7 @@ struct ReadBuffer {
         return bytes[offset...].firstIndex(of: byte)
     }
 
-    mutating func deallocate() {
+    package mutating func deallocate() {
         base?.deallocate()
         base = nil
         capacity = 0

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// Resolves `host` to addresses with `uv_getaddrinfo` on libuv's thread pool, parking only
 /// the calling coroutine (gevent's cooperative DNS).

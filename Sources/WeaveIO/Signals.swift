@@ -1,4 +1,5 @@
 import CLibUV
+import WeaveCore
 
 /// Waits until the process receives `signal` (such as `SIGTERM`, `SIGHUP`, `SIGUSR1`),
 /// parking only the calling coroutine. Delivery is prompt: libuv turns the signal into a

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// An IPv4 or IPv6 address and port, as libuv and the kernel take them.
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A byte stream over a libuv stream handle (`uv_tcp_t`, `uv_pipe_t`) whose reads and writes
 /// block the calling coroutine only: the common core of ``TCPConnection``, ``UnixConnection``
@@ -12,7 +13,7 @@ import Glibc
 /// and one writer at a time (each may be a different coroutine). Closing it wakes a blocked
 /// reader or writer with ``IOError/Code/closed``; the handle is freed once libuv is done with it.
 ///
-/// Not open: the subclasses live in Weave, and every method is `final` so that the read and
+/// Not open: the subclasses live in WeaveIO, and every method is `final` so that the read and
 /// write paths stay statically dispatched.
 public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible {
     /// The hub outlives its streams (it closes them all at shutdown).
@@ -35,7 +36,7 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
     /// Takes over an initialised stream handle (`uv_tcp_t`, `uv_pipe_t`, `uv_tty_t`) of
     /// `hub`'s loop, allocated with `UnsafeMutablePointer.allocate`: from now on it is closed
     /// by ``close()`` (at the latest at deinit or hub shutdown) and freed in its close callback.
-    init(hub: Hub, stream: UnsafeMutablePointer<uv_stream_t>) {
+    package init(hub: Hub, stream: UnsafeMutablePointer<uv_stream_t>) {
         self.hub = hub
         self.stream = stream
         stream.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -315,7 +316,7 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
         readers.signalAll()
     }
 
-    final func closeForShutdown() { close() }
+    package final func closeForShutdown() { close() }
 
     final func closedError() -> IOError {
         IOError(.closed, "\(self) is closed")
@@ -323,7 +324,7 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
 
     /// How the stream describes itself in errors and deadlock reports; subclasses say what
     /// they connect.
-    var waitDescription: String { "stream" }
+    package var waitDescription: String { "stream" }
 
     public final var description: String { waitDescription }
 
@@ -354,7 +355,7 @@ public class StreamConnection: HubResource, WaitTarget, CustomStringConvertible 
 
 /// Closes a handle this module allocated with `UnsafeMutablePointer.allocate` and frees its
 /// memory in the close callback (libuv may touch the handle until then). Idempotent.
-func closeAndFreeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
+package func closeAndFreeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
     let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
     guard uv_is_closing(raw) == 0 else { return }
     uv_close(raw) { UnsafeMutableRawPointer($0)?.deallocate() }
@@ -363,7 +364,7 @@ func closeAndFreeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
 /// Writes as much of `bytes` as the kernel takes now (`uv_try_write`, never parks): returns
 /// how many bytes went, and a libuv error status (0 when none; EAGAIN is not an error).
 @inline(__always)
-func writeWithoutBlocking(_ stream: UnsafeMutablePointer<uv_stream_t>, _ bytes: UnsafeRawBufferPointer) -> (written: Int, status: Int32) {
+package func writeWithoutBlocking(_ stream: UnsafeMutablePointer<uv_stream_t>, _ bytes: UnsafeRawBufferPointer) -> (written: Int, status: Int32) {
     var offset = 0
     while offset < bytes.count {
         var chunk = uv_buf_init(

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A listening stream socket whose `accept` blocks the calling coroutine only: the common
 /// core of ``TCPListener`` and ``UnixListener``.
@@ -132,12 +133,12 @@ public class StreamListener: HubResource, WaitTarget, CustomStringConvertible {
     /// Runs once after the handle is closed (a Unix listener removes its socket file).
     func didClose() {}
 
-    final func closeForShutdown() { close() }
+    package final func closeForShutdown() { close() }
 
     /// The bound address or path, for errors.
     var addressDescription: String { "?" }
 
-    var waitDescription: String { "listener \(addressDescription)" }
+    package var waitDescription: String { "listener \(addressDescription)" }
 
     public final var description: String { waitDescription }
 }

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A TCP server that runs `handler` in a coroutine per connection (gevent's `StreamServer`).
 ///
 /// ```swift

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A TCP connection whose reads and writes block the calling coroutine only (gevent's
 /// cooperative `socket`).
@@ -94,7 +95,7 @@ public final class TCPConnection: StreamConnection {
         return status == 0 ? SocketAddress(storage) : nil
     }
 
-    override var waitDescription: String {
+    override package var waitDescription: String {
         "TCPConnection \(localAddress?.description ?? "?") <- \(peerAddress?.description ?? "?")"
     }
 }

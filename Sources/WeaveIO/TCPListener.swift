@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A listening TCP socket whose `accept` blocks the calling coroutine only.
 ///
@@ -70,5 +71,5 @@ public final class TCPListener: StreamListener {
 
     override var addressDescription: String { localAddress?.description ?? "?" }
 
-    override var waitDescription: String { "TCPListener \(addressDescription)" }
+    override package var waitDescription: String { "TCPListener \(addressDescription)" }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// A fixed set of OS threads for work that would block a hub: CPU-heavy loops or
 /// blocking system calls. Its threads start on first use and end with the pool.

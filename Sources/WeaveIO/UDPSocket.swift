@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A UDP socket whose sends and receives block the calling coroutine only.
 ///
@@ -191,11 +192,11 @@ public final class UDPSocket: HubResource, WaitTarget, CustomStringConvertible {
         receivers.signalAll()
     }
 
-    func closeForShutdown() { close() }
+    package func closeForShutdown() { close() }
 
     private func closedError() -> IOError { IOError(.closed, "\(self) is closed") }
 
-    var waitDescription: String { "UDPSocket \(localAddress?.description ?? "?")" }
+    package var waitDescription: String { "UDPSocket \(localAddress?.description ?? "?")" }
 
     public var description: String { waitDescription }
 }

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A connected Unix domain stream socket whose reads and writes block the calling coroutine
 /// only.
@@ -48,5 +49,5 @@ public final class UnixConnection: StreamConnection {
         }
     }
 
-    override var waitDescription: String { "UnixConnection \(path)" }
+    override package var waitDescription: String { "UnixConnection \(path)" }
 }

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// A listening Unix domain stream socket whose `accept` blocks the calling coroutine only.
 ///
@@ -107,5 +108,5 @@ public final class UnixListener: StreamListener {
 
     override var addressDescription: String { path }
 
-    override var waitDescription: String { "UnixListener \(path)" }
+    override package var waitDescription: String { "UnixListener \(path)" }
 }

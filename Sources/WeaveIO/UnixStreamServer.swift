@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A Unix domain socket server that runs `handler` in a coroutine per connection: the
 /// ``StreamServer`` of a socket path.
 ///

@@ -1,4 +1,5 @@
 import CLibUV
+import WeaveCore
 
 /// Waits until `fd` is readable (data, a pending connection, or the peer's end of stream),
 /// parking only the calling coroutine: for descriptors Weave does not own (a library's

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// Decodes `Decodable` values from Weave's compact ``BinaryFormat``.
 ///

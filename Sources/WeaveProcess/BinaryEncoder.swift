@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// Encodes `Encodable` values in Weave's compact ``BinaryFormat`` (the coder behind process
 /// frames: JSON would cost microseconds a task).
 public struct BinaryEncoder: Sendable {

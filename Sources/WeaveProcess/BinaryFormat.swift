@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The compact, self-describing binary format that carries `Codable` values between
 /// processes (task arguments, results, pipe and queue messages).
 ///

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A ``ProcessTask`` that travels between a ``ProcessPool`` and its workers as its bytes:
 /// no `Codable` pass on either side, for either the task or its ``ProcessTask/Output``.
 ///

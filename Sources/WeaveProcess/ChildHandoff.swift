@@ -1,6 +1,7 @@
 import CLibUV
 import Glibc
 import Synchronization
+import WeaveCore
 
 /// How a ``ProcessPipe`` end, a ``ProcessQueue``, a managed collection or a ``ProcessLock``
 /// travels inside a task given to ``ChildProcess``.

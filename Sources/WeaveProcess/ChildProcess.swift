@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// A child process running one ``ProcessTask`` (Python's `multiprocessing.Process`, with a
 /// `Codable` task instead of a target function).

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// This process: its id and its parent's.
 ///

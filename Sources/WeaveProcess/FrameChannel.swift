@@ -1,5 +1,7 @@
 import CLibUV
 import Glibc
+import WeaveCore
+import WeaveIO
 
 /// A duplex stream of length-prefixed frames over a pipe (a `uv_pipe_t` over a socketpair
 /// or an inherited fd), the transport under process pools, pipes and queues.

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// Watches SIGINT for a ``ProcessPool``: on Ctrl-C the pool kills its workers, then the
 /// signal is raised again with its default action, so the program ends as it would have

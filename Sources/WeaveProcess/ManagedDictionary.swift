@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A dictionary held by the process that created it and shared with its children
 /// (the `dict` of Python's `multiprocessing.Manager()`).
 ///

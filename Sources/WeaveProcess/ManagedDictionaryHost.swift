@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The storage of a ``ManagedDictionary``, in the owning process.
 final class ManagedDictionaryHost<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: ManagerHost {
     static var setOp: UInt8 { 1 }

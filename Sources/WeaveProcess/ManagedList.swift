@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A list held by the process that created it and shared with its children (the `list`
 /// of Python's `multiprocessing.Manager()`).
 ///

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The storage of a ``ManagedList``, in the owning process.
 final class ManagedListHost<Element: Codable & Sendable>: ManagerHost {
     static var appendOp: UInt8 { 1 }

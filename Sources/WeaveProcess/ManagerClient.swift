@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// A child's side of a shared object: sends requests to the parent's ``ManagerHost`` over
 /// the link it inherited and parks the calling coroutine until the answer comes. Several

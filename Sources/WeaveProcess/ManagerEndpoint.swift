@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// Where a shared handle's state is: hosted here (the parent), or behind a link inherited
 /// from the parent (a child), opened on first use.

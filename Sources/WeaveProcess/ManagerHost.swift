@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// The parent's side of a shared object (``ProcessQueue``, ``ManagedDictionary``,
 /// ``ManagedList``, ``ProcessLock``): the state lives here, in the parent, and each child

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// One child's connection to a ``ManagerHost``.
 final class ManagerLink {
     let channel: FrameChannel

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A request from a child, answered once (now or later).
 final class ManagerRequest {
     unowned let host: ManagerHost

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// How a manager answered a request.
 enum ManagerStatus: UInt8 {
     case ok = 0, timedOut = 1, failed = 2, cancelled = 3

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// One message of work in a ``ProcessPool``: a chunk of one or more encoded tasks of one
 /// type, from submission until its result (or failure) is delivered to its sink.
 final class PoolTask: WaitTarget {

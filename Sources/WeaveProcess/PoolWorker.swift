@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A pool's view of one worker process: the tasks it holds, in the order it runs them,
 /// and how many more it may be sent.
 final class PoolWorker {

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A failure in the process layer: a worker or child that died, a task that threw in
 /// another process, a frame that could not be trusted, a program that could not start.
 ///

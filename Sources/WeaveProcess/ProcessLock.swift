@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A lock shared by a parent and its children (Python's `multiprocessing.Lock`).
 ///
 /// The lock is held by a *process*, not a coroutine (as Python's is not owned by a

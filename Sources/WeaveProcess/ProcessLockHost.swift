@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The state of a ``ProcessLock``, in the owning process.
 final class ProcessLockHost: ManagerHost {
     static let acquireOp: UInt8 = 1

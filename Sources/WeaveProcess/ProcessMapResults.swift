@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The lazy results of ``ProcessPool/imap(_:chunkSize:timeout:maxInFlight:)`` and
 /// ``ProcessPool/imapUnordered(_:chunkSize:timeout:maxInFlight:)``: iterate it in the
 /// coroutine that made it. Each element is the task's output or its error.

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// One end of a duplex pipe between a parent and a child process, carrying `Codable`
 /// values and raw byte messages (Python's `multiprocessing.Pipe()` connection).

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// The pool's machinery: starting and replacing workers, sending tasks, reading results,
 /// and handling deaths, timeouts and cancellation. Everything here runs on the hub's

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// A pool of worker processes for CPU-heavy work, used from coroutines: the calling
 /// coroutine parks until its result comes back, and the hub keeps running everything else
@@ -306,13 +307,13 @@ public final class ProcessPool: HubResource, WaitTarget {
         joiners.signalAll()
     }
 
-    func closeForShutdown() {
+    package func closeForShutdown() {
         // The loop is about to close: kill and reap the workers synchronously.
         for worker in workers { worker.process.killAndReap() }
         terminate()
     }
 
-    var waitDescription: String { "ProcessPool(\(configuration.workers) workers)" }
+    package var waitDescription: String { "ProcessPool(\(configuration.workers) workers)" }
 
     // MARK: - Helpers
 

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// A first-in first-out queue shared by a parent and its children, any number of them
 /// putting and getting (Python's `multiprocessing.Queue`).
 ///

@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The items of a ``ProcessQueue`` and the getters waiting for them, in the parent.
 final class ProcessQueueHost<Element: Codable & Sendable>: ManagerHost {
     static var putOp: UInt8 { 1 }

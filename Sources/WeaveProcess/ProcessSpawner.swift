@@ -1,5 +1,6 @@
 import CWeaveContext
 import Glibc
+import WeaveCore
 
 /// The thread that starts child processes, so that no hub waits for a child's `exec`.
 ///

@@ -1,4 +1,5 @@
 import Synchronization
+import WeaveCore
 
 /// Work that runs in another process: a `Codable` value whose ``run()`` computes a
 /// `Codable` ``Output``.

@@ -1,6 +1,8 @@
 import CLibUV
 import CWeaveContext
 import Glibc
+import WeaveCore
+import WeaveIO
 
 /// A running child process started by ``Subprocess/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``,
 /// with streams to its standard input, output and error while it runs.
@@ -112,7 +114,7 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
                 throw ProcessError(.spawnFailed, "cannot start \(executable): \(UVError(status, operation: "pipe open", argument: "fd \(fd)"))")
             }
             let which = ["stdin", "stdout", "stderr"][index]
-            streams[index] = ChildPipe(hub: hub, handle: handle, label: "\(which) of \(pid) (\(name))")
+            streams[index] = LabeledPipe(hub: hub, handle: handle, label: "\(which) of \(pid) (\(name))")
         }
         self.standardInput = streams[0]
         self.standardOutput = streams[1]
@@ -233,7 +235,7 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
 
     /// Hub shutdown: every coroutine has finished and the loop is about to close, so the
     /// child is killed and reaped here and now (the exit callback will never run).
-    func closeForShutdown() {
+    package func closeForShutdown() {
         close()
         guard status == nil else { return }
         hub.unregister(self)
@@ -252,5 +254,5 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
         "process \(pid) (\(executable.split(separator: "/").last.map(String.init) ?? executable))"
     }
 
-    var waitDescription: String { "\(self)" }
+    package var waitDescription: String { "\(self)" }
 }

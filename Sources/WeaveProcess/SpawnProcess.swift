@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// Starts `path` with `arguments` as its whole `argv`, `environment` as its `envp` (nil
 /// inherits this process's), in `workingDirectory` (nil keeps this process's); the child's

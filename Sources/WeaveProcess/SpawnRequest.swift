@@ -1,6 +1,7 @@
 import CLibUV
 import CWeaveContext
 import Glibc
+import WeaveCore
 
 /// Everything one child needs until its `exec`, in memory that does not move: the C request,
 /// `argv`, `envp`, the descriptor table and the child's scratch space. The child shares this

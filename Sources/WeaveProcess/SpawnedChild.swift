@@ -1,6 +1,7 @@
 import CLibUV
 import CWeaveContext
 import Glibc
+import WeaveCore
 
 /// A started child watched on its hub's loop through a pidfd (readable once the child has
 /// exited): reaps it as soon as it exits, with `waitpid` on its own pid only, so that no

@@ -1,3 +1,5 @@
+import WeaveCore
+
 extension Subprocess {
     /// Where a child's standard input, output or error goes.
     public enum Redirection: Sendable {

@@ -1,3 +1,5 @@
+import WeaveCore
+
 extension Subprocess {
     /// What a finished ``Subprocess/run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:parentDeathSignal:)``
     /// captured: both output streams and how the child ended.

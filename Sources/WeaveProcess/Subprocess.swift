@@ -1,5 +1,7 @@
 import CLibUV
 import Glibc
+import WeaveCore
+import WeaveIO
 
 /// Runs other programs from a coroutine (Python's `subprocess`): ``run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:parentDeathSignal:)``
 /// captures everything, ``spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``

@@ -1,4 +1,5 @@
 import Glibc
+import WeaveCore
 
 /// How a child process ended: it exited with a status, or a signal killed it.
 ///

@@ -1,6 +1,7 @@
 import CLibUV
 import CWeaveContext
 import Glibc
+import WeaveCore
 
 /// The worker side of ``ProcessPool`` and ``ChildProcess``: the entry point that turns a
 /// launch of this executable into a worker.

@@ -1,5 +1,6 @@
 import CLibUV
 import Glibc
+import WeaveCore
 
 /// One worker process (never `fork`: the parent has threads), re-executing a program that
 /// calls ``ProcessWorker/main(tasks:)``, with a socketpair on its fd 3 for frames. Its stdout and

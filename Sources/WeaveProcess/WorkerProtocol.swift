@@ -1,3 +1,5 @@
+import WeaveCore
+
 /// The messages between a process pool (or a child's parent) and a worker, one frame each.
 ///
 /// ```

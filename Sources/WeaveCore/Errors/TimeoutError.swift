@@ -10,9 +10,9 @@ public struct TimeoutError: Error, CustomStringConvertible, Sendable {
     /// Where the `withTimeout` scope that fired was opened; nil for a per-call deadline.
     public let scope: SourceLocation?
     /// Identifies the scope so that only the scope that fired catches it.
-    let scopeID: UInt64
+    package let scopeID: UInt64
 
-    init(operation: String, timeout: Duration, scope: SourceLocation? = nil, scopeID: UInt64 = 0) {
+    package init(operation: String, timeout: Duration, scope: SourceLocation? = nil, scopeID: UInt64 = 0) {
         self.operation = operation
         self.timeout = timeout
         self.scope = scope

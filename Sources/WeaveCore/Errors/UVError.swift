@@ -14,7 +14,7 @@ public struct UVError: Error, CustomStringConvertible, Sendable {
     /// What it was applied to, such as an address or a path.
     public let argument: String?
 
-    init(_ code: Int32, operation: String, argument: String? = nil) {
+    package init(_ code: Int32, operation: String, argument: String? = nil) {
         self.code = code
         self.name = String(cString: uv_err_name(code))
         self.operation = operation

@@ -51,7 +51,7 @@ public struct WeaveError: Error, CustomStringConvertible, Sendable {
     /// The system error behind this one, if any (an `errno` value).
     public let errno: Int32?
 
-    init(_ code: Code, _ message: String, errno: Int32? = nil) {
+    package init(_ code: Code, _ message: String, errno: Int32? = nil) {
         self.code = code
         self.message = message
         self.errno = errno

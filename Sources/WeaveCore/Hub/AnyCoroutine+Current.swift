@@ -5,12 +5,12 @@ extension AnyCoroutine {
     /// or the hub's own callbacks).
     ///
     /// A detached coroutine gets its object here, the first time it is asked for.
-    static var current: AnyCoroutine? {
+    package static var current: AnyCoroutine? {
         guard let fiber = weave_current_fiber(), fiber.isLiveCoroutine else { return nil }
         return AnyCoroutine.of(fiber)
     }
 
-    static func requireCurrent(_ operation: StaticString = #function) throws(WeaveError) -> AnyCoroutine {
+    package static func requireCurrent(_ operation: StaticString = #function) throws(WeaveError) -> AnyCoroutine {
         guard let current else {
             throw WeaveError(.notInCoroutine, "\(operation) must be called from a coroutine (inside Hub.run)")
         }
@@ -31,7 +31,7 @@ extension AnyCoroutine {
     /// resolution: the coroutine wakes at the first loop tick at or after the deadline,
     /// never before. Throws `CancellationError` if cancelled while asleep (promptly) and
     /// the ``TimeoutError`` of an enclosing `withTimeout` scope that expires.
-    static func sleep(for duration: Duration) throws {
+    package static func sleep(for duration: Duration) throws {
         if duration <= .zero { return try yield() }
         // On the fiber, not the coroutine object: a detached coroutine has none, and making
         // one would cost an allocation per sleep. The object is made only to throw.
@@ -104,7 +104,7 @@ extension AnyCoroutine {
     /// swallow, so the coroutine's next blocking call throws it. Cancellation is sticky
     /// and needs no keeping.
     @usableFromInline
-    static func deferInterruption(_ error: any Error) {
+    package static func deferInterruption(_ error: any Error) {
         if !(error is CancellationError), let current, current.pendingError == nil {
             current.pendingError = error
         }

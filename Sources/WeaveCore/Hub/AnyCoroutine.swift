@@ -7,7 +7,7 @@ import CWeaveContext
 /// ``Coroutine`` adds the typed result. Coroutines belong to the hub that spawned them:
 /// use them only on that hub's thread.
 public class AnyCoroutine: CustomStringConvertible {
-    enum State: UInt32 {
+    package enum State: UInt32 {
         /// In the run queue (not started yet, or woken and not yet running).
         case ready = 0
         case running = 1
@@ -23,11 +23,11 @@ public class AnyCoroutine: CustomStringConvertible {
     /// `Hub.run` returns only once all have finished). Nil only for a coroutine object
     /// made off any hub, which `launch` then refuses.
     private let hubAddress: UnsafeMutableRawPointer?
-    var hub: Hub { Unmanaged<Hub>.fromOpaque(hubAddress.unsafelyUnwrapped).takeUnretainedValue() }
+    package var hub: Hub { Unmanaged<Hub>.fromOpaque(hubAddress.unsafelyUnwrapped).takeUnretainedValue() }
     /// The control block at the top of this coroutine's stack; nil once finished.
     @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
     /// Lives in the fiber while the coroutine exists, so a wake-up touches no Swift object.
-    var state: State {
+    package var state: State {
         get {
             guard let fiber else { return .finished }
             return State(rawValue: fiber.pointee.state).unsafelyUnwrapped
@@ -66,7 +66,7 @@ public class AnyCoroutine: CustomStringConvertible {
     }
     /// What the coroutine is parked on: recorded by `park`, or (for the common wait on a
     /// primitive's queue) read from the fiber, where the wait left it without touching this object.
-    var waitReason: WaitReason {
+    package var waitReason: WaitReason {
         get {
             if let fiber, let object = fiber.pointee.wait_object {
                 if object == Hub.sleepWaitMarker { return .sleep }
@@ -116,7 +116,7 @@ public class AnyCoroutine: CustomStringConvertible {
     /// Where the coroutine was spawned.
     @exclusivity(unchecked) public internal(set) var spawnSite = SourceLocation(fileID: "", line: 0)
     /// When it was spawned: the hub loop's cached clock (`uv_now`, milliseconds), no syscall.
-    @exclusivity(unchecked) var spawnedAt: UInt64 = 0
+    @exclusivity(unchecked) package var spawnedAt: UInt64 = 0
     /// Started by ``spawnDetached(name:stackSize:fileID:line:_:)``: its failure is logged (as
     /// an error) where it ends, not by ``complete()``.
     @exclusivity(unchecked) private(set) var isDetached = false
@@ -220,7 +220,7 @@ public class AnyCoroutine: CustomStringConvertible {
     /// was resumed with, if any. Must be called by the coroutine itself.
     ///
     /// With a `timeout`, throws ``TimeoutError`` once it passes while still parked.
-    final func park(_ reason: WaitReason, timeout: Duration? = nil) throws {
+    package final func park(_ reason: WaitReason, timeout: Duration? = nil) throws {
         if fiber.unsafelyUnwrapped.pointee.interrupts != 0 { try throwInterruption() }
         var timer: TimerNode?
         if let timeout {
@@ -249,7 +249,7 @@ public class AnyCoroutine: CustomStringConvertible {
     /// Parks without giving up on cancellation: for a scope that must wait for its
     /// children whatever happens. Returns the interruption (cancellation or an expired
     /// scope) it absorbed, if any; the caller decides when to rethrow it.
-    final func parkUninterruptibly(_ reason: WaitReason) -> (any Error)? {
+    package final func parkUninterruptibly(_ reason: WaitReason) -> (any Error)? {
         waitReason = reason
         state = .parked
         weave_sched_suspend(hub.sched)
@@ -303,7 +303,7 @@ public class AnyCoroutine: CustomStringConvertible {
 
     /// Calls `handler` once this coroutine finishes (at once if it has). Handlers run on
     /// the finishing coroutine's stack and must not block.
-    final func onFinish(_ handler: @escaping (AnyCoroutine) -> Void) {
+    package final func onFinish(_ handler: @escaping (AnyCoroutine) -> Void) {
         if isFinished { handler(self) } else { extrasCreating.finishHandlers.append(handler) }
     }
 }

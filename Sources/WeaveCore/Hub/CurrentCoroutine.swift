@@ -38,6 +38,6 @@ extension Hub {
 }
 
 /// `'label'` or an empty string, for descriptions.
-func quoted(_ label: String?) -> String {
+package func quoted(_ label: String?) -> String {
     label.map { " '\($0)'" } ?? ""
 }

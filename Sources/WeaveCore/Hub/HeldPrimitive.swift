@@ -19,7 +19,7 @@ extension Hub {
     /// A report that already has every live coroutine sorted by id (``liveCoroutines()``)
     /// passes them as `live`: a binary search then finds each holder, instead of a walk
     /// per waiter.
-    func holderName(of reason: WaitReason, among live: [AnyCoroutine]? = nil) -> String? {
+    package func holderName(of reason: WaitReason, among live: [AnyCoroutine]? = nil) -> String? {
         guard case .primitive(let target, _) = reason,
               let held = target.takeUnretainedValue() as? any HeldPrimitive, held.holderID != 0 else { return nil }
         let holder = live.map { Hub.coroutine(withID: held.holderID, inSorted: $0) } ?? coroutine(withID: held.holderID)

@@ -5,7 +5,7 @@ extension Hub {
     /// Closes every libuv handle, then the loop, and frees what the hub owns. Called once
     /// all coroutines have finished.
     func close() {
-        stopDiagnostics()
+        closeAttachments()
         // Run, not drop, jobs that arrived after the last drain: one may be all that resumes
         // a task waiting on this hub (a bridge); spawning fails now with `shuttingDown`.
         for job in remote.close() { job() }

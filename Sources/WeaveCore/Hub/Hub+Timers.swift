@@ -12,7 +12,7 @@ extension Hub {
     static func now() -> UInt64 { uv_hrtime() }
 
     /// Nanoseconds from now until `duration` has passed, saturating.
-    static func deadline(after duration: Duration) -> UInt64 {
+    package static func deadline(after duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return now() }
         let nanos = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000)
@@ -39,7 +39,7 @@ extension Hub {
 
     /// Schedules `action` at `deadline` (hrtime ns).
     @discardableResult
-    func addTimer(deadline: UInt64, _ action: TimerNode.Action) -> TimerNode {
+    package func addTimer(deadline: UInt64, _ action: TimerNode.Action) -> TimerNode {
         let node = timers.insert(deadline: deadline, action)
         // Only an earlier deadline needs the uv timer now; the prepare callback re-arms
         // precisely just before the loop blocks.
@@ -51,7 +51,7 @@ extension Hub {
     /// removed earliest deadline leaves the uv timer armed: it fires early, finds nothing
     /// due, and re-arms.
     @discardableResult
-    func removeTimer(_ node: TimerNode) -> Bool {
+    package func removeTimer(_ node: TimerNode) -> Bool {
         timers.remove(node)
     }
 

@@ -11,12 +11,12 @@ import Logging
 /// one, runs it and closes it. Other threads reach a hub only through its cross-thread
 /// queue (a single `uv_async_t`).
 public final class Hub {
-    let configuration: Configuration
+    package let configuration: Configuration
     /// Hot scheduler state in manually managed memory, so the switch path touches no
     /// Swift object and begins no exclusivity access. Owned by the hub; freed in `close`.
-    let sched: UnsafeMutablePointer<weave_sched>
+    package let sched: UnsafeMutablePointer<weave_sched>
     /// Owned by the hub; freed after `uv_loop_close`.
-    let loop: UnsafeMutablePointer<uv_loop_t>
+    package let loop: UnsafeMutablePointer<uv_loop_t>
     /// The hub's single timer; freed in its close callback.
     let timerHandle: UnsafeMutablePointer<uv_timer_t>
     /// Runs just before libuv polls for I/O; freed in its close callback. Timers and other
@@ -24,8 +24,8 @@ public final class Hub {
     /// poll must then not block (it would sleep until the next event with work waiting).
     let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
     let stacks: StackAllocator
-    let remote: RemoteQueue
-    let logger: Logger
+    package let remote: RemoteQueue
+    package let logger: Logger
 
     @exclusivity(unchecked) var timers = TimerHeap()
     /// The deadline the uv timer was last armed for (hrtime ns), nil when stopped.
@@ -49,15 +49,13 @@ public final class Hub {
     var resources: [ObjectIdentifier: UnretainedResource] = [:]
     /// Per-hub state of higher layers, keyed by the owning type (such as the I/O layer's
     /// table of fd watchers): the hub keeps it without knowing what it is.
-    var layerState: [ObjectIdentifier: AnyObject] = [:]
+    package var layerState: [ObjectIdentifier: AnyObject] = [:]
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
     let altstackStorage: UnsafeMutablePointer<weave_altstack>
-    /// This hub's entry with the blocked-loop watchdog, when monitored.
-    var monitorWatch: BlockedLoopMonitor.Watch?
-    /// Logs a dump on SIGUSR1, when configured.
-    var dumpSignal: DumpSignalWatcher?
+    /// What higher layers run beside this hub (see ``HubHooks``), oldest first.
+    var attachments: [any HubAttachment] = []
 
     /// The hub running on the calling thread, or nil.
     public static var current: Hub? {
@@ -81,7 +79,6 @@ public final class Hub {
         sched.pointee.stack_cache_capacity = UInt32(clamping: configuration.stackPoolCapacity)
         sched.pointee.stack_cache_span = stacks.stackSize
         sched.pointee.fast_spawn = 1
-        sched.pointee.copies_spawn_sites = configuration.monitorsBlockedLoop ? 1 : 0
 
         altstackStorage = .allocate(capacity: 1)
         loop = .allocate(capacity: 1)
@@ -122,7 +119,7 @@ public final class Hub {
         weave_install_overflow_handler()
         altstackStorage.initialize(to: weave_altstack())
         _ = weave_altstack_install(altstackStorage, 64 * 1024)
-        startDiagnostics()
+        startAttachments()
     }
 
     // MARK: - Counters
@@ -175,7 +172,7 @@ public final class Hub {
 
     /// Makes a parked coroutine runnable again.
     @inline(__always)
-    func makeReady(_ coroutine: AnyCoroutine) {
+    package func makeReady(_ coroutine: AnyCoroutine) {
         guard let fiber = coroutine.fiber else { return }
         weave_fiber_wake(sched, fiber)
     }
@@ -205,12 +202,12 @@ public final class Hub {
     }
 
     /// Marks outside work as pending: the loop then waits for it instead of reporting a deadlock.
-    func beginOutsideWork() {
+    package func beginOutsideWork() {
         outsideWork += 1
         if outsideWork == 1 && !isRemoteHandleClosed { uv_ref(remote.uvHandle) }
     }
 
-    func endOutsideWork() {
+    package func endOutsideWork() {
         precondition(outsideWork > 0, "unbalanced endOutsideWork")
         outsideWork -= 1
         // A libuv request abandoned by a cancelled coroutine can complete while `close`
@@ -219,7 +216,7 @@ public final class Hub {
     }
 
     /// Every live coroutine, in spawn order.
-    func liveCoroutines() -> [AnyCoroutine] {
+    package func liveCoroutines() -> [AnyCoroutine] {
         var result: [AnyCoroutine] = []
         var fiber = sched.pointee.all_head
         while let current = fiber {

@@ -1,7 +1,7 @@
 /// Something a higher layer keeps open on a hub (a socket, a watcher). The hub closes
 /// whatever is still open when it shuts down, before it closes its loop, so that no libuv
 /// handle outlives the loop and no object later closes a handle the hub already freed.
-protocol HubResource: AnyObject {
+package protocol HubResource: AnyObject {
     /// Closes the underlying handle (and unregisters).
     func closeForShutdown()
 }
@@ -14,11 +14,11 @@ struct UnretainedResource {
 extension Hub {
     /// Tracks `resource` until ``unregister(_:)``. Unretained: a resource unregisters
     /// itself when it closes, which its deinit does at the latest.
-    func register(_ resource: some HubResource) {
+    package func register(_ resource: some HubResource) {
         resources[ObjectIdentifier(resource)] = UnretainedResource(resource: resource)
     }
 
-    func unregister(_ resource: any HubResource) {
+    package func unregister(_ resource: any HubResource) {
         resources[ObjectIdentifier(resource)] = nil
     }
 

@@ -6,19 +6,19 @@
 /// the outside work and wakes the waiter if it still waits. A waiter that gave up
 /// (cancelled, timed out) leaves a late result to be dropped safely. Touched only on the
 /// hub's thread, except ``deliver``, which any thread may call.
-final class RemoteOutcome<T: Sendable> {
+package final class RemoteOutcome<T: Sendable> {
     unowned(unsafe) let hub: Hub
     private var waiter: AnyCoroutine?
     private var result: Result<T, any Error>?
 
-    init(waiter: AnyCoroutine) {
+    package init(waiter: AnyCoroutine) {
         self.hub = waiter.hub
         self.waiter = waiter
         hub.beginOutsideWork()
     }
 
     /// A closure any thread may call, once, with the result.
-    var deliver: @Sendable (Result<T, any Error>) -> Void {
+    package var deliver: @Sendable (Result<T, any Error>) -> Void {
         let remote = hub.remote
         let bound = HubBound(self)
         return { result in
@@ -34,7 +34,7 @@ final class RemoteOutcome<T: Sendable> {
 
     /// Parks the waiter until the result arrives and returns it (or rethrows its error).
     /// Throws `TimeoutError` or `CancellationError` if the wait ends first.
-    func wait(_ reason: WaitReason, timeout: Duration?) throws -> T {
+    package func wait(_ reason: WaitReason, timeout: Duration?) throws -> T {
         defer { waiter = nil }
         while result == nil {
             try waiter.unsafelyUnwrapped.park(reason, timeout: timeout)

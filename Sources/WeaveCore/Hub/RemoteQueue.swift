@@ -4,7 +4,7 @@ import Synchronization
 /// The only way into a hub from another thread: jobs pushed here under a mutex, then one
 /// `uv_async_send`, which libuv coalesces; the hub drains the whole queue per wake-up and
 /// runs the jobs on its own thread (they must not block).
-final class RemoteQueue: Sendable {
+package final class RemoteQueue: Sendable {
     private struct State {
         var jobs: [@Sendable () -> Void] = []
         var closed = false
@@ -25,7 +25,7 @@ final class RemoteQueue: Sendable {
     /// Queues `job` for the hub's thread. Safe from any thread. Returns false once the hub
     /// has closed (the job is dropped).
     @discardableResult
-    func send(_ job: @escaping @Sendable () -> Void) -> Bool {
+    package func send(_ job: @escaping @Sendable () -> Void) -> Bool {
         state.withLock { state in
             guard !state.closed else { return false }
             state.jobs.append(job)

@@ -115,7 +115,7 @@ extension AnyCoroutine {
 
 extension Hub {
     /// Spawns `body` from inside the module (pools, groups, the main coroutine).
-    func spawn<Value>(
+    package func spawn<Value>(
         name: String?, stackSize: Int?, spawnSite: SourceLocation, _ body: @escaping () throws -> Value
     ) throws(WeaveError) -> Coroutine<Value> {
         let coroutine = Coroutine(body)

@@ -3,8 +3,8 @@ import CWeaveContext
 /// One pending timer of a hub: where its action waits in the hub's ``TimerHeap``, and the
 /// sequence number that tells it from later timers given the same place. A plain value,
 /// so arming a timer allocates nothing; removing one that has fired does nothing.
-struct TimerNode {
-    enum Action {
+package struct TimerNode {
+    package enum Action {
         /// Wake a sleeping coroutine if it is parked. The timer lives only as long as the
         /// call that armed it, so a parked coroutine is parked in that call, and its fiber
         /// (unretained: no reference counting per sleep) is alive until the call returns.

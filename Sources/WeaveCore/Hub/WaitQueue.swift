@@ -10,17 +10,19 @@ import CWeaveContext
 /// The links live in C (`weave_waitq`, `weave_waiter`): queueing and waking touch no Swift
 /// object, so they cost no reference counting. Waiters usually sit in the waiting call's
 /// stack frame (see ``AnyCoroutine/wait(on:_:timeout:slot:enqueue:dequeue:)``).
-struct WaitQueue {
+package struct WaitQueue {
     private var queue = weave_waitq()
 
-    var isEmpty: Bool { queue.head == nil }
+    package init() {}
+
+    package var isEmpty: Bool { queue.head == nil }
     var count: Int { queue.count }
 
-    mutating func append(_ waiter: UnsafeMutablePointer<weave_waiter>) {
+    package mutating func append(_ waiter: UnsafeMutablePointer<weave_waiter>) {
         weave_waitq_append(&queue, waiter)
     }
 
-    mutating func remove(_ waiter: UnsafeMutablePointer<weave_waiter>) {
+    package mutating func remove(_ waiter: UnsafeMutablePointer<weave_waiter>) {
         weave_waitq_remove(&queue, waiter)
     }
 
@@ -34,7 +36,7 @@ struct WaitQueue {
 
     /// Wakes the first waiter still waiting, marking it signalled. Returns it, or nil.
     @discardableResult
-    mutating func signalFirst() -> UnsafeMutablePointer<weave_waiter>? {
+    package mutating func signalFirst() -> UnsafeMutablePointer<weave_waiter>? {
         weave_waitq_signal_first(&queue, 0)
     }
 
@@ -46,7 +48,7 @@ struct WaitQueue {
 
     /// Wakes every waiter still waiting. Returns how many.
     @discardableResult
-    mutating func signalAll() -> Int {
+    package mutating func signalAll() -> Int {
         var woken = 0
         while weave_waitq_signal_first(&queue, 0) != nil { woken += 1 }
         return woken
@@ -64,7 +66,7 @@ extension UnsafeMutablePointer where Pointee == weave_waiter {
 }
 
 /// A primitive a coroutine can be parked on, described for deadlock reports and dumps.
-protocol WaitTarget: AnyObject {
+package protocol WaitTarget: AnyObject {
     /// Such as `Lock 'db' (held by 'writer')` or `Queue 'jobs' (3 of 10 items)`.
     var waitDescription: String { get }
 }
@@ -79,7 +81,7 @@ extension AnyCoroutine {
     /// to whoever signals (a value to copy in or out). `target` and `operation` name the
     /// wait in deadlock reports (`target` should conform to `WaitTarget` for a description).
     @discardableResult
-    static func wait(
+    package static func wait(
         on target: AnyObject, _ operation: StaticString, timeout: Duration? = nil,
         slot: UnsafeMutableRawPointer? = nil,
         enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,
@@ -122,7 +124,7 @@ extension AnyCoroutine {
     /// ``wait(on:_:timeout:slot:enqueue:dequeue:)`` for the coroutine at hand, which must be
     /// the current one.
     @discardableResult
-    final func wait(
+    package final func wait(
         on target: AnyObject, _ operation: StaticString, timeout: Duration?,
         slot: UnsafeMutableRawPointer? = nil,
         enqueue: (UnsafeMutablePointer<weave_waiter>) -> Void,

@@ -1,7 +1,7 @@
 /// What a parked coroutine waits on, kept cheap to record (no string is built unless a
 /// report asks for it).
-enum WaitReason {
-    static func primitive(_ target: any WaitTarget, _ operation: StaticString) -> WaitReason {
+package enum WaitReason {
+    package static func primitive(_ target: any WaitTarget, _ operation: StaticString) -> WaitReason {
         .primitive(Unmanaged.passUnretained(target as AnyObject), WaitOperation(operation))
     }
 
@@ -17,7 +17,7 @@ enum WaitReason {
     case primitive(Unmanaged<AnyObject>, WaitOperation)
     case other(String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .none: return "nothing"
         case .sleep: return "sleep"
@@ -35,7 +35,7 @@ enum WaitReason {
 
 /// The name of a blocking operation (`"acquire"`, `"receive"`), from a string literal:
 /// recorded on every park without building a `String`.
-struct WaitOperation: CustomStringConvertible {
+package struct WaitOperation: CustomStringConvertible {
     let start: UnsafePointer<UInt8>
     let count: Int
 
@@ -49,5 +49,5 @@ struct WaitOperation: CustomStringConvertible {
         self.count = count
     }
 
-    var description: String { String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self) }
+    package var description: String { String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self) }
 }

@@ -191,7 +191,7 @@ public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequen
         QueueError(.closed, "send on closed Channel\(quoted(label))")
     }
 
-    var waitDescription: String {
+    package var waitDescription: String {
         "Channel\(quoted(label)) (\(isClosed ? "closed" : "\(buffer.count) of \(capacity) buffered"))"
     }
 

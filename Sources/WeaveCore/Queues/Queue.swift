@@ -257,7 +257,7 @@ public class Queue<Element>: WaitTarget, CustomStringConvertible {
         QueueError(.shutDown, "\(kind)\(quoted(label)) is shut down")
     }
 
-    var waitDescription: String {
+    package var waitDescription: String {
         "\(kind)\(quoted(label)) (\(storage.count)\(maxSize.map { " of \($0)" } ?? "") items)"
     }
 

@@ -73,7 +73,7 @@ public final class Barrier: WaitTarget, CustomStringConvertible {
         SyncError(.brokenBarrier, "Barrier\(quoted(label)) is broken: a party was cancelled, timed out or aborted")
     }
 
-    var waitDescription: String { "Barrier\(quoted(label)) (\(arrived) of \(parties) arrived)" }
+    package var waitDescription: String { "Barrier\(quoted(label)) (\(arrived) of \(parties) arrived)" }
 
     public var description: String { waitDescription }
 }

@@ -77,7 +77,7 @@ public final class Condition: WaitTarget, CustomStringConvertible {
         waiters.signalAll()
     }
 
-    var waitDescription: String { "Condition\(quoted(label)) (\(waiters.count) waiting)" }
+    package var waitDescription: String { "Condition\(quoted(label)) (\(waiters.count) waiting)" }
 
     public var description: String { waitDescription }
 }

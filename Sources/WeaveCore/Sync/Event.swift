@@ -33,7 +33,7 @@ public final class Event: WaitTarget, CustomStringConvertible {
                            enqueue: { waiters.append($0) }, dequeue: { waiters.remove($0) })
     }
 
-    var waitDescription: String { "Event\(quoted(label)) (\(flag ? "set" : "clear"))" }
+    package var waitDescription: String { "Event\(quoted(label)) (\(flag ? "set" : "clear"))" }
 
     public var description: String { waitDescription }
 }

@@ -57,7 +57,7 @@ public final class Future<Value>: WaitTarget, CustomStringConvertible {
                            enqueue: { waiters.append($0) }, dequeue: { waiters.remove($0) })
     }
 
-    var waitDescription: String { "Future\(quoted(label)) (\(outcome == nil ? "pending" : "ready"))" }
+    package var waitDescription: String { "Future\(quoted(label)) (\(outcome == nil ? "pending" : "ready"))" }
 
     public var description: String { waitDescription }
 }

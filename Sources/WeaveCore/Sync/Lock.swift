@@ -103,7 +103,7 @@ public final class Lock: WaitTarget, CustomStringConvertible {
         return interruption
     }
 
-    var waitDescription: String {
+    package var waitDescription: String {
         var text = "Lock\(quoted(label))"
         if ownerID != 0 {
             let holder = Hub.current?.coroutine(withID: ownerID)?.displayName ?? "#\(ownerID)"

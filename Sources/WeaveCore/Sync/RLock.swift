@@ -67,7 +67,7 @@ public final class RLock: WaitTarget, CustomStringConvertible {
         return try body()
     }
 
-    var waitDescription: String {
+    package var waitDescription: String {
         var text = "RLock\(quoted(label))"
         if ownerID != 0 {
             let holder = Hub.current?.coroutine(withID: ownerID)?.displayName ?? "#\(ownerID)"

@@ -67,7 +67,7 @@ public class Semaphore: WaitTarget, CustomStringConvertible {
 
     var kind: String { "Semaphore" }
 
-    var waitDescription: String { "\(kind)\(quoted(label)) (\(permits) free, \(waiters.count) waiting)" }
+    package var waitDescription: String { "\(kind)\(quoted(label)) (\(permits) free, \(waiters.count) waiting)" }
 
     public var description: String { waitDescription }
 }

@@ -45,7 +45,7 @@ public final class WaitGroup: WaitTarget, CustomStringConvertible {
         }
     }
 
-    var waitDescription: String { "WaitGroup\(quoted(label)) (\(pending) pending)" }
+    package var waitDescription: String { "WaitGroup\(quoted(label)) (\(pending) pending)" }
 
     public var description: String { waitDescription }
 }
