@@ -82,6 +82,11 @@ let package = Package(
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
-        .testTarget(name: "WeaveTests", dependencies: ["Weave", "TestTasks", "WeaveTestWorker"]),
+        // `@testable import`s the layer it tests (WeaveCore, WeaveIO, ...) beside `import Weave`.
+        .testTarget(
+            name: "WeaveTests",
+            dependencies: ["Weave", "WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges",
+                           "TestTasks", "WeaveTestWorker"]
+        ),
     ]
 )

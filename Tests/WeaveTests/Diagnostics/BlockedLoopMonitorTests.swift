@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveDiagnostics
 
 @Suite("blocked-loop monitor")
 struct BlockedLoopMonitorTests {

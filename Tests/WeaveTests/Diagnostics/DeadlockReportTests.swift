@@ -1,5 +1,7 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveDiagnostics
 
 @Suite("deadlock report")
 struct DeadlockReportTests {

@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
 
 /// The highest open descriptor number of this process.
 private func highestOpenDescriptor() -> Int32 {

@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
 
 /// A path unique to this process and call.
 func temporaryFilePath(_ tag: String) -> String {

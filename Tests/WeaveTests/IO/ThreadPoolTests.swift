@@ -1,7 +1,9 @@
 import Glibc
 import Synchronization
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
 
 @Suite("blocking and ThreadPool")
 struct ThreadPoolTests {

@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
 
 @Suite("UDP sockets and DatagramServer")
 struct UDPTests {

@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
 
 /// A socket path unique to this process and call, short enough for `sun_path`.
 func temporarySocketPath(_ tag: String) -> String {

@@ -1,5 +1,8 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
+@testable import WeaveProcess
 
 @Suite("BinaryEncoder and BinaryDecoder")
 struct BinaryCoderTests {

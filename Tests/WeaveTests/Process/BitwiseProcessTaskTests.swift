@@ -1,7 +1,10 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
+@testable import WeaveProcess
 
 /// A BitwiseProcessTask chunk travels as its bytes, both ways: the same outputs, failures
 /// and blame as the Codable path.

@@ -1,7 +1,10 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
+@testable import WeaveProcess
 
 /// A child running `task` in the test worker program.
 func testChild<Task: ProcessTask>(_ task: Task) throws -> ChildProcess<Task> {

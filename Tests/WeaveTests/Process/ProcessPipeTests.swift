@@ -1,7 +1,10 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
+@testable import WeaveProcess
 
 @Suite("ProcessPipe", .timeLimit(.minutes(3)))
 struct ProcessPipeTests {

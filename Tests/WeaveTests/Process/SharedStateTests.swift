@@ -1,7 +1,10 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
+@testable import WeaveIO
+@testable import WeaveProcess
 
 @Suite("ProcessQueue, ManagedDictionary, ManagedList, ProcessLock", .timeLimit(.minutes(3)))
 struct SharedStateTests {

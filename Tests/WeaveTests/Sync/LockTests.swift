@@ -1,5 +1,6 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 @Suite("Lock and RLock")
 struct LockTests {
