@@ -1,8 +1,6 @@
 import Synchronization
 import Testing
 import Weave
-@testable import WeaveBridges
-@testable import WeaveCore
 
 @Suite("awaitAsync: Swift tasks from coroutines")
 struct AwaitAsyncTests {

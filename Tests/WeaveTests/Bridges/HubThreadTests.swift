@@ -2,7 +2,6 @@ import Synchronization
 import Testing
 import Weave
 @testable import WeaveBridges
-@testable import WeaveCore
 
 @Suite("HubThread and CoroutineHandle: coroutines from Swift concurrency")
 struct HubThreadTests {

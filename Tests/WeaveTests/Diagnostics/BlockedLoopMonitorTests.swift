@@ -1,8 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveDiagnostics
 
 @Suite("blocked-loop monitor")
 struct BlockedLoopMonitorTests {

@@ -1,7 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveDiagnostics
 
 @Suite("deadlock report")
 struct DeadlockReportTests {

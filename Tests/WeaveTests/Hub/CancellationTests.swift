@@ -1,6 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
 
 @Suite("cancellation")
 struct CancellationTests {

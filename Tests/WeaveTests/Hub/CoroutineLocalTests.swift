@@ -1,6 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
 
 private let requestID = CoroutineLocal<String>(default: "none")
 

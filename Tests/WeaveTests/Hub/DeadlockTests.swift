@@ -1,7 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
 
 @Suite("deadlock detection")
 struct DeadlockTests {

@@ -1,7 +1,6 @@
 import Logging
 import Testing
 import Weave
-@testable import WeaveCore
 
 @Suite("spawn, join, yield")
 struct SpawnJoinTests {

@@ -2,7 +2,6 @@ import CLibUV
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
 @testable import WeaveIO
 
 /// How many SYN (or other) segments the kernel retransmitted on `fd`: a SYN dropped

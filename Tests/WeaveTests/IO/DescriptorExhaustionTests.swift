@@ -1,8 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 
 /// The highest open descriptor number of this process.
 private func highestOpenDescriptor() -> Int32 {

@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
-@testable import WeaveIO
 
 /// A path unique to this process and call.
 func temporaryFilePath(_ tag: String) -> String {

@@ -1,7 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
 @testable import WeaveIO
 
 /// A connected pair of Unix stream sockets, closed by the caller.

@@ -1,7 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
 @testable import WeaveIO
 
 /// Writes to stderr without Foundation.

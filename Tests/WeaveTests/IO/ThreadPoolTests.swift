@@ -2,8 +2,6 @@ import Glibc
 import Synchronization
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 
 @Suite("blocking and ThreadPool")
 struct ThreadPoolTests {

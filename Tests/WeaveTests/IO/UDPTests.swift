@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
-@testable import WeaveIO
 
 @Suite("UDP sockets and DatagramServer")
 struct UDPTests {

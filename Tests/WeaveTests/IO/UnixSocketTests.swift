@@ -1,8 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 
 /// A socket path unique to this process and call, short enough for `sun_path`.
 func temporarySocketPath(_ tag: String) -> String {

@@ -1,7 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 @testable import WeaveProcess
 
 @Suite("BinaryEncoder and BinaryDecoder")

@@ -2,9 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 /// A BitwiseProcessTask chunk travels as its bytes, both ways: the same outputs, failures
 /// and blame as the Codable path.

@@ -2,9 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 /// A child running `task` in the test worker program.
 func testChild<Task: ProcessTask>(_ task: Task) throws -> ChildProcess<Task> {

@@ -1,7 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 @testable import WeaveProcess
 
 /// A pool's chunk is encoded in one pass with one writer (its top-level encoder reused from

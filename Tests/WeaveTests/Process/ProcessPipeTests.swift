@@ -2,9 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 @Suite("ProcessPipe", .timeLimit(.minutes(3)))
 struct ProcessPipeTests {

@@ -2,9 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 /// Which task a worker's death is charged to, what the caller sees, and in what order.
 @Suite("ProcessPool failures", .timeLimit(.minutes(3)))

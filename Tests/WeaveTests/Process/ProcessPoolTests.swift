@@ -2,8 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 @testable import WeaveProcess
 
 /// A task no worker registers.

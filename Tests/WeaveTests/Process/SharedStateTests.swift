@@ -2,8 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 @testable import WeaveProcess
 
 @Suite("ProcessQueue, ManagedDictionary, ManagedList, ProcessLock", .timeLimit(.minutes(3)))

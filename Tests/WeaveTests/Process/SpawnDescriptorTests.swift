@@ -2,8 +2,6 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
 @testable import WeaveProcess
 
 /// What the readlink of descriptor `fd` of this process says (`pipe:[1234]`).

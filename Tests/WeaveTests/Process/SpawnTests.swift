@@ -1,9 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 /// Issue 12, item 15: processes start on the spawner thread; failures before the exec still
 /// come back typed; the child starts clean; `parentDeathSignal` ties a child to this process.

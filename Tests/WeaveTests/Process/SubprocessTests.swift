@@ -1,9 +1,6 @@
 import Glibc
 import Testing
 import Weave
-@testable import WeaveCore
-@testable import WeaveIO
-@testable import WeaveProcess
 
 /// Whether `pid` names a process that has not been reaped (running, sleeping or a zombie).
 private func processExists(_ pid: Int32) -> Bool {

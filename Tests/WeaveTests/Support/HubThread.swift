@@ -1,6 +1,5 @@
 import Glibc
 import Weave
-@testable import WeaveCore
 
 /// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result. Swift
 /// Testing runs tests concurrently on the cooperative pool, which must never be blocked

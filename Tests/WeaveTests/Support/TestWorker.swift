@@ -1,6 +1,5 @@
 import Glibc
 import Weave
-@testable import WeaveCore
 @testable import WeaveProcess
 
 /// The test suite's worker program (target `WeaveTestWorker`), built next to the test

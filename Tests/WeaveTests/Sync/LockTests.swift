@@ -1,6 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
 
 @Suite("Lock and RLock")
 struct LockTests {

@@ -1,6 +1,5 @@
 import Testing
 import Weave
-@testable import WeaveCore
 
 @Suite("Semaphore, Event, Future, Condition, Barrier, WaitGroup")
 struct SemaphoreEventTests {
