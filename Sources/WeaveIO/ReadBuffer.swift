@@ -3,18 +3,20 @@ import WeaveCore
 /// The bytes a stream has read ahead of its consumer: one contiguous, reusable allocation
 /// that libuv reads straight into (no allocation per message in steady state).
 package struct ReadBuffer {
-    private(set) var base: UnsafeMutableRawPointer?
+    // The accessors are inlinable into the process layer's frame reader, which calls them
+    // per frame; so the storage is usable from inlinable code.
+    @usableFromInline private(set) var base: UnsafeMutableRawPointer?
     private(set) var capacity = 0
-    private var start = 0
-    private var end = 0
+    @usableFromInline var start = 0
+    @usableFromInline var end = 0
 
     package init() {}
 
     /// Bytes ready to be consumed.
-    package var count: Int { end - start }
-    package var isEmpty: Bool { end == start }
+    @inlinable package var count: Int { end - start }
+    @inlinable package var isEmpty: Bool { end == start }
 
-    package var readable: UnsafeRawBufferPointer {
+    @inlinable package var readable: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base.map { $0 + start }, count: end - start)
     }
 
@@ -43,12 +45,12 @@ package struct ReadBuffer {
     }
 
     /// Marks `count` bytes written at the tail.
-    package mutating func commit(_ count: Int) {
+    @inlinable package mutating func commit(_ count: Int) {
         end += count
     }
 
     /// Drops `count` bytes from the front.
-    package mutating func consume(_ count: Int) {
+    @inlinable package mutating func consume(_ count: Int) {
         start += count
         if start == end {
             start = 0

@@ -363,7 +363,7 @@ package func closeAndFreeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) 
 
 /// Writes as much of `bytes` as the kernel takes now (`uv_try_write`, never parks): returns
 /// how many bytes went, and a libuv error status (0 when none; EAGAIN is not an error).
-@inline(__always)
+@inlinable @inline(__always)
 package func writeWithoutBlocking(_ stream: UnsafeMutablePointer<uv_stream_t>, _ bytes: UnsafeRawBufferPointer) -> (written: Int, status: Int32) {
     var offset = 0
     while offset < bytes.count {

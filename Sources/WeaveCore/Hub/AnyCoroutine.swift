@@ -25,7 +25,7 @@ public class AnyCoroutine: CustomStringConvertible {
     private let hubAddress: UnsafeMutableRawPointer?
     package var hub: Hub { Unmanaged<Hub>.fromOpaque(hubAddress.unsafelyUnwrapped).takeUnretainedValue() }
     /// The control block at the top of this coroutine's stack; nil once finished.
-    @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
+    @usableFromInline @exclusivity(unchecked) var fiber: UnsafeMutablePointer<weave_fiber>?
     /// Lives in the fiber while the coroutine exists, so a wake-up touches no Swift object.
     package var state: State {
         get {

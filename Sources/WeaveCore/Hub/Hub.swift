@@ -14,7 +14,7 @@ public final class Hub {
     package let configuration: Configuration
     /// Hot scheduler state in manually managed memory, so the switch path touches no
     /// Swift object and begins no exclusivity access. Owned by the hub; freed in `close`.
-    package let sched: UnsafeMutablePointer<weave_sched>
+    @usableFromInline package let sched: UnsafeMutablePointer<weave_sched>
     /// Owned by the hub; freed after `uv_loop_close`.
     package let loop: UnsafeMutablePointer<uv_loop_t>
     /// The hub's single timer; freed in its close callback.
@@ -171,7 +171,7 @@ public final class Hub {
     // MARK: - Scheduling primitives (hub thread only)
 
     /// Makes a parked coroutine runnable again.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func makeReady(_ coroutine: AnyCoroutine) {
         guard let fiber = coroutine.fiber else { return }
         weave_fiber_wake(sched, fiber)

@@ -43,12 +43,17 @@ extension Hub {
         /// with its name, spawn site and how long it has held the loop. One watchdog thread
         /// serves every monitored hub of the process; the hub itself does no extra work per
         /// switch. On by default in debug builds, off in release.
+        ///
+        /// Provided by the diagnostics layer (`WeaveDiagnostics`, part of `import Weave`),
+        /// which installs itself into every hub of a program that links it; in a program
+        /// that links only `WeaveCore` this option does nothing.
         public var monitorsBlockedLoop: Bool = Configuration.debugDefault
         /// How long a coroutine may run without switching before the monitor reports it.
         /// Default 100 ms; at least 1 ms.
         public var blockedLoopThreshold: Duration = .milliseconds(100)
         /// Log a dump of every coroutine (``Hub/dump()``) at notice level when the process
         /// receives `SIGUSR1`. The signal watcher never keeps the hub alive. Default off.
+        /// Like ``monitorsBlockedLoop``, provided by `WeaveDiagnostics` (part of `import Weave`).
         public var dumpsOnSIGUSR1: Bool = false
 
         public init() {}

@@ -11,17 +11,20 @@ import CWeaveContext
 /// object, so they cost no reference counting. Waiters usually sit in the waiting call's
 /// stack frame (see ``AnyCoroutine/wait(on:_:timeout:slot:enqueue:dequeue:)``).
 package struct WaitQueue {
-    private var queue = weave_waitq()
+    // Inlinable into the I/O and process layers' waits and wake-ups: each is a C call.
+    @usableFromInline var queue = weave_waitq()
 
     package init() {}
 
-    package var isEmpty: Bool { queue.head == nil }
+    @inlinable package var isEmpty: Bool { queue.head == nil }
     var count: Int { queue.count }
 
+    @inlinable
     package mutating func append(_ waiter: UnsafeMutablePointer<weave_waiter>) {
         weave_waitq_append(&queue, waiter)
     }
 
+    @inlinable
     package mutating func remove(_ waiter: UnsafeMutablePointer<weave_waiter>) {
         weave_waitq_remove(&queue, waiter)
     }
@@ -35,7 +38,7 @@ package struct WaitQueue {
     }
 
     /// Wakes the first waiter still waiting, marking it signalled. Returns it, or nil.
-    @discardableResult
+    @inlinable @discardableResult
     package mutating func signalFirst() -> UnsafeMutablePointer<weave_waiter>? {
         weave_waitq_signal_first(&queue, 0)
     }
@@ -47,7 +50,7 @@ package struct WaitQueue {
     }
 
     /// Wakes every waiter still waiting. Returns how many.
-    @discardableResult
+    @inlinable @discardableResult
     package mutating func signalAll() -> Int {
         var woken = 0
         while weave_waitq_signal_first(&queue, 0) != nil { woken += 1 }
