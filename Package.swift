@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -24,6 +24,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // The samples' command lines only; no library target depends on it.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // libuv from the system (Debian: libuv1-dev, 1.44).
@@ -34,6 +36,8 @@ let package = Package(
         ),
         // Hand-written context switch (x86_64 SysV, AArch64) and the scheduler's hot path.
         .target(name: "CWeaveContext"),
+        // The process layer's C: fork-free child spawning and the prctl shim.
+        .target(name: "CWeaveProcess"),
         // The layers, each a module, so that a lower one cannot reach a higher one: what crosses
         // them is `package`. Core: stacks, hub, sync primitives, queues, pools.
         .target(
@@ -47,7 +51,7 @@ let package = Package(
         // Sockets, files, signals, the thread pool.
         .target(name: "WeaveIO", dependencies: ["WeaveCore", "CLibUV", .product(name: "Logging", package: "swift-log")]),
         // Child processes, process pools and the objects they share.
-        .target(name: "WeaveProcess", dependencies: ["WeaveCore", "WeaveIO", "CLibUV", "CWeaveContext"]),
+        .target(name: "WeaveProcess", dependencies: ["WeaveCore", "WeaveIO", "CLibUV", "CWeaveContext", "CWeaveProcess"]),
         // Dumps, the blocked-loop watchdog and the SIGUSR1 dump; installs itself into every hub
         // (see CWeaveDiagnosticsInstall).
         .target(
@@ -65,15 +69,15 @@ let package = Package(
             dependencies: ["WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges"]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
-        .executableTarget(name: "ProducerConsumer", dependencies: ["Weave"], path: "Samples/ProducerConsumer"),
-        .executableTarget(name: "TrafficLight", dependencies: ["Weave"], path: "Samples/TrafficLight"),
-        .target(name: "SampleSupport", path: "Samples/SampleSupport"),
-        .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/EchoServer"),
-        .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/HTTPServer"),
-        .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/SelectServer"),
-        .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport"], path: "Samples/ChatServer"),
-        .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport"], path: "Samples/Crawler"),
-        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport"], path: "Samples/PrimePool"),
+        .executableTarget(name: "ProducerConsumer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ProducerConsumer"),
+        .executableTarget(name: "TrafficLight", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/TrafficLight"),
+        .target(name: "SampleSupport", dependencies: [argumentParser], path: "Samples/SampleSupport"),
+        .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/EchoServer"),
+        .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/HTTPServer"),
+        .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/SelectServer"),
+        .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ChatServer"),
+        .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/Crawler"),
+        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/PrimePool"),
         // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
         .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
         .executableTarget(name: "PipeDemo", dependencies: ["Weave"], path: "Samples/PipeDemo"),
@@ -82,11 +86,46 @@ let package = Package(
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
-        // `@testable import`s the layer it tests (WeaveCore, WeaveIO, ...) beside `import Weave`.
+        // `@testable import`s the layer it tests (WeaveCore, WeaveIO, ...) beside `import Weave`;
+        // the sample executables SampleArgumentTests runs are built with the tests.
         .testTarget(
             name: "WeaveTests",
-            dependencies: ["Weave", "WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges",
-                           "TestTasks", "WeaveTestWorker"]
+            dependencies: [
+                "Weave", "WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges",
+                "TestTasks", "WeaveTestWorker", "EchoServer", "PrimePool", "Crawler",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
     ]
 )
+
+// MARK: - Integrations
+// Optional targets, each its own product, so that the core never depends on these packages:
+// WeaveServiceLifecycle runs a hub as a swift-service-lifecycle `Service`; WeaveMetrics
+// reports hub and process-pool figures through swift-metrics.
+package.dependencies += [
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+]
+package.products += [
+    .library(name: "WeaveServiceLifecycle", targets: ["WeaveServiceLifecycle"]),
+    .library(name: "WeaveMetrics", targets: ["WeaveMetrics"]),
+]
+package.targets += [
+    .target(name: "WeaveServiceLifecycle", dependencies: [
+        "Weave", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ]),
+    .target(name: "WeaveMetrics", dependencies: [
+        "Weave", .product(name: "Metrics", package: "swift-metrics"),
+    ]),
+    .testTarget(name: "WeaveServiceLifecycleTests", dependencies: [
+        "WeaveServiceLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ]),
+    .testTarget(name: "WeaveMetricsTests", dependencies: [
+        "WeaveMetrics", "TestTasks", "WeaveTestWorker",
+        .product(name: "MetricsTestKit", package: "swift-metrics"),
+    ]),
+]
+
+/// The samples' option parser (sample targets only).
+var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }

@@ -3,15 +3,34 @@
 // writer coroutine, so a slow client never stalls the others: a client whose queue is full
 // (it stopped reading) is disconnected, and told why if it ever reads again.
 // Run: swift run -c release chat-server --host 127.0.0.1 --port 9002  (then: nc 127.0.0.1 9002)
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
 
-let options = Options()
-let host = options.string("host", default: "127.0.0.1")
-let port = options.port(default: 9002)
-/// Lines that may wait for one client before it counts as stuck.
-let queueLimit = options.int("queue", default: 256)
+struct ChatServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-server",
+        abstract: "Line-based chat: every line a client sends goes to everyone; /nick NAME renames, /quit leaves.")
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    var port = 9002
+
+    @Option(help: "Lines that may wait for one client before it counts as stuck and is disconnected.")
+    var queue = 256
+
+    func validate() throws {
+        try requirePort(port)
+        try require("--queue", queue, atLeast: 1)
+    }
+
+    func run() throws {
+        try Hub.run { try serve(host: host, port: port, queueLimit: queue) }
+    }
+}
 
 /// One connected client: its name and the lines waiting to be written to it.
 final class Client {
@@ -19,7 +38,7 @@ final class Client {
     let outgoing: Queue<String>
     var nick: String
 
-    init(connection: TCPConnection, nick: String) throws {
+    init(connection: TCPConnection, nick: String, queueLimit: Int) {
         self.connection = connection
         self.nick = nick
         self.outgoing = Queue(maxSize: queueLimit, label: "to \(nick)")
@@ -47,11 +66,12 @@ final class Room {
     }
 }
 
-try Hub.run {
+/// Serves the room until the process is stopped.
+func serve(host: String, port: Int, queueLimit: Int) throws {
     let room = Room()
     var nextGuest = 1
     let server = try StreamServer(host: host, port: port) { connection in
-        let client = try Client(connection: connection, nick: "guest\(nextGuest)")
+        let client = Client(connection: connection, nick: "guest\(nextGuest)", queueLimit: queueLimit)
         nextGuest += 1
         // The writer: drains this client's queue; blocking on a slow socket stalls only it.
         let writer = try spawn(name: "writer \(client.nick)") {
@@ -103,3 +123,5 @@ extension Substring {
         String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }
+
+ChatServerCommand.main()

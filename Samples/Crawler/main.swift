@@ -2,16 +2,45 @@
 // in-process HTTP server on 127.0.0.1 (so it runs offline), and prints status, bytes and
 // latency per URL in a table, then a summary line.
 // Run: swift run -c release crawler --count 20 --concurrency 5   (or: crawler http://127.0.0.1:8080/ ...)
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
 
-let options = Options()
-let host = options.string("host", default: "127.0.0.1")
-let port = options.int("port", default: 0)
-let count = options.int("count", default: 20)
-let concurrency = options.int("concurrency", default: 5)
-let urls = options.positional
+struct CrawlerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crawler",
+        abstract: "Fetches URLs concurrently through a Pool and prints status, bytes and latency per URL.",
+        discussion: "Without URLs it starts its own HTTP server on --host and --port and crawls --count pages of it.")
+
+    @Option(help: "The address of the built-in site.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port of the built-in site (0: any free port).")
+    var port = 0
+
+    @Option(help: "How many pages of the built-in site to fetch.")
+    var count = 20
+
+    @Option(help: "How many fetches run at a time (the Pool's size).")
+    var concurrency = 5
+
+    @Argument(help: ArgumentHelp("http:// URLs to fetch instead of the built-in site.", valueName: "url"))
+    var urls: [String] = []
+
+    func validate() throws {
+        try requirePort(port)
+        try require("--count", count, atLeast: 1)
+        try require("--concurrency", concurrency, atLeast: 1)
+        for url in urls where parseURL(url) == nil {
+            throw ValidationError("'\(url)' is not an http://HOST[:PORT][/PATH] URL")
+        }
+    }
+
+    func run() throws {
+        try Hub.run { try crawl(self) }
+    }
+}
 
 /// What fetching one URL gave.
 struct Fetch {
@@ -23,7 +52,7 @@ struct Fetch {
 }
 
 /// `http://HOST[:PORT]/PATH` split up; nil if it is not that.
-func parse(_ url: String) -> (host: String, port: Int, path: String)? {
+func parseURL(_ url: String) -> (host: String, port: Int, path: String)? {
     guard url.hasPrefix("http://") else { return nil }
     let rest = url.dropFirst(7)
     let authority = rest.prefix { $0 != "/" }
@@ -45,7 +74,7 @@ func fetch(_ url: String) -> Fetch {
 
 func fetchOnce(_ url: String) -> Fetch {
     var result = Fetch(url: url)
-    guard let target = parse(url) else {
+    guard let target = parseURL(url) else {
         result.error = "not an http:// URL"
         return result
     }
@@ -88,7 +117,7 @@ struct SampleError: Error, CustomStringConvertible {
 }
 
 /// The built-in site: /page/N is N KiB after N ms, /missing is 404.
-func startSite() throws -> (StreamServer, Int) {
+func startSite(host: String, port: Int) throws -> (StreamServer, Int) {
     let server = try StreamServer(host: host, port: port) { connection in
         while let requestLine = try connection.readLine(timeout: .seconds(10)) {
             while let header = try connection.readLine(timeout: .seconds(10)), !header.isEmpty {}
@@ -113,19 +142,21 @@ func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     return right ? fill + text : text + fill
 }
 
-try Hub.run {
+/// Fetches the URLs `options` names (or pages of the built-in site) and prints the table.
+func crawl(_ options: CrawlerCommand) throws {
     var site: StreamServer?
-    var targets = urls
+    var targets = options.urls
     if targets.isEmpty {
-        let (server, boundPort) = try startSite()
+        let host = options.host
+        let (server, boundPort) = try startSite(host: host, port: options.port)
         site = server
         print("listening on \(host):\(boundPort)")
         fflush(nil)
-        targets = (0..<max(1, count)).map { index in
+        targets = (0..<options.count).map { index in
             index % 7 == 6 ? "http://\(host):\(boundPort)/missing" : "http://\(host):\(boundPort)/page/\((index * 37) % 100)"
         }
     }
-    let pool = Pool(size: max(1, concurrency))
+    let pool = Pool(size: options.concurrency)
     let start = ContinuousClock.now
     let results = try pool.map(targets) { fetch($0) }
     let elapsed = ContinuousClock.now - start
@@ -147,3 +178,5 @@ try Hub.run {
           + "\(bytes) bytes in \(Int((wall * 1000).rounded())) ms with \(pool.size) at a time")
     try site?.stop(gracePeriod: .seconds(1))
 }
+
+CrawlerCommand.main()

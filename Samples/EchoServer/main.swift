@@ -1,25 +1,42 @@
 // echo-server: echoes every byte back on the same connection, one coroutine per connection.
 // Run: swift run -c release echo-server --host 127.0.0.1 --port 9000
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
 
-let options = Options()
-let host = options.string("host", default: "127.0.0.1")
-let port = options.port(default: 9000)
+struct EchoServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server",
+        abstract: "Echoes every byte back on the same connection, one coroutine per connection.")
 
-try Hub.run {
-    let server = try StreamServer(host: host, port: port) { connection in
-        // One buffer per connection, reused for every message: no allocation per echo.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try connection.read(into: buffer)
-            if count == 0 { return }
-            try connection.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    var port = 9000
+
+    func validate() throws {
+        try requirePort(port)
+    }
+
+    func run() throws {
+        try Hub.run {
+            let server = try StreamServer(host: host, port: port) { connection in
+                // One buffer per connection, reused for every message: no allocation per echo.
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+                defer { buffer.deallocate() }
+                while true {
+                    let count = try connection.read(into: buffer)
+                    if count == 0 { return }
+                    try connection.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                }
+            }
+            print("listening on \(server.localAddress!)")
+            fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
+            try server.serveForever()
         }
     }
-    print("listening on \(server.localAddress!)")
-    fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
-    try server.serveForever()
 }
+
+EchoServerCommand.main()

@@ -3,26 +3,54 @@
 // that sends a request's headers too slowly (slowloris) gets 408. With `--root DIR` it also
 // serves the files under DIR through Weave's File API (path traversal gets 403).
 // Run: swift run -c release http-server --host 127.0.0.1 --port 8080 [--root ./public]
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
 
-let options = Options()
-let host = options.string("host", default: "127.0.0.1")
-let port = options.port(default: 8080)
-let maxHeaderBytes = options.int("max-header-bytes", default: 8 * 1024)
-let headerTimeout = Duration.seconds(options.int("header-timeout", default: 10))
-/// The directory to serve files from, resolved once (nil: hello world only).
-let root: String? = {
-    let given = options.string("root", default: "")
-    guard !given.isEmpty else { return nil }
-    guard let resolved = realpath(given, nil) else {
-        print("http-server: --root \(given): \(String(cString: strerror(errno)))")
-        exit(1)
+struct HTTPServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http-server",
+        abstract: "HTTP/1.1 with keep-alive and pipelining: GET / answers \"Hello, World!\", --root serves files.")
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    var port = 8080
+
+    @Option(help: "The largest request head accepted; a larger one gets 431.")
+    var maxHeaderBytes = 8 * 1024
+
+    @Option(help: ArgumentHelp("Seconds a client has to send a request's head; a slower one gets 408.", valueName: "seconds"))
+    var headerTimeout = 10
+
+    @Option(help: ArgumentHelp("Also serve the files under this directory (path traversal gets 403).", valueName: "directory"),
+            transform: { try resolvedDirectory($0) })
+    var root: String?
+
+    func validate() throws {
+        try requirePort(port)
+        try require("--max-header-bytes", maxHeaderBytes, atLeast: 1)
+        try require("--header-timeout", headerTimeout, atLeast: 1)
     }
+
+    func run() throws {
+        try Hub.run {
+            try serve(host: host, port: port, maxHeaderBytes: maxHeaderBytes, headerTimeout: .seconds(headerTimeout), root: root)
+        }
+    }
+}
+
+/// `path` with every link resolved, once (the traversal check compares against it); throws
+/// unless it names a directory.
+func resolvedDirectory(_ path: String) throws -> String {
+    guard let resolved = realpath(path, nil) else { throw ValidationError(String(cString: strerror(errno))) }
     defer { free(resolved) }
+    var info = stat()
+    guard stat(resolved, &info) == 0, info.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) else { throw ValidationError("not a directory") }
     return String(cString: resolved)
-}()
+}
 
 /// Fixed responses, built once.
 enum Response {
@@ -36,6 +64,10 @@ enum Response {
 /// The per-connection parser: answers every complete request in the buffered bytes
 /// (pipelining) into one reusable output buffer, without building strings.
 struct Connection {
+    /// The largest request head accepted (`--max-header-bytes`).
+    let maxHeaderBytes: Int
+    /// Whether GET requests other than `/` are answered from files (`--root`).
+    let servesFiles: Bool
     var output: [UInt8] = []
     var close = false
     /// A file request parsed and not yet answered: parsing stops there (the answer needs
@@ -55,7 +87,7 @@ struct Connection {
                 fail(Response.tooLarge)
                 return consumed
             }
-            guard let request = Request(UnsafeRawBufferPointer(rebasing: rest[..<headerEnd])) else {
+            guard let request = Request(UnsafeRawBufferPointer(rebasing: rest[..<headerEnd]), keepsTarget: servesFiles) else {
                 fail(Response.badRequest)
                 return consumed
             }
@@ -63,7 +95,7 @@ struct Connection {
             if rest.count < total { return consumed }
             consumed += total
             close = request.close
-            if root != nil && request.isGet {
+            if servesFiles && request.isGet {
                 pendingFile = request.target
             } else {
                 output.append(contentsOf: request.isHelloWorld ? Response.hello : Response.notFound)
@@ -106,7 +138,7 @@ struct Request {
     var close = false
     var contentLength = 0
 
-    init?(_ head: UnsafeRawBufferPointer) {
+    init?(_ head: UnsafeRawBufferPointer, keepsTarget: Bool) {
         var lines = HeadLines(head)
         guard let requestLine = lines.next() else { return nil }
         // METHOD SP TARGET SP HTTP/1.x
@@ -118,7 +150,7 @@ struct Request {
         guard Request.equal(version.prefix(7), "HTTP/1.", caseInsensitive: false), version.count == 8 else { return nil }
         isGet = Request.equal(method[...], "GET", caseInsensitive: false)
         isHelloWorld = isGet && Request.equal(target[...], "/", caseInsensitive: false)
-        if root != nil { self.target = String(decoding: target, as: UTF8.self) }
+        if keepsTarget { self.target = String(decoding: target, as: UTF8.self) }
         close = version[7] == UInt8(ascii: "0")
         while let line = lines.next() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
@@ -170,9 +202,10 @@ struct HeadLines {
     }
 }
 
-try Hub.run {
+/// Serves until the process is stopped.
+func serve(host: String, port: Int, maxHeaderBytes: Int, headerTimeout: Duration, root: String?) throws {
     let server = try StreamServer(host: host, port: port, backlog: 1024) { connection in
-        var state = Connection()
+        var state = Connection(maxHeaderBytes: maxHeaderBytes, servesFiles: root != nil)
         state.output.reserveCapacity(4096)
         while !state.close {
             // The whole head of the next request must arrive before this deadline.
@@ -194,7 +227,7 @@ try Hub.run {
                     }
                     if let target = state.pendingFile {
                         state.pendingFile = nil
-                        state.output.append(contentsOf: fileResponse(for: target))
+                        state.output.append(contentsOf: fileResponse(for: target, under: root))
                     }
                 } catch is TimeoutError {
                     try? connection.write(Response.timeout)
@@ -216,7 +249,7 @@ try Hub.run {
 // MARK: - Static files (--root)
 
 /// The response for `GET target` under `root`: the file, or 400/403/404/413/500.
-func fileResponse(for target: String) -> [UInt8] {
+func fileResponse(for target: String, under root: String?) -> [UInt8] {
     guard let root else { return Response.notFound }
     let pathPart = target.prefix { $0 != "?" && $0 != "#" }
     guard pathPart.hasPrefix("/"), let decoded = percentDecoded(pathPart) else { return Response.plain(400, "bad request\n") }
@@ -298,3 +331,5 @@ func contentType(of path: String) -> String {
     default: return "application/octet-stream"
     }
 }
+
+HTTPServerCommand.main()

@@ -4,6 +4,7 @@
 // with a callback per finished range, a progress line while it runs, and the speed-up.
 //
 //   swift run -c release prime-pool [--limit 3000000] [--tasks 64] [--workers CORES]
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
@@ -29,15 +30,38 @@ func isPrime(_ candidate: Int) -> Bool {
     return true
 }
 
-// Workers start here too: they serve tasks and never return from this call.
+// Workers start here too, before any argument parsing (a worker's command line is not the
+// user's): they serve tasks and never return from this call.
 ProcessWorker.main(tasks: [CountPrimes.self])
 
-let options = Options()
-let limit = options.int("limit", default: 3_000_000)
-let taskCount = max(1, options.int("tasks", default: 64))
-let workers = max(1, options.int("workers", default: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-let step = (limit + taskCount - 1) / taskCount
-let tasks = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
+struct PrimePoolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prime-pool",
+        abstract: "Counts primes serially, then on a ProcessPool with a callback per task, and prints the speed-up.")
+
+    @Option(help: "Count the primes below this number.")
+    var limit = 3_000_000
+
+    @Option(help: "How many ranges the count is split into.")
+    var tasks = 64
+
+    @Option(help: "Worker processes in the pool (default: one per online core).")
+    var workers: Int?
+
+    func validate() throws {
+        try require("--limit", limit, atLeast: 1)
+        try require("--tasks", tasks, atLeast: 1)
+        if let workers { try require("--workers", workers, atLeast: 1) }
+    }
+
+    func run() throws {
+        let workers = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let step = (limit + tasks - 1) / tasks
+        let ranges = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
+        print("counting primes below \(limit) in \(ranges.count) tasks; \(workers) worker processes")
+        try Hub.run { try compare(ranges, limit: limit, workers: workers) }
+    }
+}
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
@@ -55,9 +79,8 @@ func padded(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
 }
 
-print("counting primes below \(limit) in \(tasks.count) tasks; \(workers) worker processes")
-
-try Hub.run {
+/// Runs `tasks` serially, then on a pool of `workers` processes, and prints both times.
+func compare(_ tasks: [CountPrimes], limit: Int, workers: Int) throws {
     // Serial, in this process.
     var start = ContinuousClock.now
     let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
@@ -109,3 +132,5 @@ try Hub.run {
 extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
+
+PrimePoolCommand.main()

@@ -1,15 +1,39 @@
 // producer-consumer: producers and consumers over a bounded Queue with taskDone/join
-
 // (the seed course's 生产者消费者模型), printing throughput.
-// Run: swift run -c release producer-consumer [items] [producers] [consumers] [maxSize]
+// Run: swift run -c release producer-consumer [items] [producers] [consumers] [max-size]
+import ArgumentParser
 import Glibc
+import SampleSupport
 import Weave
 
-let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let items = arguments.count > 0 ? arguments[0] : 1_000_000
-let producerCount = arguments.count > 1 ? arguments[1] : 4
-let consumerCount = arguments.count > 2 ? arguments[2] : 4
-let maxSize = arguments.count > 3 ? arguments[3] : 64
+struct ProducerConsumerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "producer-consumer",
+        abstract: "Producers and consumers over a bounded Queue with taskDone/join, printing throughput.")
+
+    @Argument(help: "Orders to pass through the queue, split among the producers.")
+    var items = 1_000_000
+
+    @Argument(help: "Producer coroutines.")
+    var producers = 4
+
+    @Argument(help: "Consumer coroutines.")
+    var consumers = 4
+
+    @Argument(help: "The queue's bound: a producer waits while it holds this many.")
+    var maxSize = 64
+
+    func validate() throws {
+        try require("<items>", items, atLeast: 0)
+        try require("<producers>", producers, atLeast: 1)
+        try require("<consumers>", consumers, atLeast: 1)
+        try require("<max-size>", maxSize, atLeast: 1)
+    }
+
+    func run() throws {
+        try Hub.run { try exchange(items: items, producerCount: producers, consumerCount: consumers, maxSize: maxSize) }
+    }
+}
 
 struct Order {
     let id: Int
@@ -20,7 +44,8 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-try Hub.run {
+/// Passes `items` orders from the producers to the consumers and prints who handled how many.
+func exchange(items: Int, producerCount: Int, consumerCount: Int, maxSize: Int) throws {
     let queue = Queue<Order>(maxSize: maxSize, label: "orders")
     var consumed = [Int](repeating: 0, count: consumerCount)
     var checksum = 0
@@ -63,3 +88,5 @@ try Hub.run {
     print("\n\(total) orders in \(Int(seconds(elapsed) * 1000)) ms: \(Int(rate)) orders/s, checksum \(checksum == expected ? "ok" : "WRONG")")
     if checksum != expected { exit(1) }
 }
+
+ProducerConsumerCommand.main()

@@ -2,13 +2,34 @@
 // sockets (one coroutine, no StreamServer): the readiness model that runs under Weave's
 // coroutines, as Python's `select.poll` loop would be.
 // Run: swift run -c release select-server --host 127.0.0.1 --port 9001
+import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
 
-let options = Options()
-let host = options.string("host", default: "127.0.0.1")
-let port = options.port(default: 9001)
+struct SelectServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select-server",
+        abstract: "The echo service on raw non-blocking sockets and a Poller, in one coroutine.")
+
+    @Option(help: "The numeric IPv4 address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    var port = 9001
+
+    func validate() throws {
+        try requirePort(port)
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else {
+            throw ValidationError("--host must be a numeric IPv4 address, not '\(host)'")
+        }
+    }
+
+    func run() throws {
+        try Hub.run { try serve(host: host, port: port) }
+    }
+}
 
 /// Prints `message` on stderr and exits (a sample's way to report setup errors).
 func fail(_ message: String) -> Never {
@@ -43,7 +64,8 @@ func listeningSocket(host: String, port: Int) -> (fd: Int32, port: Int) {
     return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
-try Hub.run {
+/// Echoes until the process is stopped.
+func serve(host: String, port: Int) throws {
     let (listener, boundPort) = listeningSocket(host: host, port: port)
     let poller = try Poller()
     try poller.register(listener, for: .readable)
@@ -102,3 +124,5 @@ try Hub.run {
         }
     }
 }
+
+SelectServerCommand.main()

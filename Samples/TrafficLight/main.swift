@@ -1,11 +1,30 @@
 // traffic-light: the seed course's Event experiment (红绿灯). A light coroutine turns green
 // and red on a timer; car coroutines wait on the Event and pass only on green.
 // Run: swift run -c release traffic-light [cars] [phase-ms]
+import ArgumentParser
+import SampleSupport
 import Weave
 
-let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let carCount = arguments.count > 0 ? arguments[0] : 8
-let phase = Duration.milliseconds(arguments.count > 1 ? arguments[1] : 300)
+struct TrafficLightCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traffic-light",
+        abstract: "A light coroutine turns green and red on a timer; car coroutines wait on an Event.")
+
+    @Argument(help: "Cars arriving at the light.")
+    var cars = 8
+
+    @Argument(help: "How long each of green and red lasts, in milliseconds.")
+    var phaseMs = 300
+
+    func validate() throws {
+        try require("<cars>", cars, atLeast: 0)
+        try require("<phase-ms>", phaseMs, atLeast: 1)
+    }
+
+    func run() throws {
+        try Hub.run { try drive(carCount: cars, phase: .milliseconds(phaseMs)) }
+    }
+}
 
 let start = ContinuousClock.now
 func log(_ who: String, _ what: String) {
@@ -19,7 +38,8 @@ extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
 
-try Hub.run {
+/// Runs the light until `carCount` cars have passed.
+func drive(carCount: Int, phase: Duration) throws {
     let green = Event(label: "green light")
     print("   time    who      what")
     let light = try spawn(name: "light") {
@@ -50,3 +70,5 @@ try Hub.run {
     light.cancel()
     log("road", "all \(carCount) cars passed; the light is switched off")
 }
+
+TrafficLightCommand.main()

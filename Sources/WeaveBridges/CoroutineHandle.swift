@@ -65,8 +65,8 @@ public final class CoroutineHandle<Value: Sendable>: Sendable {
     /// travels through the hub's cross-thread queue. No effect once it has finished or its
     /// hub has stopped.
     public func cancel() {
-        let handle = HubBound(self)
-        remote.send { handle.value.target?.cancel() }
+        // The handle is Sendable; its `target` is read only in the job, on the hub's thread.
+        remote.send { [self] in self.target?.cancel() }
     }
 
     /// Records the outcome and resumes every waiting task (hub thread, never blocks).

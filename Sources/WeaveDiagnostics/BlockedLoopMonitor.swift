@@ -149,28 +149,24 @@ final class BlockedLoopMonitor: @unchecked Sendable {
         let heldMs = heldNanos / 1_000_000
         let thresholdMs = watch.thresholdNanos / 1_000_000
         let cpuMs = watch.cpuClock.map { (nanos(of: $0) &- watch.cpuAtChange) / 1_000_000 }
-        let who: String
         var metadata: Logger.Metadata = [
             "heldMs": "\(heldMs)", "thresholdMs": "\(thresholdMs)", "hubThread": "\(watch.threadID)",
         ]
         if var info, info.is_host == 0 {
             let name = withUnsafeBytes(of: &info.name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             let site = withUnsafeBytes(of: &info.site) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            let display = name.isEmpty ? "#\(info.id)" : "'\(name)' (#\(info.id))"
-            let spawnSite = site.isEmpty ? "unknown" : "\(site):\(info.site_line)"
-            who = "coroutine \(display), spawned at \(spawnSite),"
-            metadata["coroutine"] = "\(display)"
-            metadata["spawnSite"] = "\(spawnSite)"
+            metadata["coroutine"] = "\(name.isEmpty ? "#\(info.id)" : "'\(name)' (#\(info.id))")"
+            metadata["spawnSite"] = "\(site.isEmpty ? "unknown" : "\(site):\(info.site_line)")"
         } else if info != nil {
-            who = "the hub's own context (a libuv callback or a runtime hook)"
+            // A libuv callback or a runtime hook.
             metadata["coroutine"] = "hub"
         } else {
-            who = "a coroutine that could not be identified"
+            metadata["coroutine"] = "unidentified"
         }
         if let cpuMs { metadata["cpuMs"] = "\(cpuMs)" }
-        let cpu = cpuMs.map { " (\($0) ms of it on CPU)" } ?? ""
+        // The message is constant; what varies is metadata, as swift-log asks of libraries.
         let message: Logger.Message =
-            "blocked loop: \(who) has held hub thread \(watch.threadID) for \(heldMs) ms\(cpu) without switching (threshold \(thresholdMs) ms); move CPU-heavy work to blocking { } or yield"
+            "blocked loop: a coroutine held the hub thread without switching; move CPU-heavy work to blocking { } or yield"
         return Stall(logger: watch.logger, message: message, metadata: metadata)
     }
 }

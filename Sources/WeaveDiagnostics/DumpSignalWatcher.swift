@@ -21,9 +21,9 @@ final class DumpSignalWatcher {
         let status = uv_signal_start(handle, { handle, _ in
             guard let data = handle?.pointee.data else { return }
             let hub = Unmanaged<Hub>.fromOpaque(data).takeUnretainedValue()
-            hub.logger.notice("SIGUSR1: \(hub.dump())")
+            hub.logger.notice("hub dump (SIGUSR1)", metadata: ["dump": "\(hub.dump())"])
         }, SIGUSR1)
-        if status != 0 { hub.logger.debug("SIGUSR1 dump unavailable: \(UVError(status, operation: "uv_signal_start"))") }
+        if status != 0 { hub.logger.debug("SIGUSR1 dump unavailable", metadata: ["error": "\(UVError(status, operation: "uv_signal_start"))"]) }
         uv_unref(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self))
     }
 

@@ -17,6 +17,8 @@ final class ConnectionServer<Connection: StreamConnection> {
     private let logger: Logger
     /// How long accepting pauses after `EMFILE`/`ENFILE`.
     let exhaustionPause: Duration
+    /// Whether descriptor exhaustion was logged at warning level once already.
+    private var warnedExhaustion = false
 
     var connectionCount: Int { handlers.count }
 
@@ -70,12 +72,19 @@ final class ConnectionServer<Connection: StreamConnection> {
                 connection = try accept()
             } catch let error as UVError where error.name == "EMFILE" || error.name == "ENFILE" {
                 try? slots?.release()
-                logger.warning("\(listener): \(error); pausing accepts for \(exhaustionPause)")
+                // Warn once a server: under exhaustion this happens on every accept.
+                let metadata: Logger.Metadata = ["listener": "\(listener)", "error": "\(error)", "pause": "\(exhaustionPause)"]
+                if warnedExhaustion {
+                    logger.debug("out of file descriptors; pausing accepts", metadata: metadata)
+                } else {
+                    warnedExhaustion = true
+                    logger.warning("out of file descriptors; pausing accepts (repeats are logged at debug level)", metadata: metadata)
+                }
                 try AnyCoroutine.sleep(for: exhaustionPause)
                 continue
             } catch let error as UVError {
                 try? slots?.release()
-                logger.debug("\(listener): \(error)")
+                logger.debug("accept failed", metadata: ["listener": "\(listener)", "error": "\(error)"])
                 continue
             } catch let error as IOError where error.code == .closed {
                 try? slots?.release()

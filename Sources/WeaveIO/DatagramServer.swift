@@ -78,7 +78,7 @@ public final class DatagramServer {
                 datagram = try socket.receive()
             } catch let error as UVError {
                 try? slots?.release()
-                logger.debug("DatagramServer \(socket): \(error)")
+                logger.debug("DatagramServer receive failed", metadata: ["socket": "\(socket)", "error": "\(error)"])
                 continue
             } catch {
                 try? slots?.release()
@@ -93,7 +93,9 @@ public final class DatagramServer {
                 do {
                     try handler(datagram, socket)
                 } catch {
-                    logger.debug("DatagramServer \(socket): handler for \(datagram.sender) failed: \(error)")
+                    logger.debug("DatagramServer handler failed", metadata: [
+                        "socket": "\(socket)", "sender": "\(datagram.sender)", "error": "\(error)",
+                    ])
                 }
             }
         }

@@ -15,7 +15,13 @@ import WeaveCore
 /// (``recordInherited(_:)``): a program it runs must not keep a link open after the child
 /// dies (a lock would stay held, a queue item would go to a dead consumer). Encoding such a handle anywhere else (a ``ProcessPool`` task, a
 /// value sent over a pipe) throws: there is no descriptor passing on those paths.
+///
+/// `Sendable` only because a `@TaskLocal` value must be: a handoff lives inside the
+/// synchronous encoding of one task on the spawning hub's thread, and a use from any other
+/// thread traps (checked, not promised).
 final class ChildHandoff: @unchecked Sendable {
+    /// The thread that encodes the task (the spawning hub's).
+    private let owner = pthread_self()
     /// Descriptors for the child, in slot order.
     private(set) var descriptors: [Int32] = []
     /// Run once the spawn is over, with the child's pid if it started (it owns its copies
@@ -40,6 +46,7 @@ final class ChildHandoff: @unchecked Sendable {
 
     /// Records `fd` for the child on behalf of `owner`; `completion` runs after the spawn.
     func slot(for owner: AnyObject, fd: Int32, completion: @escaping (Int32?) -> Void) -> Int {
+        checkThread()
         if let slot = slots[ObjectIdentifier(owner)] { return slot }
         descriptors.append(fd)
         completions.append(completion)
@@ -48,9 +55,16 @@ final class ChildHandoff: @unchecked Sendable {
     }
 
     func finish(startedPID: Int32?) {
+        checkThread()
         let pending = completions
         completions = []
         for completion in pending { completion(startedPID) }
+    }
+
+    private func checkThread() {
+        if pthread_equal(owner, pthread_self()) == 0 {
+            fatalError("a ChildProcess task's handles were encoded off the thread of the hub that starts the child")
+        }
     }
 
     /// The handoff in force, or an error naming `what` could not be sent.

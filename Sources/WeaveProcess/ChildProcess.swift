@@ -136,7 +136,8 @@ public final class ChildProcess<Task: ProcessTask> {
     /// Parks until the child has exited, then returns its task's output.
     ///
     /// - Throws: ``ProcessError`` with ``ProcessError/Code/remoteError`` when the task threw
-    ///   (``ProcessError/remoteType`` names the error type), ``ProcessError/Code/workerDied``
+    ///   (``ProcessError/remote`` holds the error: its type name, its description, and the
+    ///   error itself when its type is `Codable`), ``ProcessError/Code/workerDied``
     ///   when the child died first (``ProcessError/signal`` or ``ProcessError/exitStatus``
     ///   say how), ``ProcessError/Code/malformedFrame`` or ``ProcessError/Code/frameTooLarge``
     ///   for a bad answer, ``ProcessError/Code/spawnFailed`` when the program never started
@@ -191,14 +192,13 @@ public final class ChildProcess<Task: ProcessTask> {
     }
 
     private func remoteFailure(_ cursor: inout WorkerProtocol.Cursor) throws -> ProcessError {
-        let code = try cursor.byte()
-        let type = try cursor.string()
-        let message = try cursor.string()
-        switch WorkerProtocol.Failure.Kind(rawValue: code) {
-        case .unregisteredTask: return ProcessError(.unregisteredTask, message)
-        case .malformedFrame: return ProcessError(.malformedFrame, "\(Task.taskName) in child \(pid): \(message)")
-        case .frameTooLarge: return ProcessError(.frameTooLarge, "\(Task.taskName) in child \(pid): \(message)")
-        default: return ProcessError(.remoteError, "\(Task.taskName) threw in child \(pid): \(type): \(message)", remoteType: type)
+        let failure = try WorkerProtocol.Failure.read(&cursor)
+        switch failure.kind {
+        case .unregisteredTask: return ProcessError(.unregisteredTask, failure.message)
+        case .malformedFrame: return ProcessError(.malformedFrame, "\(Task.taskName) in child \(pid): \(failure.message)")
+        case .frameTooLarge: return ProcessError(.frameTooLarge, "\(Task.taskName) in child \(pid): \(failure.message)")
+        case .thrown:
+            return ProcessError(.remoteError, "\(Task.taskName) threw in child \(pid): \(failure.type): \(failure.message)", remote: failure.remote)
         }
     }
 

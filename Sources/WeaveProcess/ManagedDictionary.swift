@@ -14,8 +14,10 @@ import WeaveCore
 /// Each call is one round trip to the owning process (none in the owner itself), atomic
 /// on its own; combine several under a ``ProcessLock``. There is no subscript setter:
 /// a remote write can fail, and Swift setters cannot throw. A handle travels to a child
-/// inside a ``ChildProcess`` task, from the owning process only.
-public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Codable, @unchecked Sendable {
+/// inside a ``ChildProcess`` task, from the owning process only. It is not `Sendable`:
+/// once it serves a child (or, in a child, once used) it belongs to that hub, and a use
+/// from another thread traps.
+public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an empty dictionary, held by this process.

@@ -6,7 +6,9 @@ import WeaveCore
 /// Each call is one round trip to the owning process (none in the owner itself), atomic
 /// on its own: appends from several processes never interleave within an element. A
 /// handle travels to a child inside a ``ChildProcess`` task, from the owning process only.
-public final class ManagedList<Element: Codable & Sendable>: Codable, @unchecked Sendable {
+/// It is not `Sendable`: once it serves a child (or, in a child, once used) it belongs to
+/// that hub, and a use from another thread traps.
+public final class ManagedList<Element: Codable & Sendable>: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an empty list, held by this process.

@@ -13,6 +13,9 @@ final class ManagerEndpoint {
     var state: State
     let label: String
     let maximumFrameSize: Int
+    /// Set once the handle has a link on a hub (the owner's first child, a child's first
+    /// call): from then on every call must come from that hub's thread.
+    private var affinity = HubAffinity()
 
     init(host: ManagerHost) {
         state = .host(host)
@@ -43,11 +46,14 @@ final class ManagerEndpoint {
     func client() throws -> ManagerClient? {
         switch state {
         case .host:
+            affinity.check(label)
             return nil
         case .client(let client):
+            affinity.check(label)
             return client
         case .inherited(let fd):
             let client = try ManagerClient(fd: fd, label: label, maximumFrameSize: maximumFrameSize)
+            affinity.bind(label)
             state = .client(client)
             return client
         }
@@ -59,6 +65,7 @@ final class ManagerEndpoint {
             throw WeaveError(.invalidArgument, "\(label) can only be sent to a child by the process that created it")
         }
         let slot = try host.attach(try ChildHandoff.require(label))
+        affinity.bind(label)
         var container = encoder.singleValueContainer()
         try container.encode(slot)
     }

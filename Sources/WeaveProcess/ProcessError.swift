@@ -16,7 +16,7 @@ public struct ProcessError: Error, CustomStringConvertible, Sendable {
 
         /// A worker or child process exited or was killed while it held the task.
         public static let workerDied = Code(storage: .workerDied)
-        /// The task threw in the other process; ``ProcessError/remoteType`` names the error type.
+        /// The task threw in the other process; ``ProcessError/remote`` holds what it threw.
         public static let remoteError = Code(storage: .remoteError)
         /// The worker has no task type registered under the name (see `ProcessWorker.main(tasks:)`).
         public static let unregisteredTask = Code(storage: .unregisteredTask)
@@ -43,20 +43,35 @@ public struct ProcessError: Error, CustomStringConvertible, Sendable {
     public let code: Code
     /// The whole story, for logs.
     public let message: String
-    /// For ``Code/remoteError``: the error's type in the other process (`MyModule.MyError`).
-    public let remoteType: String?
+    /// For ``Code/remoteError``: what the task threw in the other process (its type name,
+    /// its description, and the error itself when its type is `Codable`).
+    public let remote: RemoteError?
     /// For ``Code/workerDied``: the exit status, when the process exited.
     public let exitStatus: Int32?
     /// For ``Code/workerDied``: the signal that killed the process, when one did.
     public let signal: Int32?
 
-    init(_ code: Code, _ message: String, remoteType: String? = nil, exitStatus: Int32? = nil, signal: Int32? = nil) {
+    init(_ code: Code, _ message: String, remote: RemoteError? = nil, exitStatus: Int32? = nil, signal: Int32? = nil) {
         self.code = code
         self.message = message
-        self.remoteType = remoteType
+        self.remote = remote
         self.exitStatus = exitStatus
         self.signal = signal
     }
 
     public var description: String { message }
+
+    /// Whether this is a ``Code/remoteError`` whose task threw an `E`; for a `catch` clause:
+    /// `catch let error as ProcessError where error.isRemote(QuotaExceeded.self)`.
+    public func isRemote<E: Error>(_ type: E.Type) -> Bool {
+        remote?.matches(type) ?? false
+    }
+
+    /// The task's own error, rebuilt, when this is a ``Code/remoteError`` whose task threw
+    /// an `E` that came back encoded; nil otherwise (another code, another type, or an error
+    /// that was not `Encodable`). ``RemoteError/decode(_:)`` says why one does not decode.
+    public func remoteError<E: Error & Decodable>(as type: E.Type) -> E? {
+        guard let remote, remote.matches(type) else { return nil }
+        return try? remote.decode(type)
+    }
 }

@@ -13,8 +13,10 @@ import WeaveCore
 /// ```
 ///
 /// State lives in the process that created the lock; a child's handle (sent inside a
-/// ``ChildProcess`` task) calls it over a link.
-public final class ProcessLock: Codable, @unchecked Sendable {
+/// ``ChildProcess`` task) calls it over a link. A handle is not `Sendable`: once it serves
+/// a child (or, in a child, once used) it belongs to that hub, and a use from another
+/// thread traps.
+public final class ProcessLock: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an unlocked lock, held by this process.

@@ -2,7 +2,18 @@ import WeaveCore
 
 /// The lazy results of ``ProcessPool/imap(_:chunkSize:timeout:maxInFlight:)`` and
 /// ``ProcessPool/imapUnordered(_:chunkSize:timeout:maxInFlight:)``: iterate it in the
-/// coroutine that made it. Each element is the task's output or its error.
+/// coroutine that made it, like every stream of results in Weave: ``next(timeout:)``
+/// returns the next output and throws a task's error, and a `for` loop gets each output or
+/// its error as a `Result`, so no error is ever lost:
+///
+/// ```swift
+/// for result in try pool.imap(tasks) {
+///     switch result {
+///     case .success(let output): use(output)
+///     case .failure(let error): log(error)
+///     }
+/// }
+/// ```
 ///
 /// `imap` yields strictly in input order: a failure is yielded at its own index, after
 /// the outputs of every earlier task (however late they finish), and the tasks after it
@@ -79,10 +90,30 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         }
     }
 
-    /// The next output (or its error), in input order for `imap`, completion order for
-    /// `imapUnordered`; nil when every task has been answered. Parks while none is ready.
-    /// A cancellation of the iterating coroutine ends the iteration with its error.
+    /// The next output, waiting for it; nil when every task has been answered.
+    ///
+    /// In input order for `imap`, completion order for `imapUnordered`. Parks while no
+    /// result is ready.
+    ///
+    /// - Throws: A task's error at its place (its index for `imap`); the iteration goes
+    ///   on, and the next call returns the task after it (`multiprocessing`'s `imap`).
+    ///   ``TimeoutError`` once `timeout` passes: nothing is abandoned, and a later call
+    ///   picks up where this one stopped. `CancellationError` if the caller is cancelled,
+    ///   or the ``TimeoutError`` of an enclosing `withTimeout` scope: what is still out is
+    ///   abandoned and the iteration ends.
+    public func next(timeout: Duration? = nil) throws -> Task.Output? {
+        try nextResult(deadline: timeout.map { ContinuousClock.now + $0 })?.get()
+    }
+
+    /// The next output or its error, for a `for` loop; nil when every task has been
+    /// answered. An interruption of the iterating coroutine (cancellation, an expired
+    /// timeout scope) is the last element, as a failure: the loop never loses an error.
     public func next() -> Result<Task.Output, any Error>? {
+        // Without a deadline, nextResult throws nothing.
+        do { return try nextResult(deadline: nil) } catch { return .failure(error) }
+    }
+
+    private func nextResult(deadline: ContinuousClock.Instant?) throws(TimeoutError) -> Result<Task.Output, any Error>? {
         while true {
             if bufferedHead < bufferedCount {
                 defer { bufferedHead += 1 }
@@ -92,8 +123,11 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
             refill()
             let chunk: PoolTask
             do {
-                guard let next = try nextFinishedChunk() else { return nil }
+                guard let next = try nextFinishedChunk(deadline: deadline) else { return nil }
                 chunk = next
+            } catch let error as TimeoutError where deadline != nil && error.scope == nil {
+                // The caller's own deadline: nothing is abandoned, a later call goes on.
+                throw error
             } catch {
                 // Cancelled (or a timeout scope expired) while waiting: that error, as is.
                 inputDone = true
@@ -122,7 +156,7 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         refill()
         let chunk: PoolTask
         do {
-            guard let next = try nextFinishedChunk() else { return false }
+            guard let next = try nextFinishedChunk(deadline: nil) else { return false }
             chunk = next
         } catch {
             inputDone = true
@@ -184,7 +218,7 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
     }
 
     /// The next chunk to yield, parking until it is finished; nil when none is left.
-    private func nextFinishedChunk() throws -> PoolTask? {
+    private func nextFinishedChunk(deadline: ContinuousClock.Instant?) throws -> PoolTask? {
         while true {
             if ordered {
                 guard outstandingHead < outstanding.count else { return nil }
@@ -208,9 +242,9 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
             waiting = true
             defer { waiting = false }
             if ordered {
-                try coroutine.park(.primitive(outstanding[outstandingHead], "imap result"))
+                try coroutine.park(.primitive(outstanding[outstandingHead], "imap result"), timeout: deadline.map { $0 - .now })
             } else {
-                try coroutine.park(.primitive(pool, "imapUnordered next"))
+                try coroutine.park(.primitive(pool, "imapUnordered next"), timeout: deadline.map { $0 - .now })
             }
         }
     }

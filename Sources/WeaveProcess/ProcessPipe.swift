@@ -23,10 +23,10 @@ import WeaveCore
 /// ``ProcessError/Code/malformedFrame`` (that message is consumed, the pipe stays usable).
 /// Messages that arrive are buffered until received, up to about 1 MiB (plus one
 /// message): past that, this end stops reading and the peer's `send` parks until the
-/// receiver catches up. An end belongs to the hub that first uses
-/// it (use it from that hub's thread only), and is closed when it is deinitialised or at
-/// that hub's shutdown.
-public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConvertible {
+/// receiver catches up. An end belongs to the hub that first uses it, and is closed when it
+/// is deinitialised or at that hub's shutdown. It is not `Sendable`: use it on that hub's
+/// thread only (a use from another thread, after a `sending` transfer, traps).
+public final class ProcessPipe: Codable, CustomStringConvertible {
     private enum State {
         /// Not yet opened on a hub: the raw descriptor, which may still be sent to a child.
         case unopened(Int32)
@@ -50,6 +50,8 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
     private var ended = false
     private var endError: (any Error)?
     private let arrived = Event(label: "ProcessPipe receive")
+    /// The hub the end was opened on: every later use must come from its thread.
+    private var affinity = HubAffinity()
 
     /// The default maximum message size: 16 MiB.
     public static let defaultMaximumFrameSize = 16 << 20
@@ -187,6 +189,7 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
     /// Closes this end: the peer's reads end with ``ProcessError/Code/endOfStream``; parked
     /// receivers here fail with ``ProcessError/Code/closed``.
     public func close() {
+        affinity.check(description)
         closeNow()
         arrived.set()
     }
@@ -203,9 +206,11 @@ public final class ProcessPipe: Codable, @unchecked Sendable, CustomStringConver
     private func openChannel(_ operation: String) throws -> FrameChannel {
         switch state {
         case .open(let channel):
+            affinity.check(description)
             return channel
         case .unopened(let fd):
             let hub = try AnyCoroutine.requireCurrent("ProcessPipe").hub
+            affinity.bind(description)
             let channel = try FrameChannel.open(fd: fd, hub: hub, maximumFrameSize: maximumFrameSize, label: "ProcessPipe")
             channel.onFrame = { [weak self, unowned channel] frame in
                 guard let self, !frame.isEmpty else { return }

@@ -34,6 +34,7 @@ extension ProcessPool {
         }
         try process.channel.startReading()
         workers.append(worker)
+        startedWorkerCount += 1
         if let initializer {
             worker.isInitializing = true
             try process.channel.appendFrame { frame in
@@ -256,19 +257,18 @@ extension ProcessPool {
         }
         let pid = worker.process.pid
         let failure = try ProcessPool.remoteFailure(&cursor, task: nil, pid: pid)
-        breakPool(ProcessError(.remoteError, "the pool's initializer failed in worker \(pid): \(failure.message)", remoteType: failure.remoteType))
+        breakPool(ProcessError(.remoteError, "the pool's initializer failed in worker \(pid): \(failure.message)", remote: failure.remote))
     }
 
     static func remoteFailure(_ cursor: inout WorkerProtocol.Cursor, task: PoolTask?, pid: Int32) throws -> ProcessError {
-        let code = try cursor.byte()
-        let type = try cursor.string()
-        let message = try cursor.string()
+        let failure = try WorkerProtocol.Failure.read(&cursor)
         let what = task.map { "task \($0.id) (\($0.name))" } ?? "initializer"
-        switch WorkerProtocol.Failure.Kind(rawValue: code) {
-        case .unregisteredTask: return ProcessError(.unregisteredTask, message)
-        case .malformedFrame: return ProcessError(.malformedFrame, "\(what) in worker \(pid): \(message)")
-        case .frameTooLarge: return ProcessError(.frameTooLarge, "\(what) in worker \(pid): \(message)")
-        default: return ProcessError(.remoteError, "\(what) threw in worker \(pid): \(type): \(message)", remoteType: type)
+        switch failure.kind {
+        case .unregisteredTask: return ProcessError(.unregisteredTask, failure.message)
+        case .malformedFrame: return ProcessError(.malformedFrame, "\(what) in worker \(pid): \(failure.message)")
+        case .frameTooLarge: return ProcessError(.frameTooLarge, "\(what) in worker \(pid): \(failure.message)")
+        case .thrown:
+            return ProcessError(.remoteError, "\(what) threw in worker \(pid): \(failure.type): \(failure.message)", remote: failure.remote)
         }
     }
 
@@ -315,7 +315,13 @@ extension ProcessPool {
             if let timer = task.timer { hub.removeTimer(timer); task.timer = nil }
             if task !== running && task.sink != nil && task.outcome == nil { requeued.append(task) }
         }
-        pending.prepend(contentsOf: requeued)
+        if let brokenError {
+            // No worker will ever take them (a broken pool starts none): they fail now,
+            // as every queued task did when the pool broke.
+            for task in requeued { finish(task, .failure(brokenError)) }
+        } else {
+            pending.prepend(contentsOf: requeued)
+        }
         if let running {
             let error: any Error
             if let reason = worker.killReason, reason.task === running {

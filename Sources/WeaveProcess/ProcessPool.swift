@@ -20,7 +20,8 @@ import WeaveCore
 /// - Cancelling a coroutine that waits for a running task kills that task's worker (there is
 ///   no other way to stop it) and replaces it.
 /// - An error thrown by a task comes back as ``ProcessError/Code/remoteError`` with the
-///   error's type name and description.
+///   error's type name and description, and the error itself when its type is `Codable`
+///   (``ProcessError/remoteError(as:)``, ``RemoteError``).
 ///
 /// A pool belongs to the hub that made it. ``close()`` stops new work, ``join()`` waits for
 /// the work in hand and the workers' exit, ``terminate()`` kills at once; the hub's shutdown
@@ -90,6 +91,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
     var brokenError: ProcessError?
     var consecutiveStartFailures = 0
+    /// Workers started since the pool began, replacements included (see ``statistics``).
+    var startedWorkerCount = 0
     /// Coroutines in ``join()``.
     var joiners = WaitQueue()
     /// Finished tasks of ``submit``, whose callbacks the notifier coroutine runs.
@@ -170,7 +173,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     ///
     /// - Parameter timeout: the longest the task may run on its worker (time queued does not
     ///   count); past it the worker is killed and replaced.
-    /// - Throws: ``ProcessError`` (``ProcessError/Code/remoteError`` when the task threw,
+    /// - Throws: ``ProcessError`` (``ProcessError/Code/remoteError`` when the task threw:
+    ///   ``ProcessError/remoteError(as:)`` rebuilds a `Codable` error;
     ///   ``ProcessError/Code/workerDied``, ``ProcessError/Code/closed``...), ``TimeoutError``,
     ///   `CancellationError` (a running task's worker is killed).
     public func apply<Task: ProcessTask>(_ task: Task, timeout: Duration? = nil) throws -> Task.Output {

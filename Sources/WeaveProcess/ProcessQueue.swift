@@ -19,7 +19,11 @@ import WeaveCore
 /// it died is lost; one whose `get` was cancelled after the parent had sent it is put back
 /// (at the end, even into a full queue). A child's `put` cancelled just as the parent let it
 /// in stays queued.
-public final class ProcessQueue<Element: Codable & Sendable>: Codable, @unchecked Sendable {
+///
+/// A handle is not `Sendable`: it travels to a child inside a task, as bytes, never to
+/// another thread. Once it serves a child (or, in a child, once used) it belongs to that
+/// hub, and a use from another thread traps.
+public final class ProcessQueue<Element: Codable & Sendable>: Codable {
     private let endpoint: ManagerEndpoint
 
     /// Creates an empty, unbounded queue, hosted by this process.

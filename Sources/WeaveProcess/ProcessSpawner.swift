@@ -1,4 +1,4 @@
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 import WeaveCore
 

@@ -30,8 +30,22 @@ import WeaveCore
 /// ``run()`` runs on the worker's hub, inside a coroutine: it may use Weave's blocking
 /// calls (sleep, sockets, subprocesses). An error it throws comes back to the caller as a
 /// ``ProcessError`` with ``ProcessError/Code/remoteError``, carrying the error's type name
-/// and description.
-public protocol ProcessTask: Codable, Sendable {
+/// and description, and the error itself when its type is `Codable` (see ``RemoteError``):
+///
+/// ```swift
+/// do {
+///     _ = try pool.apply(Upload(user: "ada"))
+/// } catch let error as ProcessError where error.isRemote(QuotaExceeded.self) {
+///     let quota = error.remoteError(as: QuotaExceeded.self)   // the worker's value, decoded
+/// }
+/// ```
+///
+/// A task is not `Sendable`: it is encoded on the caller's hub, in the call that submits it,
+/// and only its bytes travel, so it may hold handles that belong to that hub
+/// (``ProcessPipe``, ``ProcessQueue``...). Its *type* is `SendableMetatype`: the registry
+/// that maps names to task types is read from any worker's thread, so a conformance may not
+/// be isolated to an actor.
+public protocol ProcessTask: Codable, SendableMetatype {
     /// What ``run()`` returns, sent back to the caller.
     associatedtype Output: Codable & Sendable
 

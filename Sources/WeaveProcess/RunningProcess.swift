@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 import WeaveCore
 import WeaveIO

@@ -1,5 +1,5 @@
 import CLibUV
-import CWeaveContext
+import CWeaveProcess
 import Glibc
 import WeaveCore
 
@@ -224,7 +224,7 @@ final class WorkerServer {
         } catch let failure as WorkerProtocol.Failure {
             try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
         } catch {
-            let failure = WorkerProtocol.Failure(.thrown, type: String(reflecting: type(of: error)), message: String(describing: error))
+            let failure = WorkerProtocol.Failure(thrown: error, maximumFrameSize: channel.maximumFrameSize)
             try channel.appendFrame { WorkerProtocol.appendFailure(taskID: taskID, failure, to: &$0) }
         }
     }

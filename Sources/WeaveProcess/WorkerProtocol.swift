@@ -10,7 +10,7 @@ import WeaveCore
 /// started     0x06  taskID:varint                             (worker → parent)
 /// succeeded   0x02  taskID:varint  output:value × count           (output:bytes × count
 ///                                                                  for runBitwise)
-/// failed      0x03  taskID:varint  code:u8  type:string  message:string
+/// failed      0x03  taskID:varint  code:u8  type:string  message:string  [error:value]
 /// ```
 /// Strings are a varint length and UTF-8; values are ``BinaryFormat``; bytes are a
 /// ``BitwiseProcessTask`` (or its output) as laid out in memory, `MemoryLayout.stride`
@@ -21,6 +21,10 @@ import WeaveCore
 /// frame for this one (one write). So when a worker dies, whatever it wrote is still in
 /// the parent's socket: the parent knows exactly which task was running (started, not
 /// answered), which finished, and which never started and can safely run elsewhere.
+///
+/// A `failed` frame of a thrown error ends with the error itself when its type is
+/// `Encodable` (``RemoteError``). The field is optional at the end of the frame, so a
+/// reader that does not know it ignores it and one that does finds none in an older frame.
 enum WorkerProtocol {
     static let run: UInt8 = 0x01
     static let succeeded: UInt8 = 0x02
@@ -36,11 +40,41 @@ enum WorkerProtocol {
         let kind: Kind
         let type: String
         let message: String
+        /// The thrown error in ``BinaryFormat``, when its type is `Encodable`.
+        let encoded: [UInt8]?
 
-        init(_ kind: Kind, type: String, message: String) {
+        init(_ kind: Kind, type: String, message: String, encoded: [UInt8]? = nil) {
             self.kind = kind
             self.type = type
             self.message = message
+            self.encoded = encoded
+        }
+
+        /// What a task threw, to send back: its type's name, its description and, when it
+        /// is `Encodable` and fits in `maximumFrameSize` with the rest, the error itself.
+        init(thrown error: any Error, maximumFrameSize: Int) {
+            let type = String(reflecting: Swift.type(of: error))
+            let message = String(describing: error)
+            var encoded: [UInt8]?
+            if let encodable = error as? any Encodable {
+                // An error that fails to encode still comes back by name and description.
+                encoded = try? BinaryEncoder().encode(encodable)
+                // 64 bytes: the frame's length, kind, task id, code and string lengths.
+                if let bytes = encoded, bytes.count + type.utf8.count + message.utf8.count + 64 > maximumFrameSize { encoded = nil }
+            }
+            self.init(.thrown, type: type, message: message, encoded: encoded)
+        }
+
+        /// The ``RemoteError`` a parent reports for a thrown error.
+        var remote: RemoteError { RemoteError(typeName: type, description: message, encoded: encoded) }
+
+        /// Reads the fields after a `failed` frame's task id.
+        static func read(_ cursor: inout Cursor) throws -> Failure {
+            let code = try cursor.byte()
+            let type = try cursor.string()
+            let message = try cursor.string()
+            let encoded = cursor.position < cursor.bytes.count ? [UInt8](cursor.rest) : nil
+            return Failure(Kind(rawValue: code) ?? .thrown, type: type, message: message, encoded: encoded)
         }
     }
 
@@ -67,6 +101,7 @@ enum WorkerProtocol {
         bytes.append(failure.kind.rawValue)
         appendString(failure.type, to: &bytes)
         appendString(failure.message, to: &bytes)
+        if let encoded = failure.encoded { bytes.append(contentsOf: encoded) }
     }
 
     /// Reads a frame's fields in order; every read is bounds-checked.

@@ -10,7 +10,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     SlowWorkerPID.self, Poison.self, ShutdownChannelThenAbort.self, WritePartialFrame.self, NapThenMaybeFail.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
     LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
-] + spawnTestTasks + bitwiseTestTasks
+] + spawnTestTasks + bitwiseTestTasks + remoteErrorTestTasks
 
 public struct Square: ProcessTask {
     public let value: Int
@@ -124,10 +124,35 @@ public struct NapThenSquare: ProcessTask {
 
 /// Blocks its worker for a while, then says which worker it was.
 public struct SlowWorkerPID: ProcessTask {
-    public init() {}
+    /// A file each task appends its worker's pid to; a task then waits (up to 10 s) until
+    /// `workers` distinct pids are in it. So a batch finishes quickly only if the pool
+    /// shared it among all its workers, however slowly they started.
+    public let rendezvous: String
+    public let workers: Int
+    public init(rendezvous: String, workers: Int) {
+        self.rendezvous = rendezvous
+        self.workers = workers
+    }
     public func run() throws -> Int32 {
-        usleep(30_000)
+        let line = "\(getpid())\n"
+        let fd = open(rendezvous, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        for _ in 0..<1000 {
+            if distinctLines(of: rendezvous) >= workers { break }
+            usleep(10_000)
+        }
         return getpid()
+    }
+
+    private func distinctLines(of path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = read(fd, &bytes, bytes.count)
+        guard count > 0 else { return 0 }
+        return Set(bytes[..<count].split(separator: UInt8(ascii: "\n")).map { Array($0) }).count
     }
 }
 

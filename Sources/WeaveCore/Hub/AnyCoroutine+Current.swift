@@ -65,7 +65,7 @@ extension AnyCoroutine {
     ///
     /// The coroutine goes to the back of the run queue; control passes straight to the
     /// next ready coroutine. Throws `CancellationError` if cancelled.
-    @inlinable @usableFromInline
+    @inlinable
     static func yield() throws {
         // Inlinable, so that the caller calls the C yield directly: after the switch back,
         // every frame between the caller and the switch is a mispredicted return.

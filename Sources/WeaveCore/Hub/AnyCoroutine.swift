@@ -298,7 +298,9 @@ public class AnyCoroutine: CustomStringConvertible {
     @inline(never)
     private func logUnhandledFailure() {
         guard let failure, !(failure is CancellationError) else { return }
-        hub.logger.debug("coroutine \(displayName) spawned at \(spawnSite) failed: \(failure)")
+        hub.logger.debug("coroutine failed", metadata: [
+            "coroutine": "\(displayName)", "spawnSite": "\(spawnSite)", "error": "\(failure)",
+        ])
     }
 
     /// Calls `handler` once this coroutine finishes (at once if it has). Handlers run on

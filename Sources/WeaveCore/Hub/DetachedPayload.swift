@@ -1,4 +1,5 @@
 import CWeaveContext
+import Logging
 
 // A detached coroutine keeps its body at the top of its own stack, just below its fiber:
 //
@@ -207,6 +208,14 @@ private func logDetachedFailure(_ fiber: UnsafeMutablePointer<weave_fiber>, _ fa
     let site = SourceLocation(fileID: file, line: Int(fiber.pointee.spawn_line))
     let name = fiber.pointee.owner.map { Unmanaged<AnyCoroutine>.fromOpaque($0).takeUnretainedValue().displayName }
         ?? "#\(fiber.pointee.id)"
-    Hub.of(weave_sched_current().unsafelyUnwrapped).logger.error(
-        "detached coroutine \(name) spawned at \(site) failed: \(failure)")
+    let hub = Hub.of(weave_sched_current().unsafelyUnwrapped)
+    let metadata: Logger.Metadata = ["coroutine": "\(name)", "spawnSite": "\(site)", "error": "\(failure)"]
+    // Nobody holds a handle to see this error, so the first one a hub sees is a warning;
+    // the rest go to debug, so a failing loop of spawns cannot flood the log.
+    if hub.warnedDetachedFailure {
+        hub.logger.debug("detached coroutine failed", metadata: metadata)
+    } else {
+        hub.warnedDetachedFailure = true
+        hub.logger.warning("detached coroutine failed (further failures on this hub are logged at debug level)", metadata: metadata)
+    }
 }

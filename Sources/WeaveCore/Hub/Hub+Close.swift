@@ -23,7 +23,7 @@ extension Hub {
         }, nil)
         uv_run(loop, UV_RUN_DEFAULT)
         let status = uv_loop_close(loop)
-        if status != 0 { logger.error("uv_loop_close: \(UVError(status, operation: "uv_loop_close"))") }
+        if status != 0 { logger.warning("libuv loop did not close", metadata: ["error": "\(UVError(status, operation: "uv_loop_close"))"]) }
         else { loop.deallocate() }
         if !leakedCoroutines {
             _ = weave_sched_take_stack_cache(sched)  // in the slabs that destroy() unmaps

@@ -98,12 +98,15 @@ extension Hub {
             let live = self.liveCoroutines()
             // Name a few; a million stuck coroutines must not become a 30 MB log line.
             let names = live.prefix(10).map { "\($0.displayName) (spawned at \($0.spawnSite))" }
-            let more = live.count > names.count ? " and \(live.count - names.count) more" : ""
-            self.logger.warning("shutdown: \(live.count) coroutine(s) still running after the grace period: \(names.joined(separator: ", "))\(more)")
+            // Once a hub: the operator must know why shutdown is slow.
+            self.logger.warning("coroutines still running after the shutdown grace period", metadata: [
+                "alive": "\(live.count)", "coroutines": .array(names.map { .string($0) }),
+                "gracePeriod": "\(self.configuration.shutdownGracePeriod)",
+            ])
         })
         if let stuck = drive(until: { aliveCount == 0 }) {
             // Only a coroutine that ignores cancellation and parks uninterruptibly gets here.
-            logger.error("shutdown: abandoning coroutines that can never finish: \(stuck)")
+            logger.warning("shutdown abandons coroutines that can never finish", metadata: ["deadlock": "\(stuck)"])
             leakedCoroutines = true
         }
         removeTimer(grace)

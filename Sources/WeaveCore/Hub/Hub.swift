@@ -52,6 +52,8 @@ public final class Hub {
     package var layerState: [ObjectIdentifier: AnyObject] = [:]
     /// Set when shutdown had to abandon coroutines: their stacks are then never freed.
     var leakedCoroutines = false
+    /// Whether a detached coroutine's failure was logged at warning level once already.
+    var warnedDetachedFailure = false
     /// The thread's alternate signal stack while the hub runs (a stable address for C).
     let altstackStorage: UnsafeMutablePointer<weave_altstack>
     /// What higher layers run beside this hub (see ``HubHooks``), oldest first.

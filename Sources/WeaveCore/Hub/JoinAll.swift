@@ -24,7 +24,13 @@ public func completed(_ coroutines: [AnyCoroutine]) -> Completions {
 }
 
 /// Finished coroutines in the order they finish; see ``completed(_:)``.
-public final class Completions {
+///
+/// Read it with ``next(timeout:)``, which throws when the wait is interrupted, or with a
+/// `for` loop. The elements cannot fail (each coroutine holds its own outcome: `join()` it),
+/// so the loop gets them plainly; if the waiting coroutine is cancelled or an enclosing
+/// `withTimeout` scope expires, the loop ends and the interruption is kept, as a `for`
+/// loop over a ``Channel`` does: the coroutine's next blocking call and the scope throw it.
+public final class Completions: Sequence {
     private var finished: [AnyCoroutine] = []
     private var delivered = 0
     private let total: Int
@@ -61,5 +67,23 @@ public final class Completions {
         }
         delivered += 1
         return finished[delivered - 1]
+    }
+
+    /// See ``Completions``: iteration ends at the last coroutine, or early, keeping the
+    /// interruption, when the waiting coroutine is interrupted.
+    public func makeIterator() -> Iterator { Iterator(completions: self) }
+
+    /// See ``Completions/makeIterator()``.
+    public struct Iterator: IteratorProtocol {
+        let completions: Completions
+
+        public mutating func next() -> AnyCoroutine? {
+            do {
+                return try completions.next()
+            } catch {
+                AnyCoroutine.deferInterruption(error)
+                return nil
+            }
+        }
     }
 }

@@ -1,9 +1,17 @@
 /// The results of a lazy map over a ``Pool`` or a ``Group`` (gevent's `imap` and
-/// `imap_unordered`), read one at a time with ``next(timeout:)``.
+/// `imap_unordered`), read one at a time with ``next(timeout:)``, or with a `for` loop.
+///
+/// Like every stream of results in Weave, ``next(timeout:)`` returns the next value and
+/// throws an item's error, while a `for` loop gets each value or the error as a `Result`,
+/// so no error is ever lost:
 ///
 /// ```swift
 /// let pages = pool.imap(urls) { url in try fetch(url) }
 /// while let page = try pages.next() { index(page) }
+/// // or
+/// for page in pool.imap(urls, fetch) {
+///     do { index(try page.get()) } catch { log(error) }  // a failure is the last element
+/// }
 /// ```
 ///
 /// Nothing runs until the first ``next(timeout:)``. From then on the input is consumed
@@ -99,6 +107,31 @@ public final class MapResults<Value>: CustomStringConvertible {
 
     /// Such as `imap over Pool 'crawl' (3 of 10 busy)`.
     public var description: String { "\(iteration.operation) over \(iteration.members.waitDescription)" }
+}
+
+extension MapResults: Sequence {
+    /// The results for a `for` loop: each value as `.success`, and the error that ends the
+    /// iteration (an item's failure, the caller's cancellation, an expired timeout scope)
+    /// as a last `.failure`.
+    public func makeIterator() -> Iterator { Iterator(results: self) }
+
+    /// See ``MapResults/makeIterator()``.
+    public struct Iterator: IteratorProtocol {
+        let results: MapResults
+        var ended = false
+
+        public mutating func next() -> Result<Value, any Error>? {
+            if ended { return nil }
+            do {
+                if let value = try results.next() { return .success(value) }
+                ended = true
+                return nil
+            } catch {
+                ended = true
+                return .failure(error)
+            }
+        }
+    }
 }
 
 extension MemberSet {

@@ -1,23 +1,24 @@
 import Glibc
+import InMemoryLogging
 import Testing
 import Weave
 
 @Suite("blocked-loop monitor")
 struct BlockedLoopMonitorTests {
-    private func monitored(_ capture: LogCapture) -> Hub.Configuration {
+    private func monitored(_ capture: MemoryLog) -> Hub.Configuration {
         var configuration = Hub.Configuration()
         configuration.monitorsBlockedLoop = true
         configuration.blockedLoopThreshold = .milliseconds(100)
-        configuration.logger = capture.logger()
+        configuration.logger = capture.logger
         return configuration
     }
 
-    private func stallReports(_ capture: LogCapture) -> [LogCapture.Record] {
-        capture.all.filter { $0.level == .warning && $0.message.hasPrefix("blocked loop") }
+    private func stallReports(_ capture: MemoryLog) -> [InMemoryLogHandler.Entry] {
+        capture.entries.filter { $0.level == .warning && "\($0.message)".hasPrefix("blocked loop") }
     }
 
     /// The watchdog logs from its own thread: give it a generous moment to catch up.
-    private func waitForReports(_ capture: LogCapture, atLeast count: Int) async throws {
+    private func waitForReports(_ capture: MemoryLog, atLeast count: Int) async throws {
         for _ in 0..<200 where stallReports(capture).count < count {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -25,7 +26,7 @@ struct BlockedLoopMonitorTests {
 
     @Test("a coroutine spinning for 300 ms is reported exactly once, by name, spawn site and time held")
     func spinIsReportedOnce() async throws {
-        let capture = LogCapture()
+        let capture = MemoryLog()
         try await onHub(configuration: monitored(capture)) { () throws -> Void in
             let spinner = try spawn(name: "spinner") {
                 // At least 300 ms; longer only if the watchdog thread is starved of CPU (a
@@ -33,7 +34,7 @@ struct BlockedLoopMonitorTests {
                 let clock = ContinuousClock()
                 let start = clock.now
                 while clock.now < start + .milliseconds(300)
-                    || (!stallReports(capture).contains { $0.message.contains("'spinner'") } && clock.now < start + .seconds(5)) {}
+                    || (!stallReports(capture).contains { ($0["coroutine"] ?? "").contains("'spinner'") } && clock.now < start + .seconds(5)) {}
             }
             try spinner.join()
             // Idle time afterwards (a sleep waits in libuv's poll) is not a stall.
@@ -43,21 +44,20 @@ struct BlockedLoopMonitorTests {
         try await Task.sleep(for: .milliseconds(100))
         // Only the spinner's stall counts: on a loaded machine the OS may also deschedule the
         // hub thread elsewhere for 100 ms, which the monitor rightly reports as well.
-        let reports = stallReports(capture).filter { $0.message.contains("'spinner'") }
+        let reports = stallReports(capture).filter { ($0["coroutine"] ?? "").contains("'spinner'") }
         #expect(reports.count == 1)
         let report = try #require(reports.first)
         if getenv("WEAVE_SHOW_REPORT") != nil { print(report.message, report.metadata) }
-        #expect(report.message.contains("coroutine 'spinner'"))
-        #expect(report.message.contains("spawned at WeaveTests/BlockedLoopMonitorTests.swift:"))
-        #expect(report.metadata["coroutine"]?.hasPrefix("'spinner'") == true)
-        let held = try #require(report.metadata["heldMs"].flatMap { Int($0) })
+        #expect(report["spawnSite"]?.hasPrefix("WeaveTests/BlockedLoopMonitorTests.swift:") == true)
+        #expect(report["coroutine"]?.hasPrefix("'spinner'") == true)
+        let held = try #require(report["heldMs"].flatMap { Int($0) })
         #expect(held >= 100 && held < 10_000)
-        #expect(report.metadata["cpuMs"].flatMap { Int($0) } != nil)
+        #expect(report["cpuMs"].flatMap { Int($0) } != nil)
     }
 
     @Test("a hub waiting in libuv's poll is idle, not stalled")
     func idleIsNotAStall() async throws {
-        let capture = LogCapture()
+        let capture = MemoryLog()
         try await onHub(configuration: monitored(capture)) { () throws -> Void in
             try Coroutine.sleep(for: .milliseconds(350))
             // Pending outside work and a wake from another thread: still idle.
@@ -70,12 +70,12 @@ struct BlockedLoopMonitorTests {
         try await Task.sleep(for: .milliseconds(150))
         // A report with (almost) no CPU behind it is the OS not running the hub thread on a
         // loaded machine, which the monitor reports too; only a stall that computed counts here.
-        #expect(stallReports(capture).filter { Int($0.metadata["cpuMs"] ?? "0") ?? 0 >= 50 }.isEmpty)
+        #expect(stallReports(capture).filter { Int($0["cpuMs"] ?? "0") ?? 0 >= 50 }.isEmpty)
     }
 
     @Test("two stalls by different coroutines are two reports")
     func separateStalls() async throws {
-        let capture = LogCapture()
+        let capture = MemoryLog()
         try await onHub(configuration: monitored(capture)) { () throws -> Void in
             for name in ["first", "second"] {
                 try spawn(name: name) {
@@ -83,16 +83,16 @@ struct BlockedLoopMonitorTests {
                     let clock = ContinuousClock()
                     let start = clock.now
                     while clock.now < start + .milliseconds(250)
-                        || (!stallReports(capture).contains { $0.message.contains("'\(name)'") } && clock.now < start + .seconds(5)) {}
+                        || (!stallReports(capture).contains { ($0["coroutine"] ?? "").contains("'\(name)'") } && clock.now < start + .seconds(5)) {}
                 }.join()
                 try Coroutine.sleep(for: .milliseconds(50))
             }
         }
         try await waitForReports(capture, atLeast: 2)
-        let reports = stallReports(capture).filter { $0.message.contains("'first'") || $0.message.contains("'second'") }
+        let reports = stallReports(capture).filter { ($0["coroutine"] ?? "").contains("'first'") || ($0["coroutine"] ?? "").contains("'second'") }
         #expect(reports.count == 2)
-        #expect(reports.contains { $0.message.contains("'first'") })
-        #expect(reports.contains { $0.message.contains("'second'") })
+        #expect(reports.contains { ($0["coroutine"] ?? "").contains("'first'") })
+        #expect(reports.contains { ($0["coroutine"] ?? "").contains("'second'") })
     }
 
     @Test("a threshold below 1 ms is a typed error")

@@ -92,23 +92,24 @@ struct HubDumpTests {
 struct DumpSignalTests {
     @Test("SIGUSR1 logs the dump at notice level when configured")
     func signalDump() async throws {
-        let capture = LogCapture()
+        let capture = MemoryLog()
         var configuration = Hub.Configuration()
         configuration.dumpsOnSIGUSR1 = true
-        configuration.logger = capture.logger()
+        configuration.logger = capture.logger
         try await onHub(configuration: configuration) { () throws -> Void in
             let event = Event(label: "never")
             let waiter = try spawn(name: "waiting") { try event.wait() }
             try Coroutine.yield()
             // The hub's watcher is active, so libuv's handler takes the signal (no default action).
             kill(getpid(), SIGUSR1)
-            for _ in 0..<100 where !capture.all.contains(where: { $0.level == .notice }) {
+            for _ in 0..<100 where !capture.entries.contains(where: { $0.level == .notice }) {
                 try Coroutine.sleep(for: .milliseconds(5))
             }
             waiter.cancel()
         }
-        let dump = try #require(capture.all.first { $0.level == .notice })
-        #expect(dump.message.hasPrefix("SIGUSR1: hub dump:"))
-        #expect(dump.message.contains("'waiting' parked on Event 'never' (clear) wait"))
+        let dump = try #require(capture.entries.first { $0.level == .notice })
+        #expect("\(dump.message)" == "hub dump (SIGUSR1)")
+        #expect(dump["dump"]?.hasPrefix("hub dump:") == true)
+        #expect(dump["dump"]?.contains("'waiting' parked on Event 'never' (clear) wait") == true)
     }
 }

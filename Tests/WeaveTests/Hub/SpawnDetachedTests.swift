@@ -88,24 +88,27 @@ struct SpawnDetachedTests {
         #expect(sum == 37)
     }
 
-    @Test("a body's error is logged at error level with the spawn site; cancellation is not")
+    @Test("a body's error is logged once at warning level with the spawn site, later ones at debug; cancellation is not")
     func errorsAreLogged() async throws {
-        let capture = LogCapture()
+        let capture = MemoryLog()
         var configuration = Hub.Configuration()
-        configuration.logger = capture.logger()
+        configuration.logger = capture.logger
         let line = try await onHub(configuration: configuration) { () throws -> Int in
             let line = #line + 1
             try spawnDetached { throw TestFailure(tag: "lost") }
             try spawnDetached { throw CancellationError() }
             try Coroutine.sleep(for: .milliseconds(5))
+            try spawnDetached { throw TestFailure(tag: "again") }
+            try Coroutine.sleep(for: .milliseconds(5))
             return line
         }
-        let errors = capture.all.filter { $0.level == .error }
-        #expect(errors.count == 1)
-        let message = try #require(errors.first?.message)
-        #expect(message.contains("detached coroutine"))
-        #expect(message.contains("SpawnDetachedTests.swift:\(line)"))
-        #expect(message.contains("lost"))
+        let failures = capture.entries.filter { "\($0.message)".hasPrefix("detached coroutine failed") }
+        #expect(failures.map(\.level) == [.warning, .debug])
+        let first = try #require(failures.first)
+        #expect(first["spawnSite"]?.hasSuffix("SpawnDetachedTests.swift:\(line)") == true)
+        #expect(first["error"]?.contains("lost") == true)
+        #expect(failures.last?["error"]?.contains("again") == true)
+        #expect(!capture.entries.contains { $0.level >= .error })
     }
 
     @Test("Coroutine.current inside a detached coroutine can be joined and cancelled")

@@ -32,7 +32,7 @@ struct ChildProcessTests {
                 Issue.record("expected an error")
             } catch let error as ProcessError {
                 #expect(error.code == .remoteError)
-                #expect(error.remoteType?.contains("TestFailure") == true)
+                #expect(error.remote?.typeName == "TestTasks.TestFailure")
                 #expect(error.message.contains("bad input 9"))
             }
         }

@@ -70,7 +70,7 @@ struct ProcessPoolTests {
                 Issue.record("expected an error")
             } catch let error as ProcessError {
                 #expect(error.code == .remoteError)
-                #expect(error.remoteType?.contains("TestFailure") == true)
+                #expect(error.remote?.typeName == "TestTasks.TestFailure")
                 #expect(error.message.contains("bad input 7"))
             }
             #expect(try pool.apply(Square(3)) == 9)  // the worker is still fine
@@ -132,7 +132,11 @@ struct ProcessPoolTests {
     func fairShareAtStart() async throws {
         try await onHub {
             let pool = try testPool()
-            let pids = try pool.map((0..<8).map { _ in SlowWorkerPID() })
+            let rendezvous = "/tmp/weave-fair-share-\(getpid())-\(UInt64.random(in: 0 ... .max))"
+            defer { unlink(rendezvous) }
+            // Each task waits until both workers have run one: a pool that gave the whole
+            // batch to the first worker ready would return one pid (after 10 s a task).
+            let pids = try pool.map((0..<8).map { _ in SlowWorkerPID(rendezvous: rendezvous, workers: 2) })
             #expect(Set(pids).count == 2)
         }
     }

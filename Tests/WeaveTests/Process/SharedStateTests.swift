@@ -174,7 +174,7 @@ struct SharedStateTests {
                 Issue.record("expected a timeout in the child")
             } catch let error as ProcessError {
                 #expect(error.code == .remoteError)
-                #expect(error.remoteType?.contains("TimeoutError") == true)
+                #expect(error.isRemote(TimeoutError.self))
             }
             let consumer = try testChild(QueueTake(queue: queue, count: 3, milliseconds: 30_000))
             try Coroutine.sleep(for: .milliseconds(50))  // let it park in get
