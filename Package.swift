@@ -4,7 +4,10 @@ import PackageDescription
 let package = Package(
     name: "Weave",
     products: [
+        // Everything: `import Weave` re-exports every layer.
         .library(name: "Weave", targets: ["Weave"]),
+        // Only the hub, stacks, sync primitives, queues and pools.
+        .library(name: "WeaveCore", targets: ["WeaveCore"]),
         .executable(name: "tour", targets: ["Tour"]),
         .executable(name: "producer-consumer", targets: ["ProducerConsumer"]),
         .executable(name: "traffic-light", targets: ["TrafficLight"]),
@@ -36,15 +39,40 @@ let package = Package(
         .target(name: "CWeaveContext"),
         // The process layer's C: fork-free child spawning and the prctl shim.
         .target(name: "CWeaveProcess"),
+        // The layers, each a module, so that a lower one cannot reach a higher one: what crosses
+        // them is `package`. Core: stacks, hub, sync primitives, queues, pools.
         .target(
-            name: "Weave",
+            name: "WeaveCore",
             dependencies: [
                 "CLibUV",
                 "CWeaveContext",
-                "CWeaveProcess",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceContextModule", package: "swift-service-context"),
             ]
+        ),
+        // Sockets, files, signals, the thread pool.
+        .target(name: "WeaveIO", dependencies: ["WeaveCore", "CLibUV", .product(name: "Logging", package: "swift-log")]),
+        // Child processes, process pools and the objects they share.
+        .target(name: "WeaveProcess", dependencies: ["WeaveCore", "WeaveIO", "CLibUV", "CWeaveContext", "CWeaveProcess"]),
+        // Dumps, the blocked-loop watchdog and the SIGUSR1 dump; installs itself into every hub
+        // (see CWeaveDiagnosticsInstall).
+        .target(
+            name: "WeaveDiagnostics",
+            dependencies: ["WeaveCore", "CWeaveDiagnosticsInstall", "CLibUV", "CWeaveContext",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // Runs WeaveDiagnostics' installer when the image that links it loads, before main.
+        .target(name: "CWeaveDiagnosticsInstall"),
+        // Hubs on their own threads, and the ways between coroutines and Swift concurrency.
+        .target(
+            name: "WeaveBridges",
+            dependencies: ["WeaveCore", "WeaveDiagnostics", "CWeaveContext", "CLibUV",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceContextModule", package: "swift-service-context")]
+        ),
+        // The umbrella: `import Weave` gives every layer.
+        .target(
+            name: "Weave",
+            dependencies: ["WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges"]
         ),
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
         .executableTarget(name: "ProducerConsumer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ProducerConsumer"),
@@ -64,11 +92,13 @@ let package = Package(
         // Task types shared by the tests and the worker program their process pools run.
         .target(name: "TestTasks", dependencies: ["Weave"], path: "Tests/TestTasks"),
         .executableTarget(name: "WeaveTestWorker", dependencies: ["Weave", "TestTasks"], path: "Tests/WeaveTestWorker"),
-        // The sample executables SampleArgumentTests runs are built with the tests.
+        // `@testable import`s the layer it tests (WeaveCore, WeaveIO, ...) beside `import Weave`;
+        // the sample executables SampleArgumentTests runs are built with the tests.
         .testTarget(
             name: "WeaveTests",
             dependencies: [
-                "Weave", "TestTasks", "WeaveTestWorker", "EchoServer", "PrimePool", "Crawler",
+                "Weave", "WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges",
+                "TestTasks", "WeaveTestWorker", "EchoServer", "PrimePool", "Crawler",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),

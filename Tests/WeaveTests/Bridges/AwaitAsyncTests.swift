@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("awaitAsync: Swift tasks from coroutines")
 struct AwaitAsyncTests {

@@ -1,6 +1,8 @@
 import Synchronization
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveBridges
+@testable import WeaveCore
 
 @Suite("BlockingAsyncIterator: coroutines reading AsyncSequences")
 struct BlockingAsyncIteratorTests {

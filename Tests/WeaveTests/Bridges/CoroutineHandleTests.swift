@@ -1,6 +1,8 @@
 import CWeaveContext
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveBridges
+@testable import WeaveCore
 
 /// Detached coroutines of the current hub that have been given a Swift object.
 private func detachedWithObjects() -> Int {

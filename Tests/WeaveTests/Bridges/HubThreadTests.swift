@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveBridges
 
 @Suite("HubThread and CoroutineHandle: coroutines from Swift concurrency")
 struct HubThreadTests {

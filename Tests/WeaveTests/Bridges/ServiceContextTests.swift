@@ -1,7 +1,9 @@
 import Logging
 import ServiceContextModule
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveBridges
+@testable import WeaveCore
 
 private enum RequestID: ServiceContextKey {
     typealias Value = String

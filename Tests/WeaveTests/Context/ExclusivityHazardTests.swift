@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// The exclusivity hazards of stackful coroutines in Swift (an exclusive access held across
 /// a suspension; see the Weave.docc "Hubs and threads" article), each in a

@@ -1,7 +1,7 @@
 import Glibc
 import InMemoryLogging
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("blocked-loop monitor")
 struct BlockedLoopMonitorTests {

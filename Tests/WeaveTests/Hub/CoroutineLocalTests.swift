@@ -1,5 +1,5 @@
 import Testing
-@testable import Weave
+import Weave
 
 private let requestID = CoroutineLocal<String>(default: "none")
 

@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("deadlock detection")
 struct DeadlockTests {

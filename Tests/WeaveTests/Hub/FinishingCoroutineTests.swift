@@ -1,6 +1,7 @@
 import Logging
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// What a log handler does while a coroutine's failure is logged, shared with the test
 /// (each test's hub runs on one thread).

@@ -1,6 +1,7 @@
 import Logging
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 @Suite("spawnDetached")
 struct SpawnDetachedTests {

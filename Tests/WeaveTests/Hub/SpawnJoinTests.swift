@@ -1,6 +1,6 @@
 import Logging
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("spawn, join, yield")
 struct SpawnJoinTests {

@@ -1,5 +1,6 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 @Suite("withTimeout")
 struct TimeoutTests {

@@ -1,6 +1,7 @@
 import CLibUV
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// Burns CPU without blocking, so the hub's loop cannot run (timers fall due meanwhile).
 private func spin(for duration: Duration) {

@@ -1,7 +1,8 @@
 import CLibUV
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveIO
 
 /// How many SYN (or other) segments the kernel retransmitted on `fd`: a SYN dropped
 /// because the listener's accept queue was full is retried after a second.

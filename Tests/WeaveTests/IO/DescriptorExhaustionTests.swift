@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
 
 /// The highest open descriptor number of this process.
 private func highestOpenDescriptor() -> Int32 {

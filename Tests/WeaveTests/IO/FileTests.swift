@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// A path unique to this process and call.
 func temporaryFilePath(_ tag: String) -> String {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveIO
 
 /// A connected pair of Unix stream sockets, closed by the caller.
 private func socketPair() -> (Int32, Int32) {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveIO
 
 /// Writes to stderr without Foundation.
 enum FileHandleStandardError {

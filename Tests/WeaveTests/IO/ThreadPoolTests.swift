@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("blocking and ThreadPool")
 struct ThreadPoolTests {

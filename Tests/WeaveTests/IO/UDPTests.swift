@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 @Suite("UDP sockets and DatagramServer")
 struct UDPTests {

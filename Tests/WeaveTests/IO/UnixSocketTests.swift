@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
 
 /// A socket path unique to this process and call, short enough for `sun_path`.
 func temporarySocketPath(_ tag: String) -> String {

@@ -1,5 +1,6 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// The natural numbers, forever, counting how often the iterator was advanced.
 struct CountingNaturals: Sequence, IteratorProtocol {

@@ -1,6 +1,6 @@
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 /// The one shape of results that arrive over time (`MapResults`, `ProcessMapResults`,
 /// `Completions`, `Channel`): `next(timeout:)` throws, and a `for` loop never loses an error.

@@ -1,5 +1,6 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 @Suite("BinaryEncoder and BinaryDecoder")
 struct BinaryCoderTests {

@@ -1,7 +1,7 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 /// A BitwiseProcessTask chunk travels as its bytes, both ways: the same outputs, failures
 /// and blame as the Codable path.

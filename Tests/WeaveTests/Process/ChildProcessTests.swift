@@ -1,7 +1,7 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 /// A child running `task` in the test worker program.
 func testChild<Task: ProcessTask>(_ task: Task) throws -> ChildProcess<Task> {

@@ -1,5 +1,6 @@
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 /// A pool's chunk is encoded in one pass with one writer (its top-level encoder reused from
 /// value to value): the bytes must be exactly those of the values encoded one by one.

@@ -1,7 +1,7 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 /// Process handles are not `Sendable`; one already in use that a `sending` transfer (or
 /// unsafe code) moves to another thread traps there, naming itself and its hub. Each case

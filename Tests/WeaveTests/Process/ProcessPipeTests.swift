@@ -1,7 +1,7 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("ProcessPipe", .timeLimit(.minutes(3)))
 struct ProcessPipeTests {

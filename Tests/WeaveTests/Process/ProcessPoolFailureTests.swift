@@ -1,7 +1,7 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
 
 /// Which task a worker's death is charged to, what the caller sees, and in what order.
 @Suite("ProcessPool failures", .timeLimit(.minutes(3)))

@@ -1,6 +1,6 @@
 import Testing
 import TestTasks
-@testable import Weave
+import Weave
 
 @Suite("ProcessPool.statistics")
 struct ProcessPoolStatisticsTests {

@@ -1,7 +1,8 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 /// A task no worker registers.
 struct NotRegistered: ProcessTask {

@@ -1,7 +1,8 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 /// A task's thrown error as the parent gets it: its own `Codable` type rebuilt with every
 /// field, or the type's name and description, through every way a task can run.

@@ -1,7 +1,8 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 @Suite("ProcessQueue, ManagedDictionary, ManagedList, ProcessLock", .timeLimit(.minutes(3)))
 struct SharedStateTests {

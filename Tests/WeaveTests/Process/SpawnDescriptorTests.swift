@@ -1,7 +1,8 @@
 import Glibc
 import TestTasks
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 /// What the readlink of descriptor `fd` of this process says (`pipe:[1234]`).
 private func descriptorTarget(_ fd: Int32) -> String {

@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
 
 /// Whether `pid` names a process that has not been reaped (running, sleeping or a zombie).
 private func processExists(_ pid: Int32) -> Bool {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Weave
+import Weave
 
 /// A sample program built next to the test bundle (the test target depends on its target).
 private func samplePath(_ name: String) -> String {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import Weave
+import Weave
+@testable import WeaveCore
 
 /// The per-hub cache of finished coroutines' stacks (reused by the next spawn) must not hold
 /// memory or mappings beyond the pool's cap once the hub is idle.

@@ -1,5 +1,5 @@
 import Glibc
-@testable import Weave
+import Weave
 
 /// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result. Swift
 /// Testing runs tests concurrently on the cooperative pool, which must never be blocked

@@ -1,5 +1,6 @@
 import Glibc
-@testable import Weave
+import Weave
+@testable import WeaveProcess
 
 /// The test suite's worker program (target `WeaveTestWorker`), built next to the test
 /// bundle: under `swift test`, `/proc/self/exe` is the bundle, which is no worker.

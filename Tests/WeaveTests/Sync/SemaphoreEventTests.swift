@@ -1,5 +1,5 @@
 import Testing
-@testable import Weave
+import Weave
 
 @Suite("Semaphore, Event, Future, Condition, Barrier, WaitGroup")
 struct SemaphoreEventTests {
