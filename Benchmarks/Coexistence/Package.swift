@@ -2,8 +2,6 @@
 // Compile-only check: Weave imported beside SwiftNIO's NIOCore and swift-subprocess, whose
 // modules export names Weave also uses (Channel, IOError, SocketAddress, TerminationStatus, and
 // the module name Subprocess). `bash Benchmarks/check-coexistence.sh` builds it; CI does not.
-// Build the targets one by one (the script does): DottedSubprocess is a probe that does not
-// compile while Weave has a type named Subprocess.
 import PackageDescription
 
 let package = Package(
@@ -22,14 +20,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Weave", package: "Weave"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
-        ),
-        // swift-subprocess's names qualified with a dot (`Subprocess.run`): a probe.
-        .executableTarget(
-            name: "DottedSubprocess",
-            dependencies: [
-                .product(name: "Weave", package: "Weave"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),

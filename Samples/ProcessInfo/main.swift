@@ -1,5 +1,5 @@
 // process-info: the seed course's info() example. Prints the module, parent pid and pid of
-// this program, then runs itself again as a child through Subprocess and shows the child's
+// this program, then runs itself again as a child through Command and shows the child's
 // pid and parent pid, checking that the child's parent is this process.
 // Run: swift run -c release process-info
 import Glibc
@@ -31,7 +31,7 @@ if arguments.first == "--child" {
         try Hub.run {
             info("main line")
             print()
-            let child = try Subprocess.run(ownExecutable(), arguments: ["--child", "bob"], timeout: .seconds(30))
+            let child = try Command.run(ownExecutable(), arguments: ["--child", "bob"], timeout: .seconds(30))
             print(child.outputString, terminator: "")
             guard child.isSuccess else {
                 throw SampleFailure("the child \(child.status): \(child.errorString)")

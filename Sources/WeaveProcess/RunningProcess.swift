@@ -4,11 +4,11 @@ import Glibc
 import WeaveCore
 import WeaveIO
 
-/// A running child process started by ``Subprocess/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``,
+/// A running child process started by ``Command/spawn(_:arguments:environment:workingDirectory:standardInput:standardOutput:standardError:killGracePeriod:parentDeathSignal:)``,
 /// with streams to its standard input, output and error while it runs.
 ///
 /// ```swift
-/// let cat = try Subprocess.spawn("cat")
+/// let cat = try Command.spawn("cat")
 /// try cat.standardInput!.write("hello\n")
 /// let echoed = try cat.standardOutput!.readLine()      // "hello"
 /// cat.standardInput!.close()                          // cat reads end of file and exits
@@ -50,8 +50,8 @@ public final class RunningProcess: HubResource, WaitTarget, CustomStringConverti
     /// Spawns `executable` (already resolved) on `hub`. `environment` nil inherits this
     /// process's. Throws ``ProcessError/Code/spawnFailed`` with the reason.
     init(hub: Hub, executable: String, arguments: [String], environment: [String]?, workingDirectory: String?,
-         standardInput: Subprocess.Redirection, standardOutput: Subprocess.Redirection,
-         standardError: Subprocess.Redirection, killGracePeriod: Duration, parentDeathSignal: Int32?) throws {
+         standardInput: Command.Redirection, standardOutput: Command.Redirection,
+         standardError: Command.Redirection, killGracePeriod: Duration, parentDeathSignal: Int32?) throws {
         self.hub = hub
         self.executable = executable
         self.killGracePeriod = killGracePeriod

@@ -8,7 +8,7 @@ let spawnTestTasks: [any ProcessTask.Type] = [
     ListDescriptors.self, ExecListDescriptors.self, LockSpawnHelperThenDie.self, QueueGetWithHelper.self,
 ]
 
-/// How a task starts another program: `Subprocess`, or a bare `posix_spawn` that inherits
+/// How a task starts another program: `Command`, or a bare `posix_spawn` that inherits
 /// every descriptor not marked close-on-exec (what any library or `system()` would do).
 public enum HelperLauncher: String, Codable, Sendable, CaseIterable {
     case subprocess
@@ -20,7 +20,7 @@ public enum HelperLauncher: String, Codable, Sendable, CaseIterable {
 func launch(_ arguments: [String], with launcher: HelperLauncher, outputPath: String? = nil) throws -> Int32 {
     switch launcher {
     case .subprocess:
-        let process = try Subprocess.spawn(
+        let process = try Command.spawn(
             arguments[0], arguments: Array(arguments.dropFirst()), standardInput: .discard,
             standardOutput: outputPath == nil ? .discard : .pipe, standardError: .discard)
         return process.pid
@@ -81,7 +81,7 @@ public struct ExecListDescriptors: ProcessTask {
         let output: String
         switch launcher {
         case .subprocess:
-            output = try Subprocess.run("/bin/ls", arguments: ["/proc/self/fd"], timeout: .seconds(30)).outputString
+            output = try Command.run("/bin/ls", arguments: ["/proc/self/fd"], timeout: .seconds(30)).outputString
         case .posixSpawn:
             let path = "/tmp/weave-exec-fds-\(getpid())"
             defer { unlink(path) }

@@ -1,5 +1,5 @@
 // weave-spawn-burst: how long starting processes holds the hub. A coroutine ticks every
-// 10 ms while N coroutines each run `Subprocess.run("true")` at once; prints the ticker's
+// 10 ms while N coroutines each run `Command.run("true")` at once; prints the ticker's
 // worst gap (time between two consecutive ticks; 10 ms when nothing blocks the hub) and the
 // burst's wall time, one JSON line per round, with the hub thread's CPU time and context
 // switches during the worst gap (little CPU and many preemptions: the hub was runnable but
@@ -126,7 +126,7 @@ try Hub.run {
                     try reader.join()
                     return true
                 }
-                return try Subprocess.run("true", timeout: .seconds(60)).isSuccess
+                return try Command.run("true", timeout: .seconds(60)).isSuccess
             }
         }
         for run in runs where !(try run.join()) { failures += 1 }

@@ -36,7 +36,7 @@ struct SpawnDescriptorTests {
             do {
                 try Hub.run {
                     // A program: its stdin, stdout, stderr and its own listing handle.
-                    let listing = try Subprocess.run("/bin/ls", arguments: ["/proc/self/fd"], timeout: .seconds(30))
+                    let listing = try Command.run("/bin/ls", arguments: ["/proc/self/fd"], timeout: .seconds(30))
                     guard numbers(listing.outputString.split(separator: "\n").map(String.init)) == [0, 1, 2, 3] else { exit(2) }
                     // A ChildProcess and a pool worker: not the parent's pipe.
                     let child = try testChild(ListDescriptors()).join(timeout: .seconds(30))

@@ -11,7 +11,7 @@ struct SpawnTests {
         try await onHub {
             for (path, code) in [("/no/such/dir/program", "ENOENT"), ("/etc/passwd", "EACCES"), ("/tmp", "EACCES")] {
                 do {
-                    _ = try Subprocess.run(path, timeout: .seconds(30))
+                    _ = try Command.run(path, timeout: .seconds(30))
                     Issue.record("expected spawnFailed for \(path)")
                 } catch let error as ProcessError {
                     #expect(error.code == .spawnFailed)
@@ -24,7 +24,7 @@ struct SpawnTests {
     @Test("a child starts with default signal dispositions and nothing blocked, though the hub ignores SIGPIPE")
     func cleanSignalState() async throws {
         try await onHub {
-            let status = try Subprocess.run("/bin/cat", arguments: ["/proc/self/status"], timeout: .seconds(30))
+            let status = try Command.run("/bin/cat", arguments: ["/proc/self/status"], timeout: .seconds(30))
             let lines = status.outputString.split(separator: "\n")
             #expect(lines.first { $0.hasPrefix("SigIgn:") }?.hasSuffix("0000000000000000") == true)
             #expect(lines.first { $0.hasPrefix("SigBlk:") }?.hasSuffix("0000000000000000") == true)
@@ -35,7 +35,7 @@ struct SpawnTests {
     func concurrentRuns() async throws {
         try await onHub {
             let runs = try (0..<50).map { index in
-                try spawn { try Subprocess.run("/bin/echo", arguments: ["\(index)"], timeout: .seconds(60)).outputString }
+                try spawn { try Command.run("/bin/echo", arguments: ["\(index)"], timeout: .seconds(60)).outputString }
             }
             for (index, run) in runs.enumerated() { #expect(try run.join() == "\(index)\n") }
         }
@@ -46,7 +46,7 @@ struct SpawnTests {
         try await onHub {
             let started = Box<Int32>(0)
             let runner = try spawn {
-                let child = try Subprocess.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard, standardError: .discard)
+                let child = try Command.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard, standardError: .discard)
                 started.value = child.pid
                 do {
                     _ = try child.wait()
@@ -72,9 +72,9 @@ struct SpawnTests {
             // The exit test's process is a child of the test process: its pid names the file.
             let path = "/tmp/weave-death-signal-\(getppid())"
             try? Hub.run {
-                let guarded = try Subprocess.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,
+                let guarded = try Command.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,
                                                    standardError: .discard, parentDeathSignal: SIGKILL)
-                let free = try Subprocess.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,
+                let free = try Command.spawn("/bin/sleep", arguments: ["30"], standardInput: .discard, standardOutput: .discard,
                                                 standardError: .discard)
                 let file = fopen(path + ".tmp", "w")
                 fputs("\(guarded.pid) \(free.pid)\n", file)

@@ -8,11 +8,11 @@ private func samplePath(_ name: String) -> String {
 }
 
 /// Runs the sample `name` with `arguments` as a child process and returns what it printed.
-private func runSample(_ name: String, _ arguments: [String]) async throws -> Subprocess.Result {
+private func runSample(_ name: String, _ arguments: [String]) async throws -> Command.Result {
     try await onHub {
-        try Subprocess.run(
+        try Command.run(
             samplePath(name), arguments: arguments,
-            environment: Subprocess.inheritedEnvironment(adding: ["SWIFT_BACKTRACE": "enable=no"]),
+            environment: Command.inheritedEnvironment(adding: ["SWIFT_BACKTRACE": "enable=no"]),
             timeout: .seconds(60))
     }
 }

@@ -17,24 +17,23 @@ let nioError = NIOCore.IOError(errnoCode: ECONNRESET, reason: "read")
 let weaveAddress = try Weave.SocketAddress(ip: "127.0.0.1", port: 8080)
 let nioAddress = try NIOCore.SocketAddress(ipAddress: "127.0.0.1", port: 8080)
 
-// TerminationStatus and run: Weave has a type named Subprocess, and a type shadows a module of
-// the same name, so `Subprocess.TerminationStatus` and `Subprocess.run` would look inside
-// Weave's type (DottedSubprocess shows the error). Swift 6.3's module selector (SE-0491),
-// `Subprocess::`, names the module; Weave's type is `Weave.Subprocess`.
+// TerminationStatus and run: Weave's `Command.run` beside swift-subprocess's `Subprocess.run`.
+// (Weave's runner is not named `Subprocess`: a type of that name would shadow the module,
+// and `Subprocess.run` would then look inside Weave's type.)
 let weaveExpected: Weave.TerminationStatus = .exited(0)
-let subprocessExpected: Subprocess::TerminationStatus = .exited(0)
+let subprocessExpected: Subprocess.TerminationStatus = .exited(0)
 
 let (received, weaveStatus) = try Hub.run {
     let channel = makeWeaveChannel()
     try channel.send(1)
-    let result = try Weave.Subprocess.run("true")
+    let result = try Weave.Command.run("true")
     return (try channel.receive(), result.status)
 }
-let subprocessResult = try await Subprocess::run(.name("true"), output: .discarded)
+let subprocessResult = try await Subprocess.run(.name("true"), output: .discarded)
 
 print("Weave.Channel received \(received.map(String.init) ?? "nothing"); NIOCore.IOError: \(nioError)")
 print("Weave.SocketAddress \(weaveAddress); NIOCore.SocketAddress \(nioAddress)")
-print("Weave.Subprocess.run(\"true\"): \(weaveStatus); Subprocess::run(.name(\"true\")): \(subprocessResult.terminationStatus)")
+print("Weave.Command.run(\"true\"): \(weaveStatus); Subprocess.run(.name(\"true\")): \(subprocessResult.terminationStatus)")
 guard received == 1, weaveStatus == weaveExpected, subprocessResult.terminationStatus == subprocessExpected else {
     print("unexpected result")
     exit(1)

@@ -24,12 +24,12 @@ private func waitUntilGone(_ pid: Int32) throws -> Bool {
     return false
 }
 
-@Suite("Subprocess", .timeLimit(.minutes(2)))
+@Suite("Command", .timeLimit(.minutes(2)))
 struct SubprocessTests {
     @Test("run captures standard output and standard error separately")
     func capture() async throws {
         let result = try await onHub {
-            try Subprocess.run("/bin/sh", arguments: ["-c", "echo out; echo err >&2; echo more"])
+            try Command.run("/bin/sh", arguments: ["-c", "echo out; echo err >&2; echo more"])
         }
         #expect(result.outputString == "out\nmore\n")
         #expect(result.errorString == "err\n")
@@ -40,7 +40,7 @@ struct SubprocessTests {
     @Test("input bytes reach the child through cat, large enough to need both directions at once")
     func inputThroughCat() async throws {
         let input = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        let result = try await onHub { try Subprocess.run("cat", input: input) }
+        let result = try await onHub { try Command.run("cat", input: input) }
         #expect(result.standardOutput == input)
         #expect(result.isSuccess)
     }
@@ -48,7 +48,7 @@ struct SubprocessTests {
     @Test("a child that ignores its input is not an error")
     func unreadInput() async throws {
         let result = try await onHub {
-            try Subprocess.run("true", input: [UInt8](repeating: 65, count: 1 << 20))
+            try Command.run("true", input: [UInt8](repeating: 65, count: 1 << 20))
         }
         #expect(result.status == .exited(0))
     }
@@ -56,8 +56,8 @@ struct SubprocessTests {
     @Test("exit status and death by signal")
     func statuses() async throws {
         let (exited, signaled) = try await onHub {
-            (try Subprocess.run("/bin/sh", arguments: ["-c", "exit 3"]),
-             try Subprocess.run("/bin/sh", arguments: ["-c", "kill -TERM $$"]))
+            (try Command.run("/bin/sh", arguments: ["-c", "exit 3"]),
+             try Command.run("/bin/sh", arguments: ["-c", "kill -TERM $$"]))
         }
         #expect(exited.status == .exited(3))
         #expect(!exited.isSuccess)
@@ -69,10 +69,10 @@ struct SubprocessTests {
     @Test("environment: inherited with additions, or replaced; working directory")
     func environmentAndDirectory() async throws {
         let (added, replaced, directory) = try await onHub {
-            (try Subprocess.run("/bin/sh", arguments: ["-c", "echo $WEAVE_ADDED:${HOME:+home}"],
-                                environment: Subprocess.inheritedEnvironment(adding: ["WEAVE_ADDED": "yes"])),
-             try Subprocess.run("/usr/bin/env", environment: ["ONLY": "this"]),
-             try Subprocess.run("/bin/sh", arguments: ["-c", "pwd"], workingDirectory: "/tmp"))
+            (try Command.run("/bin/sh", arguments: ["-c", "echo $WEAVE_ADDED:${HOME:+home}"],
+                                environment: Command.inheritedEnvironment(adding: ["WEAVE_ADDED": "yes"])),
+             try Command.run("/usr/bin/env", environment: ["ONLY": "this"]),
+             try Command.run("/bin/sh", arguments: ["-c", "pwd"], workingDirectory: "/tmp"))
         }
         let home = getenv("HOME") != nil ? "home" : ""
         #expect(added.outputString == "yes:\(home)\n")
@@ -84,7 +84,7 @@ struct SubprocessTests {
     func missingExecutable() async throws {
         try await onHub {
             do {
-                _ = try Subprocess.run("weave-no-such-program-xyz")
+                _ = try Command.run("weave-no-such-program-xyz")
                 Issue.record("expected spawnFailed")
             } catch let error as ProcessError {
                 #expect(error.code == .spawnFailed)
@@ -92,15 +92,15 @@ struct SubprocessTests {
                 #expect(error.message.contains("ENOENT"))
             }
             do {
-                _ = try Subprocess.run("/no/such/dir/program")
+                _ = try Command.run("/no/such/dir/program")
                 Issue.record("expected spawnFailed")
             } catch let error as ProcessError {
                 #expect(error.code == .spawnFailed)
                 #expect(error.message.contains("/no/such/dir/program") && error.message.contains("ENOENT"))
             }
-            #expect(throws: ProcessError.self) { _ = try Subprocess.run("true", workingDirectory: "/no/such/dir") }
-            #expect(throws: ProcessError.self) { _ = try Subprocess.run("echo", arguments: ["a\0b"]) }
-            #expect(throws: ProcessError.self) { _ = try Subprocess.run("true", environment: ["A=B": "c"]) }
+            #expect(throws: ProcessError.self) { _ = try Command.run("true", workingDirectory: "/no/such/dir") }
+            #expect(throws: ProcessError.self) { _ = try Command.run("echo", arguments: ["a\0b"]) }
+            #expect(throws: ProcessError.self) { _ = try Command.run("true", environment: ["A=B": "c"]) }
         }
     }
 
@@ -108,20 +108,20 @@ struct SubprocessTests {
     func timeout() async throws {
         try await onHub {
             do {
-                _ = try Subprocess.run("sleep", arguments: ["60"], timeout: .milliseconds(100))
+                _ = try Command.run("sleep", arguments: ["60"], timeout: .milliseconds(100))
                 Issue.record("expected a timeout")
             } catch let error as TimeoutError {
                 #expect(error.operation.contains("sleep"))
             }
             // An enclosing scope's expiry stays the scope's error (and the child is killed).
             do {
-                _ = try withTimeout(.milliseconds(100)) { try Subprocess.run("sleep", arguments: ["60"]) }
+                _ = try withTimeout(.milliseconds(100)) { try Command.run("sleep", arguments: ["60"]) }
                 Issue.record("expected the scope to expire")
             } catch let error as TimeoutError {
                 #expect(error.scope != nil)
             }
             // The same through a spawned child's wait, and the pid is gone once it returns.
-            let child = try Subprocess.spawn("sleep", arguments: ["60"])
+            let child = try Command.spawn("sleep", arguments: ["60"])
             #expect(throws: TimeoutError.self) { _ = try child.wait(timeout: .milliseconds(100)) }
             #expect(child.status == .signaled(SIGTERM))
             #expect(!processExists(child.pid))
@@ -131,7 +131,7 @@ struct SubprocessTests {
     @Test("a child that ignores SIGTERM is killed after the grace period")
     func gracePeriod() async throws {
         try await onHub {
-            let child = try Subprocess.spawn("/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 60"],
+            let child = try Command.spawn("/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 60"],
                                              killGracePeriod: .milliseconds(200))
             #expect(try child.standardOutput?.readLine() == "ready")
             #expect(throws: TimeoutError.self) { _ = try child.wait(timeout: .milliseconds(50)) }
@@ -143,7 +143,7 @@ struct SubprocessTests {
     @Test("streaming: lines written to cat come back while it runs, then it exits 0 at end of input")
     func streaming() async throws {
         try await onHub {
-            let cat = try Subprocess.spawn("cat", standardError: .discard)
+            let cat = try Command.spawn("cat", standardError: .discard)
             #expect(cat.standardError == nil)
             let input = try #require(cat.standardInput)
             let output = try #require(cat.standardOutput)
@@ -165,7 +165,7 @@ struct SubprocessTests {
         // wait can only end if the ticker ran while the main coroutine waited.
         let (status, ticks) = try await onHub {
             let ticks = Box(0)
-            let cat = try Subprocess.spawn("cat", standardOutput: .discard, standardError: .discard)
+            let cat = try Command.spawn("cat", standardOutput: .discard, standardError: .discard)
             try spawn {
                 for _ in 0..<5 {
                     try Coroutine.sleep(for: .milliseconds(5))
@@ -182,7 +182,7 @@ struct SubprocessTests {
     @Test("waiting on a child with no pipes and nothing else to do is not a deadlock")
     func noDeadlockWhileChildRuns() async throws {
         let status = try await onHub {
-            let child = try Subprocess.spawn("sleep", arguments: ["0.2"], standardInput: .discard,
+            let child = try Command.spawn("sleep", arguments: ["0.2"], standardInput: .discard,
                                              standardOutput: .discard, standardError: .discard)
             return try child.wait()
         }
@@ -192,7 +192,7 @@ struct SubprocessTests {
     @Test("cancelling a coroutine blocked in wait kills the child, which the hub then reaps")
     func cancelledWait() async throws {
         try await onHub {
-            let child = try Subprocess.spawn("sleep", arguments: ["60"], standardInput: .discard,
+            let child = try Command.spawn("sleep", arguments: ["60"], standardInput: .discard,
                                              standardOutput: .discard, standardError: .discard)
             let waiter = try spawn { try child.wait() }
             try Coroutine.yield()  // the waiter runs and parks in wait
@@ -203,10 +203,10 @@ struct SubprocessTests {
         }
     }
 
-    @Test("cancelling Subprocess.run kills the child")
+    @Test("cancelling Command.run kills the child")
     func cancelledRun() async throws {
         try await onHub {
-            let runner = try spawn { try Subprocess.run("/bin/sh", arguments: ["-c", "echo $$; exec sleep 60"]) }
+            let runner = try spawn { try Command.run("/bin/sh", arguments: ["-c", "echo $$; exec sleep 60"]) }
             try Coroutine.sleep(for: .milliseconds(200))
             runner.cancel()
             #expect(throws: CancellationError.self) { try runner.join() }
@@ -216,7 +216,7 @@ struct SubprocessTests {
     @Test("hub shutdown kills and reaps a child nobody waited for")
     func shutdownReaps() async throws {
         let pid = try await onHub {
-            let child = try Subprocess.spawn("sleep", arguments: ["60"])
+            let child = try Command.spawn("sleep", arguments: ["60"])
             return child.pid
         }
         #expect(!processExists(pid))
@@ -226,7 +226,7 @@ struct SubprocessTests {
     func outputTooLarge() async throws {
         try await onHub {
             do {
-                _ = try Subprocess.run("/bin/sh", arguments: ["-c", "exec head -c 200000 /dev/zero"],
+                _ = try Command.run("/bin/sh", arguments: ["-c", "exec head -c 200000 /dev/zero"],
                                        maxOutputSize: 1000)
                 Issue.record("expected outputTooLarge")
             } catch let error as ProcessError {
@@ -239,7 +239,7 @@ struct SubprocessTests {
     @Test("kill(signal:) and terminate() deliver signals; a bad signal is a UVError")
     func signals() async throws {
         try await onHub {
-            let child = try Subprocess.spawn("sleep", arguments: ["60"])
+            let child = try Command.spawn("sleep", arguments: ["60"])
             #expect(throws: UVError.self) { try child.kill(signal: 12345) }
             try child.terminate()
             #expect(try child.wait(timeout: .seconds(30)) == .signaled(SIGTERM))
@@ -254,20 +254,20 @@ struct SubprocessTests {
             var before = 0
             var after = 0
             try Hub.run {
-                _ = try Subprocess.run("true")  // libuv's one-time SIGCHLD machinery
+                _ = try Command.run("true")  // libuv's one-time SIGCHLD machinery
                 before = openFileDescriptorCount()
                 for _ in 0..<10 {
-                    _ = try Subprocess.run("cat", input: Array("hello".utf8))
-                    _ = try? Subprocess.run("weave-no-such-program-xyz")
-                    _ = try? Subprocess.run("sleep", arguments: ["60"], timeout: .milliseconds(10))
-                    let cat = try Subprocess.spawn("cat")
+                    _ = try Command.run("cat", input: Array("hello".utf8))
+                    _ = try? Command.run("weave-no-such-program-xyz")
+                    _ = try? Command.run("sleep", arguments: ["60"], timeout: .milliseconds(10))
+                    let cat = try Command.spawn("cat")
                     cat.standardInput?.close()
                     _ = try cat.wait()
                     cat.close()
                 }
                 try Coroutine.yield()  // pipe handles finish closing
                 after = openFileDescriptorCount()
-                _ = try Subprocess.spawn("sleep", arguments: ["60"])  // left to shutdown
+                _ = try Command.spawn("sleep", arguments: ["60"])  // left to shutdown
             }
             guard after == before else {
                 print("descriptors before: \(before), after: \(after)")
@@ -281,7 +281,7 @@ struct SubprocessTests {
 
     @Test("processID and parentProcessID, and a child sees us as its parent")
     func processIDs() async throws {
-        let output = try await onHub { try Subprocess.run("/bin/sh", arguments: ["-c", "echo $PPID"]).outputString }
+        let output = try await onHub { try Command.run("/bin/sh", arguments: ["-c", "echo $PPID"]).outputString }
         #expect(CurrentProcess.id == getpid())
         #expect(CurrentProcess.parentID == getppid())
         #expect(output == "\(getpid())\n")

@@ -8,7 +8,7 @@ import WeaveIO
 /// streams standard input and output while the child runs.
 ///
 /// ```swift
-/// let result = try Subprocess.run("git", arguments: ["rev-parse", "HEAD"], timeout: .seconds(10))
+/// let result = try Command.run("git", arguments: ["rev-parse", "HEAD"], timeout: .seconds(10))
 /// guard result.isSuccess else { throw MyError(result.errorString) }
 /// print(result.outputString)
 /// ```
@@ -21,7 +21,7 @@ import WeaveIO
 /// process, close-on-exec or not. The hub watches each child through a pidfd (Linux 5.3 or
 /// later) and reaps it, and kills and reaps those still running when it shuts down.
 /// Children do not die with a parent that crashes unless asked: pass `parentDeathSignal`.
-public enum Subprocess {
+public enum Command {
     /// Runs `executable` to completion and returns its captured output and termination status.
     ///
     /// Standard input gets `input` (then end of file), or `/dev/null` when `input` is nil;
@@ -64,7 +64,7 @@ public enum Subprocess {
         guard maxOutputSize >= 0 else {
             throw ProcessError(.invalidArgument, "maxOutputSize must not be negative (it is \(maxOutputSize))")
         }
-        let coroutine = try AnyCoroutine.requireCurrent("Subprocess.run")
+        let coroutine = try AnyCoroutine.requireCurrent("Command.run")
         let child = try spawn(executable, arguments: arguments, environment: environment,
                               workingDirectory: workingDirectory, standardInput: input == nil ? .discard : .pipe,
                               standardOutput: .pipe, standardError: .pipe, killGracePeriod: killGracePeriod,
@@ -99,7 +99,7 @@ public enum Subprocess {
             // Only the reads, the write and the wait above carry a per-call timeout: ours.
             try child.terminateAndReap(coroutine)
             finished = true
-            throw TimeoutError(operation: "Subprocess.run \(executable)", timeout: timeout.unsafelyUnwrapped)
+            throw TimeoutError(operation: "Command.run \(executable)", timeout: timeout.unsafelyUnwrapped)
         }
     }
 
@@ -143,7 +143,7 @@ public enum Subprocess {
         parentDeathSignal: Int32? = nil
     ) throws -> RunningProcess {
         guard let hub = Hub.current else {
-            throw WeaveError(.notInCoroutine, "Subprocess.spawn must be called on a thread that runs a hub (inside Hub.run)")
+            throw WeaveError(.notInCoroutine, "Command.spawn must be called on a thread that runs a hub (inside Hub.run)")
         }
         guard killGracePeriod >= .zero else {
             throw ProcessError(.invalidArgument, "killGracePeriod must not be negative (it is \(killGracePeriod))")

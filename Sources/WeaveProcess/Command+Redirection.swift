@@ -1,6 +1,6 @@
 import WeaveCore
 
-extension Subprocess {
+extension Command {
     /// Where a child's standard input, output or error goes.
     public enum Redirection: Sendable {
         /// A pipe to this process: the child's ``RunningProcess/standardInput`` (or output,

@@ -1,7 +1,7 @@
 import WeaveCore
 
-extension Subprocess {
-    /// What a finished ``Subprocess/run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:parentDeathSignal:)``
+extension Command {
+    /// What a finished ``Command/run(_:arguments:environment:workingDirectory:input:timeout:killGracePeriod:maxOutputSize:parentDeathSignal:)``
     /// captured: both output streams and how the child ended.
     public struct Result: Sendable, CustomStringConvertible {
         /// Everything the child wrote to its standard output.
