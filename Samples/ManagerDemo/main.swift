@@ -1,4 +1,4 @@
-// manager-demo: the seed course's Manager example (five children each write their pid into
+// manager-demo: the classic multiprocessing Manager example (five children each write their pid into
 // a shared dictionary and append it to a shared list that starts as 0...4), then its Lock
 // example: ten children print under one ProcessLock, and a child that dies holding the
 // lock does not block the others.
@@ -6,7 +6,7 @@
 import Glibc
 import Weave
 
-/// The seed's `f(d, l)`: `d[pid] = pid`, `l.append(pid)`, print the list.
+/// The Python original's `f(d, l)`: `d[pid] = pid`, `l.append(pid)`, print the list.
 struct RecordPID: ProcessTask {
     let dictionary: ManagedDictionary<Int32, Int32>
     let list: ManagedList<Int32>
@@ -18,7 +18,7 @@ struct RecordPID: ProcessTask {
     }
 }
 
-/// The seed's `f(l, i)`: print under the lock (two lines that must stay together).
+/// The Python original's `f(l, i)`: print under the lock (two lines that must stay together).
 struct Greet: ProcessTask {
     let lock: ProcessLock
     let number: Int

@@ -1,10 +1,10 @@
-// pipe-demo: the seed course's Pipe example: a child sends two records over a ProcessPipe,
+// pipe-demo: the classic multiprocessing Pipe example: a child sends two records over a ProcessPipe,
 // the parent answers, the child prints the answer; then end of stream once the child exits.
 // Run: swift run -c release pipe-demo
 import Glibc
 import Weave
 
-/// The seed's `[123, 'sada', None]`: a Codable record instead of a Python list.
+/// The Python original's `[123, 'sada', None]`: a Codable record instead of a Python list.
 struct Record: Codable, Sendable, CustomStringConvertible {
     let number: Int
     let text: String

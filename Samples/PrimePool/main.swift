@@ -1,4 +1,4 @@
-// prime-pool: the seed course's `Pool(5)` + `apply_async(callback=)` example, grown up.
+// prime-pool: the classic multiprocessing `Pool(5)` + `apply_async(callback=)` example, grown up.
 // Counts the primes below --limit in --tasks ranges, first serially in this process, then
 // on a ProcessPool of --workers processes (this same program, re-run in worker mode),
 // with a callback per finished range, a progress line while it runs, and the speed-up.
@@ -86,7 +86,7 @@ func compare(_ tasks: [CountPrimes], limit: Int, workers: Int) throws {
     let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
     let serialTime = ContinuousClock.now - start
 
-    // The pool: submit with a callback per task, as the seed's apply_async(callback=).
+    // The pool: submit with a callback per task, as multiprocessing's apply_async(callback=).
     let pool = try ProcessPool(workers: workers)
     var done = 0
     var poolTotal = 0

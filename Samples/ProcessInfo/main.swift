@@ -1,11 +1,11 @@
-// process-info: the seed course's info() example. Prints the module, parent pid and pid of
+// process-info: the classic multiprocessing info() example. Prints the module, parent pid and pid of
 // this program, then runs itself again as a child through Command and shows the child's
 // pid and parent pid, checking that the child's parent is this process.
 // Run: swift run -c release process-info
 import Glibc
 import Weave
 
-/// The seed's `info(title)`: who am I, and who is my parent.
+/// The Python original's `info(title)`: who am I, and who is my parent.
 func info(_ title: String) {
     print(title)
     print("module name:", #fileID.prefix { $0 != "/" })
@@ -23,7 +23,7 @@ func ownExecutable() -> String {
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "--child" {
-    // The seed's f(name), run in the child process.
+    // The Python original's f(name), run in the child process.
     info("function f")
     print("hello", arguments.dropFirst().first ?? "bob")
 } else {

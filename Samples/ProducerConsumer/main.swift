@@ -1,5 +1,5 @@
 // producer-consumer: producers and consumers over a bounded Queue with taskDone/join
-// (the seed course's 生产者消费者模型), printing throughput.
+// (the classic multiprocessing 生产者消费者模型), printing throughput.
 // Run: swift run -c release producer-consumer [items] [producers] [consumers] [max-size]
 import ArgumentParser
 import Glibc

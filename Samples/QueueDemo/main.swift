@@ -1,17 +1,17 @@
-// queue-demo: the seed course's Queue example (a child puts, the parent gets), then two
+// queue-demo: the classic multiprocessing Queue example (a child puts, the parent gets), then two
 // producer processes and a consumer process sharing one ProcessQueue with the parent.
 // Run: swift run -c release queue-demo
 import Glibc
 import Weave
 
-/// The seed's `[122, None, 'heheheda']`.
+/// The Python original's `[122, None, 'heheheda']`.
 struct Item: Codable, Sendable {
     let number: Int
     let note: String?
     let text: String
 }
 
-/// The seed's `f(qq)`: put one item.
+/// The Python original's `f(qq)`: put one item.
 struct PutOne: ProcessTask {
     let queue: ProcessQueue<Item>
     func run() throws -> Bool {
@@ -64,7 +64,7 @@ func say(_ text: String) {
 ProcessWorker.main(tasks: [PutOne.self, Produce.self, Consume.self])
 
 try Hub.run {
-    // The seed's example, as it is.
+    // The Python original's example, as it is.
     let queue = ProcessQueue<Item>()
     let putter = try ChildProcess(PutOne(queue: queue))
     let item = try queue.get(timeout: .seconds(10))

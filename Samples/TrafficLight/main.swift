@@ -1,4 +1,4 @@
-// traffic-light: the seed course's Event experiment (红绿灯). A light coroutine turns green
+// traffic-light: the classic Event exercise (红绿灯). A light coroutine turns green
 // and red on a timer; car coroutines wait on the Event and pass only on green.
 // Run: swift run -c release traffic-light [cars] [phase-ms]
 import ArgumentParser

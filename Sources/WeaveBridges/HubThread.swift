@@ -136,13 +136,6 @@ public final class HubThread: Sendable {
     }
 }
 
-extension Hub {
-    /// Starts a hub on a new thread: ``HubThread``.
-    public static func startOnNewThread(name: String? = nil, configuration: Configuration = .init()) throws -> HubThread {
-        try HubThread(name: name, configuration: configuration)
-    }
-}
-
 /// How the hub thread ended, for ``HubThread/shutdown()``.
 private final class Termination: Sendable {
     private enum State {

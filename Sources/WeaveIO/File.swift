@@ -50,7 +50,7 @@ public final class File: HubResource, CustomStringConvertible {
     /// never reused under a late read or write.
     private var inFlight = 0
     private var closeWhenIdle = false
-    /// Whether ``close()`` was called.
+    /// Whether ``close(timeout:)`` was called.
     public private(set) var isClosed = false
 
     private init(hub: Hub, fd: Int32, path: String) {

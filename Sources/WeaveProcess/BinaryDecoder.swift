@@ -1,7 +1,7 @@
 import Glibc
 import WeaveCore
 
-/// Decodes `Decodable` values from Weave's compact ``BinaryFormat``.
+/// Decodes `Decodable` values from Weave's compact binary format.
 ///
 /// Every read is bounds-checked: truncated, malformed or hostile input throws
 /// `DecodingError.dataCorrupted` naming what was wrong and where; it never crashes, and

@@ -1,6 +1,6 @@
 import WeaveCore
 
-/// Encodes `Encodable` values in Weave's compact ``BinaryFormat`` (the coder behind process
+/// Encodes `Encodable` values in Weave's compact binary format (the coder behind process
 /// frames: JSON would cost microseconds a task).
 public struct BinaryEncoder: Sendable {
     public init() {}

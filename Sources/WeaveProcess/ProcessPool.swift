@@ -23,7 +23,7 @@ import WeaveCore
 ///   error's type name and description, and the error itself when its type is `Codable`
 ///   (``ProcessError/remoteError(as:)``, ``RemoteError``).
 ///
-/// A pool belongs to the hub that made it. ``close()`` stops new work, ``join()`` waits for
+/// A pool belongs to the hub that made it. ``close()`` stops new work, ``join(timeout:)`` waits for
 /// the work in hand and the workers' exit, ``terminate()`` kills at once; the hub's shutdown
 /// terminates a pool left open. Tasks are dispatched with a small per-worker window that
 /// adapts to how long tasks take: short tasks are pipelined (many per system call), long

@@ -2,7 +2,7 @@ import CLibUV
 import CWeaveContext
 
 /// A coroutine, whatever its result type: identity, name, cancellation and locals, plus
-/// the static calls that act on the current coroutine (``sleep(for:)``, ``yield()``, ...).
+/// the static calls that act on the current coroutine (``Coroutine/sleep(for:)``, ``Coroutine/yield()``, ...).
 ///
 /// ``Coroutine`` adds the typed result. Coroutines belong to the hub that spawned them:
 /// use them only on that hub's thread.

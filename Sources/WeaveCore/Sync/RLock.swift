@@ -1,4 +1,4 @@
-/// A reentrant lock (gevent's `RLock`, Python's `threading.RLock`, the seed course's 递归锁):
+/// A reentrant lock (gevent's `RLock`, Python's `threading.RLock`):
 /// the coroutine that holds it may acquire it again, and must release it as many times.
 ///
 /// Only the holder may release it; waiters are served first-come first-served.

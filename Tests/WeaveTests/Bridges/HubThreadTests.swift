@@ -114,7 +114,7 @@ struct HubThreadTests {
 
     @Test("shutdown cancels what still runs; later submissions fail with hubClosed")
     func shutdown() async throws {
-        let hubThread = try Hub.startOnNewThread(name: "stopping")
+        let hubThread = try HubThread(name: "stopping")
         let pending = try await hubThread.spawn { () throws -> Void in
             try Coroutine.sleep(for: .seconds(60))
         }
