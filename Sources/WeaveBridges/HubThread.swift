@@ -171,7 +171,7 @@ private final class Termination: Sendable {
 }
 
 /// What the new thread hands back once its hub runs.
-private struct Started: @unchecked Sendable {
+private struct Started: Sendable {
     let remote: RemoteQueue
     let stop: HubBound<Event>
     let body: ThreadBody
