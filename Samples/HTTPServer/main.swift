@@ -1,5 +1,6 @@
 // http-server: HTTP/1.1 with keep-alive and pipelining on Weave's StreamServer. `GET /`
-// answers "Hello, World!"; oversized headers get 431, malformed requests 400, and a client
+// answers "Hello, World!", `GET /spin?us=N` computes on the hub for N µs first (to measure
+// scaling over cores; a bad or missing N gets 400); oversized headers get 431, malformed requests 400, and a client
 // that sends a request's headers too slowly (slowloris) gets 408. With `--root DIR` it also
 // serves the files under DIR through Weave's File API (path traversal gets 403).
 // Run: swift run -c release http-server --host 127.0.0.1 --port 8080 [--root ./public]
@@ -11,7 +12,7 @@ import Weave
 struct HTTPServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "http-server",
-        abstract: "HTTP/1.1 with keep-alive and pipelining: GET / answers \"Hello, World!\", --root serves files.")
+        abstract: "HTTP/1.1 with keep-alive and pipelining: GET / answers \"Hello, World!\", GET /spin?us=N computes for N µs first, --root serves files.")
 
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
@@ -95,7 +96,9 @@ struct Connection {
             if rest.count < total { return consumed }
             consumed += total
             close = request.close
-            if servesFiles && request.isGet {
+            if let spin = request.spin {
+                Response.appendSpin(spin, to: &output)
+            } else if servesFiles && request.isGet {
                 pendingFile = request.target
             } else {
                 output.append(contentsOf: request.isHelloWorld ? Response.hello : Response.notFound)
@@ -133,6 +136,8 @@ struct Connection {
 struct Request {
     var isHelloWorld = false
     var isGet = false
+    /// The query of a `GET /spin` request; nil for any other request.
+    var spin: SpinQuery?
     /// The request target, kept only when serving files.
     var target: String?
     var close = false
@@ -150,6 +155,7 @@ struct Request {
         guard Request.equal(version.prefix(7), "HTTP/1.", caseInsensitive: false), version.count == 8 else { return nil }
         isGet = Request.equal(method[...], "GET", caseInsensitive: false)
         isHelloWorld = isGet && Request.equal(target[...], "/", caseInsensitive: false)
+        if isGet { spin = SpinQuery(target: target[...]) }
         if keepsTarget { self.target = String(decoding: target, as: UTF8.self) }
         close = version[7] == UInt8(ascii: "0")
         while let line = lines.next() {

@@ -1,0 +1,3 @@
+module gohttpspin
+
+go 1.19
