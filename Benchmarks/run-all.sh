@@ -66,6 +66,7 @@ CASES=(
   "compare-procpool|Process pool beside multiprocessing.Pool|REPS=3|REPS=1"
   "compare-procpool-chunks|Process pool, trivial tasks by chunk size|REPS=3 N=20000|REPS=1 N=5000"
   "compare-servers|Echo and HTTP beside raw libuv C|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
+  "compare-cores|Every core: spin and hello beside Go and NIO|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
 )
 if [[ $QUICK == 1 ]]; then CASE_LIMIT=${CASE_LIMIT:-1800}; else CASE_LIMIT=${CASE_LIMIT:-3600}; fi
 
