@@ -27,16 +27,18 @@ public final class StreamServer {
     public let localAddress: SocketAddress?
 
     /// Binds `host:port` now; serving starts with ``start()`` or ``serveForever()``. A nil
-    /// `backlog` takes the kernel's maximum (see ``TCPListener/bind(host:port:backlog:)``).
+    /// `backlog` takes the kernel's maximum (see ``TCPListener/bind(host:port:backlog:reusePort:)``).
+    /// With `reusePort`, servers on several hubs can bind the same address, and the kernel
+    /// spreads connections over them (`SO_REUSEPORT`).
     ///
     /// Throws ``UVError`` for a failed bind, ``WeaveError/Code/invalidArgument`` for a
     /// `maxConnections` below 1.
     public init(
-        host: String = "127.0.0.1", port: Int, backlog: Int? = nil, maxConnections: Int? = nil,
-        handler: @escaping Handler
+        host: String = "127.0.0.1", port: Int, backlog: Int? = nil, reusePort: Bool = false,
+        maxConnections: Int? = nil, handler: @escaping Handler
     ) throws {
         try ConnectionServer<TCPConnection>.validate(maxConnections: maxConnections, server: "StreamServer")
-        let listener = try TCPListener.bind(host: host, port: port, backlog: backlog)
+        let listener = try TCPListener.bind(host: host, port: port, backlog: backlog, reusePort: reusePort)
         localAddress = listener.localAddress
         core = try ConnectionServer(listener: listener, maxConnections: maxConnections,
                                     accept: { try listener.accept() }, handler: handler)

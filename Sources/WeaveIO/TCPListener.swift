@@ -24,18 +24,41 @@ public final class TCPListener: StreamListener {
     /// pending connection (up to 1,024 waiting for ``accept(timeout:noDelay:)``) off the
     /// kernel's queue, so a burst of connects is not dropped while coroutines run.
     ///
+    /// With `reusePort`, the socket gets `SO_REUSEPORT` before it binds, so that listeners on
+    /// several hubs (one a thread) can bind the same address and the kernel spreads incoming
+    /// connections over them; every listener on the address must set it. (libuv 1.44 has no
+    /// flag for it, so the socket is made first and the option set on it.)
+    ///
     /// Throws ``UVError`` (`bind 127.0.0.1:80: EACCES`, `EADDRINUSE`), ``IOError`` for a
     /// bad address.
-    public static func bind(host: String = "127.0.0.1", port: Int, backlog: Int? = nil) throws -> TCPListener {
+    public static func bind(host: String = "127.0.0.1", port: Int, backlog: Int? = nil, reusePort: Bool = false) throws -> TCPListener {
         let address = try resolve(host: host, port: port).first.unsafelyUnwrapped
         guard let hub = Hub.current else {
             throw WeaveError(.notInCoroutine, "TCPListener.bind must be called inside Hub.run")
         }
         let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(hub.loop, handle)
-        let listener = TCPListener(hub: hub, handle: handle)
         var operation = "bind"
-        var status = address.withSockaddr { uv_tcp_bind(handle, $0, 0) }
+        var status: Int32 = 0
+        if reusePort {
+            // The socket now (uv_tcp_init_ex), so the option is on it before bind.
+            let family = address.withSockaddr { Int32($0.pointee.sa_family) }
+            status = uv_tcp_init_ex(hub.loop, handle, UInt32(family))
+            if status != 0 {
+                handle.deallocate()
+                throw UVError(status, operation: "socket", argument: address.description)
+            }
+        } else {
+            uv_tcp_init(hub.loop, handle)
+        }
+        let listener = TCPListener(hub: hub, handle: handle)
+        if reusePort {
+            operation = "setsockopt SO_REUSEPORT"
+            status = setReusePort(handle)
+        }
+        if status == 0 {
+            operation = "bind"
+            status = address.withSockaddr { uv_tcp_bind(handle, $0, 0) }
+        }
         if status == 0 {
             operation = "listen"
             status = listener.listen(backlog: backlog)
@@ -51,6 +74,15 @@ public final class TCPListener: StreamListener {
         }
         listener.localAddress = named == 0 ? SocketAddress(storage) : address
         return listener
+    }
+
+    /// Sets `SO_REUSEPORT` on the handle's socket; 0 or a negative errno (libuv's convention).
+    private static func setReusePort(_ handle: UnsafeMutablePointer<uv_tcp_t>) -> Int32 {
+        var fd = uv_os_fd_t()
+        let status = UnsafeMutableRawPointer(handle).withMemoryRebound(to: uv_handle_t.self, capacity: 1) { uv_fileno($0, &fd) }
+        guard status == 0 else { return status }
+        var on: Int32 = 1
+        return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 ? 0 : -errno
     }
 
     /// Waits for the next connection and returns it (`TCP_NODELAY` on unless `noDelay` is false).
