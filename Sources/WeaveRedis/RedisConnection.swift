@@ -157,8 +157,10 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     /// Blocks the calling coroutine until the reply arrives. Other coroutines' commands on
     /// this connection are pipelined with it.
     ///
-    /// - Parameter timeout: How long to wait for the reply; ``RedisConfiguration/commandTimeout``
-    ///   when nil.
+    /// - Parameters:
+    ///   - arguments: The command's name and arguments, at least the name.
+    ///   - timeout: How long to wait for the reply; ``RedisConfiguration/commandTimeout``
+    ///     when nil.
     /// - Throws: ``RedisError`` with ``RedisError/Code/server`` for an error reply (the
     ///   connection stays usable), ``RedisError/Code/protocolError`` or
     ///   ``RedisError/Code/connectionClosed`` when the connection fails; `TimeoutError` and
@@ -166,6 +168,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     @discardableResult
     public func send(_ arguments: [String], timeout: Duration? = nil) throws -> RESPValue {
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
+        try checkSupported(arguments[0])
         return try execute(arguments.count, command: arguments[0], timeout: timeout) { encoder in
             for argument in arguments { encoder.append(argument) }
         }
@@ -175,6 +178,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     @discardableResult
     public func send(bytes arguments: [[UInt8]], timeout: Duration? = nil) throws -> RESPValue {
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
+        try checkSupported(String(decoding: arguments[0], as: UTF8.self))
         return try execute(arguments.count, command: String(decoding: arguments[0], as: UTF8.self), timeout: timeout) { encoder in
             for argument in arguments { encoder.append(argument) }
         }
@@ -184,9 +188,23 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     /// ``send(_:timeout:)-([String],_)``.
     @discardableResult
     public func send(_ command: String, _ arguments: String...) throws -> RESPValue {
-        try execute(arguments.count + 1, command: command, timeout: nil) { encoder in
+        try checkSupported(command)
+        return try execute(arguments.count + 1, command: command, timeout: nil) { encoder in
             encoder.append(command)
             for argument in arguments { encoder.append(argument) }
+        }
+    }
+
+    /// Refuses the commands that turn a connection into a stream of pushes: their replies
+    /// would never be matched to a caller. Cheap: only names of their lengths are compared.
+    private func checkSupported(_ name: String) throws {
+        let length = name.utf8.count
+        guard length == 4 || length == 5 || length == 7 || length == 9 || length == 10 else { return }
+        switch name.uppercased() {
+        case "MONITOR", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "SYNC", "PSYNC":
+            throw RedisError(.unsupported, "\(name) on \(self): use RedisSubscription for pub/sub; MONITOR and replication streams are not supported")
+        default:
+            return
         }
     }
 

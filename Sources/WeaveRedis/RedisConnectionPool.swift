@@ -50,6 +50,7 @@ public final class RedisConnectionPool: WaitTarget, CustomStringConvertible {
     /// Makes a pool; no connection is opened until one is needed.
     ///
     /// - Parameters:
+    ///   - configuration: Where to connect and how; its timeouts apply to every connection.
     ///   - maximumConnections: At least 1.
     ///   - waitTimeout: How long ``withConnection(timeout:_:)`` waits for a free connection.
     public init(configuration: RedisConfiguration, maximumConnections: Int = 10, waitTimeout: Duration? = .seconds(5)) {

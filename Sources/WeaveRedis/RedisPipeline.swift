@@ -39,7 +39,10 @@ extension RedisConnection {
     /// coroutines' commands on this connection go before or after the whole pipeline, never
     /// inside it.
     ///
-    /// - Parameter timeout: For the whole pipeline; ``RedisConfiguration/commandTimeout`` when nil.
+    /// - Parameters:
+    ///   - timeout: For the whole pipeline; ``RedisConfiguration/commandTimeout`` when nil.
+    ///   - build: Adds the commands; it runs before anything is sent (an error it throws
+    ///     sends nothing).
     /// - Throws: ``RedisError`` when the connection fails; `TimeoutError` and
     ///   `CancellationError`, which close the connection.
     public func pipeline(timeout: Duration? = nil, _ build: (inout RedisPipeline) throws -> Void) throws -> [RESPValue] {

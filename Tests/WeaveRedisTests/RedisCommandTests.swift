@@ -93,6 +93,8 @@ struct RedisCommandTests {
                 #expect(wrongType?.serverErrorPrefix == "WRONGTYPE")
                 let unknown = #expect(throws: RedisError.self) { try redis.send(["NOSUCHCOMMAND"]) }
                 #expect(unknown?.code == .server)
+                let subscribe = #expect(throws: RedisError.self) { try redis.send(["subscribe", "x"]) }
+                #expect(subscribe?.code == .unsupported)
                 #expect(!redis.isClosed)
                 #expect(try redis.get("text") == "abc")
             }
