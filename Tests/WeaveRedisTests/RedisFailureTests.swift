@@ -152,8 +152,6 @@ struct RedisFailureTests {
                 let pool = RedisConnectionPool(configuration: configuration, maximumConnections: 4)
                 let users = try (0..<100).map { _ in try spawn { try pool.withConnection { try $0.increment("n") } } }
                 try joinAll(users)
-                var timed = configuration
-                timed.commandTimeout = .milliseconds(50)
                 _ = try? pool.withConnection { try $0.send(["BLPOP", "x", "5"], timeout: .milliseconds(50)) }
                 let blocked = try spawn { try pool.withConnection { try $0.send(["BLPOP", "x", "5"]) } }
                 try Coroutine.sleep(for: .milliseconds(20))
