@@ -135,3 +135,15 @@ package.targets += [
 
 /// The samples' option parser (sample targets only).
 var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }
+
+// MARK: - Clients
+// Cooperative clients for servers, each its own product so that the core never depends on
+// them. WeaveRedis: RESP2/RESP3 with automatic pipelining, pools and pub/sub; its tests
+// start their own redis-server (Debian: redis-server).
+package.products += [
+    .library(name: "WeaveRedis", targets: ["WeaveRedis"]),
+]
+package.targets += [
+    .target(name: "WeaveRedis", dependencies: ["Weave"]),
+    .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave"]),
+]

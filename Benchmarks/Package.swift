@@ -60,6 +60,15 @@ let package = Package(
             dependencies: [.product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveCancelLookup"
         ),
+        // Redis GET/SET from many coroutines beside redis-benchmark (compare-redis.sh).
+        .executableTarget(
+            name: "weave-redis",
+            dependencies: [
+                .product(name: "Weave", package: "Weave"),
+                .product(name: "WeaveRedis", package: "Weave"),
+            ],
+            path: "Sources/WeaveRedisBench"
+        ),
         // The hub's stall while a burst of processes starts (issue 12, item 15).
         .executableTarget(
             name: "weave-spawn-burst",

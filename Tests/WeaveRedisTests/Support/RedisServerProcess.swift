@@ -1,0 +1,158 @@
+import Foundation
+import Glibc
+import WeaveRedis
+
+/// A redis-server of the tests' own: started on 127.0.0.1 at a free port, in a temporary
+/// directory, without persistence, and killed by its pid.
+final class RedisServerProcess: @unchecked Sendable {
+    static let executable = "/usr/bin/redis-server"
+
+    struct StartError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let port: Int
+    let directory: String
+    private(set) var pid: pid_t = 0
+
+    var configuration: RedisConfiguration {
+        RedisConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(10), commandTimeout: .seconds(30))
+    }
+
+    /// ``configuration`` speaking `version`.
+    func configuration(_ version: RedisConfiguration.ProtocolVersion) -> RedisConfiguration {
+        var configuration = configuration
+        configuration.protocolVersion = version
+        return configuration
+    }
+
+    /// Starts a server and waits until it answers `PING`. Fails (never skips) without the binary.
+    static func start() throws -> RedisServerProcess {
+        guard access(executable, X_OK) == 0 else {
+            throw StartError(description: "\(executable) not found: these tests need a real Redis (apt-get install redis-server)")
+        }
+        var lastError: (any Error)?
+        // A free port can be taken between finding it and the server binding it: try another.
+        for _ in 0..<5 {
+            let server = RedisServerProcess(port: try freePort())
+            do {
+                try server.launch()
+                return server
+            } catch {
+                server.stop()
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    private init(port: Int) {
+        self.port = port
+        var template = Array("/tmp/weave-redis-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Starts the process (again, after ``kill()``) on the same port and waits for it.
+    func launch() throws {
+        let arguments = [
+            Self.executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory, "--daemonize", "no", "--logfile", "\(directory)/redis.log", "--protected-mode", "no",
+        ]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var argv = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { for argument in argv { free(argument) } }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, Self.executable, &actions, nil, argv, environ)
+        guard status == 0 else { throw StartError(description: "posix_spawn \(Self.executable): \(String(cString: strerror(status)))") }
+        pid = child
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if ping() { return }
+            var exitStatus: Int32 = 0
+            if waitpid(child, &exitStatus, WNOHANG) == child {
+                pid = 0
+                let log = (try? String(contentsOfFile: "\(directory)/redis.log", encoding: .utf8)) ?? ""
+                throw StartError(description: "redis-server exited at start (status \(exitStatus)): \(log.suffix(500))")
+            }
+            usleep(10_000)
+        }
+        throw StartError(description: "redis-server on port \(port) did not answer within 10 s")
+    }
+
+    /// Kills the server at once (SIGKILL) and reaps it; the directory stays for ``launch()``.
+    func kill() {
+        guard pid > 0 else { return }
+        Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// Kills the server and removes its directory.
+    func stop() {
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Whether the server answers `PING` now (plain blocking sockets, off any hub).
+    private func ping() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = "PING\r\n"
+        guard send(fd, request, request.utf8.count, 0) == request.utf8.count else { return false }
+        var answer = [UInt8](repeating: 0, count: 16)
+        let count = recv(fd, &answer, answer.count, 0)
+        return count >= 7 && answer.starts(with: Array("+PONG\r\n".utf8))
+    }
+
+    /// A port nobody listens on now (the kernel's pick for port 0).
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StartError(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw StartError(description: "bind 127.0.0.1:0: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Runs `body` with a server of its own, stopped (killed by pid) however `body` ends.
+func withRedisServer<T: Sendable>(_ body: (RedisServerProcess) async throws -> T) async throws -> T {
+    let server = try RedisServerProcess.start()
+    do {
+        let value = try await body(server)
+        server.stop()
+        return value
+    } catch {
+        server.stop()
+        throw error
+    }
+}
