@@ -1,14 +1,12 @@
 # The README's two commands: `make demo` (the tour) and `make test` (the test suite).
-# Both install libuv1-dev with apt-get first when pkg-config cannot find libuv.
+# Both install first, with apt-get, what is missing: libuv1-dev, MariaDB Connector/C, and the
+# servers the client tests start on loopback (see .ci/install-deps.sh).
 SWIFT ?= swift
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps demo test test-release test-context test-arm64 samples
 
 deps:
-	@pkg-config --exists libuv || { \
-	  echo "installing libuv1-dev"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libuv1-dev pkg-config; }
+	@bash .ci/install-deps.sh
 
 demo: deps
 	$(SWIFT) run -c release tour
