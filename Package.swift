@@ -135,3 +135,18 @@ package.targets += [
 
 /// The samples' option parser (sample targets only).
 var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }
+
+// MARK: - memcached
+// The memcached client (meta text protocol, a pool per server, consistent hashing), its
+// tests against real memcached servers they start themselves (Debian: memcached), and the
+// memcached-demo sample.
+package.products += [
+    .library(name: "WeaveMemcached", targets: ["WeaveMemcached"]),
+    .executable(name: "memcached-demo", targets: ["MemcachedDemo"]),
+]
+package.targets += [
+    .target(name: "WeaveMemcached", dependencies: ["Weave"]),
+    .executableTarget(name: "MemcachedDemo", dependencies: ["WeaveMemcached", "SampleSupport", argumentParser],
+                      path: "Samples/MemcachedDemo"),
+    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached"]),
+]
