@@ -7,7 +7,7 @@ struct MemcachedFramingTests {
     @Test("a reply that arrives a few bytes at a time is put back together")
     func splitReply() async throws {
         try await onHub {
-            let reply = Array("VA 11 c77 f3\r\nhello\r\nworld\r\n".utf8)
+            let reply = Array("VA 12 c77 f3\r\nhello\r\nworld\r\n".utf8)
             let fake = try StreamServer(port: 0) { connection in
                 while try connection.readLine() != nil {
                     for start in stride(from: 0, to: reply.count, by: 3) {
