@@ -10,7 +10,7 @@ final class LocalMemcached {
 
     init(executable: String) throws {
         guard access(executable, X_OK) == 0 else {
-            throw MemcachedError.Demo("\(executable) not found: apt-get install memcached, or pass --servers")
+            throw DemoError("\(executable) not found: apt-get install memcached, or pass --servers")
         }
         // Ask the kernel for a free port, then hand it to memcached.
         let probe = try TCPListener.bind(host: "127.0.0.1", port: 0)
@@ -30,7 +30,7 @@ final class LocalMemcached {
             }
             guard ContinuousClock.now < deadline, !process.hasExited else {
                 stop()
-                throw MemcachedError.Demo("memcached on port \(port) did not start")
+                throw DemoError("memcached on port \(port) did not start")
             }
             try Coroutine.sleep(for: .milliseconds(20))
         }
@@ -43,10 +43,8 @@ final class LocalMemcached {
     }
 }
 
-extension MemcachedError {
-    /// The demo's own failures.
-    struct Demo: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
+/// The demo's own failures (a missing binary, a server that did not start).
+struct DemoError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

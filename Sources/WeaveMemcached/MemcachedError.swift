@@ -40,6 +40,7 @@ public struct MemcachedError: Error, CustomStringConvertible, Sendable {
         /// The client was closed.
         public static let closed = Code(storage: .closed)
 
+        /// The code's name (`notStored`, `exists`, ...).
         public var description: String { "\(storage)" }
     }
 
@@ -60,6 +61,7 @@ public struct MemcachedError: Error, CustomStringConvertible, Sendable {
         self.underlying = underlying
     }
 
+    /// `memcached <server>: <message>`, with the underlying error in parentheses.
     public var description: String {
         var text = server.map { "memcached \($0): \(message)" } ?? "memcached: \(message)"
         if let underlying { text += " (\(underlying))" }
