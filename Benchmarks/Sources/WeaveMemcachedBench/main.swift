@@ -7,7 +7,8 @@
 // coroutine (each coroutine has one request in flight, as memaslap's -c connections do);
 // REQUESTS in all, split evenly. Keys are memcached-key:100000 ... (10,000 of 20 bytes), values 32 bytes. Workloads:
 // set (ms), get (mg, after the sets filled every key), mixed (one set in ten, like
-// memaslap's default mix). Build in release: `swift build -c release --product weave-memcached`.
+// memaslap's default mix), and on request getmany (getMany of 100 keys a call: the
+// pipelined path; requests count keys). Build in release: `swift build -c release --product weave-memcached`.
 import Glibc
 import Weave
 import WeaveMemcached
@@ -45,6 +46,14 @@ try Hub.run {
         for index in 0..<coroutines {
             try group.spawn {
                 var position = index * 7919 % keyCount
+                if workload == "getmany" {
+                    for _ in 0..<perCoroutine / 100 {
+                        let start = position % (keyCount - 100)
+                        _ = try client.getMany(Array(keys[start..<start + 100]))
+                        position += 100
+                    }
+                    return
+                }
                 for request in 0..<perCoroutine {
                     let key = keys[position]
                     position = position + 1 == keyCount ? 0 : position + 1
