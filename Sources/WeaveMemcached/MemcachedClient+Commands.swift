@@ -93,10 +93,13 @@ extension MemcachedClient {
     /// the item's CAS token is still `cas` (see ``getItem(_:)``). Returns the new CAS token.
     ///
     /// - Parameters:
+    ///   - key: At most 250 bytes of UTF-8, without spaces or control characters.
+    ///   - value: The bytes to store, up to ``Configuration/maximumValueSize``.
     ///   - ttl: How long the value lives; nil (the default) for no expiry, zero or less for
     ///     already expired. Rounded up to whole seconds; over 30 days it is sent as an
     ///     absolute Unix time, as memcached requires.
     ///   - flags: 32 bits stored beside the value (``MemcachedItem/flags``).
+    ///   - cas: A token from ``getItem(_:)``: store only if the item still has it.
     /// Blocks the calling coroutine until the server answers.
     /// - Throws: ``MemcachedError`` with ``MemcachedError/Code/exists`` (the CAS token no
     ///   longer matches: someone else stored first) or ``MemcachedError/Code/notFound`` (the
@@ -108,7 +111,7 @@ extension MemcachedClient {
         try store(key, value, mode: UInt8(ascii: "S"), ttl: ttl, flags: flags, cas: cas)
     }
 
-    /// Stores `text` as UTF-8; see ``set(_:_:ttl:flags:cas:)-([UInt8],_,_,_,_)``.
+    /// Stores `text` as UTF-8; see ``set(_:_:ttl:flags:cas:)-(_,[UInt8],_,_,_)``.
     @discardableResult
     public func set(_ key: String, _ text: String, ttl: Duration? = nil, flags: UInt32 = 0, cas: UInt64? = nil) throws -> UInt64 {
         try store(key, Array(text.utf8), mode: UInt8(ascii: "S"), ttl: ttl, flags: flags, cas: cas)
@@ -117,13 +120,13 @@ extension MemcachedClient {
     /// Stores `value` only if `key` holds nothing (`ms ... ME`); returns the new CAS token.
     ///
     /// - Throws: ``MemcachedError`` with ``MemcachedError/Code/notStored`` if the key
-    ///   exists; otherwise as ``set(_:_:ttl:flags:cas:)-([UInt8],_,_,_,_)``.
+    ///   exists; otherwise as ``set(_:_:ttl:flags:cas:)-(_,[UInt8],_,_,_)``.
     @discardableResult
     public func add(_ key: String, _ value: [UInt8], ttl: Duration? = nil, flags: UInt32 = 0) throws -> UInt64 {
         try store(key, value, mode: UInt8(ascii: "E"), ttl: ttl, flags: flags, cas: nil)
     }
 
-    /// Stores `text` as UTF-8 only if `key` holds nothing; see ``add(_:_:ttl:flags:)-([UInt8],_,_,_)``.
+    /// Stores `text` as UTF-8 only if `key` holds nothing; see ``add(_:_:ttl:flags:)-(_,[UInt8],_,_)``.
     @discardableResult
     public func add(_ key: String, _ text: String, ttl: Duration? = nil, flags: UInt32 = 0) throws -> UInt64 {
         try store(key, Array(text.utf8), mode: UInt8(ascii: "E"), ttl: ttl, flags: flags, cas: nil)
@@ -132,13 +135,13 @@ extension MemcachedClient {
     /// Stores `value` only if `key` already holds one (`ms ... MR`); returns the new CAS token.
     ///
     /// - Throws: ``MemcachedError`` with ``MemcachedError/Code/notStored`` if the key is
-    ///   missing; otherwise as ``set(_:_:ttl:flags:cas:)-([UInt8],_,_,_,_)``.
+    ///   missing; otherwise as ``set(_:_:ttl:flags:cas:)-(_,[UInt8],_,_,_)``.
     @discardableResult
     public func replace(_ key: String, _ value: [UInt8], ttl: Duration? = nil, flags: UInt32 = 0) throws -> UInt64 {
         try store(key, value, mode: UInt8(ascii: "R"), ttl: ttl, flags: flags, cas: nil)
     }
 
-    /// Stores `text` as UTF-8 only if `key` holds a value; see ``replace(_:_:ttl:flags:)-([UInt8],_,_,_)``.
+    /// Stores `text` as UTF-8 only if `key` holds a value; see ``replace(_:_:ttl:flags:)-(_,[UInt8],_,_)``.
     @discardableResult
     public func replace(_ key: String, _ text: String, ttl: Duration? = nil, flags: UInt32 = 0) throws -> UInt64 {
         try store(key, Array(text.utf8), mode: UInt8(ascii: "R"), ttl: ttl, flags: flags, cas: nil)
@@ -238,6 +241,8 @@ extension MemcachedClient {
     /// (wrapping at 2⁶⁴, as memcached does).
     ///
     /// - Parameters:
+    ///   - key: The counter's key; its value must be a decimal number.
+    ///   - delta: How much to add.
     ///   - initial: When given, a missing key is created holding `initial` (returned as is,
     ///     not incremented), expiring after `ttl`; when nil, a missing key throws.
     ///   - ttl: With `initial`, the new item's time to live; nil for none.

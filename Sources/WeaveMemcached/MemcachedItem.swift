@@ -2,7 +2,7 @@
 public struct MemcachedItem: Sendable, Hashable {
     /// The stored bytes.
     public var value: [UInt8]
-    /// The item's compare-and-swap token: pass it to ``MemcachedClient/set(_:_:ttl:flags:cas:)``
+    /// The item's compare-and-swap token: pass it to ``MemcachedClient/set(_:_:ttl:flags:cas:)-(_,[UInt8],_,_,_)``
     /// to store only if nobody changed the item since.
     public var cas: UInt64
     /// The 32 bits of client flags stored with the value.
