@@ -34,6 +34,9 @@ struct MemcachedFailureTests {
                 try check(try client.get("k") == nil, "the restarted server is empty, and answers")
                 try client.set("k", "after")
                 try check(try client.getString("k") == "after", "the pool reconnected")
+                client.close()
+                try Coroutine.sleep(for: .milliseconds(50))
+                try check(openSocketCount(toPort: memcached.port) == 0, "no socket left to the server")
             }
         }
     }
