@@ -147,3 +147,18 @@ package.targets += [
     .target(name: "WeaveRedis", dependencies: ["Weave"]),
     .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave"]),
 ]
+
+// MARK: - memcached
+// The memcached client (meta text protocol, a pool per server, consistent hashing), its
+// tests against real memcached servers they start themselves (Debian: memcached), and the
+// memcached-demo sample.
+package.products += [
+    .library(name: "WeaveMemcached", targets: ["WeaveMemcached"]),
+    .executable(name: "memcached-demo", targets: ["MemcachedDemo"]),
+]
+package.targets += [
+    .target(name: "WeaveMemcached", dependencies: ["Weave"]),
+    .executableTarget(name: "MemcachedDemo", dependencies: ["WeaveMemcached", "SampleSupport", argumentParser],
+                      path: "Samples/MemcachedDemo"),
+    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached"]),
+]

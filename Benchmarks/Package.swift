@@ -77,3 +77,12 @@ let package = Package(
         ),
     ]
 )
+
+// WeaveMemcached beside memaslap and pymemcache under gevent (compare-memcached.sh).
+package.targets += [
+    .executableTarget(
+        name: "weave-memcached",
+        dependencies: [.product(name: "WeaveMemcached", package: "Weave")],
+        path: "Sources/WeaveMemcachedBench"
+    ),
+]

@@ -50,7 +50,7 @@ struct RedisFailureTests {
                 #expect(pool.idleCount == 0)
                 // The server notices the closed socket: only the admin connection is left.
                 var clients = 0
-                for _ in 0..<200 {
+                for _ in 0..<1000 {
                     clients = try admin.send(["CLIENT", "LIST"]).string?.split(separator: "\n").count ?? -1
                     if clients == 1 { break }
                     try Coroutine.sleep(for: .milliseconds(10))

@@ -41,8 +41,14 @@ struct RedisPoolTests {
                 try joinAll(callers)
                 #expect(most.value <= 3)
                 #expect(try small.withConnection { try $0.get("m") } == "50")
-                let clients = try small.withConnection { try $0.send(["CLIENT", "LIST"]).string ?? "" }
-                #expect(clients.split(separator: "\n").count <= 5)
+                // The server may take a moment (a loaded machine) to drop sockets closed before.
+                var clients = Int.max
+                for _ in 0..<1000 {
+                    clients = try small.withConnection { try $0.send(["CLIENT", "LIST"]).string ?? "" }.split(separator: "\n").count
+                    if clients <= 5 { break }
+                    try Coroutine.sleep(for: .milliseconds(10))
+                }
+                #expect(clients <= 5)
             }
         }
     }
