@@ -257,7 +257,7 @@ public final class MariaDBScratchServer: Sendable {
 private let scratchLibraryReady: Bool = mysql_server_init(0, nil, nil) == 0
 
 /// A scratch server could not be set up.
-public struct MariaDBScratchError: Error, CustomStringConvertible {
+public struct MariaDBScratchError: Error, CustomStringConvertible, Sendable {
     /// What failed, with the server's log where there is one.
     public let description: String
     /// An error saying `description`.

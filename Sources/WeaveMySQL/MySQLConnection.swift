@@ -71,13 +71,13 @@ public final class MySQLConnection {
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
         // The library keeps pointers to its arguments while the connect is suspended, so
         // they live in C copies until it is done.
-        let host = CString(configuration.unixSocket == nil ? configuration.host : "localhost")
         let user = CString(configuration.user)
         let password = CString(configuration.password)
         let database = CString(configuration.database)
         let socket = CString(configuration.unixSocket)
         let port = UInt32(configuration.port)
         let body = { () throws -> Void in
+            let host = CString(try resolvedHost(configuration, operation))
             var result: UnsafeMutablePointer<MYSQL>?
             try connection.drive {
                 mysql_real_connect_start(&result, handle, host.pointer, user.pointer, password.pointer,
@@ -99,6 +99,24 @@ public final class MySQLConnection {
         }
         connection.state = .ready
         return connection
+    }
+
+    /// The address to give the library: it would resolve a host name with a blocking
+    /// `getaddrinfo`, so Weave resolves it first (on libuv's thread pool). `localhost` means
+    /// the default Unix socket to Connector/C, as to every MySQL client, and stays as it is.
+    private static func resolvedHost(_ configuration: MySQLConfiguration, _ operation: String) throws -> String {
+        if configuration.unixSocket != nil { return "localhost" }
+        let host = configuration.host
+        if host == "localhost" || (try? SocketAddress(ip: host, port: configuration.port)) != nil { return host }
+        do {
+            guard let address = try resolve(host: host, port: configuration.port).first else {
+                throw MySQLError(number: 2005, sqlState: "HY000", message: "no address for '\(host)'", operation: operation)
+            }
+            return address.ip
+        } catch let error as UVError {
+            // CR_UNKNOWN_HOST, as the library would have said.
+            throw MySQLError(number: 2005, sqlState: "HY000", message: "cannot resolve '\(host)': \(error)", operation: operation)
+        }
     }
 
     /// Whether the connection can run statements (not closed, not discarded).

@@ -53,9 +53,9 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable {
     init(number: UInt32, sqlState: String, message: String, operation: String) {
         let code: Code
         switch number {
-        // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
-        // CR_SERVER_LOST_EXTENDED: the socket is gone or never came up.
-        case 2002, 2003, 2006, 2013, 2055: code = .connectionLost
+        // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE_ERROR,
+        // CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED: the socket is gone or never came up.
+        case 2002, 2003, 2005, 2006, 2013, 2055: code = .connectionLost
         case 2000..<3000: code = .client
         default: code = .server
         }

@@ -30,9 +30,10 @@ enum TestServer {
     /// The shared server, started on first use (blocks the caller for a second or two then).
     static func server() throws -> MariaDBScratchServer { try shared.get() }
 
-    /// A configuration for the shared server's test user and database.
+    /// A configuration for the shared server's test user and database; called on a hub, it
+    /// waits for the first start on the thread pool, so the hub is never blocked.
     static func configuration() throws -> MySQLConfiguration {
-        try configuration(for: server())
+        try configuration(for: Hub.current == nil ? server() : blocking { try server() })
     }
 
     static func configuration(for server: MariaDBScratchServer) -> MySQLConfiguration {
