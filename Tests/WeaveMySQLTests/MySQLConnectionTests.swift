@@ -14,9 +14,9 @@ struct Person: Decodable, Equatable, Sendable {
 
 @Suite("MySQLConnection against a real MariaDB server")
 struct MySQLConnectionTests {
-    @Test("connect logs in; a wrong password is MySQLError 1045 with SQL state 28000")
+    @Test("connect logs in; a wrong password is MySQLError 1045 (28000); no such host or port is connectionLost")
     func connectAndBadPassword() async throws {
-        let (version, user, error) = try await onHub { () throws -> (String, String, MySQLError?) in
+        let (version, user, error, unreachable) = try await onHub { () throws -> (String, String, MySQLError?, [String]) in
             let configuration = try TestServer.configuration()
             let connection = try MySQLConnection.connect(
                 host: configuration.host, port: configuration.port, user: configuration.user,
@@ -24,6 +24,7 @@ struct MySQLConnectionTests {
             defer { connection.close() }
             let row = try connection.query("SELECT VERSION() AS version, CURRENT_USER() AS user")[0]
             var refused: MySQLError?
+            var unreachable: [String] = []
             do {
                 _ = try MySQLConnection.connect(
                     host: configuration.host, port: configuration.port, user: configuration.user,
@@ -31,7 +32,14 @@ struct MySQLConnectionTests {
             } catch let error as MySQLError {
                 refused = error
             }
-            return (row["version"]?.description ?? "", row["user"]?.description ?? "", refused)
+            for (host, port) in [("no-such-host.invalid", configuration.port), ("127.0.0.1", 1)] {
+                do {
+                    _ = try MySQLConnection.connect(host: host, port: port, user: "weave", timeout: .seconds(20))
+                } catch let error as MySQLError {
+                    unreachable.append("\(error.code) \(error.number)")
+                }
+            }
+            return (row["version"]?.description ?? "", row["user"]?.description ?? "", refused, unreachable)
         }
         #expect(version.contains("MariaDB"))
         #expect(user.hasPrefix("'weave@"))
@@ -39,6 +47,7 @@ struct MySQLConnectionTests {
         #expect(error?.number == 1045)
         #expect(error?.sqlState == "28000")
         #expect(error?.description.contains("Access denied") == true)
+        #expect(unreachable == ["connectionLost 2005", "connectionLost 2002"])
     }
 
     @Test("create a table, insert with parameters (NULL, unicode, binary), select into structs")
