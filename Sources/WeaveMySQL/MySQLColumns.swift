@@ -49,7 +49,7 @@ final class MySQLColumns: Sendable {
 /// One row of a result set: each column's value as the server sent it, by name or position.
 ///
 /// Values arrive as text (numbers, dates and times the way the server writes them, such as
-/// `2024-05-01 12:00:00`) or bytes (binary columns); ``subscript(_:)-(String)`` turns them
+/// `2024-05-01 12:00:00`) or bytes (binary columns); the subscripts turns them
 /// into ``MySQLValue``s by the column's type, and ``decode(_:)`` into a `Decodable` type.
 public struct MySQLRow: Sendable {
     let columns: MySQLColumns

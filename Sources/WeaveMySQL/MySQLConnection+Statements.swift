@@ -19,7 +19,7 @@ extension MySQLConnection {
         try run(sql, parameters).rows
     }
 
-    /// ``query(_:_:)-(String,MySQLValue...)`` with the parameters in an array.
+    /// ``query(_:_:)`` with the parameters in an array.
     @discardableResult
     public func query(_ sql: String, parameters: [MySQLValue]) throws -> [MySQLRow] {
         try run(sql, parameters).rows
@@ -27,7 +27,7 @@ extension MySQLConnection {
 
     /// Runs `sql` and decodes each row into `type` (see ``MySQLRow/decode(_:)``).
     ///
-    /// Blocks and throws as ``query(_:_:)-(String,MySQLValue...)`` does, and throws
+    /// Blocks and throws as ``query(_:_:)`` does, and throws
     /// ``MySQLError/Code/decoding`` when a row does not fit `type`.
     public func query<Row: Decodable>(_ type: Row.Type, _ sql: String, _ parameters: MySQLValue...) throws -> [Row] {
         try run(sql, parameters).rows.map { try $0.decode(type) }
@@ -41,13 +41,13 @@ extension MySQLConnection {
     /// Runs a statement that returns no rows (`INSERT`, `UPDATE`, `DELETE`, DDL) and says
     /// how many rows it affected and which `AUTO_INCREMENT` value it generated.
     ///
-    /// Blocks and throws as ``query(_:_:)-(String,MySQLValue...)`` does.
+    /// Blocks and throws as ``query(_:_:)`` does.
     @discardableResult
     public func execute(_ sql: String, _ parameters: MySQLValue...) throws -> MySQLExecutionResult {
         try run(sql, parameters).execution
     }
 
-    /// ``execute(_:_:)-(String,MySQLValue...)`` with the parameters in an array.
+    /// ``execute(_:_:)`` with the parameters in an array.
     @discardableResult
     public func execute(_ sql: String, parameters: [MySQLValue]) throws -> MySQLExecutionResult {
         try run(sql, parameters).execution
@@ -109,14 +109,28 @@ extension MySQLConnection {
         return outcome
     }
 
-    /// The binary protocol: prepare, bind, execute, store the result, fetch every column as
-    /// text (Connector/C converts numbers and dates), close the statement.
+    /// The binary protocol: prepare (or reuse the statement prepared for the same SQL
+    /// before), bind, execute, store the result, fetch every column as text (Connector/C
+    /// converts numbers and dates), and keep the statement for next time.
     private func runPrepared(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
-        let operation = describe(sql)
-        guard let statement = mysql_stmt_init(handle) else { throw failure(operation) }
         do {
-            let outcome = try runPrepared(statement, sql, parameters, operation)
-            try closeStatement(statement)
+            return try runPreparedOnce(sql, parameters)
+        } catch let error as MySQLError where error.number == 2057 && isOpen {
+            // CR_NEW_STMT_METADATA: the table changed under a kept statement (its result has
+            // other columns now). The statement was closed on the way out; prepare it afresh.
+            return try runPreparedOnce(sql, parameters)
+        }
+    }
+
+    private func runPreparedOnce(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+        let operation = describe(sql)
+        // Out of the cache while in use: an interrupted statement is freed here, not twice.
+        let cached = statementCache.take(sql)
+        guard let statement = cached ?? mysql_stmt_init(handle) else { throw failure(operation) }
+        do {
+            if cached == nil { try prepare(statement, sql, operation) }
+            let outcome = try runPrepared(statement, parameters, operation)
+            if let evicted = statementCache.put(sql, statement) { try closeStatement(evicted) }
             return outcome
         } catch {
             if isOpen {
@@ -134,14 +148,7 @@ extension MySQLConnection {
         try drive { mysql_stmt_close_start(&failed, statement) } resume: { mysql_stmt_close_cont(&failed, statement, $0) }
     }
 
-    private func runPrepared(
-        _ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String, _ parameters: [MySQLValue], _ operation: String
-    ) throws -> StatementOutcome {
-        func statementFailure() -> MySQLError {
-            MySQLError(
-                number: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
-                message: String(cString: mysql_stmt_error(statement)), operation: operation)
-        }
+    private func prepare(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String, _ operation: String) throws {
         var status: Int32 = 0
         var text = Array(sql.utf8)
         try text.withUnsafeMutableBufferPointer { bytes in
@@ -152,16 +159,28 @@ extension MySQLConnection {
                 mysql_stmt_prepare_cont(&status, statement, $0)
             }
         }
-        if status != 0 { throw statementFailure() }
+        if status != 0 { throw statementFailure(statement, operation) }
+        var updateMaxLength: my_bool = 1
+        mysql_stmt_attr_set(statement, STMT_ATTR_UPDATE_MAX_LENGTH, &updateMaxLength)
+    }
+
+    private func statementFailure(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ operation: String) -> MySQLError {
+        MySQLError(
+            number: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
+            message: String(cString: mysql_stmt_error(statement)), operation: operation)
+    }
+
+    private func runPrepared(
+        _ statement: UnsafeMutablePointer<MYSQL_STMT>, _ parameters: [MySQLValue], _ operation: String
+    ) throws -> StatementOutcome {
+        func statementFailure() -> MySQLError { self.statementFailure(statement, operation) }
+        var status: Int32 = 0
         let placeholders = Int(mysql_stmt_param_count(statement))
         guard placeholders == parameters.count else {
             throw MySQLError(
                 .client, message: "the statement has \(placeholders) placeholders, \(parameters.count) parameters given",
                 operation: operation)
         }
-        var updateMaxLength: my_bool = 1
-        mysql_stmt_attr_set(statement, STMT_ATTR_UPDATE_MAX_LENGTH, &updateMaxLength)
-
         let bound = ParameterBindings(parameters)
         if mysql_stmt_bind_param(statement, bound.binds) != 0 { throw statementFailure() }
         try drive { mysql_stmt_execute_start(&status, statement) } resume: { mysql_stmt_execute_cont(&status, statement, $0) }
@@ -203,6 +222,12 @@ extension MySQLConnection {
                 }
             }
             outcome.rows.append(MySQLRow(columns: columns, cells: cells))
+        }
+        var failed: my_bool = 0
+        try drive {
+            mysql_stmt_free_result_start(&failed, statement)
+        } resume: {
+            mysql_stmt_free_result_cont(&failed, statement, $0)
         }
         return outcome
     }

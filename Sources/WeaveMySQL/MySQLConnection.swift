@@ -24,6 +24,8 @@ public final class MySQLConnection {
     /// Where this connection goes.
     public let configuration: MySQLConfiguration
     private(set) var state: State = .busy
+    /// Prepared statements kept for reuse; freed after the handle is closed.
+    var statementCache = StatementCache()
     /// Why the connection was discarded, for the error later calls throw.
     private var closeReason = "the connection was closed"
 
@@ -134,7 +136,8 @@ public final class MySQLConnection {
         state = .busy
         do {
             try drive { mysql_close_start(handle) } resume: { mysql_close_cont(handle, $0) }
-            // mysql_close_* freed the handle.
+            // mysql_close_* freed the handle (and detached the statements).
+            freeStatements()
             state = .closed
             closeReason = "the connection was closed"
         } catch {
@@ -156,6 +159,13 @@ public final class MySQLConnection {
         let fd = Int32(mysql_get_socket(handle))
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         mysql_close(handle)
+        freeStatements()
+    }
+
+    /// Frees the cached statements once `mysql_close` detached them from the connection
+    /// (a detached statement's close does no I/O; the server dropped them with the session).
+    private func freeStatements() {
+        for statement in statementCache.removeAll() { mysql_stmt_close(statement) }
     }
 
     /// Runs one statement's worth of library calls: marks the connection busy, and ready

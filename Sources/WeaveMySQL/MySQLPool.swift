@@ -57,7 +57,7 @@ public final class MySQLPool {
         }
     }
 
-    /// Runs ``MySQLConnection/query(_:_:)-(String,MySQLValue...)`` on a pooled connection.
+    /// Runs ``MySQLConnection/query(_:_:)`` on a pooled connection.
     @discardableResult
     public func query(_ sql: String, _ parameters: MySQLValue...) throws -> [MySQLRow] {
         try withConnection { try $0.query(sql, parameters: parameters) }
@@ -68,7 +68,7 @@ public final class MySQLPool {
         try withConnection { try $0.query(type, sql, parameters: parameters) }
     }
 
-    /// Runs ``MySQLConnection/execute(_:_:)-(String,MySQLValue...)`` on a pooled connection.
+    /// Runs ``MySQLConnection/execute(_:_:)`` on a pooled connection.
     @discardableResult
     public func execute(_ sql: String, _ parameters: MySQLValue...) throws -> MySQLExecutionResult {
         try withConnection { try $0.execute(sql, parameters: parameters) }
