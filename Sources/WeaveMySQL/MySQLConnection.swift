@@ -247,8 +247,7 @@ public final class MySQLConnection {
     var socket: Int32 { state == .closed ? -1 : Int32(mysql_get_socket(handle)) }
 }
 
-/// Initialises Connector/C once, before any connection (`mysql_init` would otherwise do it
-/// without synchronisation).
+/// Initialises Connector/C once per process, before the first connection.
 let mariaDBLibraryReady: Bool = mysql_server_init(0, nil, nil) == 0
 
 /// A C copy of an optional string that outlives the library calls that hold on to it.

@@ -104,11 +104,14 @@ public final class MySQLPool {
     }
 
     private func checkIn(_ connection: MySQLConnection) {
-        guard connection.state == .ready else {
-            connection.close()  // discarded already, or left busy by a programmer error
-            return
+        switch connection.state {
+        case .ready: if isClosed { connection.close() } else { idle.append(connection) }
+        // Discarded already (a timeout, a cancellation, a lost server): nothing to keep.
+        case .closed: break
+        // Still in use by a coroutine the body handed it to (a programmer error): not the
+        // pool's any more; it closes when that coroutine lets it go.
+        case .busy: break
         }
-        if isClosed { connection.close() } else { idle.append(connection) }
     }
 
     /// An idle connection has nothing to read: readable (the server's goodbye or end of
