@@ -60,7 +60,8 @@ INSERT INTO bench.bench VALUES $ROWS;
 SQL
 
 export WEAVE_MYSQL PORT CONCURRENCY QUERIES REPS
-exec python3 - <<'PY'
+# Not exec: the EXIT trap stops the server afterwards.
+python3 - <<'PY'
 import json, os, re, subprocess
 
 W, PORT = os.environ["WEAVE_MYSQL"], os.environ["PORT"]
