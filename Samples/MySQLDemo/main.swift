@@ -81,16 +81,16 @@ struct MySQLDemoCommand: ParsableCommand {
         for (owner, balance, note) in [("alice", 100, nil), ("bob", 20, "new customer"), ("zoë", 5, "🚀")] as [(String, Int, String?)] {
             let result = try connection.execute(
                 "INSERT INTO \(table) (owner, balance, note) VALUES (?, ?, ?)",
-                .string(owner), .int(Int64(balance)), .optional(note.map { .string($0) }))
+                MySQLValue(owner), MySQLValue(balance), .optional(note.map { MySQLValue($0) }))
             print("inserted \(owner) as id \(result.lastInsertID)")
         }
         try show(connection, table, "after the inserts")
 
         func transfer(_ amount: Int, from: String, to: String) throws {
             try connection.transaction { connection in
-                try connection.execute("UPDATE \(table) SET balance = balance - ? WHERE owner = ?", .int(Int64(amount)), .string(from))
-                try connection.execute("UPDATE \(table) SET balance = balance + ? WHERE owner = ?", .int(Int64(amount)), .string(to))
-                let balance = try connection.query(Int.self, "SELECT balance FROM \(table) WHERE owner = ?", .string(from))[0]
+                try connection.execute("UPDATE \(table) SET balance = balance - ? WHERE owner = ?", MySQLValue(amount), MySQLValue(from))
+                try connection.execute("UPDATE \(table) SET balance = balance + ? WHERE owner = ?", MySQLValue(amount), MySQLValue(to))
+                let balance = try connection.query(Int.self, "SELECT balance FROM \(table) WHERE owner = ?", MySQLValue(from))[0]
                 if balance < 0 { throw InsufficientFunds(owner: from, balance: balance + amount) }
             }
         }
@@ -108,7 +108,7 @@ struct MySQLDemoCommand: ParsableCommand {
         defer { pool.close() }
         let readers = try (1...10).map { reader in
             try spawn { () throws -> Int in
-                try pool.query(Int.self, "SELECT SUM(balance) + 0 * SLEEP(0.05) FROM \(table) WHERE id <= ?", .int(Int64(reader % 3 + 1)))[0]
+                try pool.query(Int.self, "SELECT SUM(balance) + 0 * SLEEP(0.05) FROM \(table) WHERE id <= ?", MySQLValue(reader % 3 + 1))[0]
             }
         }
         let sums = try readers.map { try $0.join() }

@@ -17,6 +17,28 @@ public enum MySQLValue: Sendable, Hashable {
 
     /// `value`, or ``null`` when it is nil.
     public static func optional(_ value: MySQLValue?) -> MySQLValue { value ?? .null }
+
+    /// An integer of any width: ``int(_:)``, or ``uint(_:)`` for an unsigned value beyond
+    /// `Int64.max`. A value beyond `UInt64` is a programmer error (a precondition failure).
+    public init<Value: BinaryInteger>(_ value: Value) {
+        if let signed = Int64(exactly: value) {
+            self = .int(signed)
+        } else {
+            self = .uint(UInt64(value))
+        }
+    }
+
+    /// ``double(_:)``.
+    public init(_ value: Double) { self = .double(value) }
+
+    /// ``string(_:)``.
+    public init(_ value: String) { self = .string(value) }
+
+    /// ``bytes(_:)``.
+    public init(_ value: [UInt8]) { self = .bytes(value) }
+
+    /// 1 or 0, as MySQL stores `BOOLEAN`.
+    public init(_ value: Bool) { self = .int(value ? 1 : 0) }
 }
 
 extension MySQLValue: ExpressibleByNilLiteral {
