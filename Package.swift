@@ -162,3 +162,24 @@ package.targets += [
                       path: "Samples/MemcachedDemo"),
     .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached"]),
 ]
+
+// MARK: - MySQL / MariaDB
+// WeaveMySQL: a cooperative MySQL/MariaDB client over MariaDB Connector/C's non-blocking API
+// (Debian: libmariadb-dev). Its tests and the mysql-demo sample start a throwaway MariaDB
+// server (Debian: mariadb-server) through MariaDBScratch.
+package.products += [
+    .library(name: "WeaveMySQL", targets: ["WeaveMySQL"]),
+    .executable(name: "mysql-demo", targets: ["MySQLDemo"]),
+]
+package.targets += [
+    .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+    .target(name: "WeaveMySQL", dependencies: ["Weave", "CMariaDB"]),
+    // A throwaway local MariaDB server (temporary data directory, loopback port, a user with a
+    // password), for the tests and the sample; not a product.
+    .target(name: "MariaDBScratch", dependencies: ["CMariaDB"], path: "Samples/MariaDBScratch"),
+    .executableTarget(name: "MySQLDemo", dependencies: [
+        "WeaveMySQL", "MariaDBScratch", "SampleSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ], path: "Samples/MySQLDemo"),
+    .testTarget(name: "WeaveMySQLTests", dependencies: ["WeaveMySQL", "MariaDBScratch"]),
+]

@@ -69,6 +69,12 @@ let package = Package(
             ],
             path: "Sources/WeaveRedisBench"
         ),
+        // MySQL point selects from many coroutines beside mysqlslap (compare-mysql.sh).
+        .executableTarget(
+            name: "weave-mysql",
+            dependencies: [.product(name: "WeaveMySQL", package: "Weave")],
+            path: "Sources/WeaveMySQLBench"
+        ),
         // The hub's stall while a burst of processes starts (issue 12, item 15).
         .executableTarget(
             name: "weave-spawn-burst",

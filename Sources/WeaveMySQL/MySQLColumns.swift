@@ -1,0 +1,132 @@
+import CMariaDB
+
+/// The columns of a result set, shared by all its rows.
+final class MySQLColumns: Sendable {
+    /// How a column's text becomes a ``MySQLValue``.
+    enum Kind: Sendable { case signed, unsigned, floating, binary, text }
+
+    let names: [String]
+    let kinds: [Kind]
+    let indexes: [String: Int]
+
+    init(names: [String], kinds: [Kind]) {
+        self.names = names
+        self.kinds = kinds
+        var indexes: [String: Int] = [:]
+        for (index, name) in names.enumerated() where indexes[name] == nil { indexes[name] = index }
+        self.indexes = indexes
+    }
+
+    /// Reads Connector/C's field descriptions.
+    convenience init(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) {
+        var names: [String] = []
+        var kinds: [Kind] = []
+        for field in UnsafeBufferPointer(start: fields, count: count) {
+            names.append(field.name.map { String(cString: $0) } ?? "")
+            kinds.append(Self.kind(of: field))
+        }
+        self.init(names: names, kinds: kinds)
+    }
+
+    private static func kind(of field: MYSQL_FIELD) -> Kind {
+        let unsigned = field.flags & UInt32(UNSIGNED_FLAG) != 0
+        switch field.type {
+        case MYSQL_TYPE_TINY, MYSQL_TYPE_SHORT, MYSQL_TYPE_INT24, MYSQL_TYPE_LONG, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_YEAR:
+            return unsigned ? .unsigned : .signed
+        case MYSQL_TYPE_FLOAT, MYSQL_TYPE_DOUBLE:
+            return .floating
+        case MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_BLOB, MYSQL_TYPE_MEDIUM_BLOB, MYSQL_TYPE_LONG_BLOB,
+             MYSQL_TYPE_STRING, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_BIT, MYSQL_TYPE_GEOMETRY:
+            // Character set 63 is `binary`: bytes, not text.
+            return field.charsetnr == 63 ? .binary : .text
+        default:
+            // DECIMAL (exact, so kept as text), dates and times as the server writes them, JSON...
+            return .text
+        }
+    }
+}
+
+/// One row of a result set: each column's value as the server sent it, by name or position.
+///
+/// Values arrive as text (numbers, dates and times the way the server writes them, such as
+/// `2024-05-01 12:00:00`) or bytes (binary columns); the subscripts turns them
+/// into ``MySQLValue``s by the column's type, and ``decode(_:)`` into a `Decodable` type.
+public struct MySQLRow: Sendable {
+    let columns: MySQLColumns
+    let cells: [[UInt8]?]
+
+    init(columns: MySQLColumns, cells: [[UInt8]?]) {
+        self.columns = columns
+        self.cells = cells
+    }
+
+    /// The column names, in order.
+    public var columnNames: [String] { columns.names }
+
+    /// The value of the column named `column` (the first, if several share the name), or
+    /// nil when there is no such column.
+    public subscript(_ column: String) -> MySQLValue? {
+        columns.indexes[column].map { self[$0] }
+    }
+
+    /// The value of the column at `index`, which must be in range (a precondition).
+    public subscript(_ index: Int) -> MySQLValue {
+        precondition(cells.indices.contains(index), "column \(index) out of range (\(cells.count) columns)")
+        guard let bytes = cells[index] else { return .null }
+        switch columns.kinds[index] {
+        case .signed:
+            if let value = Int64(String(decoding: bytes, as: UTF8.self)) { return .int(value) }
+        case .unsigned:
+            if let value = UInt64(String(decoding: bytes, as: UTF8.self)) { return .uint(value) }
+        case .floating:
+            if let value = Double(String(decoding: bytes, as: UTF8.self)) { return .double(value) }
+        case .binary:
+            return .bytes(bytes)
+        case .text:
+            break
+        }
+        return .string(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Decodes the row into `type`: each coding key names a column; SQL `NULL` decodes as
+    /// nil for optionals. A type that is not keyed (`Int`, `String`) decodes the first column.
+    ///
+    /// Throws ``MySQLError`` with code ``MySQLError/Code/decoding`` naming the column when a
+    /// column is missing, `NULL` for a non-optional, or not convertible to the property's type.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        do {
+            return try MySQLRowDecoder(row: self).decode(type)
+        } catch let error as DecodingError {
+            throw MySQLError(.decoding, message: describe(error), operation: "decode \(T.self)")
+        }
+    }
+}
+
+/// What went wrong and on which column, without DecodingError's dump of its context.
+private func describe(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+    switch error {
+    case .keyNotFound(let key, _): return "no column named '\(key.stringValue)'"
+    case .valueNotFound(let type, let context): return "column '\(path(context))' is NULL, \(type) expected"
+    case .typeMismatch(let type, let context):
+        return "column '\(path(context))' is not a \(type): \(context.debugDescription)"
+    case .dataCorrupted(let context): return "column '\(path(context))': \(context.debugDescription)"
+    @unknown default: return "\(error)"
+    }
+}
+
+/// What a statement that returns no rows did.
+public struct MySQLExecutionResult: Sendable, Hashable {
+    /// Rows inserted, updated or deleted (for an `UPDATE`, the rows actually changed).
+    public let affectedRows: UInt64
+    /// The `AUTO_INCREMENT` value the statement generated (0 if none).
+    public let lastInsertID: UInt64
+}
+
+/// What a statement returned: rows when it has a result set, else counts.
+struct StatementOutcome {
+    var rows: [MySQLRow] = []
+    var execution = MySQLExecutionResult(affectedRows: 0, lastInsertID: 0)
+}

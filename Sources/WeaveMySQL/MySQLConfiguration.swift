@@ -1,0 +1,37 @@
+/// Where and as whom a ``MySQLConnection`` or ``MySQLPool`` connects.
+public struct MySQLConfiguration: Sendable {
+    /// The server's host name or address; ignored when ``unixSocket`` is set.
+    public var host: String
+    /// The server's TCP port.
+    public var port: Int
+    /// The user to log in as.
+    public var user: String
+    /// The user's password (nil: none).
+    public var password: String?
+    /// The default database (nil: none).
+    public var database: String?
+    /// A Unix socket path to connect through instead of TCP.
+    public var unixSocket: String?
+    /// How long connecting (including the login) may take; nil waits as long as it takes.
+    public var connectTimeout: Duration?
+
+    /// - Parameters: see the properties of the same names.
+    public init(
+        host: String = "127.0.0.1", port: Int = 3306, user: String, password: String? = nil,
+        database: String? = nil, unixSocket: String? = nil, connectTimeout: Duration? = .seconds(10)
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.unixSocket = unixSocket
+        self.connectTimeout = connectTimeout
+    }
+
+    /// `user@host:port` (or `user@socket`), for error messages.
+    var serverDescription: String {
+        if let unixSocket { return "\(user)@\(unixSocket)" }
+        return "\(user)@\(host):\(port)"
+    }
+}

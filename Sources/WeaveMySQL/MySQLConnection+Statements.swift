@@ -1,0 +1,361 @@
+import CMariaDB
+import Glibc
+
+extension MySQLConnection {
+    /// Runs `sql` and returns its rows (none for a statement without a result set).
+    ///
+    /// With parameters, `sql` is a prepared statement whose `?` placeholders take them in
+    /// order (values never pass through the SQL text); without, it is sent as text, so
+    /// statements that cannot be prepared work too. Rows are read whole before this returns.
+    ///
+    /// Blocks the calling coroutine until the last row arrived.
+    ///
+    /// - Throws: ``MySQLError`` (``MySQLError/Code/server`` with the server's number and SQL
+    ///   state for a refused statement; ``MySQLError/Code/connectionLost`` when the server went
+    ///   away; ``MySQLError/Code/closed`` after ``close()``), `TimeoutError` from an enclosing
+    ///   `withTimeout` and `CancellationError`, both of which discard the connection.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: MySQLValue...) throws -> [MySQLRow] {
+        try run(sql, parameters).rows
+    }
+
+    /// ``query(_:_:)`` with the parameters in an array.
+    @discardableResult
+    public func query(_ sql: String, parameters: [MySQLValue]) throws -> [MySQLRow] {
+        try run(sql, parameters).rows
+    }
+
+    /// Runs `sql` and decodes each row into `type` (see ``MySQLRow/decode(_:)``).
+    ///
+    /// Blocks and throws as ``query(_:_:)`` does, and throws
+    /// ``MySQLError/Code/decoding`` when a row does not fit `type`.
+    public func query<Row: Decodable>(_ type: Row.Type, _ sql: String, _ parameters: MySQLValue...) throws -> [Row] {
+        try run(sql, parameters).rows.map { try $0.decode(type) }
+    }
+
+    /// ``query(_:_:_:)`` with the parameters in an array.
+    public func query<Row: Decodable>(_ type: Row.Type, _ sql: String, parameters: [MySQLValue]) throws -> [Row] {
+        try run(sql, parameters).rows.map { try $0.decode(type) }
+    }
+
+    /// Runs a statement that returns no rows (`INSERT`, `UPDATE`, `DELETE`, DDL) and says
+    /// how many rows it affected and which `AUTO_INCREMENT` value it generated.
+    ///
+    /// Blocks and throws as ``query(_:_:)`` does.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: MySQLValue...) throws -> MySQLExecutionResult {
+        try run(sql, parameters).execution
+    }
+
+    /// ``execute(_:_:)`` with the parameters in an array.
+    @discardableResult
+    public func execute(_ sql: String, parameters: [MySQLValue]) throws -> MySQLExecutionResult {
+        try run(sql, parameters).execution
+    }
+
+    func run(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+        try perform(describe(sql)) {
+            parameters.isEmpty ? try runText(sql) : try runPrepared(sql, parameters)
+        }
+    }
+
+    /// `query 'SELECT …'`, shortened, for errors.
+    private func describe(_ sql: String) -> String {
+        let flat = sql.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return "query '\(flat.count > 120 ? flat.prefix(117) + "..." : flat)' on \(configuration.serverDescription)"
+    }
+
+    /// The text protocol: `mysql_real_query`, then the whole result with `mysql_store_result`.
+    private func runText(_ sql: String) throws -> StatementOutcome {
+        let handle = handle
+        var text = Array(sql.utf8)
+        var status: Int32 = 0
+        try text.withUnsafeMutableBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            try drive {
+                mysql_real_query_start(&status, handle, base, UInt(bytes.count))
+            } resume: {
+                mysql_real_query_cont(&status, handle, $0)
+            }
+        }
+        if status != 0 { throw failure(describe(sql)) }
+        var stored: UnsafeMutablePointer<MYSQL_RES>?
+        try drive { mysql_store_result_start(&stored, handle) } resume: { mysql_store_result_cont(&stored, handle, $0) }
+        guard let result = stored else {
+            if mysql_field_count(handle) != 0 { throw failure(describe(sql)) }
+            return StatementOutcome(execution: MySQLExecutionResult(
+                affectedRows: UInt64(mysql_affected_rows(handle)), lastInsertID: UInt64(mysql_insert_id(handle))))
+        }
+        // A stored result is in memory: fetching and freeing it does no I/O.
+        defer { mysql_free_result(result) }
+        let count = Int(mysql_num_fields(result))
+        let columns = MySQLColumns(mysql_fetch_fields(result), count: count)
+        var outcome = StatementOutcome()
+        outcome.rows.reserveCapacity(Int(mysql_num_rows(result)))
+        while let row = mysql_fetch_row(result) {
+            let lengths = mysql_fetch_lengths(result)!
+            var cells: [[UInt8]?] = []
+            cells.reserveCapacity(count)
+            for column in 0..<count {
+                if let field = row[column] {
+                    let start = UnsafeRawPointer(field).assumingMemoryBound(to: UInt8.self)
+                    cells.append(Array(UnsafeBufferPointer(start: start, count: Int(lengths[column]))))
+                } else {
+                    cells.append(nil)
+                }
+            }
+            outcome.rows.append(MySQLRow(columns: columns, cells: cells))
+        }
+        return outcome
+    }
+
+    /// The binary protocol: prepare (or reuse the statement prepared for the same SQL
+    /// before), bind, execute, store the result, fetch every column as text (Connector/C
+    /// converts numbers and dates), and keep the statement for next time.
+    private func runPrepared(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+        do {
+            return try runPreparedOnce(sql, parameters)
+        } catch let error as MySQLError where error.number == 2057 && isOpen {
+            // CR_NEW_STMT_METADATA: the table changed under a kept statement (its result has
+            // other columns now). The statement was closed on the way out; prepare it afresh.
+            return try runPreparedOnce(sql, parameters)
+        }
+    }
+
+    private func runPreparedOnce(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+        let operation = describe(sql)
+        // Out of the cache while in use: an interrupted statement is freed here, not twice.
+        let cached = statementCache.take(sql)
+        guard let statement = cached ?? mysql_stmt_init(handle) else { throw failure(operation) }
+        do {
+            if cached == nil { try prepare(statement, sql, operation) }
+            let outcome = try runPrepared(statement, parameters, operation)
+            if let evicted = statementCache.put(sql, statement) { try closeStatement(evicted) }
+            return outcome
+        } catch {
+            if isOpen {
+                try? closeStatement(statement)
+            } else {
+                // The connection is gone (mysql_close detached the statement): only free it.
+                mysql_stmt_close(statement)
+            }
+            throw error
+        }
+    }
+
+    private func closeStatement(_ statement: UnsafeMutablePointer<MYSQL_STMT>) throws {
+        var failed: my_bool = 0
+        try drive { mysql_stmt_close_start(&failed, statement) } resume: { mysql_stmt_close_cont(&failed, statement, $0) }
+    }
+
+    private func prepare(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String, _ operation: String) throws {
+        var status: Int32 = 0
+        var text = Array(sql.utf8)
+        try text.withUnsafeMutableBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            try drive {
+                mysql_stmt_prepare_start(&status, statement, base, UInt(bytes.count))
+            } resume: {
+                mysql_stmt_prepare_cont(&status, statement, $0)
+            }
+        }
+        if status != 0 { throw statementFailure(statement, operation) }
+        var updateMaxLength: my_bool = 1
+        mysql_stmt_attr_set(statement, STMT_ATTR_UPDATE_MAX_LENGTH, &updateMaxLength)
+    }
+
+    private func statementFailure(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ operation: String) -> MySQLError {
+        MySQLError(
+            number: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
+            message: String(cString: mysql_stmt_error(statement)), operation: operation)
+    }
+
+    private func runPrepared(
+        _ statement: UnsafeMutablePointer<MYSQL_STMT>, _ parameters: [MySQLValue], _ operation: String
+    ) throws -> StatementOutcome {
+        func statementFailure() -> MySQLError { self.statementFailure(statement, operation) }
+        var status: Int32 = 0
+        let placeholders = Int(mysql_stmt_param_count(statement))
+        guard placeholders == parameters.count else {
+            throw MySQLError(
+                .client, message: "the statement has \(placeholders) placeholders, \(parameters.count) parameters given",
+                operation: operation)
+        }
+        let bound = ParameterBindings(parameters)
+        if mysql_stmt_bind_param(statement, bound.binds) != 0 { throw statementFailure() }
+        try drive { mysql_stmt_execute_start(&status, statement) } resume: { mysql_stmt_execute_cont(&status, statement, $0) }
+        if status != 0 { throw statementFailure() }
+
+        guard let metadata = mysql_stmt_result_metadata(statement) else {
+            if mysql_stmt_field_count(statement) != 0 { throw statementFailure() }
+            return StatementOutcome(execution: MySQLExecutionResult(
+                affectedRows: UInt64(mysql_stmt_affected_rows(statement)),
+                lastInsertID: UInt64(mysql_stmt_insert_id(statement))))
+        }
+        defer { mysql_free_result(metadata) }
+        try drive {
+            mysql_stmt_store_result_start(&status, statement)
+        } resume: {
+            mysql_stmt_store_result_cont(&status, statement, $0)
+        }
+        if status != 0 { throw statementFailure() }
+        let count = Int(mysql_num_fields(metadata))
+        let fields = mysql_fetch_fields(metadata)!
+        let columns = MySQLColumns(fields, count: count)
+        let results = ResultBindings(fields, count: count)
+        if mysql_stmt_bind_result(statement, results.binds) != 0 { throw statementFailure() }
+
+        var outcome = StatementOutcome()
+        while true {
+            try drive { mysql_stmt_fetch_start(&status, statement) } resume: { mysql_stmt_fetch_cont(&status, statement, $0) }
+            if status == MYSQL_NO_DATA { break }
+            if status != 0 && status != MYSQL_DATA_TRUNCATED { throw statementFailure() }
+            var cells: [[UInt8]?] = []
+            cells.reserveCapacity(count)
+            for column in 0..<count {
+                if results.isNull[column] != 0 {
+                    cells.append(nil)
+                } else if results.truncated[column] != 0 {
+                    cells.append(try results.refetch(column, from: statement, orThrow: statementFailure))
+                } else {
+                    cells.append(results.bytes(column))
+                }
+            }
+            outcome.rows.append(MySQLRow(columns: columns, cells: cells))
+        }
+        var failed: my_bool = 0
+        try drive {
+            mysql_stmt_free_result_start(&failed, statement)
+        } resume: {
+            mysql_stmt_free_result_cont(&failed, statement, $0)
+        }
+        return outcome
+    }
+}
+
+/// The `MYSQL_BIND`s of a statement's parameters and the memory they point into; freed
+/// when the bindings go, after the statement executed.
+private final class ParameterBindings {
+    let binds: UnsafeMutablePointer<MYSQL_BIND>
+    private let count: Int
+    private var buffers: [UnsafeMutableRawPointer] = []
+
+    init(_ parameters: [MySQLValue]) {
+        count = max(parameters.count, 1)
+        binds = .allocate(capacity: count)
+        binds.initialize(repeating: MYSQL_BIND(), count: count)
+        for (index, parameter) in parameters.enumerated() {
+            switch parameter {
+            case .null:
+                binds[index].buffer_type = MYSQL_TYPE_NULL
+            case .int(let value):
+                bind(index, MYSQL_TYPE_LONGLONG, value)
+            case .uint(let value):
+                bind(index, MYSQL_TYPE_LONGLONG, value)
+                binds[index].is_unsigned = 1
+            case .double(let value):
+                bind(index, MYSQL_TYPE_DOUBLE, value)
+            case .string(let value):
+                bind(index, MYSQL_TYPE_STRING, bytes: Array(value.utf8))
+            case .bytes(let value):
+                bind(index, MYSQL_TYPE_BLOB, bytes: value)
+            }
+        }
+    }
+
+    private func bind<T>(_ index: Int, _ type: enum_field_types, _ value: T) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+        buffer.storeBytes(of: value, as: T.self)
+        buffers.append(buffer)
+        binds[index].buffer_type = type
+        binds[index].buffer = buffer
+    }
+
+    private func bind(_ index: Int, _ type: enum_field_types, bytes: [UInt8]) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(buffer), byteCount: $0.count) }
+        buffers.append(buffer)
+        binds[index].buffer_type = type
+        binds[index].buffer = buffer
+        binds[index].buffer_length = UInt(bytes.count)
+        // With `length` nil, Connector/C reads the length from `buffer_length`.
+    }
+
+    deinit {
+        buffers.forEach { $0.deallocate() }
+        binds.deinitialize(count: count)
+        binds.deallocate()
+    }
+}
+
+/// The `MYSQL_BIND`s a result's columns are fetched into, every column as text or bytes.
+private final class ResultBindings {
+    let binds: UnsafeMutablePointer<MYSQL_BIND>
+    let lengths: UnsafeMutablePointer<UInt>
+    let isNull: UnsafeMutablePointer<my_bool>
+    let truncated: UnsafeMutablePointer<my_bool>
+    private let buffers: [UnsafeMutableRawPointer]
+    private let count: Int
+
+    init(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) {
+        self.count = count
+        binds = .allocate(capacity: count)
+        binds.initialize(repeating: MYSQL_BIND(), count: count)
+        lengths = .allocate(capacity: count)
+        lengths.initialize(repeating: 0, count: count)
+        isNull = .allocate(capacity: count)
+        isNull.initialize(repeating: 0, count: count)
+        truncated = .allocate(capacity: count)
+        truncated.initialize(repeating: 0, count: count)
+        var buffers: [UnsafeMutableRawPointer] = []
+        for column in 0..<count {
+            // `max_length` is exact for strings after a stored result; numbers and dates
+            // converted to text may need more, which a truncation reports and `refetch` reads.
+            let capacity = max(Int(fields[column].max_length), 64) + 1
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+            buffers.append(buffer)
+            binds[column].buffer_type = MYSQL_TYPE_STRING
+            binds[column].buffer = buffer
+            binds[column].buffer_length = UInt(capacity)
+            binds[column].length = lengths + column
+            binds[column].is_null = isNull + column
+            binds[column].error = truncated + column
+        }
+        self.buffers = buffers
+    }
+
+    func bytes(_ column: Int) -> [UInt8] {
+        let start = UnsafeRawPointer(buffers[column]).assumingMemoryBound(to: UInt8.self)
+        return Array(UnsafeBufferPointer(start: start, count: Int(lengths[column])))
+    }
+
+    /// Reads a column that did not fit its buffer (`mysql_stmt_fetch_column`, from the
+    /// stored row: no I/O).
+    func refetch(
+        _ column: Int, from statement: UnsafeMutablePointer<MYSQL_STMT>, orThrow failure: () -> MySQLError
+    ) throws -> [UInt8] {
+        let length = Int(lengths[column])
+        var bytes = [UInt8](repeating: 0, count: length + 1)
+        var actual: UInt = 0
+        var bind = MYSQL_BIND()
+        try bytes.withUnsafeMutableBytes { buffer in
+            bind.buffer_type = MYSQL_TYPE_STRING
+            bind.buffer = buffer.baseAddress
+            bind.buffer_length = UInt(buffer.count)
+            try withUnsafeMutablePointer(to: &actual) { actualPointer in
+                bind.length = actualPointer
+                if mysql_stmt_fetch_column(statement, &bind, UInt32(column), 0) != 0 { throw failure() }
+            }
+        }
+        return Array(bytes.prefix(Int(actual)))
+    }
+
+    deinit {
+        buffers.forEach { $0.deallocate() }
+        binds.deinitialize(count: count)
+        binds.deallocate()
+        lengths.deallocate()
+        isNull.deallocate()
+        truncated.deallocate()
+    }
+}
