@@ -64,6 +64,9 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     /// Values buffered now (a snapshot; other hubs may change it at once).
     public var count: Int { state.withLock { $0.count } }
 
+    /// Coroutines parked on the channel now, senders and receivers (for tests).
+    var parkedCount: Int { state.withLock { $0.receivers.count + $0.senders.count } }
+
     /// Whether ``close()`` has been called.
     public var isClosed: Bool { state.withLock { $0.isClosed } }
 

@@ -69,6 +69,8 @@ final class CrossHubWaiter: @unchecked Sendable {
 struct CrossHubWaiters {
     private var list: [CrossHubWaiter] = []
 
+    var count: Int { list.count }
+
     mutating func append(_ waiter: CrossHubWaiter) {
         waiter.isListed = true
         list.append(waiter)
