@@ -9,14 +9,8 @@ let arguments = CommandLine.arguments.dropFirst().map { Int($0) }
 let messages = arguments.first.flatMap { $0 } ?? 2_000_000
 let capacity = arguments.dropFirst().first.flatMap { $0 } ?? 1024
 guard messages > 0, capacity > 0 else {
-    Usage.fail("usage: weave-crosshub [MESSAGES>0] [CAPACITY>0]")
-}
-
-enum Usage {
-    static func fail(_ message: String) -> Never {
-        fputs(message + "\n", stderr)
-        exit(2)
-    }
+    print("usage: weave-crosshub [MESSAGES>0] [CAPACITY>0]")
+    exit(2)
 }
 
 let (seconds, sum) = try HubGroup.run(hubs: 2) { group -> (Double, Int) in

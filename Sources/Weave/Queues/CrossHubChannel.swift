@@ -28,21 +28,31 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     public let label: String?
     /// The most values the channel holds before a sender parks.
     public let capacity: Int
-    private let state: Mutex<State>
+    // Inlinable from here down to the slow paths: the caller's module specialises them for
+    // its `Element`, or every message pays generic metadata look-ups (most of its cost).
+    @usableFromInline let state: Mutex<State>
 
-    fileprivate struct State {
-        var ring: [Element?]
-        var head = 0
-        var count = 0
-        var isClosed = false
-        var receivers = CrossHubWaiters()
-        var senders = CrossHubWaiters()
+    @usableFromInline
+    struct State {
+        @usableFromInline var ring: [Element?]
+        @usableFromInline var head = 0
+        @usableFromInline var count = 0
+        @usableFromInline var isClosed = false
+        @usableFromInline var receivers = CrossHubWaiters()
+        @usableFromInline var senders = CrossHubWaiters()
 
+        @usableFromInline
+        init(ring: [Element?]) {
+            self.ring = ring
+        }
+
+        @inlinable
         mutating func push(_ value: Element) {
             ring[(head + count) % ring.count] = value
             count += 1
         }
 
+        @inlinable
         mutating func pop() -> Element {
             let value = ring[head].take().unsafelyUnwrapped
             head = head + 1 == ring.count ? 0 : head + 1
@@ -80,6 +90,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     ///   ``TimeoutError`` after `timeout`; `CancellationError` if cancelled while waiting
     ///   (the value is then not sent); ``WeaveError/Code/notInCoroutine`` if it must park
     ///   outside a coroutine.
+    @inlinable
     public func send(_ value: Element, timeout: Duration? = nil) throws {
         let outcome = state.withLock { state -> SendStep in
             if state.isClosed { return .closed }
@@ -97,6 +108,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     /// Sends `value` if there is room now; returns false when full.
     ///
     /// - Throws: ``QueueError/Code/closed`` if the channel is closed.
+    @inlinable
     public func trySend(_ value: Element) throws -> Bool {
         let outcome = state.withLock { state -> SendStep in
             if state.isClosed { return .closed }
@@ -113,14 +125,15 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
         }
     }
 
-    private enum SendStep: Sendable {
+    @usableFromInline
+    enum SendStep: Sendable {
         case sent(CrossHubWaiter?)
         case closed
         case full
     }
 
-    @inline(never)
-    private func sendParking(_ value: Element, timeout: Duration?) throws {
+    @usableFromInline @inline(never)
+    func sendParking(_ value: Element, timeout: Duration?) throws {
         let waiter = try CrossHubWaiter.current("CrossHubChannel.send")
         let deadline = timeout.map { Hub.deadline(after: $0) }
         waiter.begin()
@@ -173,6 +186,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     ///
     /// - Throws: ``TimeoutError`` after `timeout`; `CancellationError` if cancelled while
     ///   waiting; ``WeaveError/Code/notInCoroutine`` if it must park outside a coroutine.
+    @inlinable
     public func receive(timeout: Duration? = nil) throws -> Element? {
         switch state.withLock({ state in state.take(capacity: capacity) }) {
         case .value(let value, let sender):
@@ -186,6 +200,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     }
 
     /// Receives a value if one is buffered now; nil when empty (or closed and drained).
+    @inlinable
     public func tryReceive() -> Element? {
         switch state.withLock({ state in state.take(capacity: capacity) }) {
         case .value(let value, let sender):
@@ -196,8 +211,8 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
         }
     }
 
-    @inline(never)
-    private func receiveParking(timeout: Duration?) throws -> Element? {
+    @usableFromInline @inline(never)
+    func receiveParking(timeout: Duration?) throws -> Element? {
         let waiter = try CrossHubWaiter.current("CrossHubChannel.receive")
         let deadline = timeout.map { Hub.deadline(after: $0) }
         waiter.begin()
@@ -250,13 +265,15 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
         for waiter in waiters { waiter.wake() }
     }
 
-    private var closedError: QueueError {
+    @usableFromInline
+    var closedError: QueueError {
         QueueError(.closed, "send on closed \(description)")
     }
 }
 
 /// What a receive found.
-private enum Take<Element: Sendable>: Sendable {
+@usableFromInline
+enum Take<Element: Sendable>: Sendable {
     /// A value, and the parked sender to wake for the room it made.
     case value(Element, CrossHubWaiter?)
     case closed
@@ -264,7 +281,8 @@ private enum Take<Element: Sendable>: Sendable {
 }
 
 extension CrossHubChannel.State {
-    fileprivate mutating func take(capacity: Int) -> Take<Element> {
+    @inlinable
+    mutating func take(capacity: Int) -> Take<Element> {
         if count > 0 {
             let value = pop()
             // One wake per batch: a sender already woken is no longer listed.

@@ -4,6 +4,7 @@ import CWeaveContext
 /// its own hub's thread (directly from that thread, else through the hub's cross-thread
 /// queue). One per parking call, so that a wake arriving after the call has ended finds
 /// `isWaiting` false and does nothing.
+@usableFromInline
 final class CrossHubWaiter: @unchecked Sendable {
     /// The waiter's hub scheduler: compared, never dereferenced, off that hub's thread.
     private let sched: UnsafeMutableRawPointer
@@ -13,7 +14,7 @@ final class CrossHubWaiter: @unchecked Sendable {
     /// Hub thread only: inside the parking call.
     private var isWaiting = false
     /// Guarded by the channel's mutex: in one of its waiter lists (not yet woken).
-    var isListed = false
+    @usableFromInline var isListed = false
 
     private init(_ coroutine: AnyCoroutine) {
         self.coroutine = coroutine
@@ -52,6 +53,7 @@ final class CrossHubWaiter: @unchecked Sendable {
     }
 
     /// Makes the coroutine ready on its own hub's thread, if it still waits. Any thread.
+    @usableFromInline
     func wake() {
         if let here = weave_sched_current(), UnsafeMutableRawPointer(here) == sched {
             if isWaiting { coroutine.hub.makeReady(coroutine) }
@@ -66,8 +68,12 @@ final class CrossHubWaiter: @unchecked Sendable {
 
 /// The parked waiters of one side of a ``CrossHubChannel``, first come first served;
 /// mutated only under the channel's mutex.
+@usableFromInline
 struct CrossHubWaiters {
-    private var list: [CrossHubWaiter] = []
+    @usableFromInline var list: [CrossHubWaiter] = []
+
+    @usableFromInline
+    init() {}
 
     var count: Int { list.count }
 
@@ -77,6 +83,7 @@ struct CrossHubWaiters {
     }
 
     /// Takes the longest-waiting one (now no longer listed: its wake is pending).
+    @inlinable
     mutating func popFirst() -> CrossHubWaiter? {
         if list.isEmpty { return nil }
         let waiter = list.removeFirst()
