@@ -115,7 +115,7 @@ struct CrossHubChannelTests {
             first.cancel()
             _ = try? first.join()
             try channel.send(5)
-            let value = try second.join()
+            let value = try second.join(timeout: .seconds(30))
             return (first.error is CancellationError, value, channel.parkedCount)
         }
         #expect(cancelled)
@@ -136,7 +136,7 @@ struct CrossHubChannelTests {
             first.cancel()
             try channel.send(3)
             _ = try? first.join()
-            return (first.error is CancellationError, try second.join(), channel.parkedCount)
+            return (first.error is CancellationError, try second.join(timeout: .seconds(30)), channel.parkedCount)
         }
         #expect(cancelled)
         #expect(value == 3)
