@@ -75,6 +75,12 @@ let package = Package(
             dependencies: [.product(name: "WeaveMySQL", package: "Weave")],
             path: "Sources/WeaveMySQLBench"
         ),
+        // CrossHubChannel messages/s between two hubs beside Go (compare-crosshub.sh, Peers/go-crosshub).
+        .executableTarget(
+            name: "weave-crosshub",
+            dependencies: [.product(name: "Weave", package: "Weave")],
+            path: "Sources/WeaveCrossHub"
+        ),
         // The hub's stall while a burst of processes starts (issue 12, item 15).
         .executableTarget(
             name: "weave-spawn-burst",

@@ -24,9 +24,11 @@ public struct DeadlockError: Error, CustomStringConvertible, Sendable {
 
     /// The parked coroutines, in spawn order.
     public let waiters: [Waiter]
+    /// The index of the hub that deadlocked in its ``HubGroup``; nil for a hub run alone.
+    public internal(set) var hub: Int?
 
     public var description: String {
-        var text = "deadlock: \(waiters.count) coroutine\(waiters.count == 1 ? " is" : "s are") parked and nothing can wake them"
+        var text = "deadlock\(hub.map { " on hub \($0)" } ?? ""): \(waiters.count) coroutine\(waiters.count == 1 ? " is" : "s are") parked and nothing can wake them"
         for waiter in waiters { text += "\n  - \(waiter)" }
         return text
     }

@@ -91,7 +91,7 @@ extension Hub {
 
     /// Cancels what is left and waits for it to unwind, logging (once) the coroutines that
     /// take longer than the grace period.
-    private func shutDown() {
+    func shutDown() {
         sched.pointee.fast_spawn = 0  // isShuttingDown
         cancelAll()
         let grace = addTimer(deadline: Hub.deadline(after: configuration.shutdownGracePeriod), .callback { [unowned self] in

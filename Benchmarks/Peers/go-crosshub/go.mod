@@ -1,0 +1,3 @@
+module gocrosshub
+
+go 1.19
