@@ -42,10 +42,21 @@ if [[ $INSTALL == 1 ]]; then
   command -v go >/dev/null || missing+=(golang-go)
   [[ -x /usr/bin/time ]] || missing+=(time)
   command -v taskset >/dev/null || missing+=(util-linux)
+  # The client comparisons: their servers, the reference load tools, Connector/C.
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v redis-benchmark >/dev/null || missing+=(redis-tools)
+  command -v memcached >/dev/null || missing+=(memcached)
+  command -v memcaslap >/dev/null || missing+=(libmemcached-tools)
+  [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
+  command -v mysqlslap >/dev/null || missing+=(mariadb-client)
+  pkg-config --exists libmariadb 2>/dev/null || missing+=(libmariadb-dev)
   if ((${#missing[@]})); then
     say "apt-get install ${missing[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+  fi
+  if ! python3 -c 'import pymemcache' 2>/dev/null; then
+    python3 -m pip install --quiet 'pymemcache==4.0.0' >&2 || say "pip install pymemcache failed: compare-memcached skips that peer"
   fi
   if ! python3 -c 'import gevent' 2>/dev/null; then
     say "gevent for $(command -v python3): pip install gevent"
@@ -67,6 +78,10 @@ CASES=(
   "compare-procpool-chunks|Process pool, trivial tasks by chunk size|REPS=3 N=20000|REPS=1 N=5000"
   "compare-servers|Echo and HTTP beside raw libuv C|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
   "compare-cores|Every core: spin and hello beside Go and NIO|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
+  "compare-crosshub|Cross-hub channel beside a Go channel|REPS=3|REPS=1"
+  "compare-redis|Redis client beside redis-benchmark|REPS=3 N=200000|REPS=1 N=20000"
+  "compare-memcached|memcached client beside memaslap and pymemcache|REPS=3 REQUESTS=100000|REPS=1 REQUESTS=10000"
+  "compare-mysql|MySQL point selects beside mysqlslap|REPS=3|REPS=1 QUERIES=10000"
 )
 if [[ $QUICK == 1 ]]; then CASE_LIMIT=${CASE_LIMIT:-1800}; else CASE_LIMIT=${CASE_LIMIT:-3600}; fi
 
