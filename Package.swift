@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(name: "Tour", dependencies: ["Weave"], path: "Samples/Tour"),
         .executableTarget(name: "ProducerConsumer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ProducerConsumer"),
         .executableTarget(name: "TrafficLight", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/TrafficLight"),
-        .target(name: "SampleSupport", dependencies: [argumentParser], path: "Samples/SampleSupport"),
+        .target(name: "SampleSupport", dependencies: ["Weave", argumentParser], path: "Samples/SampleSupport"),
         .executableTarget(name: "EchoServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/EchoServer"),
         .executableTarget(name: "HTTPServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/HTTPServer"),
         .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/SelectServer"),

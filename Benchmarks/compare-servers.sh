@@ -41,7 +41,7 @@ ROWS=("uv-c (raw libuv)|$OUT/uv-echo {port}|$OUT/uv-http {port}")
 if [[ -n "${OLD:-}" ]]; then
   ROWS+=("weave, $(basename "$OLD")|$OLD/.build/release/echo-server --port {port}|$OLD/.build/release/http-server --port {port}")
 fi
-ROWS+=("weave (this checkout)|$BIN/echo-server --port {port}|$BIN/http-server --port {port}")
+ROWS+=("weave (this checkout, 1 hub)|$BIN/echo-server --hubs 1 --port {port}|$BIN/http-server --hubs 1 --port {port}")
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_port() {

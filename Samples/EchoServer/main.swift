@@ -1,5 +1,5 @@
 // echo-server: echoes every byte back on the same connection, one coroutine per connection.
-// Run: swift run -c release echo-server --host 127.0.0.1 --port 9000
+// Run: swift run -c release echo-server --host 127.0.0.1 --port 9000 [--hubs N]
 import ArgumentParser
 import Glibc
 import SampleSupport
@@ -16,13 +16,18 @@ struct EchoServerCommand: ParsableCommand {
     @Option(help: "The port to listen on (0: any free port).")
     var port = 9000
 
+    @Option(help: "Hubs (threads) serving, each with its own listener on the port (default: every core this process may use).")
+    var hubs = HubGroup.availableCores
+
     func validate() throws {
         try requirePort(port)
+        try require("--hubs", hubs, atLeast: 1)
     }
 
     func run() throws {
-        try Hub.run {
-            let server = try StreamServer(host: host, port: port) { connection in
+        let host = self.host
+        try serveOnHubs(hubs, port: port) { port, reusePort in
+            try StreamServer(host: host, port: port, reusePort: reusePort) { connection in
                 // One buffer per connection, reused for every message: no allocation per echo.
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
                 defer { buffer.deallocate() }
@@ -32,9 +37,6 @@ struct EchoServerCommand: ParsableCommand {
                     try connection.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 }
             }
-            print("listening on \(server.localAddress!)")
-            fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
-            try server.serveForever()
         }
     }
 }

@@ -30,15 +30,21 @@ struct HTTPServerCommand: ParsableCommand {
             transform: { try resolvedDirectory($0) })
     var root: String?
 
+    @Option(help: "Hubs (threads) serving, each with its own listener on the port (default: every core this process may use).")
+    var hubs = HubGroup.availableCores
+
     func validate() throws {
         try requirePort(port)
+        try require("--hubs", hubs, atLeast: 1)
         try require("--max-header-bytes", maxHeaderBytes, atLeast: 1)
         try require("--header-timeout", headerTimeout, atLeast: 1)
     }
 
     func run() throws {
-        try Hub.run {
-            try serve(host: host, port: port, maxHeaderBytes: maxHeaderBytes, headerTimeout: .seconds(headerTimeout), root: root)
+        let (host, maxHeaderBytes, headerTimeout, root) = (host, maxHeaderBytes, Duration.seconds(headerTimeout), root)
+        try serveOnHubs(hubs, port: port) { port, reusePort in
+            try makeServer(host: host, port: port, reusePort: reusePort, maxHeaderBytes: maxHeaderBytes,
+                           headerTimeout: headerTimeout, root: root)
         }
     }
 }
@@ -208,9 +214,9 @@ struct HeadLines {
     }
 }
 
-/// Serves until the process is stopped.
-func serve(host: String, port: Int, maxHeaderBytes: Int, headerTimeout: Duration, root: String?) throws {
-    let server = try StreamServer(host: host, port: port, backlog: 1024) { connection in
+/// The server of one hub (bound now; serving starts with `serveForever`).
+func makeServer(host: String, port: Int, reusePort: Bool, maxHeaderBytes: Int, headerTimeout: Duration, root: String?) throws -> StreamServer {
+    try StreamServer(host: host, port: port, backlog: 1024, reusePort: reusePort) { connection in
         var state = Connection(maxHeaderBytes: maxHeaderBytes, servesFiles: root != nil)
         state.output.reserveCapacity(4096)
         while !state.close {
@@ -247,9 +253,6 @@ func serve(host: String, port: Int, maxHeaderBytes: Int, headerTimeout: Duration
             if ended { return }
         }
     }
-    print("listening on \(server.localAddress!)")
-    fflush(nil)  // stdout is a pipe under the benchmark driver: make the line visible now
-    try server.serveForever()
 }
 
 // MARK: - Static files (--root)

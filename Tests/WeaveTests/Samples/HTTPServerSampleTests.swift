@@ -23,17 +23,18 @@ struct HTTPServerSampleTests {
         try await onHub {
             let executable = testWorkerPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/http-server"
             let server = try Command.spawn(
-                executable, arguments: ["--port", "0"],
+                executable, arguments: ["--port", "0", "--hubs", "2"],
                 environment: Command.inheritedEnvironment(adding: ["SWIFT_BACKTRACE": "enable=no"]),
                 standardInput: .discard, standardError: .discard, parentDeathSignal: SIGKILL)
             defer {
                 try? server.kill()
                 _ = try? server.wait(timeout: .seconds(10))
             }
-            // "listening on 127.0.0.1:PORT" once it accepts connections.
+            // "listening on 127.0.0.1:PORT (2 hubs)" once every hub accepts connections.
             let line = try #require(try server.standardOutput!.readLine(timeout: .seconds(60)))
             #expect(line.hasPrefix("listening on 127.0.0.1:"))
-            let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
+            #expect(line.hasSuffix("(2 hubs)"))
+            let port = try #require(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) })
 
             let connection = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
             defer { connection.close() }
