@@ -137,6 +137,10 @@ package.targets += [
 var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }
 
 // MARK: - Clients
+// What the clients' test targets share (running a hub from a test).
+package.targets += [
+    .target(name: "WeaveTestSupport", dependencies: ["Weave"], path: "Tests/WeaveTestSupport"),
+]
 // Cooperative clients for servers, each its own product so that the core never depends on
 // them. WeaveRedis: RESP2/RESP3 with automatic pipelining, pools and pub/sub; its tests
 // start their own redis-server (Debian: redis-server).
@@ -145,7 +149,7 @@ package.products += [
 ]
 package.targets += [
     .target(name: "WeaveRedis", dependencies: ["Weave"]),
-    .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave"]),
+    .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave", "WeaveTestSupport"]),
 ]
 
 // MARK: - memcached
@@ -160,7 +164,7 @@ package.targets += [
     .target(name: "WeaveMemcached", dependencies: ["Weave"]),
     .executableTarget(name: "MemcachedDemo", dependencies: ["WeaveMemcached", "SampleSupport", argumentParser],
                       path: "Samples/MemcachedDemo"),
-    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached"]),
+    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached", "WeaveTestSupport"]),
 ]
 
 // MARK: - MySQL / MariaDB
@@ -181,5 +185,5 @@ package.targets += [
         "WeaveMySQL", "MariaDBScratch", "SampleSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], path: "Samples/MySQLDemo"),
-    .testTarget(name: "WeaveMySQLTests", dependencies: ["WeaveMySQL", "MariaDBScratch"]),
+    .testTarget(name: "WeaveMySQLTests", dependencies: ["WeaveMySQL", "MariaDBScratch", "WeaveTestSupport"]),
 ]

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 @Suite("memcached over two real servers")
 struct MemcachedClusterTests {

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 @Suite("memcached commands against a real server")
 struct MemcachedCommandTests {

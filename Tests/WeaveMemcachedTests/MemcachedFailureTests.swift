@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 @Suite("memcached failures: restarts, garbage, timeouts, cancellation")
 struct MemcachedFailureTests {

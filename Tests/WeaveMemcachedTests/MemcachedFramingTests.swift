@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 @Suite("memcached reply framing")
 struct MemcachedFramingTests {

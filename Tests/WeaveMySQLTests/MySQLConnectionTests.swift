@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveMySQL
+import WeaveTestSupport
 
 /// One row of the `people` tables the tests create.
 struct Person: Decodable, Equatable, Sendable {

@@ -3,6 +3,7 @@ import MariaDBScratch
 import Testing
 import Weave
 @testable import WeaveMySQL
+import WeaveTestSupport
 
 @Suite("MySQLPool against a real MariaDB server")
 struct MySQLPoolTests {

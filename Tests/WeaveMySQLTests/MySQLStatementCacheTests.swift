@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveMySQL
+import WeaveTestSupport
 
 @Suite("Prepared statements are kept per connection")
 struct MySQLStatementCacheTests {

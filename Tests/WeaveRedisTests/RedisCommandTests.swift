@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveRedis
+import WeaveTestSupport
 
 @Suite("Redis commands against a real redis-server")
 struct RedisCommandTests {

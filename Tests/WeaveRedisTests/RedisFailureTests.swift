@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 import WeaveRedis
+import WeaveTestSupport
 
 @Suite("Redis failures: timeouts, cancellation, malformed replies, leaks")
 struct RedisFailureTests {

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveRedis
+import WeaveTestSupport
 
 @Suite("Redis pipelining and transactions")
 struct RedisPipeliningTests {

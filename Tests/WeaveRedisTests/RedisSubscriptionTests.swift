@@ -1,6 +1,7 @@
 import Testing
 import Weave
 import WeaveRedis
+import WeaveTestSupport
 
 @Suite("Redis pub/sub")
 struct RedisSubscriptionTests {

@@ -1,5 +1,6 @@
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 /// Checks made on the hub's thread throw, so that the failure reaches the test through
 /// `onHub` (Swift Testing's `#expect` records issues through the calling task).

@@ -1,36 +1,6 @@
 import Glibc
 import Weave
 
-/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result: Swift
-/// Testing's cooperative pool must never be blocked by a hub.
-func onHub<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let job = HubJob { continuation.resume(with: Result { try Hub.run(body) }) }
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 8 << 20)
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<HubJob>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, Unmanaged.passRetained(job).toOpaque())
-        pthread_attr_destroy(&attributes)
-        precondition(status == 0, "pthread_create failed: \(status)")
-        pthread_detach(thread)
-    }
-}
-
-private final class HubJob: @unchecked Sendable {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// A mutable box shared by the coroutines of one hub (one thread).
-final class Box<Value> {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 /// Coroutines alive on the current hub (the caller included).
 func aliveCoroutines() -> Int {
     Hub.current!.statistics.aliveCoroutines

@@ -1,13 +1,14 @@
 import Glibc
 import Weave
 
-/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result: the
-/// cooperative pool the tests run on must never be blocked by a hub.
-func onHub<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+// What the client libraries' test targets share (WeaveRedisTests, WeaveMemcachedTests,
+// WeaveMySQLTests).
+
+/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result: Swift
+/// Testing's cooperative pool must never be blocked by a hub.
+public func onHub<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        let job = HubJob {
-            continuation.resume(with: Result { try Hub.run(body) })
-        }
+        let job = HubJob { continuation.resume(with: Result { try Hub.run(body) }) }
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         pthread_attr_setstacksize(&attributes, 8 << 20)
@@ -22,13 +23,14 @@ func onHub<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws
     }
 }
 
+/// The work handed to the hub's thread; it runs there once.
 private final class HubJob: @unchecked Sendable {
     let run: () -> Void
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 /// A mutable box shared by the coroutines of one hub (one thread).
-final class Box<Value> {
-    var value: Value
-    init(_ value: Value) { self.value = value }
+public final class Box<Value> {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
 }

@@ -1,0 +1,7 @@
+import Glibc
+import Weave
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
