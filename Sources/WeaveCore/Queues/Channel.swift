@@ -11,6 +11,9 @@
 /// `close()` ends the stream: buffered values are still received, then `receive` returns
 /// nil; `send` on a closed channel throws ``QueueError/Code/closed``. ``select(_:timeout:default:)``
 /// waits on several channels at once. Waiters are served first-come first-served.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Channel<Element>: WaitTarget, CustomStringConvertible, Sequence {
     public let label: String?
     /// Values buffered without a receiver; 0 for a rendezvous channel.

@@ -4,7 +4,8 @@
 /// `put` waits while the queue is full, `get` while it is empty; both take a timeout and
 /// throw `CancellationError` when cancelled. Waiting coroutines are served first-come
 /// first-served, and an item put while a coroutine waits in `get` is handed to it directly.
-/// ``LifoQueue`` and ``PriorityQueue`` change the order. Belongs to one hub.
+/// ``LifoQueue`` and ``PriorityQueue`` change the order. Belongs to one hub (between the hubs
+/// of a ``HubGroup``, use ``CrossHubChannel``).
 public class Queue<Element>: WaitTarget, CustomStringConvertible {
     public let label: String?
     /// The most items the queue holds; nil for unbounded.

@@ -4,6 +4,9 @@
 /// the next round. If a waiting party is cancelled or times out, the barrier breaks: every
 /// party waiting then, and every later caller until ``reset()``, gets
 /// ``SyncError/Code/brokenBarrier``, never a hang.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Barrier: WaitTarget, CustomStringConvertible {
     /// Coroutines needed to pass.
     public let parties: Int

@@ -7,6 +7,9 @@
 ///     consume(queue.removeFirst())
 /// }
 /// ```
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Condition: WaitTarget, CustomStringConvertible {
     /// The lock the condition is bound to.
     public let lock: Lock

@@ -1,5 +1,8 @@
 /// A flag coroutines can wait for (gevent's `Event`, Python's `threading.Event`): `set`
 /// wakes every waiter, `clear` lowers it again.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Event: WaitTarget, CustomStringConvertible {
     public let label: String?
     @exclusivity(unchecked) private var flag = false

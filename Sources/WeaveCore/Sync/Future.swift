@@ -1,5 +1,8 @@
 /// A one-shot result coroutines can wait for (gevent's `AsyncResult`, Python's `concurrent.futures.Future`): set once
 /// with a value or an error, then every `get` returns it.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Future<Value>: WaitTarget, CustomStringConvertible {
     public let label: String?
     @exclusivity(unchecked) private var outcome: Result<Value, any Error>?

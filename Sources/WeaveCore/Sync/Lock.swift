@@ -5,7 +5,8 @@
 /// Waiters get the lock first-come first-served: `release` hands it to the longest waiter.
 /// Uncontended, `acquire` and `release` are a few loads and stores (no syscall, no atomic).
 ///
-/// Belongs to one hub; use it only from that hub's coroutines.
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class Lock: WaitTarget, CustomStringConvertible {
     /// Shown in deadlock reports and dumps.
     public let label: String?

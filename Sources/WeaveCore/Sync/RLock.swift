@@ -2,6 +2,9 @@
 /// the coroutine that holds it may acquire it again, and must release it as many times.
 ///
 /// Only the holder may release it; waiters are served first-come first-served.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class RLock: WaitTarget, CustomStringConvertible {
     public let label: String?
     @exclusivity(unchecked) private(set) var ownerID: UInt64 = 0

@@ -3,6 +3,9 @@
 /// `acquire` takes a permit, waiting while none is left; `release` returns one, handing
 /// it straight to the longest waiter. Unlike a lock, any coroutine may release.
 /// ``BoundedSemaphore`` refuses to grow past its initial value.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public class Semaphore: WaitTarget, CustomStringConvertible {
     public let label: String?
     @exclusivity(unchecked) private(set) var permits: Int

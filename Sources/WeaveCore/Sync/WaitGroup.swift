@@ -1,5 +1,8 @@
 /// Waits for a collection of jobs to finish (Go's `sync.WaitGroup`): `add` before starting
 /// them, `done` as each ends, `wait` until the count is zero.
+///
+/// Belongs to one hub: use it only from that hub's coroutines (between the hubs of a
+/// ``HubGroup``, use ``CrossHubChannel`` or ``HubGroup/Member/run(name:fileID:line:_:)``).
 public final class WaitGroup: WaitTarget, CustomStringConvertible {
     public let label: String?
     /// Jobs not yet done.
