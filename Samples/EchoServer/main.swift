@@ -26,16 +26,14 @@ struct EchoServerCommand: ParsableCommand {
 
     func run() throws {
         let host = self.host
-        try serveOnHubs(hubs, port: port) { port, reusePort in
-            try StreamServer(host: host, port: port, reusePort: reusePort) { connection in
-                // One buffer per connection, reused for every message: no allocation per echo.
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
-                defer { buffer.deallocate() }
-                while true {
-                    let count = try connection.read(into: buffer)
-                    if count == 0 { return }
-                    try connection.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-                }
+        try serveOnHubs(hubs, host: host, port: port) { connection in
+            // One buffer per connection, reused for every message: no allocation per echo.
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try connection.read(into: buffer)
+                if count == 0 { return }
+                try connection.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             }
         }
     }

@@ -42,10 +42,8 @@ struct HTTPServerCommand: ParsableCommand {
 
     func run() throws {
         let (host, maxHeaderBytes, headerTimeout, root) = (host, maxHeaderBytes, Duration.seconds(headerTimeout), root)
-        try serveOnHubs(hubs, port: port) { port, reusePort in
-            try makeServer(host: host, port: port, reusePort: reusePort, maxHeaderBytes: maxHeaderBytes,
-                           headerTimeout: headerTimeout, root: root)
-        }
+        try serveOnHubs(hubs, host: host, port: port, backlog: 1024,
+                        handler: connectionHandler(maxHeaderBytes: maxHeaderBytes, headerTimeout: headerTimeout, root: root))
     }
 }
 
@@ -215,8 +213,8 @@ struct HeadLines {
 }
 
 /// The server of one hub (bound now; serving starts with `serveForever`).
-func makeServer(host: String, port: Int, reusePort: Bool, maxHeaderBytes: Int, headerTimeout: Duration, root: String?) throws -> StreamServer {
-    try StreamServer(host: host, port: port, backlog: 1024, reusePort: reusePort) { connection in
+func connectionHandler(maxHeaderBytes: Int, headerTimeout: Duration, root: String?) -> GroupStreamServer.Handler {
+    { connection in
         var state = Connection(maxHeaderBytes: maxHeaderBytes, servesFiles: root != nil)
         state.output.reserveCapacity(4096)
         while !state.close {
