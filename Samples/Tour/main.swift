@@ -283,7 +283,40 @@ do {
 } catch let error as DeadlockError {
     deadlockText = error.description
 }
-let allRows = rows + [Row(section: "deadlock", ran: "alice and bob join each other",
+// Every core: a group of 4 hubs (4 threads) each counts the primes in its quarter of a range;
+// hub 0's main coroutine parks on each Member.run while the hubs compute side by side.
+let groupRow = try HubGroup.run(hubs: 4) { group in
+    try measure("hub group", "4 hubs each count primes in a quarter of 400,000") {
+        let quarter = 100_000
+        let parts = try withCoroutineGroup { calls in
+            try group.hubs.map { member in
+                try calls.spawn { () throws -> (hub: Int, primes: Int) in
+                    try member.run {
+                        (HubGroup.currentHubIndex!, primeCount(in: member.index * quarter..<(member.index + 1) * quarter))
+                    }
+                }
+            }.map { try $0.join() }
+        }
+        let total = parts.reduce(0) { $0 + $1.primes }
+        guard total == (try CountPrimes(limit: 4 * quarter).run()) else { throw Failure() }
+        return "\(total) primes, on hubs \(parts.map { String($0.hub) }.joined(separator: ","))"
+    }
+}
+
+/// The primes in `range`, by trial division (the hub-group row's work).
+func primeCount(in range: Range<Int>) -> Int {
+    range.lazy.filter { candidate in
+        guard candidate >= 2 else { return false }
+        var divisor = 2
+        while divisor * divisor <= candidate {
+            if candidate % divisor == 0 { return false }
+            divisor += 1
+        }
+        return true
+    }.count
+}
+
+let allRows = rows + [groupRow, Row(section: "deadlock", ran: "alice and bob join each other",
                           result: "DeadlockError, \(deadlockText.split(separator: "\n").count - 1) waiters",
                           elapsed: ContinuousClock.now - deadlockStart)]
 
