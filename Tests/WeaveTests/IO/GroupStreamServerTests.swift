@@ -36,6 +36,36 @@ struct GroupStreamServerTests {
         #expect(served.values.withLock { $0.sorted() } == answers.sorted())
     }
 
+    @Test("serveForever returns once a coroutine on another hub stops the server", arguments: [2, 4])
+    func serveForeverUntilStopped(hubs: Int) async throws {
+        let (answer, refused) = try await inHubGroup(hubs: hubs) { group -> (Int, Bool) in
+            let server = try Self.hubIndexServer(group, served: HubIndexes())
+            let port = server.localAddress!.port
+            // The server is Sendable: the last hub serves a client, then stops every hub.
+            let stopper = try spawn { () throws -> Int in
+                try group.hub(hubs - 1).run { () throws -> Int in
+                    // Every hub listens from the bind on; serveForever (below) starts accepting.
+                    let client = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+                    defer { client.close() }
+                    let answer = Int(try client.read(exactly: 1, timeout: .seconds(10))[0])
+                    try server.stop(gracePeriod: .seconds(5))
+                    return answer
+                }
+            }
+            try server.serveForever()
+            let answer = try stopper.join()
+            var refused = false
+            do {
+                _ = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+            } catch let error as UVError {
+                refused = error.name == "ECONNREFUSED"
+            }
+            return (answer, refused)
+        }
+        #expect((0..<hubs).contains(answer))
+        #expect(refused)
+    }
+
     @Test("a bind error on the shared address is thrown to the caller")
     func bindErrorThrown() async throws {
         let name = try await inHubGroup(hubs: 2) { group -> String? in
