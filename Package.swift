@@ -98,7 +98,7 @@ let package = Package(
             name: "WeaveTests",
             dependencies: [
                 "Weave", "WeaveCore", "WeaveIO", "WeaveProcess", "WeaveDiagnostics", "WeaveBridges",
-                "TestTasks", "WeaveTestWorker", "EchoServer", "PrimePool", "Crawler", "HTTPServer",
+                "TestTasks", "WeaveTestWorker", "WeaveTestSupport", "EchoServer", "PrimePool", "Crawler", "HTTPServer",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),

@@ -1,14 +1,17 @@
 import Glibc
 import Weave
 
-// What the client libraries' test targets share (WeaveRedisTests, WeaveMemcachedTests,
-// WeaveMySQLTests).
+// What the test targets share (WeaveTests and the clients' test targets).
 
-/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result: Swift
-/// Testing's cooperative pool must never be blocked by a hub.
-public func onHub<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+/// Runs `body` inside `Hub.run` on a pthread of its own and awaits the result. Swift
+/// Testing runs tests concurrently on the cooperative pool, which must never be blocked
+/// by a hub, so each test's hub gets its own thread.
+public func onHub<T: Sendable>(
+    configuration: Hub.Configuration = .init(),
+    _ body: @escaping @Sendable () throws -> T
+) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        let job = HubJob { continuation.resume(with: Result { try Hub.run(body) }) }
+        let job = HubJob { continuation.resume(with: Result { try Hub.run(configuration: configuration, body) }) }
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         pthread_attr_setstacksize(&attributes, 8 << 20)

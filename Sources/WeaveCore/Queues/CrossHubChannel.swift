@@ -163,14 +163,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                     try waiter.park(.other("CrossHubChannel send"), deadline: deadline, timeout: timeout)
                 } catch {
                     // Woken for room it will not use: the next parked sender gets it.
-                    let next = state.withLock { state -> CrossHubWaiter? in
-                        if waiter.isListed {
-                            state.senders.remove(waiter)
-                            return nil
-                        }
-                        return state.count < capacity ? state.senders.popFirst() : nil
-                    }
-                    next?.wake()
+                    leave(waiter, from: \.senders, passingOnIf: { $0.count < capacity })
                     throw error
                 }
             }
@@ -237,18 +230,28 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                     try waiter.park(.other("CrossHubChannel receive"), deadline: deadline, timeout: timeout)
                 } catch {
                     // Woken for a value it will not take: the next parked receiver gets it.
-                    let next = state.withLock { state -> CrossHubWaiter? in
-                        if waiter.isListed {
-                            state.receivers.remove(waiter)
-                            return nil
-                        }
-                        return state.count > 0 ? state.receivers.popFirst() : nil
-                    }
-                    next?.wake()
+                    leave(waiter, from: \.receivers, passingOnIf: { $0.count > 0 })
                     throw error
                 }
             }
         }
+    }
+
+    /// Takes `waiter`, leaving with an error, off `list`; if it had already been woken (and
+    /// so taken off), wakes the next waiter there instead when `stillThere` (what the wake
+    /// was for, room or a value) holds, so a wake is never lost with the waiter that left.
+    private func leave(
+        _ waiter: CrossHubWaiter, from list: any WritableKeyPath<State, CrossHubWaiters> & Sendable,
+        passingOnIf stillThere: @Sendable (State) -> Bool
+    ) {
+        let next = state.withLock { state -> CrossHubWaiter? in
+            if waiter.isListed {
+                state[keyPath: list].remove(waiter)
+                return nil
+            }
+            return stillThere(state) ? state[keyPath: list].popFirst() : nil
+        }
+        next?.wake()
     }
 
     // MARK: - Closing

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("awaitAsync: Swift tasks from coroutines")
 struct AwaitAsyncTests {

@@ -3,6 +3,7 @@ import Testing
 import Weave
 @testable import WeaveBridges
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("BlockingAsyncIterator: coroutines reading AsyncSequences")
 struct BlockingAsyncIteratorTests {

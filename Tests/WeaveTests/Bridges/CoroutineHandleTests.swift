@@ -3,6 +3,7 @@ import Testing
 import Weave
 @testable import WeaveBridges
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// Detached coroutines of the current hub that have been given a Swift object.
 private func detachedWithObjects() -> Int {

@@ -3,6 +3,7 @@ import Testing
 import Weave
 @testable import WeaveBridges
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("HubAsyncSequence: channels and queues consumed by Swift tasks")
 struct HubAsyncSequenceTests {

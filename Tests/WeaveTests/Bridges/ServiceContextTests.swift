@@ -4,6 +4,7 @@ import Testing
 import Weave
 @testable import WeaveBridges
 @testable import WeaveCore
+import WeaveTestSupport
 
 private enum RequestID: ServiceContextKey {
     typealias Value = String

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// The exclusivity hazards of stackful coroutines in Swift (an exclusive access held across
 /// a suspension; see the Weave.docc "Hubs and threads" article), each in a

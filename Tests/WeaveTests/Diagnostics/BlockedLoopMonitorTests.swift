@@ -2,6 +2,7 @@ import Glibc
 import InMemoryLogging
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("blocked-loop monitor")
 struct BlockedLoopMonitorTests {

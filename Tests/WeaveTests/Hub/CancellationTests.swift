@@ -1,5 +1,6 @@
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("cancellation")
 struct CancellationTests {

@@ -1,5 +1,6 @@
 import Testing
 import Weave
+import WeaveTestSupport
 
 private let requestID = CoroutineLocal<String>(default: "none")
 

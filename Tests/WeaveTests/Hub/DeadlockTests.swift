@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("deadlock detection")
 struct DeadlockTests {

@@ -2,6 +2,7 @@ import Logging
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// What a log handler does while a coroutine's failure is logged, shared with the test
 /// (each test's hub runs on one thread).

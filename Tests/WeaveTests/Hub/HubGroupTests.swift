@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("HubGroup: hubs on every core, calls between them")
 struct HubGroupTests {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// What a recording hook saw, across threads (the hook runs on each hub's thread).
 private let events = Mutex<[String]>([])

@@ -2,6 +2,7 @@ import Logging
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("spawnDetached")
 struct SpawnDetachedTests {

@@ -1,6 +1,7 @@
 import Logging
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("spawn, join, yield")
 struct SpawnJoinTests {

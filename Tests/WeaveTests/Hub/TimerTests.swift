@@ -2,6 +2,7 @@ import CLibUV
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// Burns CPU without blocking, so the hub's loop cannot run (timers fall due meanwhile).
 private func spin(for duration: Duration) {

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveIO
+import WeaveTestSupport
 
 /// How many SYN (or other) segments the kernel retransmitted on `fd`: a SYN dropped
 /// because the listener's accept queue was full is retried after a second.

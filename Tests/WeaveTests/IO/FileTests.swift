@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// A path unique to this process and call.
 func temporaryFilePath(_ tag: String) -> String {

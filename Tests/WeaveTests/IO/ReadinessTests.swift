@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveIO
+import WeaveTestSupport
 
 /// A connected pair of Unix stream sockets, closed by the caller.
 private func socketPair() -> (Int32, Int32) {

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveIO
+import WeaveTestSupport
 
 @Suite("SO_REUSEPORT listeners")
 struct ReusePortTests {

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveIO
+import WeaveTestSupport
 
 /// Writes to stderr without Foundation.
 enum FileHandleStandardError {

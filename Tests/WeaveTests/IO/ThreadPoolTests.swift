@@ -2,6 +2,7 @@ import Glibc
 import Synchronization
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("blocking and ThreadPool")
 struct ThreadPoolTests {

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("UDP sockets and DatagramServer")
 struct UDPTests {

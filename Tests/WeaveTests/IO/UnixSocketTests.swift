@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// A socket path unique to this process and call, short enough for `sun_path`.
 func temporarySocketPath(_ tag: String) -> String {

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// The natural numbers, forever, counting how often the iterator was advanced.
 struct CountingNaturals: Sequence, IteratorProtocol {

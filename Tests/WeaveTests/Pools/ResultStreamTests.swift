@@ -1,6 +1,7 @@
 import TestTasks
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// The one shape of results that arrive over time (`MapResults`, `ProcessMapResults`,
 /// `Completions`, `Channel`): `next(timeout:)` throws, and a `for` loop never loses an error.

@@ -2,6 +2,7 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// A BitwiseProcessTask chunk travels as its bytes, both ways: the same outputs, failures
 /// and blame as the Codable path.

@@ -2,6 +2,7 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// A child running `task` in the test worker program.
 func testChild<Task: ProcessTask>(_ task: Task) throws -> ChildProcess<Task> {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// Whether `pid` names a process that has not been reaped (running, sleeping or a zombie).
 private func processExists(_ pid: Int32) -> Bool {

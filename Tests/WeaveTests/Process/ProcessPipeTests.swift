@@ -2,6 +2,7 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("ProcessPipe", .timeLimit(.minutes(3)))
 struct ProcessPipeTests {

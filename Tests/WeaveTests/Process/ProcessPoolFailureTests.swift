@@ -2,6 +2,7 @@ import Glibc
 import TestTasks
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// Which task a worker's death is charged to, what the caller sees, and in what order.
 @Suite("ProcessPool failures", .timeLimit(.minutes(3)))

@@ -1,6 +1,7 @@
 import Testing
 import TestTasks
 import Weave
+import WeaveTestSupport
 
 @Suite("ProcessPool.statistics")
 struct ProcessPoolStatisticsTests {

@@ -3,6 +3,7 @@ import TestTasks
 import Testing
 import Weave
 @testable import WeaveProcess
+import WeaveTestSupport
 
 /// A task no worker registers.
 struct NotRegistered: ProcessTask {

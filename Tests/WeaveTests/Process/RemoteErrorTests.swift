@@ -3,6 +3,7 @@ import TestTasks
 import Testing
 import Weave
 @testable import WeaveProcess
+import WeaveTestSupport
 
 /// A task's thrown error as the parent gets it: its own `Codable` type rebuilt with every
 /// field, or the type's name and description, through every way a task can run.

@@ -3,6 +3,7 @@ import TestTasks
 import Testing
 import Weave
 @testable import WeaveProcess
+import WeaveTestSupport
 
 @Suite("ProcessQueue, ManagedDictionary, ManagedList, ProcessLock", .timeLimit(.minutes(3)))
 struct SharedStateTests {

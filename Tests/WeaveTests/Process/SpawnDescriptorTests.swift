@@ -3,6 +3,7 @@ import TestTasks
 import Testing
 import Weave
 @testable import WeaveProcess
+import WeaveTestSupport
 
 /// What the readlink of descriptor `fd` of this process says (`pipe:[1234]`).
 private func descriptorTarget(_ fd: Int32) -> String {

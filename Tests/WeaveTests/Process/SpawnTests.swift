@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// Issue 12, item 15: processes start on the spawner thread; failures before the exec still
 /// come back typed; the child starts clean; `parentDeathSignal` ties a child to this process.

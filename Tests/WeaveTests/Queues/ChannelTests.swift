@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("Channel and select")
 struct ChannelTests {

@@ -1,6 +1,7 @@
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 @Suite("Queue, LifoQueue, PriorityQueue")
 struct QueueTests {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// One HTTP/1.1 response read off `connection`: the status line and the body (by Content-Length).
 private func readResponse(_ connection: TCPConnection) throws -> (status: String, body: String) {

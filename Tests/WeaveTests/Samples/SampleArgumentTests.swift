@@ -1,5 +1,6 @@
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// A sample program built next to the test bundle (the test target depends on its target).
 private func samplePath(_ name: String) -> String {

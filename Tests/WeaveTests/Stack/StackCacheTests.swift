@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import Weave
 @testable import WeaveCore
+import WeaveTestSupport
 
 /// The per-hub cache of finished coroutines' stacks (reused by the next spawn) must not hold
 /// memory or mappings beyond the pool's cap once the hub is idle.

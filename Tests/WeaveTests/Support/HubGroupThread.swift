@@ -1,5 +1,6 @@
 import Glibc
 import Weave
+import WeaveTestSupport
 
 /// Runs `HubGroup.run` on a pthread of its own and awaits its result, as `onHub` does for
 /// one hub: the calling thread of a group is its hub 0, which must not be a thread of

@@ -1,5 +1,6 @@
 import Testing
 import Weave
+import WeaveTestSupport
 
 @Suite("Semaphore, Event, Future, Condition, Barrier, WaitGroup")
 struct SemaphoreEventTests {
