@@ -13,14 +13,35 @@ import CWeaveContext
 package struct WaitQueue {
     // Inlinable into the I/O and process layers' waits and wake-ups: each is a C call.
     @usableFromInline var queue = weave_waitq()
+#if DEBUG
+    /// Debug builds only: the scheduler (hub thread) whose coroutines wait here, to trap a
+    /// hub-local primitive used from another hub before it corrupts that hub's run queue.
+    @usableFromInline var ownerScheduler: UnsafeMutableRawPointer?
+#endif
 
     package init() {}
+
+    /// Debug builds trap when this queue, holding waiters of one hub, is touched from another
+    /// thread (another hub's, or a plain thread's): a hub-local primitive crossing hubs would
+    /// otherwise link and wake coroutines of a scheduler it does not run on. Release builds
+    /// check nothing (the wait and wake paths stay a C call each).
+    @inlinable @inline(__always)
+    mutating func checkHub(_ operation: StaticString) {
+#if DEBUG
+        let current = UnsafeMutableRawPointer(weave_sched_current())
+        if queue.head != nil, let owner = ownerScheduler, owner != current {
+            crossHubUse(operation)
+        }
+        if queue.head == nil { ownerScheduler = current }
+#endif
+    }
 
     @inlinable package var isEmpty: Bool { queue.head == nil }
     var count: Int { queue.count }
 
     @inlinable
     package mutating func append(_ waiter: UnsafeMutablePointer<weave_waiter>) {
+        checkHub("wait on")
         weave_waitq_append(&queue, waiter)
     }
 
@@ -40,18 +61,21 @@ package struct WaitQueue {
     /// Wakes the first waiter still waiting, marking it signalled. Returns it, or nil.
     @inlinable @discardableResult
     package mutating func signalFirst() -> UnsafeMutablePointer<weave_waiter>? {
-        weave_waitq_signal_first(&queue, 0)
+        checkHub("wake")
+        return weave_waitq_signal_first(&queue, 0)
     }
 
     /// Wakes the first waiter still waiting and returns its value slot (nil if none waits).
     @inline(__always)
     mutating func signalFirstSlot() -> UnsafeMutableRawPointer? {
-        weave_waitq_signal_first(&queue, 0)?.pointee.slot
+        checkHub("wake")
+        return weave_waitq_signal_first(&queue, 0)?.pointee.slot
     }
 
     /// Wakes every waiter still waiting. Returns how many.
     @inlinable @discardableResult
     package mutating func signalAll() -> Int {
+        checkHub("wake")
         var woken = 0
         while weave_waitq_signal_first(&queue, 0) != nil { woken += 1 }
         return woken
@@ -59,8 +83,19 @@ package struct WaitQueue {
 
     /// Wakes every waiter still waiting with `sawClose` set: the primitive closed under them.
     mutating func closeAll() {
+        checkHub("close")
         while weave_waitq_signal_first(&queue, 1) != nil {}
     }
+}
+
+/// The debug trap of ``WaitQueue/checkHub(_:)``, out of line so the check inlines small.
+@usableFromInline @inline(never)
+func crossHubUse(_ operation: StaticString) -> Never {
+    preconditionFailure("""
+        Weave: tried to \(operation) a hub-local primitive (Event, Lock, Queue, Channel, ...) from \
+        a thread other than the hub whose coroutines wait on it. Such primitives belong to one \
+        hub; between the hubs of a HubGroup use CrossHubChannel or HubGroup.Member.run.
+        """)
 }
 
 extension UnsafeMutablePointer where Pointee == weave_waiter {
