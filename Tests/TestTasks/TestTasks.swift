@@ -12,7 +12,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
 ] + spawnTestTasks + bitwiseTestTasks + remoteErrorTestTasks
 
-public struct Square: ProcessTask {
+public struct Square: ProcessTask, Sendable {
     public let value: Int
     public init(_ value: Int) { self.value = value }
     public func run() throws -> Int { value * value }
@@ -37,7 +37,7 @@ public struct Throwing: ProcessTask {
 }
 
 /// Blocks its worker (a real hang: not a cooperative sleep).
-public struct Hang: ProcessTask {
+public struct Hang: ProcessTask, Sendable {
     public let seconds: UInt32
     public init(seconds: UInt32) { self.seconds = seconds }
     public func run() throws -> Int {
@@ -67,7 +67,7 @@ public struct WriteGarbage: ProcessTask {
     }
 }
 
-public struct WorkerPID: ProcessTask {
+public struct WorkerPID: ProcessTask, Sendable {
     public init() {}
     public func run() throws -> Int32 { getpid() }
 }
