@@ -1,13 +1,24 @@
 import Logging
 import WeaveCore
 
-/// The accept loop shared by ``StreamServer`` and ``UnixStreamServer``: a coroutine per
-/// connection, an optional cap on concurrent handlers, back-off on descriptor exhaustion,
-/// and a graceful stop.
+/// Where a ``ConnectionServer`` takes connections from: a listening socket, or the hand-off
+/// channel through which ``GroupUnixStreamServer``'s acceptor passes connections to a hub.
+protocol ConnectionSource: AnyObject, CustomStringConvertible {
+    var isClosed: Bool { get }
+    /// Stops the source: a parked `accept` ends with ``IOError/Code/closed``.
+    func close()
+    var addressDescription: String { get }
+}
+
+extension StreamListener: ConnectionSource {}
+
+/// The accept loop shared by ``StreamServer``, ``UnixStreamServer`` and the group servers: a
+/// coroutine per connection, an optional cap on concurrent handlers, back-off on descriptor
+/// exhaustion, and a graceful stop.
 final class ConnectionServer<Connection: StreamConnection> {
     typealias Handler = (Connection) throws -> Void
 
-    let listener: StreamListener
+    let listener: any ConnectionSource
     private let accept: () throws -> Connection
     private let handler: Handler
     private let slots: Semaphore?
@@ -23,7 +34,7 @@ final class ConnectionServer<Connection: StreamConnection> {
     var connectionCount: Int { handlers.count }
 
     init(
-        listener: StreamListener, maxConnections: Int?, exhaustionPause: Duration = .milliseconds(100),
+        listener: any ConnectionSource, maxConnections: Int?, exhaustionPause: Duration = .milliseconds(100),
         accept: @escaping () throws -> Connection, handler: @escaping Handler
     ) throws {
         self.listener = listener

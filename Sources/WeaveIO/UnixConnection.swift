@@ -40,6 +40,25 @@ public final class UnixConnection: StreamConnection {
         return UnixConnection(hub: hub, handle: handle, path: path)
     }
 
+    /// Takes over `fd`, a connected Unix stream socket (handed over from another hub's
+    /// listener), on the current hub. Closes `fd` when it cannot.
+    static func adopting(fd: Int32, path: String) throws -> UnixConnection {
+        guard let hub = Hub.current else {
+            Glibc.close(fd)
+            throw WeaveError(.notInCoroutine, "UnixConnection.adopting must be called inside Hub.run")
+        }
+        let handle = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+        uv_pipe_init(hub.loop, handle, 0)
+        let status = uv_pipe_open(handle, fd)
+        let connection = UnixConnection(hub: hub, handle: handle, path: path)
+        guard status == 0 else {
+            connection.close()
+            Glibc.close(fd)
+            throw UVError(status, operation: "uv_pipe_open", argument: path)
+        }
+        return connection
+    }
+
     /// libuv 1.44 silently truncates a path that does not fit `sun_path`: refuse it instead.
     static func validate(path: String) throws {
         let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
