@@ -197,7 +197,8 @@ final class Demo {
         let group = Group()
         for index in 0..<coroutines {
             try group.spawn {
-                let (from, to) = index % 2 == 0 ? (accounts[0], accounts[1]) : (accounts[1], accounts[0])
+                // Even coroutines move 10 from a to b, odd ones 5 back.
+                let (from, to, amount) = index % 2 == 0 ? (accounts[0], accounts[1], 10) : (accounts[1], accounts[0], 5)
                 try pool.withConnection { connection in
                     while true {
                         try connection.watch(accounts)
@@ -205,8 +206,8 @@ final class Demo {
                         let balanceTo = Int(try connection.get(to) ?? "0")!
                         try Coroutine.yield()  // let others in between: a conflict is the point
                         let replies = try connection.transaction { tx in
-                            tx.send("SET", from, String(balanceFrom - 10))
-                            tx.send("SET", to, String(balanceTo + 10))
+                            tx.send("SET", from, String(balanceFrom - amount))
+                            tx.send("SET", to, String(balanceTo + amount))
                         }
                         if replies != nil { return }
                         retries.value += 1
@@ -218,7 +219,10 @@ final class Demo {
         let balances = try accounts.map { Int(try redis.get($0) ?? "0")! }
         for (account, balance) in zip(accounts, balances) { show("GET \(account)", "\(balance)") }
         show("transfers / retries", "\(coroutines) / \(retries.value) (a WATCHed key changed)")
-        guard balances.reduce(0, +) == 2000 else { throw DemoError("money appeared or vanished: \(balances)") }
+        let expectedA = 1000 - (coroutines + 1) / 2 * 10 + coroutines / 2 * 5
+        guard balances == [expectedA, 2000 - expectedA] else {
+            throw DemoError("balances \(balances), expected \([expectedA, 2000 - expectedA]): a transfer was lost")
+        }
         return "\(coroutines) transfers, \(retries.value) retries, total kept 2000"
     }
 }

@@ -16,13 +16,13 @@ extension MySQLConnection {
     ///   `withTimeout` and `CancellationError`, both of which discard the connection.
     @discardableResult
     public func query(_ sql: String, _ parameters: MySQLValue...) throws -> [MySQLRow] {
-        try run(sql, parameters).rows
+        try run(sql, parameters).first.rows
     }
 
     /// ``query(_:_:)`` with the parameters in an array.
     @discardableResult
     public func query(_ sql: String, parameters: [MySQLValue]) throws -> [MySQLRow] {
-        try run(sql, parameters).rows
+        try run(sql, parameters).first.rows
     }
 
     /// Runs `sql` and decodes each row into `type` (see ``MySQLRow/decode(_:)``).
@@ -30,12 +30,33 @@ extension MySQLConnection {
     /// Blocks and throws as ``query(_:_:)`` does, and throws
     /// ``MySQLError/Code/decoding`` when a row does not fit `type`.
     public func query<Row: Decodable>(_ type: Row.Type, _ sql: String, _ parameters: MySQLValue...) throws -> [Row] {
-        try run(sql, parameters).rows.map { try $0.decode(type) }
+        try run(sql, parameters).first.rows.map { try $0.decode(type) }
     }
 
     /// ``query(_:_:_:)`` with the parameters in an array.
     public func query<Row: Decodable>(_ type: Row.Type, _ sql: String, parameters: [MySQLValue]) throws -> [Row] {
-        try run(sql, parameters).rows.map { try $0.decode(type) }
+        try run(sql, parameters).first.rows.map { try $0.decode(type) }
+    }
+
+    /// Runs `sql` and returns every result it produced, in order: a `CALL` of a procedure
+    /// returns one per `SELECT` it ran and a final status; statements separated by `;`
+    /// (allowed with ``MySQLConfiguration/allowsMultipleStatements``) one each.
+    ///
+    /// ``query(_:_:)`` and ``execute(_:_:)`` run such statements too, but return only the
+    /// first result (reading and dropping the others, so the connection stays usable).
+    /// Blocks until the last result arrived. When a later statement fails, this throws its
+    /// error (the results before it are lost with it) and the connection stays usable.
+    ///
+    /// - Throws: as ``query(_:_:)`` does.
+    @discardableResult
+    public func queryResults(_ sql: String, _ parameters: MySQLValue...) throws -> [MySQLResult] {
+        try run(sql, parameters, keepingAll: true).all
+    }
+
+    /// ``queryResults(_:_:)`` with the parameters in an array.
+    @discardableResult
+    public func queryResults(_ sql: String, parameters: [MySQLValue]) throws -> [MySQLResult] {
+        try run(sql, parameters, keepingAll: true).all
     }
 
     /// Runs a statement that returns no rows (`INSERT`, `UPDATE`, `DELETE`, DDL) and says
@@ -44,33 +65,34 @@ extension MySQLConnection {
     /// Blocks and throws as ``query(_:_:)`` does.
     @discardableResult
     public func execute(_ sql: String, _ parameters: MySQLValue...) throws -> MySQLExecutionResult {
-        try run(sql, parameters).execution
+        try run(sql, parameters).first.execution
     }
 
     /// ``execute(_:_:)`` with the parameters in an array.
     @discardableResult
     public func execute(_ sql: String, parameters: [MySQLValue]) throws -> MySQLExecutionResult {
-        try run(sql, parameters).execution
+        try run(sql, parameters).first.execution
     }
 
-    func run(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+    func run(_ sql: String, _ parameters: [MySQLValue], keepingAll: Bool = false) throws -> StatementOutcome {
         try perform(describe(sql)) {
-            parameters.isEmpty ? try runText(sql) : try runPrepared(sql, parameters)
+            parameters.isEmpty ? try runText(sql, keepingAll) : try runPrepared(sql, parameters, keepingAll)
         }
     }
 
-    /// `query 'SELECT …'`, shortened, for errors.
-    private func describe(_ sql: String) -> String {
+    /// `query 'SELECT …'`, shortened, for errors (built only when one is thrown).
+    func describe(_ sql: String) -> String {
         let flat = sql.split(whereSeparator: \.isNewline).joined(separator: " ")
         return "query '\(flat.count > 120 ? flat.prefix(117) + "..." : flat)' on \(configuration.serverDescription)"
     }
 
-    /// The text protocol: `mysql_real_query`, then the whole result with `mysql_store_result`.
-    private func runText(_ sql: String) throws -> StatementOutcome {
+    /// The text protocol: `mysql_real_query`, then each result whole with `mysql_store_result`.
+    private func runText(_ sql: String, _ keepingAll: Bool) throws -> StatementOutcome {
         let handle = handle
-        var text = Array(sql.utf8)
         var status: Int32 = 0
-        try text.withUnsafeMutableBufferPointer { bytes in
+        var text = sql
+        try text.withUTF8 { bytes in
+            // A String's UTF-8 is never empty-with-nil-base here: "" has a base too.
             let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
             try drive {
                 mysql_real_query_start(&status, handle, base, UInt(bytes.count))
@@ -79,19 +101,34 @@ extension MySQLConnection {
             }
         }
         if status != 0 { throw failure(describe(sql)) }
+        var outcome = StatementOutcome(first: try storeTextResult(sql))
+        // More results (a CALL's status, further statements): read them all, so the
+        // connection is in step for the next statement.
+        while mysql_more_results(handle) != 0 {
+            try drive { mysql_next_result_start(&status, handle) } resume: { mysql_next_result_cont(&status, handle, $0) }
+            if status > 0 { throw failure(describe(sql)) }
+            if status < 0 { break }  // -1: no more after all
+            let result = try storeTextResult(sql)
+            if keepingAll { outcome.more.append(result) }
+        }
+        return outcome
+    }
+
+    /// Reads the current result of the text protocol whole.
+    private func storeTextResult(_ sql: String) throws -> MySQLResult {
         var stored: UnsafeMutablePointer<MYSQL_RES>?
         try drive { mysql_store_result_start(&stored, handle) } resume: { mysql_store_result_cont(&stored, handle, $0) }
         guard let result = stored else {
             if mysql_field_count(handle) != 0 { throw failure(describe(sql)) }
-            return StatementOutcome(execution: MySQLExecutionResult(
+            return MySQLResult(columns: nil, rows: [], execution: MySQLExecutionResult(
                 affectedRows: UInt64(mysql_affected_rows(handle)), lastInsertID: UInt64(mysql_insert_id(handle))))
         }
         // A stored result is in memory: fetching and freeing it does no I/O.
         defer { mysql_free_result(result) }
         let count = Int(mysql_num_fields(result))
         let columns = MySQLColumns(mysql_fetch_fields(result), count: count)
-        var outcome = StatementOutcome()
-        outcome.rows.reserveCapacity(Int(mysql_num_rows(result)))
+        var rows: [MySQLRow] = []
+        rows.reserveCapacity(Int(mysql_num_rows(result)))
         while let row = mysql_fetch_row(result) {
             let lengths = mysql_fetch_lengths(result)!
             var cells: [[UInt8]?] = []
@@ -104,32 +141,31 @@ extension MySQLConnection {
                     cells.append(nil)
                 }
             }
-            outcome.rows.append(MySQLRow(columns: columns, cells: cells))
+            rows.append(MySQLRow(columns: columns, cells: cells))
         }
-        return outcome
+        return MySQLResult(columns: columns, rows: rows)
     }
 
     /// The binary protocol: prepare (or reuse the statement prepared for the same SQL
-    /// before), bind, execute, store the result, fetch every column as text (Connector/C
+    /// before), bind, execute, store each result, fetch every column as text (Connector/C
     /// converts numbers and dates), and keep the statement for next time.
-    private func runPrepared(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
+    private func runPrepared(_ sql: String, _ parameters: [MySQLValue], _ keepingAll: Bool) throws -> StatementOutcome {
         do {
-            return try runPreparedOnce(sql, parameters)
+            return try runPreparedOnce(sql, parameters, keepingAll)
         } catch let error as MySQLError where error.number == 2057 && isOpen {
             // CR_NEW_STMT_METADATA: the table changed under a kept statement (its result has
             // other columns now). The statement was closed on the way out; prepare it afresh.
-            return try runPreparedOnce(sql, parameters)
+            return try runPreparedOnce(sql, parameters, keepingAll)
         }
     }
 
-    private func runPreparedOnce(_ sql: String, _ parameters: [MySQLValue]) throws -> StatementOutcome {
-        let operation = describe(sql)
+    private func runPreparedOnce(_ sql: String, _ parameters: [MySQLValue], _ keepingAll: Bool) throws -> StatementOutcome {
         // Out of the cache while in use: an interrupted statement is freed here, not twice.
         let cached = statementCache.take(sql)
-        guard let statement = cached ?? mysql_stmt_init(handle) else { throw failure(operation) }
+        guard let statement = cached ?? mysql_stmt_init(handle) else { throw failure(describe(sql)) }
         do {
-            if cached == nil { try prepare(statement, sql, operation) }
-            let outcome = try runPrepared(statement, parameters, operation)
+            if cached == nil { try prepare(statement, sql) }
+            let outcome = try runPrepared(statement, sql, parameters, keepingAll)
             if let evicted = statementCache.put(sql, statement) { try closeStatement(evicted) }
             return outcome
         } catch {
@@ -148,10 +184,10 @@ extension MySQLConnection {
         try drive { mysql_stmt_close_start(&failed, statement) } resume: { mysql_stmt_close_cont(&failed, statement, $0) }
     }
 
-    private func prepare(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String, _ operation: String) throws {
+    private func prepare(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String) throws {
         var status: Int32 = 0
-        var text = Array(sql.utf8)
-        try text.withUnsafeMutableBufferPointer { bytes in
+        var text = sql
+        try text.withUTF8 { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
             try drive {
                 mysql_stmt_prepare_start(&status, statement, base, UInt(bytes.count))
@@ -159,36 +195,53 @@ extension MySQLConnection {
                 mysql_stmt_prepare_cont(&status, statement, $0)
             }
         }
-        if status != 0 { throw statementFailure(statement, operation) }
+        if status != 0 { throw statementFailure(statement, sql) }
         var updateMaxLength: my_bool = 1
         mysql_stmt_attr_set(statement, STMT_ATTR_UPDATE_MAX_LENGTH, &updateMaxLength)
     }
 
-    private func statementFailure(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ operation: String) -> MySQLError {
+    private func statementFailure(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String) -> MySQLError {
         MySQLError(
             number: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
-            message: String(cString: mysql_stmt_error(statement)), operation: operation)
+            message: String(cString: mysql_stmt_error(statement)), operation: describe(sql))
     }
 
     private func runPrepared(
-        _ statement: UnsafeMutablePointer<MYSQL_STMT>, _ parameters: [MySQLValue], _ operation: String
+        _ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String, _ parameters: [MySQLValue], _ keepingAll: Bool
     ) throws -> StatementOutcome {
-        func statementFailure() -> MySQLError { self.statementFailure(statement, operation) }
         var status: Int32 = 0
         let placeholders = Int(mysql_stmt_param_count(statement))
         guard placeholders == parameters.count else {
             throw MySQLError(
                 .client, message: "the statement has \(placeholders) placeholders, \(parameters.count) parameters given",
-                operation: operation)
+                operation: describe(sql))
         }
         let bound = ParameterBindings(parameters)
-        if mysql_stmt_bind_param(statement, bound.binds) != 0 { throw statementFailure() }
+        if mysql_stmt_bind_param(statement, bound.binds) != 0 { throw statementFailure(statement, sql) }
         try drive { mysql_stmt_execute_start(&status, statement) } resume: { mysql_stmt_execute_cont(&status, statement, $0) }
-        if status != 0 { throw statementFailure() }
+        if status != 0 { throw statementFailure(statement, sql) }
+        var outcome = StatementOutcome(first: try storePreparedResult(statement, sql))
+        // A CALL's further results and final status: all read, so the statement can run again.
+        while mysql_stmt_more_results(statement) != 0 {
+            try drive {
+                mysql_stmt_next_result_start(&status, statement)
+            } resume: {
+                mysql_stmt_next_result_cont(&status, statement, $0)
+            }
+            if status > 0 { throw statementFailure(statement, sql) }
+            if status < 0 { break }
+            let result = try storePreparedResult(statement, sql)
+            if keepingAll { outcome.more.append(result) }
+        }
+        return outcome
+    }
 
+    /// Reads the statement's current result whole (rows fetched from the stored result).
+    private func storePreparedResult(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ sql: String) throws -> MySQLResult {
+        var status: Int32 = 0
         guard let metadata = mysql_stmt_result_metadata(statement) else {
-            if mysql_stmt_field_count(statement) != 0 { throw statementFailure() }
-            return StatementOutcome(execution: MySQLExecutionResult(
+            if mysql_stmt_field_count(statement) != 0 { throw statementFailure(statement, sql) }
+            return MySQLResult(columns: nil, rows: [], execution: MySQLExecutionResult(
                 affectedRows: UInt64(mysql_stmt_affected_rows(statement)),
                 lastInsertID: UInt64(mysql_stmt_insert_id(statement))))
         }
@@ -198,30 +251,32 @@ extension MySQLConnection {
         } resume: {
             mysql_stmt_store_result_cont(&status, statement, $0)
         }
-        if status != 0 { throw statementFailure() }
+        if status != 0 { throw statementFailure(statement, sql) }
         let count = Int(mysql_num_fields(metadata))
         let fields = mysql_fetch_fields(metadata)!
         let columns = MySQLColumns(fields, count: count)
         let results = ResultBindings(fields, count: count)
-        if mysql_stmt_bind_result(statement, results.binds) != 0 { throw statementFailure() }
+        if mysql_stmt_bind_result(statement, results.binds) != 0 { throw statementFailure(statement, sql) }
 
-        var outcome = StatementOutcome()
+        var rows: [MySQLRow] = []
+        rows.reserveCapacity(Int(mysql_stmt_num_rows(statement)))
         while true {
-            try drive { mysql_stmt_fetch_start(&status, statement) } resume: { mysql_stmt_fetch_cont(&status, statement, $0) }
+            // Rows come from the stored result: no I/O, so no drive.
+            status = mysql_stmt_fetch(statement)
             if status == MYSQL_NO_DATA { break }
-            if status != 0 && status != MYSQL_DATA_TRUNCATED { throw statementFailure() }
+            if status != 0 && status != MYSQL_DATA_TRUNCATED { throw statementFailure(statement, sql) }
             var cells: [[UInt8]?] = []
             cells.reserveCapacity(count)
             for column in 0..<count {
                 if results.isNull[column] != 0 {
                     cells.append(nil)
                 } else if results.truncated[column] != 0 {
-                    cells.append(try results.refetch(column, from: statement, orThrow: statementFailure))
+                    cells.append(try results.refetch(column, from: statement) { statementFailure(statement, sql) })
                 } else {
                     cells.append(results.bytes(column))
                 }
             }
-            outcome.rows.append(MySQLRow(columns: columns, cells: cells))
+            rows.append(MySQLRow(columns: columns, cells: cells))
         }
         var failed: my_bool = 0
         try drive {
@@ -229,7 +284,7 @@ extension MySQLConnection {
         } resume: {
             mysql_stmt_free_result_cont(&failed, statement, $0)
         }
-        return outcome
+        return MySQLResult(columns: columns, rows: rows)
     }
 }
 
@@ -259,6 +314,10 @@ private final class ParameterBindings {
                 bind(index, MYSQL_TYPE_STRING, bytes: Array(value.utf8))
             case .bytes(let value):
                 bind(index, MYSQL_TYPE_BLOB, bytes: value)
+            case .date(let value):
+                bind(index, MYSQL_TYPE_DATETIME, MySQLTime.bound(value))
+            case .time(let value):
+                bind(index, MYSQL_TYPE_TIME, MySQLTime.bound(value))
             }
         }
     }
