@@ -1,4 +1,5 @@
 import CMariaDB
+import Glibc
 
 /// The columns of a result set, shared by all its rows.
 final class MySQLColumns: Sendable {
@@ -26,6 +27,23 @@ final class MySQLColumns: Sendable {
             kinds.append(Self.kind(of: field))
         }
         self.init(names: names, kinds: kinds)
+    }
+
+    /// Whether `fields` describe these columns (the same names and kinds), so that the
+    /// columns of one result serve the next one of the same shape: a connection that runs the
+    /// same query again builds no names, kinds or index per query.
+    func describe(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) -> Bool {
+        guard count == names.count else { return false }
+        for column in 0..<count {
+            let field = fields[column]
+            guard Self.kind(of: field) == kinds[column] else { return false }
+            let length = Int(field.name_length)
+            let same = names[column].utf8.withContiguousStorageIfAvailable { stored in
+                stored.count == length && (length == 0 || memcmp(stored.baseAddress!, field.name, length) == 0)
+            }
+            guard same == true else { return false }
+        }
+        return true
     }
 
     private static func kind(of field: MYSQL_FIELD) -> Kind {

@@ -126,7 +126,7 @@ extension MySQLConnection {
         // A stored result is in memory: fetching and freeing it does no I/O.
         defer { mysql_free_result(result) }
         let count = Int(mysql_num_fields(result))
-        let columns = MySQLColumns(mysql_fetch_fields(result), count: count)
+        let columns = self.columns(mysql_fetch_fields(result), count: count)
         var rows: [MySQLRow] = []
         rows.reserveCapacity(Int(mysql_num_rows(result)))
         while let row = mysql_fetch_row(result) {
@@ -254,8 +254,14 @@ extension MySQLConnection {
         if status != 0 { throw statementFailure(statement, sql) }
         let count = Int(mysql_num_fields(metadata))
         let fields = mysql_fetch_fields(metadata)!
-        let columns = MySQLColumns(fields, count: count)
-        let results = ResultBindings(fields, count: count)
+        let columns = self.columns(fields, count: count)
+        let results: ResultBindings
+        if let last = lastResultBindings, last.fits(fields, count: count) {
+            results = last
+        } else {
+            results = ResultBindings(fields, count: count)
+            lastResultBindings = results
+        }
         if mysql_stmt_bind_result(statement, results.binds) != 0 { throw statementFailure(statement, sql) }
 
         var rows: [MySQLRow] = []
@@ -347,13 +353,15 @@ private final class ParameterBindings {
     }
 }
 
-/// The `MYSQL_BIND`s a result's columns are fetched into, every column as text or bytes.
-private final class ResultBindings {
+/// The `MYSQL_BIND`s a result's columns are fetched into, every column as text or bytes;
+/// kept by the connection for the next result that fits them.
+final class ResultBindings {
     let binds: UnsafeMutablePointer<MYSQL_BIND>
     let lengths: UnsafeMutablePointer<UInt>
     let isNull: UnsafeMutablePointer<my_bool>
     let truncated: UnsafeMutablePointer<my_bool>
     private let buffers: [UnsafeMutableRawPointer]
+    private let capacities: [Int]
     private let count: Int
 
     init(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) {
@@ -367,10 +375,10 @@ private final class ResultBindings {
         truncated = .allocate(capacity: count)
         truncated.initialize(repeating: 0, count: count)
         var buffers: [UnsafeMutableRawPointer] = []
+        var capacities: [Int] = []
         for column in 0..<count {
-            // `max_length` is exact for strings after a stored result; numbers and dates
-            // converted to text may need more, which a truncation reports and `refetch` reads.
-            let capacity = max(Int(fields[column].max_length), 64) + 1
+            let capacity = Self.capacity(for: fields[column])
+            capacities.append(capacity)
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
             buffers.append(buffer)
             binds[column].buffer_type = MYSQL_TYPE_STRING
@@ -381,6 +389,18 @@ private final class ResultBindings {
             binds[column].error = truncated + column
         }
         self.buffers = buffers
+        self.capacities = capacities
+    }
+
+    /// `max_length` is exact for strings after a stored result; numbers and dates converted
+    /// to text may need more, which a truncation reports and `refetch` reads.
+    private static func capacity(for field: MYSQL_FIELD) -> Int { max(Int(field.max_length), 64) + 1 }
+
+    /// Whether every column of `fields` fits these buffers, so they can be bound again.
+    func fits(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) -> Bool {
+        guard count == self.count else { return false }
+        for column in 0..<count where Self.capacity(for: fields[column]) > capacities[column] { return false }
+        return true
     }
 
     func bytes(_ column: Int) -> [UInt8] {

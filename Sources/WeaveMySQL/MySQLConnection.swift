@@ -29,6 +29,10 @@ public final class MySQLConnection {
     var statementCache = StatementCache()
     /// Why the connection was discarded, for the error later calls throw.
     private var closeReason = "the connection was closed"
+    /// The columns of the last result read, reused by the next result of the same shape.
+    private var lastColumns: MySQLColumns?
+    /// The result buffers of the last prepared statement, bound again when they fit.
+    var lastResultBindings: ResultBindings?
     /// The hub's watch on the socket, made at the first wait and kept until the socket
     /// closes (closed before it, so the hub never watches a reused number).
     private var watch: ReadinessWatch?
@@ -265,6 +269,14 @@ public final class MySQLConnection {
     private func closeWatch() {
         watch?.close()
         watch = nil
+    }
+
+    /// The columns `fields` describe: the last result's when they match.
+    func columns(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) -> MySQLColumns {
+        if let lastColumns, lastColumns.describe(fields, count: count) { return lastColumns }
+        let columns = MySQLColumns(fields, count: count)
+        lastColumns = columns
+        return columns
     }
 
     /// The connection's last error, as a ``MySQLError``.
