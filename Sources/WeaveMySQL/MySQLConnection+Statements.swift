@@ -216,8 +216,7 @@ extension MySQLConnection {
                 .client, message: "the statement has \(placeholders) placeholders, \(parameters.count) parameters given",
                 operation: describe(sql))
         }
-        let bound = ParameterBindings(parameters)
-        if mysql_stmt_bind_param(statement, bound.binds) != 0 { throw statementFailure(statement, sql) }
+        if mysql_stmt_bind_param(statement, parameterBindings.bind(parameters)) != 0 { throw statementFailure(statement, sql) }
         try drive { mysql_stmt_execute_start(&status, statement) } resume: { mysql_stmt_execute_cont(&status, statement, $0) }
         if status != 0 { throw statementFailure(statement, sql) }
         var outcome = StatementOutcome(first: try storePreparedResult(statement, sql))
@@ -294,17 +293,40 @@ extension MySQLConnection {
     }
 }
 
-/// The `MYSQL_BIND`s of a statement's parameters and the memory they point into; freed
-/// when the bindings go, after the statement executed.
-private final class ParameterBindings {
-    let binds: UnsafeMutablePointer<MYSQL_BIND>
-    private let count: Int
-    private var buffers: [UnsafeMutableRawPointer] = []
+/// The `MYSQL_BIND`s of a statement's parameters and the memory they point into: one set
+/// per connection, grown when a statement needs more and reused by the next, so binding
+/// allocates nothing per query. Valid until the next ``bind(_:)``.
+final class ParameterBindings {
+    private var binds: UnsafeMutablePointer<MYSQL_BIND>
+    /// Fixed-size values (integers, doubles, `MYSQL_TIME`s), one slot per parameter.
+    private var scalars: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// Text and bytes, back to back.
+    private var bytes: UnsafeMutableRawPointer
+    private var bytesCapacity: Int
+    private static let slot = max(MemoryLayout<MYSQL_TIME>.stride, MemoryLayout<Int64>.stride)
 
-    init(_ parameters: [MySQLValue]) {
-        count = max(parameters.count, 1)
-        binds = .allocate(capacity: count)
-        binds.initialize(repeating: MYSQL_BIND(), count: count)
+    init() {
+        capacity = 4
+        binds = .allocate(capacity: capacity)
+        binds.initialize(repeating: MYSQL_BIND(), count: capacity)
+        scalars = .allocate(byteCount: capacity * Self.slot, alignment: 8)
+        bytesCapacity = 256
+        bytes = .allocate(byteCount: bytesCapacity, alignment: 1)
+    }
+
+    deinit {
+        binds.deinitialize(count: capacity)
+        binds.deallocate()
+        scalars.deallocate()
+        bytes.deallocate()
+    }
+
+    /// Binds `parameters` in order and returns the binds for `mysql_stmt_bind_param`.
+    func bind(_ parameters: [MySQLValue]) -> UnsafeMutablePointer<MYSQL_BIND> {
+        reserve(parameters)
+        binds.update(repeating: MYSQL_BIND(), count: parameters.count)
+        var offset = 0
         for (index, parameter) in parameters.enumerated() {
             switch parameter {
             case .null:
@@ -316,40 +338,60 @@ private final class ParameterBindings {
                 binds[index].is_unsigned = 1
             case .double(let value):
                 bind(index, MYSQL_TYPE_DOUBLE, value)
-            case .string(let value):
-                bind(index, MYSQL_TYPE_STRING, bytes: Array(value.utf8))
+            case .string(var value):
+                value.withUTF8 { bind(index, MYSQL_TYPE_STRING, UnsafeRawBufferPointer($0), at: &offset) }
             case .bytes(let value):
-                bind(index, MYSQL_TYPE_BLOB, bytes: value)
+                value.withUnsafeBytes { bind(index, MYSQL_TYPE_BLOB, $0, at: &offset) }
             case .date(let value):
                 bind(index, MYSQL_TYPE_DATETIME, MySQLTime.bound(value))
             case .time(let value):
                 bind(index, MYSQL_TYPE_TIME, MySQLTime.bound(value))
             }
         }
+        return binds
+    }
+
+    /// Grows the binds, slots and byte buffer to what `parameters` need.
+    private func reserve(_ parameters: [MySQLValue]) {
+        if parameters.count > capacity {
+            binds.deinitialize(count: capacity)
+            binds.deallocate()
+            scalars.deallocate()
+            capacity = max(parameters.count, capacity * 2)
+            binds = .allocate(capacity: capacity)
+            binds.initialize(repeating: MYSQL_BIND(), count: capacity)
+            scalars = .allocate(byteCount: capacity * Self.slot, alignment: 8)
+        }
+        var needed = 0
+        for parameter in parameters {
+            switch parameter {
+            case .string(let value): needed += value.utf8.count
+            case .bytes(let value): needed += value.count
+            default: break
+            }
+        }
+        if needed > bytesCapacity {
+            bytes.deallocate()
+            bytesCapacity = max(needed, bytesCapacity * 2)
+            bytes = .allocate(byteCount: bytesCapacity, alignment: 1)
+        }
     }
 
     private func bind<T>(_ index: Int, _ type: enum_field_types, _ value: T) {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+        let buffer = scalars + index * Self.slot
         buffer.storeBytes(of: value, as: T.self)
-        buffers.append(buffer)
         binds[index].buffer_type = type
         binds[index].buffer = buffer
     }
 
-    private func bind(_ index: Int, _ type: enum_field_types, bytes: [UInt8]) {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(buffer), byteCount: $0.count) }
-        buffers.append(buffer)
+    private func bind(_ index: Int, _ type: enum_field_types, _ value: UnsafeRawBufferPointer, at offset: inout Int) {
+        let buffer = bytes + offset
+        if let base = value.baseAddress { buffer.copyMemory(from: base, byteCount: value.count) }
+        offset += value.count
         binds[index].buffer_type = type
         binds[index].buffer = buffer
-        binds[index].buffer_length = UInt(bytes.count)
+        binds[index].buffer_length = UInt(value.count)
         // With `length` nil, Connector/C reads the length from `buffer_length`.
-    }
-
-    deinit {
-        buffers.forEach { $0.deallocate() }
-        binds.deinitialize(count: count)
-        binds.deallocate()
     }
 }
 

@@ -33,6 +33,8 @@ public final class MySQLConnection {
     private var lastColumns: MySQLColumns?
     /// The result buffers of the last prepared statement, bound again when they fit.
     var lastResultBindings: ResultBindings?
+    /// Where parameters are bound, reused by every prepared statement.
+    let parameterBindings = ParameterBindings()
     /// The hub's watch on the socket, made at the first wait and kept until the socket
     /// closes (closed before it, so the hub never watches a reused number).
     private var watch: ReadinessWatch?
