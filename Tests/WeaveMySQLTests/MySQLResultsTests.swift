@@ -39,6 +39,10 @@ struct MySQLResultsTests {
             let preparedAgain = summary(try connection.queryResults("CALL \(procedure)(?)", 20))
             let firstOnly = try connection.query("CALL \(procedure)(5)").map { "\($0["a"]!)" }
             let after = try connection.query(Int.self, "SELECT 42")[0]
+            // Through a pool too.
+            let pool = MySQLPool(configuration: try TestServer.configuration(), maximumConnections: 1)
+            defer { pool.close() }
+            guard try pool.queryResults("CALL \(procedure)(?)", 1).count == 3 else { return ([], [], [], [], 0) }
             return (text, prepared, preparedAgain, firstOnly, after)
         }
         #expect(text == ["rows a: a=3", "rows b,c: b=4,c='x' | b=5,c='y'", "status 0/0"])
