@@ -86,7 +86,8 @@ extension MySQLConnection {
         return "query '\(flat.count > 120 ? flat.prefix(117) + "..." : flat)' on \(configuration.serverDescription)"
     }
 
-    /// The text protocol: `mysql_real_query`, then each result whole with `mysql_store_result`.
+    /// The text protocol: `mysql_send_query`, a wait for the reply, `mysql_read_query_result`,
+    /// then each result whole with `mysql_store_result`.
     private func runText(_ sql: String, _ keepingAll: Bool) throws -> StatementOutcome {
         let handle = handle
         var status: Int32 = 0
@@ -95,12 +96,23 @@ extension MySQLConnection {
             // A String's UTF-8 is never empty-with-nil-base here: "" has a base too.
             let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
             try drive {
-                mysql_real_query_start(&status, handle, base, UInt(bytes.count))
+                mysql_send_query_start(&status, handle, base, UInt(bytes.count))
             } resume: {
-                mysql_real_query_cont(&status, handle, $0)
+                mysql_send_query_cont(&status, handle, $0)
             }
         }
         if status != 0 { throw failure(describe(sql)) }
+        // The reply is a round trip away: park for it first rather than let the library try
+        // a read that fails with EAGAIN (a syscall per query for nothing). The wait has no
+        // deadline of its own, as the library's has none (no read timeout is configured).
+        try drive { MYSQL_WAIT_READ } resume: { _ in 0 }
+        var failed: my_bool = 0
+        try drive {
+            mysql_read_query_result_start(&failed, handle)
+        } resume: {
+            mysql_read_query_result_cont(&failed, handle, $0)
+        }
+        if failed != 0 { throw failure(describe(sql)) }
         var outcome = StatementOutcome(first: try storeTextResult(sql))
         // More results (a CALL's status, further statements): read them all, so the
         // connection is in step for the next statement.
