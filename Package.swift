@@ -151,6 +151,14 @@ package.targets += [
     .target(name: "WeaveRedis", dependencies: ["Weave"]),
     .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave", "WeaveTestSupport"]),
 ]
+// The redis-demo sample: the course's Redis lesson against a running server.
+package.products += [
+    .executable(name: "redis-demo", targets: ["RedisDemo"]),
+]
+package.targets += [
+    .executableTarget(name: "RedisDemo", dependencies: ["WeaveRedis", "SampleSupport", argumentParser],
+                      path: "Samples/RedisDemo"),
+]
 
 // MARK: - memcached
 // The memcached client (meta text protocol, a pool per server, consistent hashing), its

@@ -11,14 +11,15 @@
 # weave-mysql prepared (`... WHERE id = ?`), and mysqlslap --concurrency=C with that query.
 # Prints the best queries/s of each and stops the server.
 #
-# Knobs (environment): CONCURRENCY=64, QUERIES=50000, REPS=3, WEAVE_MYSQL (a binary to use
-# instead of building). Needs Debian's mariadb-server and mariadb-client (mysqlslap).
+# Knobs (environment): CONCURRENCY=64, QUERIES=50000, REPS=3, HUBS=1 (weave-mysql's hubs, one
+# thread each, the connections split over them), WEAVE_MYSQL (a binary to use instead of building). Needs Debian's mariadb-server and mariadb-client (mysqlslap).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CONCURRENCY=${CONCURRENCY:-64}
 QUERIES=${QUERIES:-50000}
 REPS=${REPS:-3}
+HUBS=${HUBS:-1}
 
 for tool in mariadbd mariadb-install-db mariadb mysqlslap; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || {
@@ -59,7 +60,7 @@ CREATE TABLE bench.bench (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB;
 INSERT INTO bench.bench VALUES $ROWS;
 SQL
 
-export WEAVE_MYSQL PORT CONCURRENCY QUERIES REPS
+export WEAVE_MYSQL PORT CONCURRENCY QUERIES REPS HUBS
 # Not exec: the EXIT trap stops the server afterwards.
 python3 - <<'PY'
 import json, os, re, subprocess
@@ -74,7 +75,7 @@ def keep(name, qps):
 
 for _ in range(REPS):
     for mode in ("text", "prepared"):
-        cmd = [W, "127.0.0.1", PORT, "bench", "bench-secret", "bench", str(C), str(Q), mode]
+        cmd = [W, "127.0.0.1", PORT, "bench", "bench-secret", "bench", str(C), str(Q), mode, os.environ["HUBS"]]
         print("[compare-mysql] " + " ".join(cmd), flush=True)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
@@ -95,7 +96,7 @@ for _ in range(REPS):
         keep("mysqlslap", int((Q // C) * C / float(m.group(1))))
 
 print()
-print(f"point select by primary key, {C} clients, {Q} queries, best of {REPS}")
+print(f"point select by primary key, {C} clients, {Q} queries, best of {REPS}, weave-mysql on {os.environ['HUBS']} hub(s)")
 print(f"{'client':<24} {'queries/s':>10} {'vs mysqlslap':>13}")
 for name in ("weave-mysql text", "weave-mysql prepared", "mysqlslap"):
     qps = best.get(name)

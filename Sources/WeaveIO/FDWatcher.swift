@@ -23,7 +23,9 @@ final class FDWatcher: HubResource, WaitTarget {
     private var armed: Int32 = 0
     /// A libuv error for the fd (`EBADF`): every waiter then fails with it.
     private(set) var failure: Int32 = 0
-    private var isClosed = false
+    private(set) var isClosed = false
+    /// ``ReadinessWatch``es holding the watcher open while nobody waits.
+    var pins = 0
 
     private init(hub: Hub, fd: Int32, handle: UnsafeMutablePointer<uv_poll_t>) {
         self.hub = hub
@@ -64,8 +66,12 @@ final class FDWatcher: HubResource, WaitTarget {
         update()
     }
 
-    /// Arms what is wanted now; closes the watcher once nothing is.
-    func update() {
+    /// Arms what is wanted now; closes the watcher once nothing is (and nothing pins it).
+    ///
+    /// A pinned watcher leaves its read interest armed after the readers left: the owner
+    /// (a connection) waits to read again soon, and level-triggered readiness then needs no
+    /// `epoll_ctl` per wait. `dropIdleRead` (readable fired with nobody waiting) disarms it.
+    func update(dropIdleRead: Bool = false) {
         guard !isClosed else { return }
         var wanted: Int32 = 0
         if !readers.isEmpty { wanted |= Int32(UV_READABLE.rawValue) }
@@ -75,10 +81,11 @@ final class FDWatcher: HubResource, WaitTarget {
             guard poller.isArmed(fd) else { continue }
             wanted |= entry.events.uvEvents
         }
-        if readers.isEmpty && writers.isEmpty && pollers.isEmpty {
+        if readers.isEmpty && writers.isEmpty && pollers.isEmpty && pins == 0 {
             close()
             return
         }
+        if pins > 0 && !dropIdleRead { wanted |= armed & Int32(UV_READABLE.rawValue) }
         guard wanted != armed, failure == 0 else { return }
         if wanted == 0 {
             uv_poll_stop(handle)
@@ -109,10 +116,12 @@ final class FDWatcher: HubResource, WaitTarget {
     }
 
     fileprivate func fired(status: Int32, events: Int32) {
+        var idleRead = false
         if status < 0 {
             fail(status)
         } else {
             let hangup = events & Int32(UV_DISCONNECT.rawValue) != 0
+            idleRead = readers.isEmpty && events & Int32(UV_READABLE.rawValue) != 0
             if events & Int32(UV_READABLE.rawValue) != 0 || hangup { readers.signalAll() }
             if events & Int32(UV_WRITABLE.rawValue) != 0 { writers.signalAll() }
             let happened = Poller.Events(uvEvents: events)
@@ -122,7 +131,7 @@ final class FDWatcher: HubResource, WaitTarget {
                 if !relevant.isEmpty { poller.deliver(fd: fd, events: relevant) }
             }
         }
-        update()
+        update(dropIdleRead: idleRead)
     }
 
     func close() {

@@ -25,7 +25,11 @@ public func waitWritable(fd: Int32, timeout: Duration? = nil) throws {
 
 private func waitReady(fd: Int32, writable: Bool, timeout: Duration?) throws {
     let coroutine = try AnyCoroutine.requireCurrent(writable ? "waitWritable" : "waitReadable")
-    let watcher = try FDWatcher.watcher(for: fd, on: coroutine.hub)
+    try waitReady(on: FDWatcher.watcher(for: fd, on: coroutine.hub), coroutine: coroutine, writable: writable, timeout: timeout)
+}
+
+/// Parks `coroutine` on `watcher` until its fd is writable (or readable).
+func waitReady(on watcher: FDWatcher, coroutine: AnyCoroutine, writable: Bool, timeout: Duration?) throws {
     defer { watcher.update() }
     try coroutine.wait(
         on: watcher, writable ? "writable" : "readable", timeout: timeout,
@@ -35,6 +39,6 @@ private func waitReady(fd: Int32, writable: Bool, timeout: Duration?) throws {
         },
         dequeue: { if writable { watcher.writers.remove($0) } else { watcher.readers.remove($0) } })
     if watcher.failure != 0 {
-        throw UVError(watcher.failure, operation: "poll", argument: "fd \(fd)")
+        throw UVError(watcher.failure, operation: "poll", argument: "fd \(watcher.fd)")
     }
 }

@@ -1,9 +1,10 @@
 import CMariaDB
+import Glibc
 
 /// The columns of a result set, shared by all its rows.
 final class MySQLColumns: Sendable {
     /// How a column's text becomes a ``MySQLValue``.
-    enum Kind: Sendable { case signed, unsigned, floating, binary, text }
+    enum Kind: Sendable { case signed, unsigned, floating, binary, text, dateTime, time }
 
     let names: [String]
     let kinds: [Kind]
@@ -28,6 +29,23 @@ final class MySQLColumns: Sendable {
         self.init(names: names, kinds: kinds)
     }
 
+    /// Whether `fields` describe these columns (the same names and kinds), so that the
+    /// columns of one result serve the next one of the same shape: a connection that runs the
+    /// same query again builds no names, kinds or index per query.
+    func describe(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) -> Bool {
+        guard count == names.count else { return false }
+        for column in 0..<count {
+            let field = fields[column]
+            guard Self.kind(of: field) == kinds[column] else { return false }
+            let length = Int(field.name_length)
+            let same = names[column].utf8.withContiguousStorageIfAvailable { stored in
+                stored.count == length && (length == 0 || memcmp(stored.baseAddress!, field.name, length) == 0)
+            }
+            guard same == true else { return false }
+        }
+        return true
+    }
+
     private static func kind(of field: MYSQL_FIELD) -> Kind {
         let unsigned = field.flags & UInt32(UNSIGNED_FLAG) != 0
         switch field.type {
@@ -39,8 +57,13 @@ final class MySQLColumns: Sendable {
              MYSQL_TYPE_STRING, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_BIT, MYSQL_TYPE_GEOMETRY:
             // Character set 63 is `binary`: bytes, not text.
             return field.charsetnr == 63 ? .binary : .text
+        case MYSQL_TYPE_DATE, MYSQL_TYPE_NEWDATE, MYSQL_TYPE_DATETIME, MYSQL_TYPE_DATETIME2,
+             MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_TIMESTAMP2:
+            return .dateTime
+        case MYSQL_TYPE_TIME, MYSQL_TYPE_TIME2:
+            return .time
         default:
-            // DECIMAL (exact, so kept as text), dates and times as the server writes them, JSON...
+            // DECIMAL (exact, so kept as text), JSON...
             return .text
         }
     }
@@ -49,8 +72,10 @@ final class MySQLColumns: Sendable {
 /// One row of a result set: each column's value as the server sent it, by name or position.
 ///
 /// Values arrive as text (numbers, dates and times the way the server writes them, such as
-/// `2024-05-01 12:00:00`) or bytes (binary columns); the subscripts turns them
-/// into ``MySQLValue``s by the column's type, and ``decode(_:)`` into a `Decodable` type.
+/// `2024-05-01 12:00:00`) or bytes (binary columns); the subscripts turn them into
+/// ``MySQLValue``s by the column's type (`DATE`, `DATETIME` and `TIMESTAMP` as
+/// ``MySQLValue/date(_:)`` read as UTC, `TIME` as ``MySQLValue/time(_:)``), and
+/// ``decode(_:)`` into a `Decodable` type (`Date` and `Duration` properties included).
 public struct MySQLRow: Sendable {
     let columns: MySQLColumns
     let cells: [[UInt8]?]
@@ -82,6 +107,11 @@ public struct MySQLRow: Sendable {
             if let value = Double(String(decoding: bytes, as: UTF8.self)) { return .double(value) }
         case .binary:
             return .bytes(bytes)
+        case .dateTime:
+            // A zero date ('0000-00-00') is no instant: it stays text.
+            if let date = MySQLTime.date(parsing: bytes) { return .date(date) }
+        case .time:
+            if let duration = MySQLTime.duration(parsing: bytes) { return .time(duration) }
         case .text:
             break
         }
@@ -115,18 +145,4 @@ private func describe(_ error: DecodingError) -> String {
     case .dataCorrupted(let context): return "column '\(path(context))': \(context.debugDescription)"
     @unknown default: return "\(error)"
     }
-}
-
-/// What a statement that returns no rows did.
-public struct MySQLExecutionResult: Sendable, Hashable {
-    /// Rows inserted, updated or deleted (for an `UPDATE`, the rows actually changed).
-    public let affectedRows: UInt64
-    /// The `AUTO_INCREMENT` value the statement generated (0 if none).
-    public let lastInsertID: UInt64
-}
-
-/// What a statement returned: rows when it has a result set, else counts.
-struct StatementOutcome {
-    var rows: [MySQLRow] = []
-    var execution = MySQLExecutionResult(affectedRows: 0, lastInsertID: 0)
 }

@@ -14,11 +14,22 @@ public struct MySQLConfiguration: Sendable {
     public var unixSocket: String?
     /// How long connecting (including the login) may take; nil waits as long as it takes.
     public var connectTimeout: Duration?
+    /// The session's `time_zone`, set at login: UTC (`+00:00`) by default, which is how
+    /// ``MySQLValue/date(_:)`` reads and writes `DATETIME`s, so that `TIMESTAMP` columns
+    /// (stored as UTC, shown in the session's zone) round-trip a `Date` exactly. Nil keeps
+    /// the server's default.
+    public var timeZone: String?
+    /// Whether one text query may hold several statements separated by `;`
+    /// (`CLIENT_MULTI_STATEMENTS`; read their results with
+    /// ``MySQLConnection/queryResults(_:_:)``). Off by default: with it, SQL built by pasting
+    /// text together can run statements nobody meant. A `CALL` returns several results either way.
+    public var allowsMultipleStatements: Bool
 
     /// - Parameters: see the properties of the same names.
     public init(
         host: String = "127.0.0.1", port: Int = 3306, user: String, password: String? = nil,
-        database: String? = nil, unixSocket: String? = nil, connectTimeout: Duration? = .seconds(10)
+        database: String? = nil, unixSocket: String? = nil, connectTimeout: Duration? = .seconds(10),
+        timeZone: String? = "+00:00", allowsMultipleStatements: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -27,6 +38,8 @@ public struct MySQLConfiguration: Sendable {
         self.database = database
         self.unixSocket = unixSocket
         self.connectTimeout = connectTimeout
+        self.timeZone = timeZone
+        self.allowsMultipleStatements = allowsMultipleStatements
     }
 
     /// `user@host:port` (or `user@socket`), for error messages.

@@ -1,6 +1,7 @@
 import CMariaDB
 import Glibc
 import Weave
+import WeaveIO
 
 /// One connection to a MySQL or MariaDB server, used from coroutines of the hub that opened it.
 ///
@@ -28,6 +29,15 @@ public final class MySQLConnection {
     var statementCache = StatementCache()
     /// Why the connection was discarded, for the error later calls throw.
     private var closeReason = "the connection was closed"
+    /// The columns of the last result read, reused by the next result of the same shape.
+    private var lastColumns: MySQLColumns?
+    /// The result buffers of the last prepared statement, bound again when they fit.
+    var lastResultBindings: ResultBindings?
+    /// Where parameters are bound, reused by every prepared statement.
+    let parameterBindings = ParameterBindings()
+    /// The hub's watch on the socket, made at the first wait and kept until the socket
+    /// closes (closed before it, so the hub never watches a reused number).
+    private var watch: ReadinessWatch?
 
     private init(handle: UnsafeMutablePointer<MYSQL>, configuration: MySQLConfiguration) {
         self.handle = handle
@@ -71,6 +81,12 @@ public final class MySQLConnection {
         let connection = MySQLConnection(handle: handle, configuration: configuration)
         mysql_options(handle, MYSQL_OPT_NONBLOCK, nil)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        if let timeZone = configuration.timeZone {
+            // Sent by the library right after the login, inside the non-blocking connect.
+            let zone = timeZone.replacing("'", with: "''")
+            mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone = '\(zone)'")
+        }
+        let flags = configuration.allowsMultipleStatements ? UInt(CLIENT_MULTI_STATEMENTS) : 0
         // The library keeps pointers to its arguments while the connect is suspended, so
         // they live in C copies until it is done.
         let user = CString(configuration.user)
@@ -83,7 +99,7 @@ public final class MySQLConnection {
             var result: UnsafeMutablePointer<MYSQL>?
             try connection.drive {
                 mysql_real_connect_start(&result, handle, host.pointer, user.pointer, password.pointer,
-                                         database.pointer, port, socket.pointer, 0)
+                                         database.pointer, port, socket.pointer, flags)
             } resume: {
                 mysql_real_connect_cont(&result, handle, $0)
             }
@@ -137,6 +153,7 @@ public final class MySQLConnection {
         do {
             try drive { mysql_close_start(handle) } resume: { mysql_close_cont(handle, $0) }
             // mysql_close_* freed the handle (and detached the statements).
+            closeWatch()
             freeStatements()
             state = .closed
             closeReason = "the connection was closed"
@@ -158,6 +175,7 @@ public final class MySQLConnection {
     private func discardHandle() {
         let fd = Int32(mysql_get_socket(handle))
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+        closeWatch()
         mysql_close(handle)
         freeStatements()
     }
@@ -177,7 +195,14 @@ public final class MySQLConnection {
         case .busy: preconditionFailure("MySQLConnection used by two coroutines at once (\(operation()))")
         }
         state = .busy
-        defer { if state == .busy { state = .ready } }
+        defer {
+            if state == .busy {
+                state = .ready
+                // The library closes the socket itself when it loses the server: stop
+                // watching that number at once.
+                if let watch, watch.fd != Int32(mysql_get_socket(handle)) { closeWatch() }
+            }
+        }
         do {
             return try body()
         } catch let error as MySQLError where error.code == .connectionLost {
@@ -206,16 +231,16 @@ public final class MySQLConnection {
     /// Parks the coroutine until the socket is ready as `status` asks, or the library's own
     /// timeout passes; returns what happened, as `_cont` expects it.
     private func waitFor(_ status: Int32) throws -> Int32 {
-        let fd = Int32(mysql_get_socket(handle))
         let timeout: Duration? = status & MYSQL_WAIT_TIMEOUT != 0
             ? .milliseconds(Int(mysql_get_timeout_value_ms(handle))) : nil
         do {
+            let watch = try socketWatch()
             if status & MYSQL_WAIT_WRITE != 0 {
-                try waitWritable(fd: fd, timeout: timeout)
+                try watch.waitWritable(timeout: timeout)
                 return MYSQL_WAIT_WRITE
             }
             if status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT) != 0 {
-                try waitReadable(fd: fd, timeout: timeout)
+                try watch.waitReadable(timeout: timeout)
                 return MYSQL_WAIT_READ
             }
             try Coroutine.sleep(for: timeout ?? .zero)
@@ -226,9 +251,34 @@ public final class MySQLConnection {
         } catch is UVError {
             // libuv reports a socket error (POLLERR: a refused connect, a reset) as a failed
             // poll; the socket is as ready as it will get, and the library's own call on it
-            // reads the error and reports it as a MySQLError.
+            // reads the error and reports it as a MySQLError. The failed watch is done.
+            closeWatch()
             return status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE | MYSQL_WAIT_EXCEPT)
         }
+    }
+
+    /// The watch on the library's socket now (made at the first wait, and again if the
+    /// library replaced the socket).
+    private func socketWatch() throws -> ReadinessWatch {
+        let fd = Int32(mysql_get_socket(handle))
+        if let watch, watch.fd == fd { return watch }
+        closeWatch()
+        let watch = try ReadinessWatch(fd: fd)
+        self.watch = watch
+        return watch
+    }
+
+    private func closeWatch() {
+        watch?.close()
+        watch = nil
+    }
+
+    /// The columns `fields` describe: the last result's when they match.
+    func columns(_ fields: UnsafeMutablePointer<MYSQL_FIELD>, count: Int) -> MySQLColumns {
+        if let lastColumns, lastColumns.describe(fields, count: count) { return lastColumns }
+        let columns = MySQLColumns(fields, count: count)
+        lastColumns = columns
+        return columns
     }
 
     /// The connection's last error, as a ``MySQLError``.

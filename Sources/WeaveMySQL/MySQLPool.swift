@@ -68,6 +68,12 @@ public final class MySQLPool {
         try withConnection { try $0.query(type, sql, parameters: parameters) }
     }
 
+    /// Runs ``MySQLConnection/queryResults(_:_:)`` on a pooled connection.
+    @discardableResult
+    public func queryResults(_ sql: String, _ parameters: MySQLValue...) throws -> [MySQLResult] {
+        try withConnection { try $0.queryResults(sql, parameters: parameters) }
+    }
+
     /// Runs ``MySQLConnection/execute(_:_:)`` on a pooled connection.
     @discardableResult
     public func execute(_ sql: String, _ parameters: MySQLValue...) throws -> MySQLExecutionResult {

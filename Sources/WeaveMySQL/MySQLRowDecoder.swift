@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// Decodes one ``MySQLRow`` into a `Decodable` type: coding keys name columns; a type that
 /// asks for a single value gets the first column.
 struct MySQLRowDecoder: Decoder {
@@ -73,7 +75,8 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
 /// Whether `type` is read from a column directly rather than through its `init(from:)`.
 private func isCellType<T>(_ type: T.Type) -> Bool {
-    type == [UInt8].self || type == MySQLValue.self || type is any LosslessStringConvertible.Type
+    type == [UInt8].self || type == MySQLValue.self || type == Date.self || type == Duration.self
+        || type is any LosslessStringConvertible.Type
 }
 
 /// One column's value, as a decoder (for `RawRepresentable` enums and other single-value
@@ -94,6 +97,20 @@ private struct CellDecoder: Decoder, SingleValueDecodingContainer {
         if type == [UInt8].self { return bytes as! T }
         if type == String.self { return String(decoding: bytes, as: UTF8.self) as! T }
         if type == Bool.self { return try decode(Bool.self) as! T }
+        if type == Date.self {
+            guard let date = MySQLTime.date(parsing: bytes) else {
+                throw DecodingError.typeMismatch(type, .init(
+                    codingPath: codingPath, debugDescription: "'\(String(decoding: bytes, as: UTF8.self))' is no date"))
+            }
+            return date as! T
+        }
+        if type == Duration.self {
+            guard let duration = MySQLTime.duration(parsing: bytes) else {
+                throw DecodingError.typeMismatch(type, .init(
+                    codingPath: codingPath, debugDescription: "'\(String(decoding: bytes, as: UTF8.self))' is no TIME"))
+            }
+            return duration as! T
+        }
         if let convertible = type as? any LosslessStringConvertible.Type {
             let text = String(decoding: bytes, as: UTF8.self)
             guard let value = convertible.init(text) else {

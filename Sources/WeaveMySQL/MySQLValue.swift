@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// A value bound to a `?` placeholder of a statement.
 ///
 /// Literals convert directly: `try connection.query("SELECT ?, ?, ?", 1, "text", nil)`.
@@ -14,6 +16,11 @@ public enum MySQLValue: Sendable, Hashable {
     case string(String)
     /// Bytes, sent as they are (for `BLOB`/`BINARY` columns).
     case bytes([UInt8])
+    /// An instant: bound as a `DATETIME` in UTC (to the microsecond); what `DATE`,
+    /// `DATETIME` and `TIMESTAMP` columns read as.
+    case date(Date)
+    /// A `TIME` value (an interval up to ±838:59:59, to the microsecond).
+    case time(Duration)
 
     /// `value`, or ``null`` when it is nil.
     public static func optional(_ value: MySQLValue?) -> MySQLValue { value ?? .null }
@@ -36,6 +43,12 @@ public enum MySQLValue: Sendable, Hashable {
 
     /// ``bytes(_:)``.
     public init(_ value: [UInt8]) { self = .bytes(value) }
+
+    /// ``date(_:)``.
+    public init(_ value: Date) { self = .date(value) }
+
+    /// ``time(_:)``.
+    public init(_ value: Duration) { self = .time(value) }
 
     /// 1 or 0, as MySQL stores `BOOLEAN`.
     public init(_ value: Bool) { self = .int(value ? 1 : 0) }
@@ -70,6 +83,8 @@ extension MySQLValue: CustomStringConvertible {
         case .double(let value): "\(value)"
         case .string(let value): "'\(value)'"
         case .bytes(let value): "<\(value.count) bytes>"
+        case .date(let value): MySQLTime.text(of: value)
+        case .time(let value): MySQLTime.text(of: value)
         }
     }
 }

@@ -269,10 +269,12 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         _ slot: UnsafeMutablePointer<PendingReply.Outcome?>, coroutine: AnyCoroutine, timeout: Duration?,
         command: @autoclosure () -> String
     ) throws {
-        let deadline = (timeout ?? configuration.commandTimeout).map { ContinuousClock.now + $0 }
+        // No clock reads on the common path without a timeout.
+        let limit = timeout ?? configuration.commandTimeout
+        let deadline = limit.map { ContinuousClock.now + $0 }
         while case .none = slot.pointee {
             do {
-                try coroutine.park(.primitive(self, "reply"), timeout: deadline.map { $0 - .now })
+                try coroutine.park(.primitive(self, "reply"), timeout: limit == nil ? nil : deadline.unsafelyUnwrapped - .now)
             } catch {
                 if case .none = slot.pointee {
                     fail(RedisError(.connectionClosed, "\(self) was discarded: \(command()) was interrupted", underlying: error))

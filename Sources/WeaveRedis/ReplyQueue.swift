@@ -7,7 +7,10 @@ struct PendingReply {
     /// Owned by the call that waits; valid until that call has its reply or the
     /// connection has failed it (both happen before the call returns).
     let slot: UnsafeMutablePointer<Outcome?>
-    let waiter: AnyCoroutine?
+    /// Unretained: the waiter is parked in `execute`/`executeBatch` until its entry is
+    /// answered or failed (a failure fills every entry before anyone resumes), so it outlives
+    /// the entry; retaining it cost a retain and a release per command.
+    unowned(unsafe) let waiter: AnyCoroutine?
 }
 
 /// The commands written and not yet answered, oldest first (replies come in order).
