@@ -66,20 +66,19 @@ extension PoolTask {
         if isBitwise { return try bitwiseOutputs(type) }
         let bytes = try outcome.unsafelyUnwrapped.get()
         return try bytes.withUnsafeBytes { raw in
-            let reader = BinaryReader(raw)
-            var position = 0
-            let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
-                for index in 0..<count {
-                    let start = position
-                    try reader.skip(at: &position, depth: 0)
-                    (buffer.baseAddress! + index).initialize(to: try reader.decode(type, at: start, codingPath: [], depth: 0))
-                    initialized = index + 1
+            try BinaryReader.reading(raw) { reader in
+                var position = 0
+                let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    for index in 0..<count {
+                        (buffer.baseAddress! + index).initialize(to: try reader.decodeNext(type, at: &position))
+                        initialized = index + 1
+                    }
                 }
+                guard position == raw.count else {
+                    throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
+                }
+                return outputs
             }
-            guard position == raw.count else {
-                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
-            }
-            return outputs
         }
     }
 

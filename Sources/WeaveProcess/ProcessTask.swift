@@ -104,22 +104,18 @@ enum TaskRegistry {
     }
 
     private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        let reader = BinaryReader(arguments)
-        let writer = BinaryWriter()
-        swap(&writer.bytes, &output)
-        defer { swap(&writer.bytes, &output) }
         var position = 0
-        try writer.reusingEncoder {
-            for _ in 0..<count {
-                let task: T
-                do {
-                    let start = position
-                    try reader.skip(at: &position, depth: 0)
-                    task = try reader.decode(T.self, at: start, codingPath: [], depth: 0)
-                } catch {
-                    throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+        try BinaryReader.reading(arguments) { reader in
+            try BinaryWriter.appending(to: &output) { writer in
+                for _ in 0..<count {
+                    let task: T
+                    do {
+                        task = try reader.decodeNext(T.self, at: &position)
+                    } catch {
+                        throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+                    }
+                    try writer.encodeValue(try task.run(), depth: 0)
                 }
-                try writer.encodeValue(try task.run(), codingPath: [], depth: 0)
             }
         }
         guard position == arguments.count else {
