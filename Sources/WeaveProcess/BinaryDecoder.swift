@@ -34,23 +34,39 @@ public struct BinaryDecoder: Sendable {
 /// key type and depth, reloaded with the next value's entries) and keeps the coding path
 /// as a stack of keys, built only when someone asks for it.
 final class BinaryReader {
-    /// Borrowed for the duration of one decode.
-    let bytes: UnsafeRawBufferPointer
+    /// Borrowed for the duration of one decoding pass; empty between passes.
+    @exclusivity(unchecked) private(set) var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
     /// The keys of the values being decoded inside keyed containers, innermost last, each
     /// with the depth of its container.
     @exclusivity(unchecked) private var keys: [PathKey] = []
     /// The reusable keyed containers made so far, by key type and depth.
     @exclusivity(unchecked) private var keyedSlots: [KeyedDecodingSlot] = []
+    /// The last type decoded that is none of the common ones: a run of values of one type
+    /// tests it once, not once a value.
+    @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
 
-    private init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init() {}
 
-    /// Runs `body` with a reader of `bytes` (borrowed for the call). The reader's caches
-    /// (which refer back to it) are dropped before it returns.
+    /// Runs `body` with a new reader of `bytes` (borrowed for the call). The reader's
+    /// caches (which refer back to it) are dropped before it returns.
     static func reading<R>(_ bytes: UnsafeRawBufferPointer, _ body: (BinaryReader) throws -> R) rethrows -> R {
-        let reader = BinaryReader(bytes)
-        defer { reader.keyedSlots = [] }
-        return try body(reader)
+        let reader = BinaryReader()
+        defer { reader.dropCaches() }
+        return try reader.pass(over: bytes, body)
     }
+
+    /// One decoding pass over `bytes` (borrowed for the call) with this reader. Containers
+    /// made in earlier passes are used again (``BinaryCoders``).
+    func pass<R>(over bytes: UnsafeRawBufferPointer, _ body: (BinaryReader) throws -> R) rethrows -> R {
+        self.bytes = bytes
+        keys.removeAll(keepingCapacity: true)
+        topMap = (-1, -1)
+        defer { self.bytes = UnsafeRawBufferPointer(start: nil, count: 0) }
+        return try body(self)
+    }
+
+    /// Drops the cached containers, which refer back to this reader.
+    func dropCaches() { keyedSlots = [] }
 
     /// The coding path of a container at `depth`.
     func codingPath(below depth: Int) -> [any CodingKey] {
@@ -75,6 +91,20 @@ final class BinaryReader {
     }
 
     private func longVarint(at position: inout Int) throws -> UInt64 {
+        if bytes.count - position >= 10 {
+            // Room for the longest number: no bounds test a byte.
+            let base = bytes.baseAddress! + position
+            var result: UInt64 = 0
+            for index in 0..<10 {
+                let byte = base.load(fromByteOffset: index, as: UInt8.self)
+                result |= UInt64(byte & 0x7F) << (7 * UInt64(index))
+                if byte < 0x80 {
+                    position += index + 1
+                    return result
+                }
+            }
+            throw corrupted("number longer than 64 bits, at byte \(position)", codingPath: [])
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -215,9 +245,12 @@ final class BinaryReader {
         guard depth < BinaryFormat.maximumDepth else {
             throw corrupted("values nested deeper than \(BinaryFormat.maximumDepth), at byte \(position)", codingPath: path ?? codingPath(below: depth))
         }
-        if BinaryReader.isCommon(type) {
-            var cursor = position
-            return try readCommon(type, at: &cursor, depth: depth, path: path)
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if BinaryReader.isCommon(type) {
+                var cursor = position
+                return try readCommon(type, at: &cursor, depth: depth, path: path)
+            }
+            lastCompositeType = ObjectIdentifier(T.self)
         }
         return try T(from: BinaryReaderDecoder(reader: self, position: position, depth: depth, path: path))
     }
@@ -226,11 +259,23 @@ final class BinaryReader {
     /// of scalars ``readCommon(_:at:depth:path:)`` reads, a check of the value's extent and
     /// then its decoding for the rest. How a chunk's values are read one after another.
     func decodeNext<T: Decodable>(_ type: T.Type, at position: inout Int) throws -> T {
-        if BinaryReader.isCommon(type) { return try readCommon(type, at: &position, depth: 0, path: []) }
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if BinaryReader.isCommon(type) { return try readCommon(type, at: &position, depth: 0, path: []) }
+            lastCompositeType = ObjectIdentifier(T.self)
+        }
         let start = position
-        try skip(at: &position, depth: 0)
-        return try T(from: BinaryReaderDecoder(reader: self, position: start, depth: 0, path: nil))
+        let value = try T(from: BinaryReaderDecoder(reader: self, position: start, depth: 0, path: nil))
+        // A top-level keyed container has walked (and so checked) its whole map already.
+        if topMap.start == start, topMap.end > start {
+            position = topMap.end
+        } else {
+            try skip(at: &position, depth: 0)
+        }
+        return value
     }
+
+    /// The extent of the last map a keyed container at depth 0 loaded.
+    @exclusivity(unchecked) var topMap = (start: -1, end: -1)
 
     /// Whether ``readCommon(_:at:depth:path:)`` reads `T`. (A separate test, not an
     /// optional result: `Optional<T>` in this unspecialized code is a runtime metadata
@@ -446,6 +491,7 @@ final class KeyedDecodingState {
             if !first.append(KeyedEntry(key: key, value: cursor)) { more.append(KeyedEntry(key: key, value: cursor)) }
             try reader.skip(at: &cursor, depth: depth + 1)
         }
+        if depth == 0 { reader.topMap = (position, cursor + 1) }
     }
 
     var count: Int { first.count + more.count }
@@ -456,22 +502,26 @@ final class KeyedDecodingState {
     func find(_ name: String) -> Int? {
         var name = name
         return name.withUTF8 { utf8 in
-            let bytes = reader.bytes
-            func matches(_ entry: KeyedEntry) -> Bool {
-                entry.key.count == utf8.count
-                    && (utf8.count == 0 || memcmp(bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0)
-            }
             let count = self.count
-            if nextGuess < count, matches(entry(nextGuess)) {
+            if nextGuess < count, matches(entry(nextGuess), utf8) {
                 defer { nextGuess += 1 }
                 return entry(nextGuess).value
             }
-            for index in 0..<count where matches(entry(index)) {
-                nextGuess = index + 1
-                return entry(index).value
+            var index = 0
+            while index < count {
+                if matches(entry(index), utf8) {
+                    nextGuess = index + 1
+                    return entry(index).value
+                }
+                index += 1
             }
             return nil
         }
+    }
+
+    @inline(__always) private func matches(_ entry: KeyedEntry, _ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        entry.key.count == utf8.count
+            && (utf8.count == 0 || memcmp(reader.bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0)
     }
 
     var keyNames: [String] {

@@ -9,7 +9,6 @@ public struct BinaryEncoder: Sendable {
     /// Returns `value` encoded.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
         try encode(value, appendingTo: &bytes)
         return bytes
     }
@@ -35,10 +34,15 @@ public struct BinaryEncoder: Sendable {
 /// lookups and an allocation a value, several times what writing the value's bytes costs.
 /// The coding path is kept as a stack of keys and built only when someone asks for it.
 final class BinaryWriter {
-    // Unchecked: only this writer's own methods touch these, each access begins and ends
-    // inside one of them (never across a call out to user code), and the dynamic check
-    // would cost more than the append it guards (several a value).
-    @exclusivity(unchecked) var bytes: [UInt8] = []
+    /// The output so far, in memory this writer owns (allocated in `init`, freed in
+    /// `deinit`): an append is a capacity test, a store and an add, where an `Array` append
+    /// makes a uniqueness check and calls. Handed over in one copy at the end.
+    // Unchecked, as every variable here: only this writer's own methods touch them, each
+    // access begins and ends inside one of them (never across a call out to user code), and
+    // the dynamic check would cost more than the append it guards (several a value).
+    @exclusivity(unchecked) private var storage: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private(set) var count = 0
     /// Depths of the keyed and unkeyed containers still open. Codable never says when a
     /// container is finished, so a container is closed (its end tag written) when an
     /// entry is next written at a shallower depth, or when the value that opened it ends.
@@ -51,35 +55,86 @@ final class BinaryWriter {
     @exclusivity(unchecked) private var encoders: [BinaryWriterEncoder?] = []
     /// The keyed containers made so far, by key type and depth.
     @exclusivity(unchecked) private var keyedSlots: [KeyedEncodingSlot] = []
+    /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
+    /// of values of one type tests it once, not once a value.
+    @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
 
-    private init() {}
+    init() {
+        capacity = 256
+        storage = .allocate(capacity: capacity)
+    }
 
-    /// Runs `body` with a writer whose output goes to the end of `bytes`. The writer's
-    /// caches (which refer back to it) are dropped before it returns.
+    deinit { storage.deallocate() }
+
+    /// Runs `body` with a new writer, then appends what it wrote to `bytes` (nothing if it
+    /// throws). The writer's caches (which refer back to it) are dropped before it returns.
     static func appending<R>(to bytes: inout [UInt8], _ body: (BinaryWriter) throws -> R) rethrows -> R {
         let writer = BinaryWriter()
-        swap(&writer.bytes, &bytes)
+        defer { writer.dropCaches() }
+        return try writer.pass(appendingTo: &bytes, body)
+    }
+
+    /// One encoding pass with this writer: runs `body`, then appends what it wrote to
+    /// `bytes` (nothing if it throws). Encoders and containers made in earlier passes are
+    /// used again (``BinaryCoders``).
+    func pass<R>(appendingTo bytes: inout [UInt8], _ body: (BinaryWriter) throws -> R) rethrows -> R {
+        count = 0
+        openDepths.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
         defer {
-            swap(&writer.bytes, &bytes)
-            writer.encoders = []
-            writer.keyedSlots = []
+            // A huge value once should not pin its buffer for the writer's life.
+            if capacity > 1 << 20 {
+                storage.deallocate()
+                capacity = 256
+                storage = .allocate(capacity: capacity)
+            }
         }
-        return try body(writer)
+        let result = try body(self)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: storage, count: count))
+        return result
+    }
+
+    /// Drops the cached encoders and containers, which refer back to this writer.
+    func dropCaches() {
+        encoders = []
+        keyedSlots = []
+    }
+
+    /// Makes room for `more` bytes after `count`.
+    private func grow(_ more: Int) {
+        let (needed, overflow) = count.addingReportingOverflow(more)
+        precondition(!overflow, "encoded value too large")
+        let newCapacity = Swift.max(needed, capacity * 2)
+        let newStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newStorage.initialize(from: storage, count: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+    }
+
+    @inline(__always) func append(_ byte: UInt8) {
+        if count == capacity { grow(1) }
+        storage[count] = byte
+        count += 1
+    }
+
+    @inline(__always) func append(_ raw: UnsafeRawBufferPointer) {
+        if capacity - count < raw.count { grow(raw.count) }
+        if let base = raw.baseAddress { UnsafeMutableRawPointer(storage + count).copyMemory(from: base, byteCount: raw.count) }
+        count += raw.count
     }
 
     /// Closes every container deeper than `depth` before an entry at `depth` is written.
     @inline(__always) func enter(_ depth: Int) {
         while let last = openDepths.last, last > depth {
             openDepths.removeLast()
-            bytes.append(BinaryFormat.end)
+            append(BinaryFormat.end)
         }
     }
 
-    @inline(__always) func append(_ byte: UInt8) { bytes.append(byte) }
-
     @inline(__always) func appendVarint(_ value: UInt64) {
         if value < 0x80 {
-            bytes.append(UInt8(value))
+            append(UInt8(value))
             return
         }
         appendLongVarint(value)
@@ -87,11 +142,14 @@ final class BinaryWriter {
 
     private func appendLongVarint(_ value: UInt64) {
         var value = value
+        if capacity - count < 10 { grow(10) }
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            storage[count] = UInt8(truncatingIfNeeded: value) | 0x80
+            count += 1
             value >>= 7
         }
-        bytes.append(UInt8(value))
+        storage[count] = UInt8(value)
+        count += 1
     }
 
     @inline(__always) func appendSigned(_ value: Int64) {
@@ -113,23 +171,25 @@ final class BinaryWriter {
     func appendRawString(_ value: String) {
         let done: Void? = value.utf8.withContiguousStorageIfAvailable { utf8 in
             appendVarint(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
+            append(UnsafeRawBufferPointer(utf8))
         }
         if done == nil {
-            let utf8 = value.utf8
-            appendVarint(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
+            var copy = value
+            copy.withUTF8 { utf8 in
+                appendVarint(UInt64(utf8.count))
+                append(UnsafeRawBufferPointer(utf8))
+            }
         }
     }
 
     func appendDouble(_ value: Double) {
         append(BinaryFormat.double)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { append($0) }
     }
 
     func appendFloat(_ value: Float) {
         append(BinaryFormat.float)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { append($0) }
     }
 
     /// The coding path of a container at `depth`.
@@ -141,7 +201,10 @@ final class BinaryWriter {
     /// `path` is its coding path when it is not the stack's (values under a nested
     /// container or a super encoder, which cannot say when they are done).
     func encodeValue<T: Encodable>(_ value: T, depth: Int, path: [any CodingKey]? = nil) throws {
-        if encodeCommon(value) { return }
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if encodeCommon(value) { return }
+            lastCompositeType = ObjectIdentifier(T.self)
+        }
         try encodeComposite(value, depth: depth, path: path)
     }
 
@@ -163,7 +226,10 @@ final class BinaryWriter {
     /// stack's when `path` is nil.
     @inline(__always) func encodeValue<T: Encodable>(_ value: T, forKey key: some CodingKey, depth: Int, path: [any CodingKey]?) throws {
         if let path { return try encodeValue(value, depth: depth + 1, path: path + [key]) }
-        if encodeCommon(value) { return }
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if encodeCommon(value) { return }
+            lastCompositeType = ObjectIdentifier(T.self)
+        }
         keys.append(PathKey(depth: depth, key: key))
         defer { keys.removeLast() }
         try encodeComposite(value, depth: depth + 1, path: nil)
@@ -192,7 +258,7 @@ final class BinaryWriter {
             let raw = unsafeBitCast(value, to: [UInt8].self)
             append(BinaryFormat.bytes)
             appendVarint(UInt64(raw.count))
-            bytes.append(contentsOf: raw)
+            raw.withUnsafeBytes { append($0) }
             return true
         }
         if T.self == [Int].self { appendArray(unsafeBitCast(value, to: [Int].self)) { self.appendSigned(Int64($0)) }; return true }
@@ -285,7 +351,8 @@ final class BinaryWriterEncoder: Encoder {
     let depth: Int
     /// The coding path when it is not the writer's stack (see ``BinaryWriter/encodeValue(_:depth:path:)``).
     let path: [any CodingKey]?
-    var opened = Opened.none
+    /// Unchecked: set by this encoder and read by the writer, never across a call out.
+    @exclusivity(unchecked) var opened = Opened.none
     var codingPath: [any CodingKey] { path ?? writer.codingPath(below: depth) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 

@@ -62,11 +62,11 @@ extension PoolTask {
     /// Decodes the `count` outputs of a finished task, in order, straight into the array's
     /// storage: this code is not specialized for `Output`, and an `append` a value would look
     /// up `Array<Output>`'s metadata each time.
-    func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
+    func decodeOutputs<Output: Decodable>(_ type: Output.Type, using coders: BinaryCoders) throws -> [Output] {
         if isBitwise { return try bitwiseOutputs(type) }
         let bytes = try outcome.unsafelyUnwrapped.get()
         return try bytes.withUnsafeBytes { raw in
-            try BinaryReader.reading(raw) { reader in
+            try coders.reading(raw) { reader in
                 var position = 0
                 let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
                     for index in 0..<count {

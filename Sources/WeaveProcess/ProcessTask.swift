@@ -78,8 +78,8 @@ enum TaskRegistry {
     /// Decodes the `count` tasks of a chunk (values one after another in `arguments`),
     /// runs each, and appends their encoded outputs to `output`: one decoding and one
     /// encoding pass for the chunk, not one per task.
-    static func run(_ type: any ProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        try runOpened(type, count: count, arguments: arguments, into: &output)
+    static func run(_ type: any ProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8], using coders: BinaryCoders) throws {
+        try runOpened(type, count: count, arguments: arguments, into: &output, using: coders)
     }
 
     /// Runs a chunk of ``BitwiseProcessTask``s: each task is `MemoryLayout.stride` bytes of
@@ -103,10 +103,10 @@ enum TaskRegistry {
         }
     }
 
-    private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+    private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8], using coders: BinaryCoders) throws {
         var position = 0
-        try BinaryReader.reading(arguments) { reader in
-            try BinaryWriter.appending(to: &output) { writer in
+        try coders.reading(arguments) { reader in
+            try coders.appending(to: &output) { writer in
                 for _ in 0..<count {
                     let task: T
                     do {
