@@ -277,6 +277,29 @@ final class BinaryReader {
     /// The extent of the last map a keyed container at depth 0 loaded.
     @exclusivity(unchecked) var topMap = (start: -1, end: -1)
 
+    /// Decodes `count` values one after another into `buffer` (uninitialized memory), as a
+    /// chunk's outputs are read: a tight loop for `Int` and `Double`, ``decodeNext(_:at:)``
+    /// for the rest. `initialized` counts the values in place should it throw.
+    func decodeRun<T: Decodable>(_ type: T.Type, count: Int, into buffer: UnsafeMutablePointer<T>, at position: inout Int, initialized: inout Int) throws {
+        if T.self == Int.self {
+            // Trivial values: nothing to clean up if it throws half-way.
+            let values = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: Int.self)
+            for index in 0..<count { values[index] = try readInteger(Int.self, at: &position, codingPath: []) }
+            initialized = count
+            return
+        }
+        if T.self == Double.self {
+            let values = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: Double.self)
+            for index in 0..<count { values[index] = try readDouble(at: &position, codingPath: []) }
+            initialized = count
+            return
+        }
+        for index in 0..<count {
+            (buffer + index).initialize(to: try decodeNext(type, at: &position))
+            initialized = index + 1
+        }
+    }
+
     /// Whether ``readCommon(_:at:depth:path:)`` reads `T`. (A separate test, not an
     /// optional result: `Optional<T>` in this unspecialized code is a runtime metadata
     /// lookup a value.)
@@ -500,23 +523,26 @@ final class KeyedDecodingState {
 
     /// Where the value of the key spelled `name` starts.
     func find(_ name: String) -> Int? {
+        if let found = name.utf8.withContiguousStorageIfAvailable({ find($0) }) { return found }
         var name = name
-        return name.withUTF8 { utf8 in
-            let count = self.count
-            if nextGuess < count, matches(entry(nextGuess), utf8) {
-                defer { nextGuess += 1 }
-                return entry(nextGuess).value
-            }
-            var index = 0
-            while index < count {
-                if matches(entry(index), utf8) {
-                    nextGuess = index + 1
-                    return entry(index).value
-                }
-                index += 1
-            }
-            return nil
+        return name.withUTF8 { find($0) }
+    }
+
+    private func find(_ utf8: UnsafeBufferPointer<UInt8>) -> Int? {
+        let count = self.count
+        if nextGuess < count, matches(entry(nextGuess), utf8) {
+            defer { nextGuess += 1 }
+            return entry(nextGuess).value
         }
+        var index = 0
+        while index < count {
+            if matches(entry(index), utf8) {
+                nextGuess = index + 1
+                return entry(index).value
+            }
+            index += 1
+        }
+        return nil
     }
 
     @inline(__always) private func matches(_ entry: KeyedEntry, _ utf8: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -43,16 +43,22 @@ final class BinaryWriter {
     @exclusivity(unchecked) private var storage: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private var capacity: Int
     @exclusivity(unchecked) private(set) var count = 0
-    /// Depths of the keyed and unkeyed containers still open. Codable never says when a
-    /// container is finished, so a container is closed (its end tag written) when an
-    /// entry is next written at a shallower depth, or when the value that opened it ends.
-    @exclusivity(unchecked) var openDepths: [Int] = []
+    /// Depths of the keyed and unkeyed containers still open: bit `d` for depth `d` below
+    /// 64, `deepOpenDepths` (ascending) for the rest. Codable never says when a container
+    /// is finished, so a container is closed (its end tag written) when an entry is next
+    /// written at a shallower depth, or when the value that opened it ends. At most one is
+    /// open a depth: an entry at a depth closes everything deeper first.
+    @exclusivity(unchecked) private var openMask: UInt64 = 0
+    @exclusivity(unchecked) private var deepOpenDepths: [Int] = []
     /// The keys of the values being encoded inside keyed containers, innermost last, each
     /// with the depth of its container: the coding path of a container at depth `d` is the
     /// keys below `d`.
     @exclusivity(unchecked) private var keys: [PathKey] = []
     /// One spare encoder a depth, reused when no container or caller still holds it.
     @exclusivity(unchecked) private var encoders: [BinaryWriterEncoder?] = []
+    /// The spare encoder of depth 0 (a chunk's values), outside the array: one uniqueness
+    /// check, not three.
+    @exclusivity(unchecked) private var topEncoder: BinaryWriterEncoder?
     /// The keyed containers made so far, by key type and depth.
     @exclusivity(unchecked) private var keyedSlots: [KeyedEncodingSlot] = []
     /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
@@ -79,7 +85,8 @@ final class BinaryWriter {
     /// used again (``BinaryCoders``).
     func pass<R>(appendingTo bytes: inout [UInt8], _ body: (BinaryWriter) throws -> R) rethrows -> R {
         count = 0
-        openDepths.removeAll(keepingCapacity: true)
+        openMask = 0
+        deepOpenDepths.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
         defer {
             // A huge value once should not pin its buffer for the writer's life.
@@ -97,6 +104,7 @@ final class BinaryWriter {
     /// Drops the cached encoders and containers, which refer back to this writer.
     func dropCaches() {
         encoders = []
+        topEncoder = nil
         keyedSlots = []
     }
 
@@ -126,10 +134,26 @@ final class BinaryWriter {
 
     /// Closes every container deeper than `depth` before an entry at `depth` is written.
     @inline(__always) func enter(_ depth: Int) {
-        while let last = openDepths.last, last > depth {
-            openDepths.removeLast()
+        if !deepOpenDepths.isEmpty { closeDeep(above: depth) }
+        let shift = depth + 1  // depth is -1 when a top-level value ends
+        guard shift < 64 else { return }
+        let above = openMask >> UInt64(shift)
+        if above != 0 {
+            openMask &= (1 << UInt64(shift)) &- 1
+            for _ in 0..<above.nonzeroBitCount { append(BinaryFormat.end) }
+        }
+    }
+
+    private func closeDeep(above depth: Int) {
+        while let last = deepOpenDepths.last, last > depth {
+            deepOpenDepths.removeLast()
             append(BinaryFormat.end)
         }
+    }
+
+    /// Records a container opened at `depth` (its tag just written).
+    @inline(__always) func opened(at depth: Int) {
+        if depth < 64 { openMask |= 1 << UInt64(depth) } else { deepOpenDepths.append(depth) }
     }
 
     @inline(__always) func appendVarint(_ value: UInt64) {
@@ -294,12 +318,21 @@ final class BinaryWriter {
     /// The spare encoder of `depth`, reset, if no one else holds it (a value still being
     /// encoded there, or a container a user kept).
     @inline(__always) private func spareEncoder(at depth: Int) -> BinaryWriterEncoder? {
+        if depth == 0 {
+            guard isKnownUniquelyReferenced(&topEncoder), let encoder = topEncoder else { return nil }
+            encoder.opened = .none
+            return encoder
+        }
         guard depth < encoders.count, isKnownUniquelyReferenced(&encoders[depth]), let encoder = encoders[depth] else { return nil }
         encoder.opened = .none
         return encoder
     }
 
     private func keepEncoder(_ encoder: BinaryWriterEncoder, at depth: Int) {
+        if depth == 0 {
+            topEncoder = encoder
+            return
+        }
         while encoders.count <= depth { encoders.append(nil) }
         encoders[depth] = encoder
     }
@@ -384,7 +417,7 @@ final class BinaryWriterEncoder: Encoder {
         guard opened == .none else { return }
         opened = kind
         writer.append(tag)
-        writer.openDepths.append(depth)
+        writer.opened(at: depth)
     }
 }
 

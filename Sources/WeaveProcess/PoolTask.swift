@@ -69,10 +69,8 @@ extension PoolTask {
             try coders.reading(raw) { reader in
                 var position = 0
                 let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    for index in 0..<count {
-                        (buffer.baseAddress! + index).initialize(to: try reader.decodeNext(type, at: &position))
-                        initialized = index + 1
-                    }
+                    guard let base = buffer.baseAddress else { return }
+                    try reader.decodeRun(type, count: count, into: base, at: &position, initialized: &initialized)
                 }
                 guard position == raw.count else {
                     throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
