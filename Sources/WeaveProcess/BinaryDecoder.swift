@@ -138,7 +138,24 @@ final class BinaryReader {
     }
 
     /// Moves `position` past one value of any kind.
-    func skip(at position: inout Int, depth: Int) throws {
+    @inline(__always) func skip(at position: inout Int, depth: Int) throws {
+        // The scalars most fields hold, without the call and the depth test.
+        if position < bytes.count {
+            switch bytes[position] {
+            case BinaryFormat.null, BinaryFormat.false, BinaryFormat.true:
+                position += 1
+                return
+            case BinaryFormat.signed, BinaryFormat.unsigned:
+                position += 1
+                _ = try varint(at: &position)
+                return
+            default: break
+            }
+        }
+        try skipAny(at: &position, depth: depth)
+    }
+
+    private func skipAny(at position: inout Int, depth: Int) throws {
         guard depth < BinaryFormat.maximumDepth else { throw corrupted("values nested deeper than \(BinaryFormat.maximumDepth), at byte \(position)", codingPath: []) }
         let tag = try self.tag(at: position, codingPath: [])
         position += 1
