@@ -1,75 +1,187 @@
 import WeaveCore
 
 /// Encodes `Encodable` values in Weave's compact binary format (the coder behind process
-/// frames: JSON would cost microseconds a task).
+/// frames: JSON would cost microseconds a task). The bytes are described at
+/// ``BinaryFormat``.
 public struct BinaryEncoder: Sendable {
     public init() {}
 
     /// Returns `value` encoded.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let writer = BinaryWriter()
-        writer.bytes.reserveCapacity(64)
-        try writer.encodeValue(value, codingPath: [], depth: 0)
-        return writer.bytes
+        var bytes: [UInt8] = []
+        try encode(value, appendingTo: &bytes)
+        return bytes
     }
 
     /// Appends each of `values`, encoded, to `bytes`, one after another: one pass with one
     /// writer for the lot (a pool's chunk).
     func encode<Values: Sequence>(contentsOf values: Values, appendingTo bytes: inout [UInt8]) throws where Values.Element: Encodable {
-        let writer = BinaryWriter()
-        swap(&writer.bytes, &bytes)
-        defer { swap(&writer.bytes, &bytes) }
-        try writer.encodeValues(values)
+        try BinaryWriter.appending(to: &bytes) { try $0.encodeValues(values) }
     }
 
     /// Appends `value`, encoded, to `bytes` (reuses the caller's buffer).
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws {
-        let writer = BinaryWriter()
-        swap(&writer.bytes, &bytes)
-        defer { swap(&writer.bytes, &bytes) }
-        try writer.encodeValue(value, codingPath: [], depth: 0)
+        try BinaryWriter.appending(to: &bytes) { try $0.encodeValue(value, depth: 0) }
     }
 }
 
-/// The output buffer and the `Encoder` for one value. Containers write straight into
-/// `bytes`; a nested value gets its own small `BinaryWriterEncoder` sharing the buffer.
+/// The output buffer and everything one encoding pass reuses from value to value.
+///
+/// What makes a run of values cheap (a chunk of tasks, an array of structs): the `Encoder`
+/// of each nesting depth is reused while nobody else holds it, and each keyed container is
+/// made once per key type and depth and handed out again (it holds only this writer and its
+/// depth, so one instance serves every value). Making them anew costs two runtime metadata
+/// lookups and an allocation a value, several times what writing the value's bytes costs.
+/// The coding path is kept as a stack of keys and built only when someone asks for it.
 final class BinaryWriter {
-    // Unchecked: only this writer's own methods touch these, each access begins and ends
-    // inside one of them (never across a call out to user code), and the dynamic check
-    // would cost more than the append it guards (several a value).
-    @exclusivity(unchecked) var bytes: [UInt8] = []
-    /// Depths of the keyed and unkeyed containers still open. Codable never says when a
-    /// container is finished, so a container is closed (its end tag written) when an
-    /// entry is next written at a shallower depth, or when the value that opened it ends.
-    @exclusivity(unchecked) var openDepths: [Int] = []
+    /// The output so far, in memory this writer owns (allocated in `init`, freed in
+    /// `deinit`): an append is a capacity test, a store and an add, where an `Array` append
+    /// makes a uniqueness check and calls. Handed over in one copy at the end.
+    // Unchecked, as every variable here: only this writer's own methods touch them, each
+    // access begins and ends inside one of them (never across a call out to user code), and
+    // the dynamic check would cost more than the append it guards (several a value).
+    @exclusivity(unchecked) private var storage: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private(set) var count = 0
+    /// Depths of the keyed and unkeyed containers still open: bit `d` for depth `d` below
+    /// 64, `deepOpenDepths` (ascending) for the rest. Codable never says when a container
+    /// is finished, so a container is closed (its end tag written) when an entry is next
+    /// written at a shallower depth, or when the value that opened it ends. At most one is
+    /// open a depth: an entry at a depth closes everything deeper first.
+    @exclusivity(unchecked) private var openMask: UInt64 = 0
+    @exclusivity(unchecked) private var deepOpenDepths: [Int] = []
+    /// The keys of the values being encoded inside keyed containers, innermost last, each
+    /// with the depth of its container: the coding path of a container at depth `d` is the
+    /// keys below `d`.
+    @exclusivity(unchecked) private var keys: [PathKey] = []
+    /// One spare encoder a depth, reused when no container or caller still holds it.
+    @exclusivity(unchecked) private var encoders: [BinaryWriterEncoder?] = []
+    /// The spare encoder of depth 0 (a chunk's values), outside the array: one uniqueness
+    /// check, not three.
+    @exclusivity(unchecked) private var topEncoder: BinaryWriterEncoder?
+    /// The keyed containers made so far, by key type and depth.
+    @exclusivity(unchecked) private var keyedSlots: [KeyedEncodingSlot] = []
+    /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
+    /// of values of one type tests it once, not once a value.
+    @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
 
-    init() {}
+    init() {
+        capacity = 256
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Runs `body` with a new writer, then appends what it wrote to `bytes` (nothing if it
+    /// throws). The writer's caches (which refer back to it) are dropped before it returns.
+    static func appending<R>(to bytes: inout [UInt8], _ body: (BinaryWriter) throws -> R) rethrows -> R {
+        let writer = BinaryWriter()
+        defer { writer.dropCaches() }
+        return try writer.pass(appendingTo: &bytes, body)
+    }
+
+    /// One encoding pass with this writer: runs `body`, then appends what it wrote to
+    /// `bytes` (nothing if it throws). Encoders and containers made in earlier passes are
+    /// used again (``BinaryCoders``).
+    func pass<R>(appendingTo bytes: inout [UInt8], _ body: (BinaryWriter) throws -> R) rethrows -> R {
+        count = 0
+        openMask = 0
+        deepOpenDepths.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        defer {
+            // A huge value once should not pin its buffer for the writer's life.
+            if capacity > 1 << 20 {
+                storage.deallocate()
+                capacity = 256
+                storage = .allocate(capacity: capacity)
+            }
+        }
+        let result = try body(self)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: storage, count: count))
+        return result
+    }
+
+    /// Drops the cached encoders and containers, which refer back to this writer.
+    func dropCaches() {
+        encoders = []
+        topEncoder = nil
+        keyedSlots = []
+    }
+
+    /// Makes room for `more` bytes after `count`.
+    private func grow(_ more: Int) {
+        let (needed, overflow) = count.addingReportingOverflow(more)
+        precondition(!overflow, "encoded value too large")
+        let newCapacity = Swift.max(needed, capacity * 2)
+        let newStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newStorage.initialize(from: storage, count: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+    }
+
+    @inline(__always) func append(_ byte: UInt8) {
+        if count == capacity { grow(1) }
+        storage[count] = byte
+        count += 1
+    }
+
+    @inline(__always) func append(_ raw: UnsafeRawBufferPointer) {
+        if capacity - count < raw.count { grow(raw.count) }
+        if let base = raw.baseAddress { UnsafeMutableRawPointer(storage + count).copyMemory(from: base, byteCount: raw.count) }
+        count += raw.count
+    }
 
     /// Closes every container deeper than `depth` before an entry at `depth` is written.
     @inline(__always) func enter(_ depth: Int) {
-        while let last = openDepths.last, last > depth {
-            openDepths.removeLast()
-            bytes.append(BinaryFormat.end)
+        if !deepOpenDepths.isEmpty { closeDeep(above: depth) }
+        let shift = depth + 1  // depth is -1 when a top-level value ends
+        guard shift < 64 else { return }
+        let above = openMask >> UInt64(shift)
+        if above != 0 {
+            openMask &= (1 << UInt64(shift)) &- 1
+            for _ in 0..<above.nonzeroBitCount { append(BinaryFormat.end) }
         }
     }
 
-    @inline(__always) func append(_ byte: UInt8) { bytes.append(byte) }
+    private func closeDeep(above depth: Int) {
+        while let last = deepOpenDepths.last, last > depth {
+            deepOpenDepths.removeLast()
+            append(BinaryFormat.end)
+        }
+    }
 
-    func appendVarint(_ value: UInt64) {
+    /// Records a container opened at `depth` (its tag just written).
+    @inline(__always) func opened(at depth: Int) {
+        if depth < 64 { openMask |= 1 << UInt64(depth) } else { deepOpenDepths.append(depth) }
+    }
+
+    @inline(__always) func appendVarint(_ value: UInt64) {
+        if value < 0x80 {
+            append(UInt8(value))
+            return
+        }
+        appendLongVarint(value)
+    }
+
+    private func appendLongVarint(_ value: UInt64) {
         var value = value
+        if capacity - count < 10 { grow(10) }
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            storage[count] = UInt8(truncatingIfNeeded: value) | 0x80
+            count += 1
             value >>= 7
         }
-        bytes.append(UInt8(value))
+        storage[count] = UInt8(value)
+        count += 1
     }
 
-    func appendSigned(_ value: Int64) {
+    @inline(__always) func appendSigned(_ value: Int64) {
         append(BinaryFormat.signed)
         appendVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    func appendUnsigned(_ value: UInt64) {
+    @inline(__always) func appendUnsigned(_ value: UInt64) {
         append(BinaryFormat.unsigned)
         appendVarint(value)
     }
@@ -81,87 +193,186 @@ final class BinaryWriter {
 
     /// A string without its tag (map keys).
     func appendRawString(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
+        let done: Void? = value.utf8.withContiguousStorageIfAvailable { utf8 in
             appendVarint(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
+            append(UnsafeRawBufferPointer(utf8))
+        }
+        if done == nil {
+            var copy = value
+            copy.withUTF8 { utf8 in
+                appendVarint(UInt64(utf8.count))
+                append(UnsafeRawBufferPointer(utf8))
+            }
         }
     }
 
     func appendDouble(_ value: Double) {
         append(BinaryFormat.double)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { append($0) }
     }
 
     func appendFloat(_ value: Float) {
         append(BinaryFormat.float)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { append($0) }
+    }
+
+    /// The coding path of a container at `depth`.
+    func codingPath(below depth: Int) -> [any CodingKey] {
+        keys.filter { $0.depth < depth }.map(\.key)
     }
 
     /// Encodes a value at `depth` (its containers are `depth`), closing whatever it opened.
-    func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey], depth: Int) throws {
-        // Byte arrays are common in frames: one length and a copy, not a container per byte.
-        // Compare the static type: `as? [UInt8]` also succeeds for an empty `[UInt16]`.
-        if T.self == BinaryFormat.byteArrayType, let raw = value as? [UInt8] {
-            append(BinaryFormat.bytes)
-            appendVarint(UInt64(raw.count))
-            bytes.append(contentsOf: raw)
-            return
+    /// `path` is its coding path when it is not the stack's (values under a nested
+    /// container or a super encoder, which cannot say when they are done).
+    func encodeValue<T: Encodable>(_ value: T, depth: Int, path: [any CodingKey]? = nil) throws {
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if encodeCommon(value) { return }
+            lastCompositeType = ObjectIdentifier(T.self)
         }
-        // The common scalars without an `Encoder` and a boxed container each (the same
-        // bytes their `encode(to:)` writes through a single-value container).
-        if T.self == Int.self { appendSigned(Int64(unsafeBitCast(value, to: Int.self))); return }
-        if T.self == Int64.self { appendSigned(unsafeBitCast(value, to: Int64.self)); return }
-        if T.self == Int32.self { appendSigned(Int64(unsafeBitCast(value, to: Int32.self))); return }
-        if T.self == UInt64.self { appendUnsigned(unsafeBitCast(value, to: UInt64.self)); return }
-        if T.self == UInt.self { appendUnsigned(UInt64(unsafeBitCast(value, to: UInt.self))); return }
-        if T.self == Double.self { appendDouble(unsafeBitCast(value, to: Double.self)); return }
-        if T.self == Bool.self { append(unsafeBitCast(value, to: Bool.self) ? BinaryFormat.true : BinaryFormat.false); return }
-        if T.self == String.self, let text = value as? String { appendString(text); return }
-        // A top-level value reuses the writer's encoder when no one holds on to it (a chunk
-        // of tasks is a run of top-level values): one allocation less per value.
+        try encodeComposite(value, depth: depth, path: path)
+    }
+
+    /// ``encodeValue(_:depth:path:)`` for a type ``encodeCommon(_:)`` does not write.
+    private func encodeComposite<T: Encodable>(_ value: T, depth: Int, path: [any CodingKey]?) throws {
         let encoder: BinaryWriterEncoder
-        if depth == 0, reusesEncoder, isKnownUniquelyReferenced(&topLevelEncoder), let spare = topLevelEncoder {
-            spare.opened = .none
+        if path == nil, let spare = spareEncoder(at: depth) {
             encoder = spare
         } else {
-            encoder = BinaryWriterEncoder(writer: self, codingPath: codingPath, depth: depth)
-            if depth == 0 && reusesEncoder { topLevelEncoder = encoder }
+            encoder = BinaryWriterEncoder(writer: self, depth: depth, path: path)
+            if path == nil { keepEncoder(encoder, at: depth) }
         }
         try value.encode(to: encoder)
         if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all
         enter(depth - 1)
     }
 
-    /// The encoder of the last top-level value, kept for the next one while
-    /// ``encodeValues(_:)`` runs (a cycle with this writer until it returns).
-    private var topLevelEncoder: BinaryWriterEncoder?
-    private var reusesEncoder = false
-
-    /// Runs `body`, in which top-level values share one encoder (a run of values, as a
-    /// chunk's tasks or outputs are).
-    func reusingEncoder<R>(_ body: () throws -> R) rethrows -> R {
-        reusesEncoder = true
-        defer {
-            reusesEncoder = false
-            topLevelEncoder = nil
+    /// Encodes `value` under `key` of a keyed container at `depth`, whose own path is the
+    /// stack's when `path` is nil.
+    @inline(__always) func encodeValue<T: Encodable>(_ value: T, forKey key: some CodingKey, depth: Int, path: [any CodingKey]?) throws {
+        if let path { return try encodeValue(value, depth: depth + 1, path: path + [key]) }
+        if ObjectIdentifier(T.self) != lastCompositeType {
+            if encodeCommon(value) { return }
+            lastCompositeType = ObjectIdentifier(T.self)
         }
-        return try body()
+        keys.append(PathKey(depth: depth, key: key))
+        defer { keys.removeLast() }
+        try encodeComposite(value, depth: depth + 1, path: nil)
+    }
+
+    /// Writes the scalars and arrays of scalars that are most of what tasks carry straight
+    /// into the buffer, with no `Encoder` and no container: the same bytes their
+    /// `encode(to:)` writes. Compares the static type: `as? [UInt8]` also succeeds for an
+    /// empty `[UInt16]`. False for every other type.
+    @inline(__always) private func encodeCommon<T: Encodable>(_ value: T) -> Bool {
+        if T.self == Int.self { appendSigned(Int64(unsafeBitCast(value, to: Int.self))); return true }
+        if T.self == Double.self { appendDouble(unsafeBitCast(value, to: Double.self)); return true }
+        if T.self == Bool.self { append(unsafeBitCast(value, to: Bool.self) ? BinaryFormat.true : BinaryFormat.false); return true }
+        if T.self == String.self { appendString(unsafeBitCast(value, to: String.self)); return true }
+        if T.self == Int64.self { appendSigned(unsafeBitCast(value, to: Int64.self)); return true }
+        if T.self == Int32.self { appendSigned(Int64(unsafeBitCast(value, to: Int32.self))); return true }
+        if T.self == UInt64.self { appendUnsigned(unsafeBitCast(value, to: UInt64.self)); return true }
+        if T.self == UInt.self { appendUnsigned(UInt64(unsafeBitCast(value, to: UInt.self))); return true }
+        if T.self == Float.self { appendFloat(unsafeBitCast(value, to: Float.self)); return true }
+        return encodeCommonArray(value)
+    }
+
+    private func encodeCommonArray<T: Encodable>(_ value: T) -> Bool {
+        // Byte arrays are common in frames: one length and a copy, not a value per byte.
+        if T.self == [UInt8].self {
+            let raw = unsafeBitCast(value, to: [UInt8].self)
+            append(BinaryFormat.bytes)
+            appendVarint(UInt64(raw.count))
+            raw.withUnsafeBytes { append($0) }
+            return true
+        }
+        if T.self == [Int].self { appendArray(unsafeBitCast(value, to: [Int].self)) { self.appendSigned(Int64($0)) }; return true }
+        if T.self == [Double].self { appendArray(unsafeBitCast(value, to: [Double].self)) { self.appendDouble($0) }; return true }
+        if T.self == [String].self { appendArray(unsafeBitCast(value, to: [String].self)) { self.appendString($0) }; return true }
+        if T.self == [Bool].self { appendArray(unsafeBitCast(value, to: [Bool].self)) { self.append($0 ? BinaryFormat.true : BinaryFormat.false) }; return true }
+        if T.self == [Int64].self { appendArray(unsafeBitCast(value, to: [Int64].self)) { self.appendSigned($0) }; return true }
+        if T.self == [UInt64].self { appendArray(unsafeBitCast(value, to: [UInt64].self)) { self.appendUnsigned($0) }; return true }
+        return false
+    }
+
+    @inline(__always) private func appendArray<Element>(_ elements: [Element], _ appendElement: (Element) -> Void) {
+        append(BinaryFormat.array)
+        for element in elements { appendElement(element) }
+        append(BinaryFormat.end)
     }
 
     /// Encodes each value at the top level, one after another.
     func encodeValues<Values: Sequence>(_ values: Values) throws where Values.Element: Encodable {
-        try reusingEncoder {
-            // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
-            // this unspecialized code looks its type up on every `next()`.
-            let done: Bool? = try values.withContiguousStorageIfAvailable { buffer in
-                for index in buffer.indices { try encodeValue(buffer[index], codingPath: [], depth: 0) }
-                return true
-            }
-            if done == nil {
-                for value in values { try encodeValue(value, codingPath: [], depth: 0) }
-            }
+        // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
+        // this unspecialized code looks its type up on every `next()`.
+        let done: Bool? = try values.withContiguousStorageIfAvailable { buffer in
+            for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+            return true
         }
+        if done == nil {
+            for value in values { try encodeValue(value, depth: 0) }
+        }
+    }
+
+    // MARK: Reuse
+
+    /// The spare encoder of `depth`, reset, if no one else holds it (a value still being
+    /// encoded there, or a container a user kept).
+    @inline(__always) private func spareEncoder(at depth: Int) -> BinaryWriterEncoder? {
+        if depth == 0 {
+            guard isKnownUniquelyReferenced(&topEncoder), let encoder = topEncoder else { return nil }
+            encoder.opened = .none
+            return encoder
+        }
+        guard depth < encoders.count, isKnownUniquelyReferenced(&encoders[depth]), let encoder = encoders[depth] else { return nil }
+        encoder.opened = .none
+        return encoder
+    }
+
+    private func keepEncoder(_ encoder: BinaryWriterEncoder, at depth: Int) {
+        if depth == 0 {
+            topEncoder = encoder
+            return
+        }
+        while encoders.count <= depth { encoders.append(nil) }
+        encoders[depth] = encoder
+    }
+
+    /// The keyed container of `Key` at `depth`, made once per writer.
+    func keyedContainer<Key: CodingKey>(_ type: Key.Type, depth: Int) -> KeyedEncodingContainer<Key> {
+        let id = ObjectIdentifier(type)
+        for slot in keyedSlots where slot.keyType == id && slot.depth == depth {
+            // Same key type, so the same generic class: no runtime check needed.
+            return unsafeDowncast(slot, to: TypedKeyedEncodingSlot<Key>.self).container
+        }
+        let container = KeyedEncodingContainer(BinaryKeyedEncoding<Key>(writer: self, depth: depth, path: nil))
+        keyedSlots.append(TypedKeyedEncodingSlot(container, depth: depth))
+        return container
+    }
+}
+
+/// One key of the coding path, with the depth of the container it belongs to.
+struct PathKey {
+    let depth: Int
+    let key: any CodingKey
+}
+
+/// A cached keyed container; the subclass holds it with its key type.
+class KeyedEncodingSlot {
+    let keyType: ObjectIdentifier
+    let depth: Int
+
+    init(keyType: ObjectIdentifier, depth: Int) {
+        self.keyType = keyType
+        self.depth = depth
+    }
+}
+
+final class TypedKeyedEncodingSlot<Key: CodingKey>: KeyedEncodingSlot {
+    let container: KeyedEncodingContainer<Key>
+
+    init(_ container: KeyedEncodingContainer<Key>, depth: Int) {
+        self.container = container
+        super.init(keyType: ObjectIdentifier(Key.self), depth: depth)
     }
 }
 
@@ -169,21 +380,25 @@ final class BinaryWriterEncoder: Encoder {
     enum Opened { case none, single, keyed, unkeyed }
 
     let writer: BinaryWriter
-    let codingPath: [any CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-    var opened = Opened.none
     /// Nesting depth of this value's containers.
     let depth: Int
+    /// The coding path when it is not the writer's stack (see ``BinaryWriter/encodeValue(_:depth:path:)``).
+    let path: [any CodingKey]?
+    /// Unchecked: set by this encoder and read by the writer, never across a call out.
+    @exclusivity(unchecked) var opened = Opened.none
+    var codingPath: [any CodingKey] { path ?? writer.codingPath(below: depth) }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
 
-    init(writer: BinaryWriter, codingPath: [any CodingKey], depth: Int) {
+    init(writer: BinaryWriter, depth: Int, path: [any CodingKey]?) {
         self.writer = writer
-        self.codingPath = codingPath
         self.depth = depth
+        self.path = path
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         open(.keyed, tag: BinaryFormat.map)
-        return KeyedEncodingContainer(BinaryKeyedEncoding<Key>(encoder: self))
+        if path == nil { return writer.keyedContainer(type, depth: depth) }
+        return KeyedEncodingContainer(BinaryKeyedEncoding<Key>(writer: writer, depth: depth, path: path))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -202,17 +417,21 @@ final class BinaryWriterEncoder: Encoder {
         guard opened == .none else { return }
         opened = kind
         writer.append(tag)
-        writer.openDepths.append(depth)
+        writer.opened(at: depth)
     }
 }
 
+/// Holds nothing but the writer and where it writes: one instance serves every value of
+/// its key type at its depth (``BinaryWriter/keyedContainer(_:depth:)``).
 struct BinaryKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
-    let encoder: BinaryWriterEncoder
-    var codingPath: [any CodingKey] { encoder.codingPath }
-    var writer: BinaryWriter { encoder.writer }
+    let writer: BinaryWriter
+    let depth: Int
+    /// Set only for nested containers and super encoders (see ``BinaryWriterEncoder/path``).
+    let path: [any CodingKey]?
+    var codingPath: [any CodingKey] { path ?? writer.codingPath(below: depth) }
 
-    private func key(_ key: Key) {
-        writer.enter(encoder.depth)
+    @inline(__always) private func key(_ key: Key) {
+        writer.enter(depth)
         writer.appendRawString(key.stringValue)
     }
 
@@ -233,7 +452,7 @@ struct BinaryKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt64, forKey key: Key) throws { self.key(key); writer.appendUnsigned(value) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         self.key(key)
-        try writer.encodeValue(value, codingPath: codingPath + [key], depth: encoder.depth + 1)
+        try writer.encodeValue(value, forKey: key, depth: depth, path: path)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
@@ -247,7 +466,7 @@ struct BinaryKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func superEncoder() -> any Encoder {
-        writer.enter(encoder.depth)
+        writer.enter(depth)
         writer.appendRawString("super")
         return nested(codingPath)
     }
@@ -258,7 +477,7 @@ struct BinaryKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     private func nested(_ path: [any CodingKey]) -> BinaryWriterEncoder {
-        BinaryWriterEncoder(writer: writer, codingPath: path, depth: encoder.depth + 1)
+        BinaryWriterEncoder(writer: writer, depth: depth + 1, path: path)
     }
 }
 
@@ -289,7 +508,9 @@ struct BinaryUnkeyedEncoding: UnkeyedEncodingContainer, SingleValueEncodingConta
     mutating func encode<T: Encodable>(_ value: T) throws {
         count += 1
         writer.enter(encoder.depth)
-        try writer.encodeValue(value, codingPath: codingPath, depth: encoder.depth + 1)
+        // Elements add no key to the path, so they share the stack's path when this
+        // container does.
+        try writer.encodeValue(value, depth: encoder.depth + 1, path: encoder.path)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
@@ -311,6 +532,6 @@ struct BinaryUnkeyedEncoding: UnkeyedEncodingContainer, SingleValueEncodingConta
     }
 
     private func nested() -> BinaryWriterEncoder {
-        BinaryWriterEncoder(writer: writer, codingPath: codingPath, depth: encoder.depth + 1)
+        BinaryWriterEncoder(writer: writer, depth: encoder.depth + 1, path: codingPath)
     }
 }

@@ -62,24 +62,21 @@ extension PoolTask {
     /// Decodes the `count` outputs of a finished task, in order, straight into the array's
     /// storage: this code is not specialized for `Output`, and an `append` a value would look
     /// up `Array<Output>`'s metadata each time.
-    func decodeOutputs<Output: Decodable>(_ type: Output.Type) throws -> [Output] {
+    func decodeOutputs<Output: Decodable>(_ type: Output.Type, using coders: BinaryCoders) throws -> [Output] {
         if isBitwise { return try bitwiseOutputs(type) }
         let bytes = try outcome.unsafelyUnwrapped.get()
         return try bytes.withUnsafeBytes { raw in
-            let reader = BinaryReader(raw)
-            var position = 0
-            let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
-                for index in 0..<count {
-                    let start = position
-                    try reader.skip(at: &position, depth: 0)
-                    (buffer.baseAddress! + index).initialize(to: try reader.decode(type, at: start, codingPath: [], depth: 0))
-                    initialized = index + 1
+            try coders.reading(raw) { reader in
+                var position = 0
+                let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    guard let base = buffer.baseAddress else { return }
+                    try reader.decodeRun(type, count: count, into: base, at: &position, initialized: &initialized)
                 }
+                guard position == raw.count else {
+                    throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
+                }
+                return outputs
             }
-            guard position == raw.count else {
-                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
-            }
-            return outputs
         }
     }
 

@@ -138,7 +138,7 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
             bufferedHead = 0
             bufferedCount = chunk.count
             do {
-                buffered = try chunk.decodeOutputs(Task.Output.self)
+                buffered = try chunk.decodeOutputs(Task.Output.self, using: pool.coders)
                 bufferedFailure = nil
             } catch {
                 buffered = []
@@ -165,7 +165,7 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         }
         // One append a chunk: this code is not specialized, and each append looks up
         // `Array<Output>`'s metadata.
-        outputs.append(contentsOf: try chunk.decodeOutputs(Task.Output.self))
+        outputs.append(contentsOf: try chunk.decodeOutputs(Task.Output.self, using: pool.coders))
         return true
     }
 

@@ -63,7 +63,7 @@ extension ProcessPool {
             // A BitwiseProcessTask's bytes are its value: the chunk is one copy.
             tasks.withUnsafeBytes { arguments.append(contentsOf: $0) }
         } else {
-            try BinaryEncoder().encode(contentsOf: tasks, appendingTo: &arguments)
+            try coders.appending(to: &arguments) { try $0.encodeValues(tasks) }
         }
         nextTaskID &+= 1
         let item = PoolTask(id: nextTaskID, name: name, count: tasks.count, arguments: arguments, isBitwise: isBitwise, timeout: timeout, sink: sink)

@@ -84,6 +84,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// Submitted and not yet sent to a worker, in order.
     var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
+    /// The coders of task arguments and outputs, their containers kept from chunk to chunk.
+    let coders = BinaryCoders()
     /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
     var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
     var isClosed = false
@@ -183,7 +185,7 @@ public final class ProcessPool: HubResource, WaitTarget {
         let item = try submit([task], timeout: timeout, sink: waiter)
         try flushWorkers()
         try wait(for: item, waiter: waiter)
-        return try item.decodeOutputs(Task.Output.self)[0]
+        return try item.decodeOutputs(Task.Output.self, using: coders)[0]
     }
 
     /// Submits `task` and returns at once; the result arrives in the returned ``Future``,
@@ -194,9 +196,9 @@ public final class ProcessPool: HubResource, WaitTarget {
     ) throws -> Future<Task.Output> {
         _ = try AnyCoroutine.requireCurrent("ProcessPool.submit")
         let result = Future<Task.Output>(label: "ProcessPool task \(Task.taskName)")
-        let sink = PoolAsyncSink(pool: self) { item in
+        let sink = PoolAsyncSink(pool: self) { [coders] item in
             do {
-                let output = try item.decodeOutputs(Task.Output.self)[0]
+                let output = try item.decodeOutputs(Task.Output.self, using: coders)[0]
                 try? result.set(output)
                 onSuccess?(output)
             } catch {

@@ -78,8 +78,8 @@ enum TaskRegistry {
     /// Decodes the `count` tasks of a chunk (values one after another in `arguments`),
     /// runs each, and appends their encoded outputs to `output`: one decoding and one
     /// encoding pass for the chunk, not one per task.
-    static func run(_ type: any ProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        try runOpened(type, count: count, arguments: arguments, into: &output)
+    static func run(_ type: any ProcessTask.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8], using coders: BinaryCoders) throws {
+        try runOpened(type, count: count, arguments: arguments, into: &output, using: coders)
     }
 
     /// Runs a chunk of ``BitwiseProcessTask``s: each task is `MemoryLayout.stride` bytes of
@@ -103,23 +103,19 @@ enum TaskRegistry {
         }
     }
 
-    private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        let reader = BinaryReader(arguments)
-        let writer = BinaryWriter()
-        swap(&writer.bytes, &output)
-        defer { swap(&writer.bytes, &output) }
+    private static func runOpened<T: ProcessTask>(_ type: T.Type, count: UInt64, arguments: UnsafeRawBufferPointer, into output: inout [UInt8], using coders: BinaryCoders) throws {
         var position = 0
-        try writer.reusingEncoder {
-            for _ in 0..<count {
-                let task: T
-                do {
-                    let start = position
-                    try reader.skip(at: &position, depth: 0)
-                    task = try reader.decode(T.self, at: start, codingPath: [], depth: 0)
-                } catch {
-                    throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+        try coders.reading(arguments) { reader in
+            try coders.appending(to: &output) { writer in
+                for _ in 0..<count {
+                    let task: T
+                    do {
+                        task = try reader.decodeNext(T.self, at: &position)
+                    } catch {
+                        throw WorkerProtocol.Failure(.malformedFrame, type: String(reflecting: Swift.type(of: error)), message: "cannot decode \(T.taskName): \(error)")
+                    }
+                    try writer.encodeValue(try task.run(), depth: 0)
                 }
-                try writer.encodeValue(try task.run(), codingPath: [], depth: 0)
             }
         }
         guard position == arguments.count else {

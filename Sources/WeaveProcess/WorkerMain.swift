@@ -84,6 +84,8 @@ final class WorkerServer {
     let channel: FrameChannel
     private var inbox: [UInt8] = []
     private var result: [UInt8] = []
+    /// Decodes tasks and encodes outputs, its containers kept from frame to frame.
+    private let coders = BinaryCoders()
     private var waiting: AnyCoroutine?
     /// The name bytes of the last task frame and the type they resolved to: consecutive
     /// frames usually carry the same type, so neither a `String` nor the locked lookup.
@@ -211,7 +213,7 @@ final class WorkerServer {
                 }
                 try TaskRegistry.runBitwise(type as! any BitwiseProcessTask.Type, count: count, arguments: cursor.rest, into: &output)
             } else {
-                try TaskRegistry.run(type, count: count, arguments: cursor.rest, into: &output)
+                try TaskRegistry.run(type, count: count, arguments: cursor.rest, into: &output, using: coders)
             }
             try channel.appendFrame { frame in
                 frame.append(WorkerProtocol.succeeded)

@@ -10,7 +10,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     SlowWorkerPID.self, Poison.self, ShutdownChannelThenAbort.self, WritePartialFrame.self, NapThenMaybeFail.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
     LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
-] + spawnTestTasks + bitwiseTestTasks + remoteErrorTestTasks
+] + spawnTestTasks + bitwiseTestTasks + remoteErrorTestTasks + codingTestTasks
 
 public struct Square: ProcessTask, Sendable {
     public let value: Int

@@ -39,15 +39,12 @@ struct ChunkCodingTests {
 
         // And it decodes back value by value, as the worker reads a chunk.
         let decoded = try run.withUnsafeBytes { raw -> [Record] in
-            let reader = BinaryReader(raw)
-            var position = 0
-            var values: [Record] = []
-            while position < raw.count {
-                let start = position
-                try reader.skip(at: &position, depth: 0)
-                values.append(try reader.decode(Record.self, at: start, codingPath: [], depth: 0))
+            try BinaryReader.reading(raw) { reader in
+                var position = 0
+                var values: [Record] = []
+                while position < raw.count { values.append(try reader.decodeNext(Record.self, at: &position)) }
+                return values
             }
-            return values
         }
         #expect(decoded == records)
     }
