@@ -20,6 +20,7 @@ extension AMQPChannel {
             $0.writeShort(UInt16(prefetchCount))
             $0.writeBits(global)
         }
+        prefetch = (prefetchCount, prefetchSize, global)
     }
 
     /// Starts a consumer on `queue` (`basic.consume`); read its deliveries from a coroutine
@@ -47,21 +48,25 @@ extension AMQPChannel {
         }
         precondition(consumers[consumerTag] == nil, "consumer tag '\(consumerTag)' is in use on \(self)")
         // Registered before the request: deliveries can follow consume-ok in the same read.
-        let consumer = AMQPConsumer(tag: consumerTag, queue: queue, channel: self)
+        let consumer = AMQPConsumer(tag: consumerTag, queue: queue, channel: self, noAck: noAck, exclusive: exclusive, arguments: arguments)
         consumers[consumerTag] = consumer
         do {
-            _ = try call(.basicConsume, timeout: timeout, "basic.consume '\(queue)'") {
-                $0.writeShort(0)
-                $0.writeShortString(queue)
-                $0.writeShortString(consumerTag)
-                $0.writeBits(false, noAck, exclusive, false)
-                $0.writeTable(arguments)
-            }
+            try startConsuming(consumer, timeout: timeout)
         } catch {
             consumers[consumerTag] = nil
             throw error
         }
         return consumer
+    }
+
+    func startConsuming(_ consumer: AMQPConsumer, timeout: Duration?) throws {
+        _ = try call(.basicConsume, timeout: timeout, "basic.consume '\(consumer.queue)'") {
+            $0.writeShort(0)
+            $0.writeShortString(consumer.queue)
+            $0.writeShortString(consumer.tag)
+            $0.writeBits(false, consumer.noAck, consumer.exclusive, false)
+            $0.writeTable(consumer.arguments)
+        }
     }
 
     /// Stops a consumer (`basic.cancel`); what was delivered before stays readable.
@@ -97,7 +102,7 @@ extension AMQPChannel {
             guard let content = reply.content else { throw unexpected(reply, "basic.get") }
             return AMQPDelivery(body: content.body, properties: content.properties, deliveryTag: deliveryTag,
                                 redelivered: redelivered, exchange: exchange, routingKey: routingKey,
-                                consumerTag: nil, messageCount: Int(messageCount), channel: self)
+                                consumerTag: nil, messageCount: Int(messageCount), channel: self, epoch: epoch)
         default:
             throw unexpected(reply, "basic.get")
         }
@@ -110,6 +115,8 @@ extension AMQPChannel {
     ///   close the channel (406), which the next call sees.
     public func ack(deliveryTag: UInt64, multiple: Bool = false) throws {
         if let failure { throw failure }
+        // Tags of a lost transport mean nothing on the new one (the broker requeued those).
+        guard connection.outage == nil else { return }
         connection.output.method(channel: id, .basicAck) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(multiple)
@@ -124,6 +131,7 @@ extension AMQPChannel {
     /// - Throws: The channel's or connection's failure.
     public func nack(deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) throws {
         if let failure { throw failure }
+        guard connection.outage == nil else { return }
         connection.output.method(channel: id, .basicNack) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(multiple, requeue)
@@ -137,6 +145,7 @@ extension AMQPChannel {
     /// - Throws: The channel's or connection's failure.
     public func reject(deliveryTag: UInt64, requeue: Bool = true) throws {
         if let failure { throw failure }
+        guard connection.outage == nil else { return }
         connection.output.method(channel: id, .basicReject) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(requeue)

@@ -147,9 +147,13 @@ extension AMQPChannel {
             }
         }
         if let failure { throw failure }
-        let nacks = nacksSinceWait, returns = returnsSinceWait
+        let nacks = nacksSinceWait, returns = returnsSinceWait, lost = lostConfirms
         nacksSinceWait = 0
         returnsSinceWait = 0
+        lostConfirms = 0
+        if lost > 0 {
+            throw AMQPError(.connectionLost, "\(lost) message(s) on \(self) were unconfirmed when the connection was lost: publish them again")
+        }
         if nacks > 0 { throw AMQPError(.nacked, "the broker nacked \(nacks) message(s) on \(self)") }
         if returns > 0 { throw AMQPError(.returned, "the broker returned \(returns) unroutable mandatory message(s) on \(self)") }
     }

@@ -22,6 +22,10 @@ extension AMQPChannel {
             $0.writeBits(passive, durable, autoDelete, isInternal, false)
             $0.writeTable(arguments)
         }
+        if !passive && connection.recordsTopology {
+            connection.topology.record(AMQPTopology.Exchange(name: name, type: type, durable: durable, autoDelete: autoDelete,
+                                                             isInternal: isInternal, arguments: arguments))
+        }
     }
 
     /// Deletes an exchange (`exchange.delete`); with `ifUnused`, only when nothing is bound to it.
@@ -33,6 +37,7 @@ extension AMQPChannel {
             $0.writeShortString(name)
             $0.writeBits(ifUnused, false)
         }
+        if connection.recordsTopology { connection.topology.forgetExchange(name) }
     }
 
     /// Binds exchange `destination` to exchange `source` (`exchange.bind`, a RabbitMQ extension).
@@ -48,6 +53,10 @@ extension AMQPChannel {
             $0.writeBits(false)
             $0.writeTable(arguments)
         }
+        if connection.recordsTopology {
+            connection.topology.record(AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
+                                                            routingKey: routingKey, arguments: arguments))
+        }
     }
 
     /// Removes a binding made by ``exchangeBind(destination:source:routingKey:arguments:timeout:)``.
@@ -62,6 +71,10 @@ extension AMQPChannel {
             $0.writeShortString(routingKey)
             $0.writeBits(false)
             $0.writeTable(arguments)
+        }
+        if connection.recordsTopology {
+            connection.topology.forget(AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
+                                                            routingKey: routingKey, arguments: arguments))
         }
     }
 
@@ -89,6 +102,10 @@ extension AMQPChannel {
             $0.writeTable(arguments)
         }
         guard case .queueDeclareOk(let state) = reply.method else { throw unexpected(reply, "queue.declare") }
+        if !passive && connection.recordsTopology {
+            connection.topology.record(AMQPTopology.Queue(declaredName: name, name: state.name, durable: durable, exclusive: exclusive,
+                                                          autoDelete: autoDelete, arguments: arguments))
+        }
         return state
     }
 
@@ -105,6 +122,10 @@ extension AMQPChannel {
             $0.writeBits(false)
             $0.writeTable(arguments)
         }
+        if connection.recordsTopology {
+            connection.topology.record(AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
+                                                            routingKey: routingKey, arguments: arguments))
+        }
     }
 
     /// Removes a binding (`queue.unbind`).
@@ -118,6 +139,10 @@ extension AMQPChannel {
             $0.writeShortString(exchange)
             $0.writeShortString(routingKey)
             $0.writeTable(arguments)
+        }
+        if connection.recordsTopology {
+            connection.topology.forget(AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
+                                                            routingKey: routingKey, arguments: arguments))
         }
     }
 
@@ -147,6 +172,7 @@ extension AMQPChannel {
             $0.writeBits(ifUnused, ifEmpty, false)
         }
         guard case .queueDeleteOk(let count) = reply.method else { throw unexpected(reply, "queue.delete") }
+        if connection.recordsTopology { connection.topology.forgetQueue(queue) }
         return Int(count)
     }
 

@@ -29,6 +29,13 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
     private var contentBody: [UInt8] = []
     private var contentSize = 0
     var consumers: [String: AMQPConsumer] = [:]
+    /// Counts the transports the channel has been open on (recovery reopens it): a
+    /// delivery from an earlier one can no longer be acknowledged.
+    var epoch = 0
+    /// The last `basic.qos`, applied again on recovery.
+    var prefetch: (count: Int, size: Int, global: Bool)?
+    /// Confirm-mode messages still unconfirmed when the connection was lost.
+    var lostConfirms = 0
     var nextConsumerTag = 0
 
     // Publisher confirms.
@@ -80,6 +87,10 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
               _ encode: (inout AMQPFrameEncoder) -> Void) throws -> Reply {
         if let failure { throw failure }
         let coroutine = try AnyCoroutine.requireCurrent("AMQPChannel")
+        if connection.outage != nil {
+            try connection.waitForRecovery(timeout: timeout ?? connection.configuration.operationTimeout)
+            if let failure { throw failure }
+        }
         connection.output.method(channel: id, method, encode)
         connection.wakeWriter()
         var outcome: Result<Reply, AMQPError>?
@@ -176,6 +187,49 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
         for consumer in open { consumer.end(error) }
     }
 
+    // MARK: - Recovery
+
+    /// The connection's transport was lost and recovery begins: calls in flight fail with
+    /// `error`; the channel and its consumers stay, for ``reopen()``.
+    func interrupt(_ error: AMQPError) {
+        epoch += 1
+        while let entry = replies.popFirst() {
+            entry.slot.pointee = .failure(error)
+            hub.makeReady(entry.waiter)
+        }
+        lostConfirms += unconfirmed.count
+        let pending = unconfirmed
+        unconfirmed = [:]
+        for (_, entry) in pending where entry.slot != nil {
+            entry.slot!.pointee = .failed(error)
+            if let waiter = entry.waiter { hub.makeReady(waiter) }
+        }
+        nextPublishSequenceNumber = 1
+        lowestUnconfirmed = 1
+        pendingReturn = nil
+        wakeDrainWaiters()
+        contentMethod = nil
+        contentProperties = nil
+        contentBody = []
+    }
+
+    /// Opens the channel again on the new transport, with its prefetch and confirm mode.
+    func reopen() throws {
+        _ = try call(.channelOpen, timeout: nil, "channel.open (recovery)") { $0.writeShortString("") }
+        if let prefetch { try qos(prefetchCount: prefetch.count, prefetchSize: prefetch.size, global: prefetch.global) }
+        if isConfirmMode { _ = try call(.confirmSelect, timeout: nil, "confirm.select (recovery)") { $0.writeBits(false) } }
+    }
+
+    /// A server-named queue came back under a new name.
+    func renameQueue(_ old: String, to new: String) {
+        for consumer in consumers.values where consumer.queue == old { consumer.queue = new }
+    }
+
+    /// Starts the consumers again under their tags.
+    func restartConsumers() throws {
+        for consumer in consumers.values.sorted(by: { $0.tag < $1.tag }) { try startConsuming(consumer, timeout: nil) }
+    }
+
     // MARK: - Frames from the reader
 
     /// Takes one frame for this channel from the connection's reader. Never blocks.
@@ -255,7 +309,7 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
             guard let content, let consumer = consumers[tag] else { return }
             consumer.deliver(AMQPDelivery(
                 body: content.body, properties: content.properties, deliveryTag: deliveryTag, redelivered: redelivered,
-                exchange: exchange, routingKey: routingKey, consumerTag: tag, messageCount: nil, channel: self))
+                exchange: exchange, routingKey: routingKey, consumerTag: tag, messageCount: nil, channel: self, epoch: epoch))
         case .basicReturn(let replyCode, let replyText, let exchange, let routingKey):
             pendingReturn = AMQPError(.returned, "the broker returned a message published to '\(exchange)' with key '\(routingKey)' on \(self)",
                                       replyCode: replyCode, replyText: replyText)

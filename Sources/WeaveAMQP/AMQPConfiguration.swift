@@ -27,10 +27,20 @@ public struct AMQPConfiguration: Sendable, Hashable {
     public var operationTimeout: Duration?
     /// Sent to the broker as `connection_name` (shown in its management UI).
     public var connectionName: String?
-    /// Whether to reconnect after a lost connection and declare again the exchanges,
-    /// queues, bindings and consumers made through it. Off by default.
+    /// Whether to reconnect after the connection is lost (a reset, a silent broker, a broker
+    /// shutting down with 320) and restore what was made through it: channels under their
+    /// numbers with their prefetch and confirm mode, the exchanges, queues (server-named
+    /// ones under their new names) and bindings declared, and the consumers under their
+    /// tags. Off by default.
+    ///
+    /// While it reconnects, new calls wait (within their timeouts); calls in flight when the
+    /// connection was lost throw the error that lost it, publishes waiting for a confirm
+    /// included (they may or may not have reached the broker: publish them again), and
+    /// ``AMQPChannel/waitForConfirms(timeout:)`` reports the unconfirmed ones. Deliveries
+    /// received before the loss can no longer be acknowledged (the broker redelivers them);
+    /// acknowledging them does nothing.
     public var automaticRecovery: Bool
-    /// How long to wait between reconnection attempts when ``automaticRecovery`` is on.
+    /// How long to wait before each reconnection attempt when ``automaticRecovery`` is on.
     public var recoveryInterval: Duration
 
     /// Describes a broker at `host:port` with the given credentials.

@@ -34,7 +34,10 @@ import WeaveIO
 public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// How the connection was made.
     public let configuration: AMQPConfiguration
-    let stream: any ByteStream
+    /// The transport; replaced when the connection recovers.
+    var stream: any ByteStream
+    /// Counts transports: a reader or writer of an earlier one stops and reports nothing.
+    var generation = 0
     /// The hub outlives its coroutines and this connection's use of them.
     unowned(unsafe) let hub: Hub
     /// Frames waiting for the writer; swapped with the writer's buffer on each write so that
@@ -44,16 +47,23 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// Why the connection ended; nil while open.
     private(set) var failure: AMQPError?
     /// The broker's `connection.close`: sent once the writer has flushed the close-ok.
-    private var closeAfterFlush: AMQPError?
+    var closeAfterFlush: AMQPError?
     var channels: [UInt16: AMQPChannel] = [:]
     private var lastChannelID: UInt16 = 0
     /// The coroutines started for this connection (reader, writer, heartbeat), cancelled on failure.
-    private var heartbeatCoroutine: AnyCoroutine?
+    var heartbeatCoroutine: AnyCoroutine?
     /// Publishers parked while blocked or over the high-water mark.
     private var flowWaiters: [AnyCoroutine] = []
     /// The coroutine waiting in ``close(timeout:)`` for `connection.close-ok`.
     private var closeWaiter: AnyCoroutine?
     private var closeOkReceived = false
+    /// Set while reconnecting (``AMQPConfiguration/automaticRecovery``): what was lost.
+    var outage: AMQPError?
+    /// Calls parked until the connection has recovered.
+    var recoveryWaiters: [AnyCoroutine] = []
+    var recoveryCoroutine: AnyCoroutine?
+    /// What was declared through the connection, declared again on recovery.
+    var topology = AMQPTopology()
     var lastRead = ContinuousClock.now
     var lastWrite = ContinuousClock.now
 
@@ -66,7 +76,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// What the broker said about itself in `connection.start` (`product`, `version`, `capabilities`).
     public private(set) var serverProperties: AMQPFieldTable = [:]
     /// The broker's reason while it blocks publishers (`connection.blocked`); nil otherwise.
-    public private(set) var blockedReason: String?
+    public internal(set) var blockedReason: String?
     /// Bytes queued for writing above which publishers wait for the writer.
     public var outputHighWater = 4 << 20
 
@@ -80,6 +90,13 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
 
     /// Whether the connection has ended; every call then throws.
     public var isClosed: Bool { failure != nil }
+
+    /// Whether the connection is reconnecting after losing its broker
+    /// (``AMQPConfiguration/automaticRecovery``); calls wait meanwhile.
+    public var isRecovering: Bool { outage != nil }
+
+    /// How many times the connection has recovered.
+    public internal(set) var recoveryCount = 0
 
     /// Whether the broker blocks publishers now.
     public var isBlocked: Bool { blockedReason != nil }
@@ -149,10 +166,11 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     }
 
     /// Starts the reader, the writer and, with heartbeats on, the heartbeat coroutine.
-    private func startCoroutines<S: ByteStream>(stream: S, reader: AMQPFrameReader) throws {
+    func startCoroutines<S: ByteStream>(stream: S, reader: AMQPFrameReader) throws {
         let name = "\(configuration.host):\(configuration.port)"
-        try spawn(name: "amqp reader \(name)") { [self] in readLoop(stream: stream, reader: reader) }
-        try spawn(name: "amqp writer \(name)") { [self] in writeLoop(stream: stream) }
+        let generation = generation
+        try spawn(name: "amqp reader \(name)") { [self] in readLoop(stream: stream, reader: reader, generation: generation) }
+        try spawn(name: "amqp writer \(name)") { [self] in writeLoop(stream: stream, generation: generation) }
         if let heartbeat {
             heartbeatCoroutine = try spawn(name: "amqp heartbeat \(name)") { [self] in try heartbeatLoop(interval: heartbeat) }
         }
@@ -173,6 +191,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     ///   in use, the connection's failure when it has ended); `TimeoutError`, `CancellationError`.
     public func openChannel(timeout: Duration? = nil) throws -> AMQPChannel {
         if let failure { throw failure }
+        try waitForRecovery(timeout: timeout ?? configuration.operationTimeout)
         let limit = UInt16(clamping: channelMax == 0 ? 65535 : channelMax)
         guard channels.count < Int(limit) else {
             throw AMQPError(.channelLimit, "\(self): all \(limit) channels are open")
@@ -202,7 +221,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// (or on cancellation) it closes the socket at once.
     public func close(timeout: Duration = .seconds(5)) {
         guard failure == nil else { return }
-        if let coroutine = AnyCoroutine.current, closeAfterFlush == nil {
+        if let coroutine = AnyCoroutine.current, closeAfterFlush == nil, outage == nil {
             output.method(channel: 0, .connectionClose) {
                 $0.writeShort(200)
                 $0.writeShortString("Goodbye")
@@ -235,6 +254,9 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         heartbeatCoroutine = nil
         if let closeWaiter { hub.makeReady(closeWaiter) }
         closeWaiter = nil
+        if let recoveryCoroutine, recoveryCoroutine !== AnyCoroutine.current { recoveryCoroutine.cancel() }
+        recoveryCoroutine = nil
+        wakeRecoveryWaiters()
         let open = channels.values
         channels = [:]
         for channel in open { channel.fail(error) }
@@ -254,7 +276,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// Parks a publisher while the broker blocks the connection or the output is above the
     /// high-water mark.
     func waitForFlow(coroutine: AnyCoroutine, deadline: ContinuousClock.Instant?) throws {
-        while failure == nil && (blockedReason != nil || output.buffer.count > outputHighWater) {
+        while failure == nil && (blockedReason != nil || output.buffer.count > outputHighWater || outage != nil) {
             flowWaiters.append(coroutine)
             do {
                 try coroutine.park(.primitive(self, "publish (flow control)"), timeout: deadline.map { $0 - .now })
@@ -274,11 +296,11 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
 
     /// Swaps the queued frames into `batch`: false when there are none (the writer is then
     /// idle), nil when the connection is gone.
-    private func takeOutput(into batch: inout [UInt8], writer: AnyCoroutine) -> Bool? {
-        guard failure == nil else { return nil }
+    private func takeOutput(into batch: inout [UInt8], writer: AnyCoroutine, generation: Int) -> Bool? {
+        guard failure == nil, generation == self.generation else { return nil }
         if output.buffer.isEmpty {
             if let reason = closeAfterFlush {
-                fail(reason)
+                lost(reason)
                 return nil
             }
             idleWriter = writer
@@ -289,13 +311,13 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         return true
     }
 
-    private func writeLoop<S: ByteStream>(stream: S) {
+    private func writeLoop<S: ByteStream>(stream: S, generation: Int) {
         guard let coroutine = AnyCoroutine.current else { return }
         var batch: [UInt8] = []
         batch.reserveCapacity(64 * 1024)
         do {
             while true {
-                guard let hasOutput = takeOutput(into: &batch, writer: coroutine) else { return }
+                guard let hasOutput = takeOutput(into: &batch, writer: coroutine, generation: generation) else { return }
                 if !hasOutput {
                     try coroutine.park(.primitive(self, "writer idle"))
                     continue
@@ -305,7 +327,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
                 lastWrite = .now
             }
         } catch {
-            fail(lostError(error))
+            if generation == self.generation { lost(lostError(error)) }
         }
     }
 
@@ -319,12 +341,13 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
 
     // MARK: - Reading
 
-    private func readLoop<S: ByteStream>(stream: S, reader: AMQPFrameReader) {
+    private func readLoop<S: ByteStream>(stream: S, reader: AMQPFrameReader, generation: Int) {
         do {
-            while failure == nil {
+            while failure == nil && generation == self.generation {
                 guard let frame = try reader.next(from: stream) else {
                     throw closeAfterFlush ?? AMQPError(.connectionLost, "\(self): the broker closed the connection")
                 }
+                guard generation == self.generation else { return }
                 lastRead = .now
                 if frame.channel == 0 {
                     try handleConnectionFrame(frame)
@@ -333,7 +356,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
                 }
             }
         } catch {
-            fail(lostError(error))
+            if generation == self.generation { lost(lostError(error)) }
         }
     }
 
@@ -379,7 +402,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
             guard failure == nil else { return }
             let now = ContinuousClock.now
             if now - lastRead > interval * 2 {
-                fail(AMQPError(.heartbeatTimeout, "\(self): nothing from the broker for \(now - lastRead) (heartbeat \(interval))"))
+                lost(AMQPError(.heartbeatTimeout, "\(self): nothing from the broker for \(now - lastRead) (heartbeat \(interval))"))
                 return
             }
             if now - lastWrite >= tick && output.buffer.isEmpty {

@@ -17,8 +17,8 @@ import WeaveCore
 public final class AMQPConsumer: Sequence, WaitTarget, CustomStringConvertible {
     /// The consumer's tag on its channel.
     public let tag: String
-    /// The queue it consumes from.
-    public let queue: String
+    /// The queue it consumes from (a server-named queue's new name after recovery).
+    public internal(set) var queue: String
     /// The channel it was started on.
     public let channel: AMQPChannel
     private var buffer = FIFO<AMQPDelivery>()
@@ -27,10 +27,18 @@ public final class AMQPConsumer: Sequence, WaitTarget, CustomStringConvertible {
     private var ended = false
     private var endError: AMQPError?
 
-    init(tag: String, queue: String, channel: AMQPChannel) {
+    /// What the consumer was started with, to start it again on recovery.
+    let noAck: Bool
+    let exclusive: Bool
+    let arguments: AMQPFieldTable
+
+    init(tag: String, queue: String, channel: AMQPChannel, noAck: Bool, exclusive: Bool, arguments: AMQPFieldTable) {
         self.tag = tag
         self.queue = queue
         self.channel = channel
+        self.noAck = noAck
+        self.exclusive = exclusive
+        self.arguments = arguments
     }
 
     /// Deliveries received and not read yet.

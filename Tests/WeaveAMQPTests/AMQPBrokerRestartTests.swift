@@ -81,4 +81,53 @@ struct AMQPBrokerRestartTests {
             try again.queueDelete(queue)
         }
     }
+
+    @Test("Automatic recovery: after a broker restart, channels, a server-named queue, its binding and the consumer come back")
+    func automaticRecovery() async throws {
+        let broker = try RabbitMQBroker.suite
+        try await onHub {
+            var configuration = try AMQPConfiguration(url: broker.url)
+            configuration.automaticRecovery = true
+            configuration.recoveryInterval = .milliseconds(200)
+            let baseline = aliveCoroutines()
+            let connection = try AMQPConnection.connect(configuration)
+            defer { connection.close() }
+            let channel = try connection.openChannel()
+            let exchange = uniqueName("events")
+            try channel.exchangeDeclare(exchange, type: .fanout)
+            // Server-named and exclusive: gone with the old connection, made again under a new name.
+            let queue = try channel.queueDeclare("", exclusive: true).name
+            try channel.queueBind(queue, exchange: exchange)
+            try channel.qos(prefetchCount: 10)
+            try channel.confirmSelect()
+            let consumer = try channel.consume(queue: queue)
+            try channel.publish("before", exchange: exchange, routingKey: "")
+            let first = try #require(try consumer.next(timeout: .seconds(10)))
+            #expect(first.bodyString == "before")
+            try first.ack()
+            let unacknowledged = try channel.publish("in flight", exchange: exchange, routingKey: "")
+            #expect(unacknowledged == 2)
+            let stale = try #require(try consumer.next(timeout: .seconds(10)))
+
+            try blocking(timeout: .seconds(180)) { try broker.restart() }
+            for _ in 0..<600 where connection.isRecovering || connection.recoveryCount == 0 { try Coroutine.sleep(for: .milliseconds(50)) }
+            #expect(connection.recoveryCount == 1 && !connection.isRecovering && !connection.isClosed)
+            #expect(!channel.isClosed && channel.isConfirmMode && !consumer.isEnded)
+            #expect(consumer.queue != queue, "a server-named queue gets a new name")
+            // Acknowledging a delivery of the lost connection does nothing (and does not close the channel).
+            #expect(!stale.isCurrent)
+            try stale.ack()
+            // Published after the restart: through the recovered exchange and binding, to the same consumer.
+            #expect(try channel.publish("after", exchange: exchange, routingKey: "", timeout: .seconds(30)) == 1)
+            let next = try #require(try consumer.next(timeout: .seconds(10)))
+            #expect(next.bodyString == "after" && next.isCurrent)
+            try next.ack()
+            #expect(try channel.queueDeclare(consumer.queue, passive: true).consumerCount == 1)
+            try channel.exchangeDelete(exchange)
+            // The first transport's reader, writer and heartbeat ended; the second's end on close.
+            connection.close()
+            for _ in 0..<200 where aliveCoroutines() != baseline { try Coroutine.sleep(for: .milliseconds(10)) }
+            #expect(aliveCoroutines() == baseline)
+        }
+    }
 }

@@ -139,7 +139,9 @@ final class RabbitMQBroker: @unchecked Sendable {
     /// Runs `executable` under a small shell that stops it (SIGTERM, then waits) when told
     /// to with SIGTERM, and also when this test process is gone: a crashed test run leaves
     /// no broker behind.
+    /// (It runs in HOME, the broker's directory, where crash dumps then land.)
     private static let supervisor = """
+        cd "$HOME" || exit 1
         "$@" & child=$!
         trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM
         while kill -0 $WEAVE_TEST_PARENT 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done
@@ -157,8 +159,6 @@ final class RabbitMQBroker: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Crash dumps (erl_crash.dump, MnesiaCore.*) land in the working directory: ours.
-        posix_spawn_file_actions_addchdir_np(&actions, directory)
         var argv = ([executable] + arguments).map { strdup($0) }
         argv.append(nil)
         var envp = (environment + ["WEAVE_TEST_PARENT=\(getpid())"]).map { strdup($0) }
