@@ -7,7 +7,8 @@
 # (its own epmd, node name, data and config in a temporary directory, free loopback ports;
 # Debian: apt-get install rabbitmq-server), runs each row REPS times alternating the two
 # clients with the same message count and size, prints the best msgs/s of each and their
-# ratio, then stops the broker and its epmd by pid.
+# ratio, and the client's own CPU time per message (the broker bounds the rates of both
+# clients once a client is fast enough), then stops the broker and its epmd by pid.
 # Rows:
 #   publish, confirm each   pika BlockingChannel.basic_publish in confirm mode   beside one
 #                           coroutine whose publish waits for its confirm
@@ -85,29 +86,48 @@ VERSION=$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?')
 echo "[compare-amqp] rabbitmq-server $VERSION pid $BROKER port $PORT; N=$N SIZE=$SIZE REPS=$REPS; pika $("$PYTHON" -c 'import pika; print(pika.__version__)')" >&2
 
 rate() { sed 's/.*"msgs_per_s": *\([0-9]*\).*/\1/'; }
-best() { sort -n | tail -1; }
-declare -A results
+cpu() { sed 's/.*"cpu_us_per_msg": *\([0-9.e+-]*\).*/\1/'; }
+declare -A results cpus
+measure() {  # key command...
+  local line; line=$("${@:2}")
+  results[$1]+="$(rate <<<"$line") "
+  cpus[$1]+="$(cpu <<<"$line") "
+}
 for rep in $(seq "$REPS"); do
   echo "[compare-amqp] round $rep/$REPS" >&2
   for mode in publish-sync consume; do
-    results[pika-$mode]+="$("$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" "$mode" "$N" "$SIZE" | rate) "
-    results[weave-$mode]+="$("$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE" | rate) "
+    measure "pika-$mode" "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" "$mode" "$N" "$SIZE"
+    measure "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
   done
   for mode in publish-window publish-many; do
-    results[weave-$mode]+="$("$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE" | rate) "
+    measure "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
   done
 done
 
-top() { tr ' ' '\n' <<<"${results[$1]}" | grep -v '^$' | best; }
-row() {  # label weave-key pika-key
+top() { tr ' ' '\n' <<<"${results[$1]}" | grep -v '^$' | sort -n | tail -1; }
+least() { tr ' ' '\n' <<<"${cpus[$1]}" | grep -v '^$' | sort -g | head -1; }
+line() { printf '| %-44s | %13s | %13s | %7s |\n' "$@"; }
+row() {  # weave-key pika-key label
   local w p; w=$(top "$1"); p=$(top "$2")
-  printf '| %-44s | %13s | %13s | %7s |\n' "$3" "$p" "$w" "$(python3 -c "print(f'{$w/$p:.1f}x')")"
+  line "$3" "$p" "$w" "$(python3 -c "print(f'{$w/$p:.1f}x')")"
 }
+cpurow() {  # weave-key pika-key label
+  local w p; w=$(least "$1"); p=$(least "$2")
+  line "$3" "$(python3 -c "print(f'{$p:.1f}')")" "$(python3 -c "print(f'{$w:.1f}')")" "$(python3 -c "print(f'{$p/$w:.1f}x')")"
+}
+rule() { printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..9})"; }
 echo
-echo "RabbitMQ $VERSION, $N messages of $SIZE bytes, best of $REPS (msgs/s; ratio = Weave / pika, target >= 5x)"
-printf '| %-44s | %13s | %13s | %7s |\n' "row" "pika" "Weave" "ratio"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..9})"
+echo "RabbitMQ $VERSION, $N messages of $SIZE bytes, best of $REPS (ratio: Weave over pika, target >= 5x)"
+line "msgs/s" "pika" "Weave" "ratio"
+rule
 row weave-publish-sync pika-publish-sync "publish, confirm each (1 publisher)"
 row weave-publish-window pika-publish-sync "publish, confirms (Weave: window of 1000)"
 row weave-publish-many pika-publish-sync "publish, confirms (Weave: 50 coroutines)"
 row weave-consume pika-consume "consume, ack each, prefetch 1000"
+echo
+echo "The client's own CPU time per message (user + system, µs; lower is better; ratio = pika / Weave)"
+line "client CPU us/msg" "pika" "Weave" "ratio"
+rule
+cpurow weave-publish-sync pika-publish-sync "publish, confirm each (1 publisher)"
+cpurow weave-publish-window pika-publish-sync "publish, confirms (Weave: window of 1000)"
+cpurow weave-consume pika-consume "consume, ack each, prefetch 1000"

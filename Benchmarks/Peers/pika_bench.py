@@ -23,10 +23,12 @@ def main():
     channel.queue_declare(queue=queue, exclusive=True)
     channel.confirm_delivery()
     if mode == "publish-sync":
+        cpu_start = time.process_time()
         start = time.perf_counter()
         for _ in range(count):
             channel.basic_publish(exchange="", routing_key=queue, body=body)
         elapsed = time.perf_counter() - start
+        cpu_end = time.process_time()
     elif mode == "consume":
         for _ in range(count):
             channel.basic_publish(exchange="", routing_key=queue, body=body)
@@ -40,15 +42,18 @@ def main():
             if received == count:
                 ch.stop_consuming()
 
+        cpu_start = time.process_time()
         start = time.perf_counter()
         channel.basic_consume(queue=queue, on_message_callback=on_message)
         channel.start_consuming()
         elapsed = time.perf_counter() - start
+        cpu_end = time.process_time()
     else:
         sys.exit(f"unknown mode {mode}")
     connection.close()
+    cpu = cpu_end - cpu_start
     print(json.dumps({"impl": "pika", "bench": mode, "count": count, "size": size, "seconds": elapsed,
-                      "msgs_per_s": int(count / elapsed)}))
+                      "cpu_us_per_msg": cpu * 1e6 / count, "msgs_per_s": int(count / elapsed)}))
 
 
 if __name__ == "__main__":

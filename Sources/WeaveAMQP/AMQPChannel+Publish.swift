@@ -85,7 +85,9 @@ extension AMQPChannel {
         if let failure { throw failure }
         let coroutine = try AnyCoroutine.requireCurrent("AMQPChannel.publish")
         let deadline = timeout.map { ContinuousClock.now + $0 }
-        if connection.blockedReason != nil || connection.output.buffer.count > connection.outputHighWater {
+        // Blocked, backed up, or reconnecting (frames queued now would reach the new
+        // connection before its channels are open again).
+        if connection.blockedReason != nil || connection.output.buffer.count > connection.outputHighWater || connection.outage != nil {
             try connection.waitForFlow(coroutine: coroutine, deadline: deadline)
             if let failure { throw failure }
         }

@@ -88,6 +88,7 @@ extension AMQPConnection {
         recoveryCount += 1
         recoveryCoroutine = nil
         wakeRecoveryWaiters()
+        wakeFlowWaiters()
     }
 
     /// Channels first (same numbers), then the declared topology on a channel of its own,

@@ -27,7 +27,9 @@ import WeaveIO
 /// **Failures.** When the broker closes the connection (`connection.close`), every waiting
 /// and later call throws ``AMQPError`` with ``AMQPError/Code/connectionClosed`` and the
 /// broker's reply code and text; a reset or a broker that vanishes gives
-/// ``AMQPError/Code/connectionLost``. The connection does not reconnect: make a new one.
+/// ``AMQPError/Code/connectionLost``. The connection then stays closed, unless
+/// ``AMQPConfiguration/automaticRecovery`` is on: then it reconnects and restores its
+/// channels, topology and consumers (see there), and calls made meanwhile wait.
 ///
 /// A connection belongs to the hub it was made on. Call ``close(timeout:)`` when done: the
 /// connection and its open channels refer to each other until then.
@@ -288,7 +290,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         if let failure { throw failure }
     }
 
-    private func wakeFlowWaiters() {
+    func wakeFlowWaiters() {
         let waiters = flowWaiters
         flowWaiters = []
         for waiter in waiters { hub.makeReady(waiter) }

@@ -109,6 +109,11 @@ struct AMQPBrokerRestartTests {
             #expect(unacknowledged == 2)
             let stale = try #require(try consumer.next(timeout: .seconds(10)))
 
+            // A publisher that comes while the connection recovers waits for it, then goes through.
+            let during = try spawn { () -> UInt64 in
+                while !connection.isRecovering { try Coroutine.sleep(for: .milliseconds(20)) }
+                return try channel.publish("during", exchange: exchange, routingKey: "", timeout: .seconds(120))
+            }
             try blocking(timeout: .seconds(180)) { try broker.restart() }
             for _ in 0..<600 where connection.isRecovering || connection.recoveryCount == 0 { try Coroutine.sleep(for: .milliseconds(50)) }
             #expect(connection.recoveryCount == 1 && !connection.isRecovering && !connection.isClosed)
@@ -118,10 +123,16 @@ struct AMQPBrokerRestartTests {
             #expect(!stale.isCurrent)
             try stale.ack()
             // Published after the restart: through the recovered exchange and binding, to the same consumer.
-            #expect(try channel.publish("after", exchange: exchange, routingKey: "", timeout: .seconds(30)) == 1)
-            let next = try #require(try consumer.next(timeout: .seconds(10)))
-            #expect(next.bodyString == "after" && next.isCurrent)
-            try next.ack()
+            #expect(try during.join(timeout: .seconds(60)) == 1)
+            #expect(try channel.publish("after", exchange: exchange, routingKey: "", timeout: .seconds(30)) == 2)
+            var bodies: [String] = []
+            for _ in 0..<2 {
+                let next = try #require(try consumer.next(timeout: .seconds(10)))
+                #expect(next.isCurrent)
+                bodies.append(next.bodyString)
+                try next.ack()
+            }
+            #expect(bodies == ["during", "after"])
             #expect(try channel.queueDeclare(consumer.queue, passive: true).consumerCount == 1)
             try channel.exchangeDelete(exchange)
             // The first transport's reader, writer and heartbeat ended; the second's end on close.

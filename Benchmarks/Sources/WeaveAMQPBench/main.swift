@@ -33,14 +33,17 @@ do {
         let queue = "weave-bench-\(getpid())"
         try channel.queueDeclare(queue, exclusive: true)
         var elapsed = Duration.zero
+        var cpuStart = 0.0
         switch mode {
         case "publish-sync":
             try channel.confirmSelect()
+            cpuStart = cpuSeconds()
             let start = ContinuousClock.now
             for _ in 0..<count { try channel.publish(body, routingKey: queue) }
             elapsed = .now - start
         case "publish-window":
             try channel.confirmSelect()
+            cpuStart = cpuSeconds()
             let start = ContinuousClock.now
             for index in 1...count {
                 try channel.publish(body, routingKey: queue, waitForConfirm: false)
@@ -50,6 +53,7 @@ do {
             elapsed = .now - start
         case "publish-many":
             try channel.confirmSelect()
+            cpuStart = cpuSeconds()
             let start = ContinuousClock.now
             let workers = 50
             let publishers = try (0..<workers).map { worker in
@@ -67,6 +71,7 @@ do {
             }
             try channel.waitForConfirms()
             try channel.qos(prefetchCount: 1000)
+            cpuStart = cpuSeconds()
             let start = ContinuousClock.now
             let consumer = try channel.consume(queue: queue)
             var received = 0
@@ -78,12 +83,20 @@ do {
         default:
             throw AMQPBenchError(description: "unknown mode \(mode)")
         }
+        let cpu = cpuSeconds() - cpuStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("{\"impl\":\"weave\",\"bench\":\"\(mode)\",\"count\":\(count),\"size\":\(size),\"seconds\":\(seconds),\"msgs_per_s\":\(Int(Double(count) / seconds))}")
+        print("{\"impl\":\"weave\",\"bench\":\"\(mode)\",\"count\":\(count),\"size\":\(size),\"seconds\":\(seconds),\"cpu_us_per_msg\":\(cpu * 1e6 / Double(count)),\"msgs_per_s\":\(Int(Double(count) / seconds))}")
     }
 } catch {
     FileHandleError.write("weave-amqp: \(error)\n")
     exit(1)
+}
+
+/// User and system CPU time of this process so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 struct AMQPBenchError: Error, CustomStringConvertible {
