@@ -248,4 +248,64 @@ struct AMQPRoundTripTests {
             #expect(counts.value[0] > counts.value[1] && counts.value[1] > 0)
         }
     }
+
+    @Test("A publish the broker refuses (x-overflow reject-publish on a full queue) is a typed nack")
+    func nackedPublish() async throws {
+        try await withConnection { connection in
+            let channel = try connection.openChannel()
+            let queue = uniqueName("full")
+            try channel.queueDeclare(queue, exclusive: true, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"])
+            try channel.confirmSelect()
+            try channel.publish("fits", routingKey: queue)
+            do {
+                try channel.publish("overflows", routingKey: queue)
+                Issue.record("the broker took a message over x-max-length")
+            } catch let error as AMQPError {
+                #expect(error.code == .nacked)
+            }
+            // In a window: waitForConfirms reports the nack.
+            try channel.publish("overflows too", routingKey: queue, waitForConfirm: false)
+            #expect { try channel.waitForConfirms(timeout: .seconds(10)) } throws: { ($0 as? AMQPError)?.code == .nacked }
+            #expect(!channel.isClosed)
+            #expect(try channel.queueDeclare(queue, passive: true).messageCount == 1)
+        }
+    }
+
+    @Test("A mandatory message no queue takes comes back as a typed returned error")
+    func mandatoryReturned() async throws {
+        try await withConnection { connection in
+            let channel = try connection.openChannel()
+            let exchange = uniqueName("empty")
+            try channel.exchangeDeclare(exchange, type: .topic, autoDelete: true)
+            try channel.confirmSelect()
+            do {
+                try channel.publish("lost", exchange: exchange, routingKey: "no.queue", mandatory: true)
+                Issue.record("an unroutable mandatory message was confirmed")
+            } catch let error as AMQPError {
+                #expect(error.code == .returned && error.replyCode == 312)
+            }
+            // Without mandatory the broker drops it and confirms.
+            try channel.publish("dropped", exchange: exchange, routingKey: "no.queue")
+            try channel.exchangeDelete(exchange)
+        }
+    }
+
+    @Test("x-queue-type quorum: a replicated queue on the single node, used like any other")
+    func quorumQueue() async throws {
+        try await withConnection { connection in
+            let channel = try connection.openChannel()
+            let queue = uniqueName("quorum")
+            try channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": "quorum"])
+            try channel.confirmSelect()
+            try channel.publish("replicated", routingKey: queue, properties: .persistent)
+            let message = try #require(try channel.get(queue: queue))
+            #expect(message.bodyString == "replicated")
+            try message.nack(requeue: true)
+            // Quorum queues count deliveries.
+            let again = try #require(try channel.get(queue: queue))
+            #expect(again.redelivered && again.properties.headers?["x-delivery-count"]?.integerValue == 1)
+            try again.ack()
+            try channel.queueDelete(queue)
+        }
+    }
 }
