@@ -90,10 +90,15 @@ struct AMQPFrameEncoder {
         withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }
 
-    /// Consecutive bit fields share octets, the first in the lowest bit.
-    mutating func writeBits(_ bits: Bool...) {
-        var octet: UInt8 = 0
-        for (index, bit) in bits.enumerated() where bit { octet |= 1 << UInt8(index) }
+    /// Consecutive bit fields share an octet, the first in the lowest bit (no method has more
+    /// than five; the unused high bits are zero). Not variadic: that would allocate an array
+    /// on every publish.
+    mutating func writeBits(_ b0: Bool, _ b1: Bool = false, _ b2: Bool = false, _ b3: Bool = false, _ b4: Bool = false) {
+        var octet: UInt8 = b0 ? 1 : 0
+        if b1 { octet |= 2 }
+        if b2 { octet |= 4 }
+        if b3 { octet |= 8 }
+        if b4 { octet |= 16 }
         buffer.append(octet)
     }
 
