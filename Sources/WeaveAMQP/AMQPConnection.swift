@@ -362,7 +362,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         }
     }
 
-    func handleConnectionFrame(_ frame: AMQPFrame) throws {
+    private func handleConnectionFrame(_ frame: AMQPFrame) throws {
         switch frame.type {
         case AMQPFrameType.heartbeat:
             return

@@ -60,15 +60,6 @@ struct AMQPFrameEncoder {
         }
     }
 
-    /// A method's payload alone (class and method ids, then the arguments), as the reader hands it out.
-    static func methodPayload(_ id: AMQPMethodID, _ encodeArguments: (inout AMQPFrameEncoder) -> Void = { _ in }) -> [UInt8] {
-        var encoder = AMQPFrameEncoder()
-        encoder.writeShort(id.classID)
-        encoder.writeShort(id.methodID)
-        encodeArguments(&encoder)
-        return encoder.buffer
-    }
-
     mutating func heartbeat() {
         buffer.append(contentsOf: [AMQPFrameType.heartbeat, 0, 0, 0, 0, 0, 0, AMQPFrameType.frameEnd])
     }

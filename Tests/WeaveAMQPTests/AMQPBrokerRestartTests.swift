@@ -3,8 +3,9 @@ import Weave
 import WeaveTestSupport
 @testable import WeaveAMQP
 
-/// Tests that restart the broker or count its connections: serialized, on a broker of their own.
-@Suite("AMQP against a broker that restarts; nothing leaks", .rabbitMQBroker, .serialized)
+/// Tests that restart the broker, raise its memory alarm or count its connections:
+/// serialized, on a broker of their own.
+@Suite("AMQP against a broker of its own: restarts, recovery, memory alarm, leaks", .rabbitMQBroker, .serialized)
 struct AMQPBrokerRestartTests {
     @Test("Nothing leaks: coroutines and connections back to their baseline")
     func noLeaks() async throws {
@@ -139,6 +140,40 @@ struct AMQPBrokerRestartTests {
             connection.close()
             for _ in 0..<200 where aliveCoroutines() != baseline { try Coroutine.sleep(for: .milliseconds(10)) }
             #expect(aliveCoroutines() == baseline)
+        }
+    }
+
+    @Test("A memory alarm blocks publishers (connection.blocked); clearing it lets them through")
+    func blockedByMemoryAlarm() async throws {
+        let broker = try RabbitMQBroker.suite
+        try await onHub {
+            let connection = try AMQPConnection.connect(url: broker.url)
+            defer { connection.close() }
+            let channel = try connection.openChannel()
+            let queue = uniqueName("alarm")
+            try channel.queueDeclare(queue, exclusive: true)
+            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
+            defer { _ = try? blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) } }
+            // The first publish reaches the broker, which then blocks the connection and says so.
+            let first = try spawn { try channel.publish("first", routingKey: queue) }
+            for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
+            #expect(connection.isBlocked)
+            #expect(connection.blockedReason?.contains("memory") == true, "\(String(describing: connection.blockedReason))")
+            // Later publishes wait in the client.
+            let second = try spawn { try channel.publish("second", routingKey: queue) }
+            try Coroutine.sleep(for: .milliseconds(300))
+            #expect(!second.isFinished)
+            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
+            try first.join(timeout: .seconds(30))
+            try second.join(timeout: .seconds(30))
+            #expect(!connection.isBlocked)
+            var bodies: [String] = []
+            for _ in 0..<50 where bodies.count < 2 {
+                if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
+                    try Coroutine.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(bodies == ["first", "second"])
         }
     }
 }

@@ -152,24 +152,4 @@ struct AMQPConnectionTests {
             _ = try? fake.join(timeout: .seconds(5))
         }
     }
-
-    @Test("Blocked by the broker: publishers wait until unblocked")
-    func blockedConnection() async throws {
-        try await withConnection { connection in
-            let channel = try connection.openChannel()
-            let queue = uniqueName("blocked")
-            try channel.queueDeclare(queue, exclusive: true)
-            // What the reader does on connection.blocked from the broker.
-            let blocked = AMQPFrameEncoder.methodPayload(.connectionBlocked) { $0.writeShortString("low on memory") }
-            try blocked.withUnsafeBytes { try connection.handleConnectionFrame(AMQPFrame(type: 1, channel: 0, payload: $0)) }
-            #expect(connection.isBlocked && connection.blockedReason == "low on memory")
-            let publisher = try spawn { try channel.publish("waited", routingKey: queue) }
-            try Coroutine.sleep(for: .milliseconds(200))
-            #expect(!publisher.isFinished)
-            let unblocked = AMQPFrameEncoder.methodPayload(.connectionUnblocked)
-            try unblocked.withUnsafeBytes { try connection.handleConnectionFrame(AMQPFrame(type: 1, channel: 0, payload: $0)) }
-            try publisher.join(timeout: .seconds(5))
-            #expect(try channel.get(queue: queue, noAck: true)?.bodyString == "waited")
-        }
-    }
 }

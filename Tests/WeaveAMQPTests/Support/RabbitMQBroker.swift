@@ -193,6 +193,19 @@ final class RabbitMQBroker: @unchecked Sendable {
         pid = 0
     }
 
+    /// Runs `rabbitmqctl` against this broker (its node, cookie and epmd) and waits for it.
+    /// Blocks the calling thread for the few seconds an Erlang VM takes to start.
+    func control(_ arguments: [String]) throws {
+        let log = "\(directory)/rabbitmqctl.log"
+        let child = try spawnDirectly("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", nodeName] + arguments, log: log)
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        guard status == 0 else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw StartError(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed (status \(status)): \(output.suffix(800))")
+        }
+    }
+
     /// Stops the broker and then starts it again on the same ports and data.
     func restart() throws {
         shutDown()
