@@ -72,13 +72,8 @@ struct AMQPConnectionTests {
     func serverClosesConnection() async throws {
         try await withConnection { connection in
             let channel = try connection.openChannel()
-            let waiting = try spawn { () -> AMQPError? in
-                do {
-                    _ = try channel.consume(queue: uniqueName("never-created-\(0)"), timeout: .seconds(30))
-                    return nil
-                } catch let error as AMQPError { return error }
-            }
-            _ = waiting
+            let queue = try channel.queueDeclare("", exclusive: true).name
+            let consumer = try channel.consume(queue: queue)
             // A method on a channel that was never opened: the broker closes the connection.
             connection.output.method(channel: 999, .basicQos) {
                 $0.writeLong(0)
@@ -86,6 +81,13 @@ struct AMQPConnectionTests {
                 $0.writeBits(false)
             }
             connection.wakeWriter()
+            // A consumer waiting for deliveries learns why they stopped.
+            do {
+                _ = try consumer.next(timeout: .seconds(30))
+                Issue.record("the consumer got a delivery")
+            } catch let error as AMQPError {
+                #expect(error.code == .connectionClosed && error.replyCode == 504)
+            }
             for _ in 0..<200 where !connection.isClosed { try Coroutine.sleep(for: .milliseconds(25)) }
             #expect(connection.isClosed)
             do {
