@@ -195,3 +195,22 @@ package.targets += [
     ], path: "Samples/MySQLDemo"),
     .testTarget(name: "WeaveMySQLTests", dependencies: ["WeaveMySQL", "MariaDBScratch", "WeaveTestSupport"]),
 ]
+
+// MARK: - AMQP
+// WeaveAMQP: a cooperative AMQP 0-9-1 client (RabbitMQ) over any ByteStream: channels,
+// declares, publisher confirms, consumers read by coroutines, heartbeats, flow control. Its
+// tests start throwaway RabbitMQ brokers (Debian: rabbitmq-server) on loopback ports; the
+// rabbit-work-queue and rabbit-rpc samples are the RabbitMQ tutorials' work queue and RPC.
+package.products += [
+    .library(name: "WeaveAMQP", targets: ["WeaveAMQP"]),
+    .executable(name: "rabbit-work-queue", targets: ["RabbitWorkQueue"]),
+    .executable(name: "rabbit-rpc", targets: ["RabbitRPC"]),
+]
+package.targets += [
+    .target(name: "WeaveAMQP", dependencies: ["WeaveCore", "WeaveIO"]),
+    .executableTarget(name: "RabbitWorkQueue", dependencies: ["WeaveAMQP", "Weave", "SampleSupport", argumentParser],
+                      path: "Samples/RabbitWorkQueue"),
+    .executableTarget(name: "RabbitRPC", dependencies: ["WeaveAMQP", "Weave", "SampleSupport", argumentParser],
+                      path: "Samples/RabbitRPC"),
+    .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "Weave", "WeaveTestSupport"]),
+]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs from Debian what building and testing Weave needs, when it is missing: libuv (the
 # event loop), MariaDB Connector/C (WeaveMySQL), and the servers the client tests start on
-# loopback (redis-server, memcached, mariadb-server). Used by `make deps` and `.ci/run`.
+# loopback (redis-server, memcached, mariadb-server, rabbitmq-server). Used by `make deps` and `.ci/run`.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -11,6 +11,7 @@ pkg-config --exists libmariadb 2>/dev/null || need+=(libmariadb-dev)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v memcached >/dev/null || need+=(memcached)
 { command -v mariadbd || [ -x /usr/sbin/mariadbd ]; } >/dev/null || need+=(mariadb-server)
+{ command -v rabbitmq-server || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; } >/dev/null || need+=(rabbitmq-server)
 [ ${#need[@]} = 0 ] && exit 0
 echo "installing ${need[*]}"
 # The tests start their own servers; keep the packages' init scripts from starting them now.

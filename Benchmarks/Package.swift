@@ -98,3 +98,12 @@ package.targets += [
         path: "Sources/WeaveMemcachedBench"
     ),
 ]
+
+// WeaveAMQP publish-with-confirms and consume rates beside pika (compare-amqp.sh).
+package.targets += [
+    .executableTarget(
+        name: "weave-amqp",
+        dependencies: [.product(name: "WeaveAMQP", package: "Weave"), .product(name: "Weave", package: "Weave")],
+        path: "Sources/WeaveAMQPBench"
+    ),
+]

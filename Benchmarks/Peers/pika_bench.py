@@ -1,0 +1,60 @@
+"""pika's side of compare-amqp.sh: pika_bench.py URL MODE COUNT SIZE, one JSON line out.
+
+publish-sync  BlockingChannel in confirm mode: each basic_publish waits for the broker's ack
+consume       COUNT messages queued first (untimed), then consumed with prefetch 1000 through
+              basic_consume + start_consuming, each acknowledged
+(pika's BlockingConnection has no windowed or concurrent confirms, so the other Weave modes
+have no pika row of their own.)
+"""
+import json
+import os
+import sys
+import time
+
+import pika
+
+
+def main():
+    url, mode, count, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    body = b"x" * size
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    queue = f"pika-bench-{os.getpid()}"
+    channel.queue_declare(queue=queue, exclusive=True)
+    channel.confirm_delivery()
+    if mode == "publish-sync":
+        cpu_start = time.process_time()
+        start = time.perf_counter()
+        for _ in range(count):
+            channel.basic_publish(exchange="", routing_key=queue, body=body)
+        elapsed = time.perf_counter() - start
+        cpu_end = time.process_time()
+    elif mode == "consume":
+        for _ in range(count):
+            channel.basic_publish(exchange="", routing_key=queue, body=body)
+        channel.basic_qos(prefetch_count=1000)
+        received = 0
+
+        def on_message(ch, method, properties, payload):
+            nonlocal received
+            ch.basic_ack(delivery_tag=method.delivery_tag)
+            received += 1
+            if received == count:
+                ch.stop_consuming()
+
+        cpu_start = time.process_time()
+        start = time.perf_counter()
+        channel.basic_consume(queue=queue, on_message_callback=on_message)
+        channel.start_consuming()
+        elapsed = time.perf_counter() - start
+        cpu_end = time.process_time()
+    else:
+        sys.exit(f"unknown mode {mode}")
+    connection.close()
+    cpu = cpu_end - cpu_start
+    print(json.dumps({"impl": "pika", "bench": mode, "count": count, "size": size, "seconds": elapsed,
+                      "cpu_us_per_msg": cpu * 1e6 / count, "msgs_per_s": int(count / elapsed)}))
+
+
+if __name__ == "__main__":
+    main()
