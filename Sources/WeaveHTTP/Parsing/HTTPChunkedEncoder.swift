@@ -1,0 +1,35 @@
+/// Writes chunked transfer coding (RFC 9112 section 7.1): a size line before each chunk,
+/// CRLF after it, and the last chunk with an empty trailer section.
+package enum HTTPChunkedEncoder {
+    /// Appends `hex(count) CRLF`: the line before `count` bytes of data.
+    package static func appendChunkHeader(_ count: Int, to output: inout [UInt8]) {
+        precondition(count > 0, "a chunk of zero bytes would end the body")
+        var shift = (Int.bitWidth - count.leadingZeroBitCount - 1) / 4 * 4
+        while shift >= 0 {
+            let nibble = UInt8(truncatingIfNeeded: count >> shift) & 0xF
+            output.append(nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10)
+            shift -= 4
+        }
+        output.append(HTTPBytes.cr)
+        output.append(HTTPBytes.lf)
+    }
+
+    /// Appends the CRLF that ends a chunk's data.
+    package static func appendChunkEnd(to output: inout [UInt8]) {
+        output.append(HTTPBytes.cr)
+        output.append(HTTPBytes.lf)
+    }
+
+    /// Appends one whole chunk (nothing for empty `bytes`: an empty chunk would end the body).
+    package static func appendChunk(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        appendChunkHeader(bytes.count, to: &output)
+        output.append(contentsOf: bytes)
+        appendChunkEnd(to: &output)
+    }
+
+    /// Appends the last chunk and an empty trailer section: `0 CRLF CRLF`.
+    package static func appendLastChunk(to output: inout [UInt8]) {
+        output.append(contentsOf: [0x30, HTTPBytes.cr, HTTPBytes.lf, HTTPBytes.cr, HTTPBytes.lf])
+    }
+}
