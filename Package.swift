@@ -207,6 +207,7 @@ package.targets += [
     .testTarget(name: "WeaveHTTPTests", dependencies: [
         "WeaveHTTP", "Weave", "WeaveTestSupport",
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]

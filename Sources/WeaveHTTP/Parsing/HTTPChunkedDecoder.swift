@@ -49,9 +49,12 @@ package struct HTTPChunkedDecoder {
     /// Whether the last chunk and the trailers were read.
     package var isDone: Bool { state == .done }
 
-    /// Reads framing from the start of `input` up to the next body bytes, the end, or the
-    /// end of `input`. Throws ``HTTPParseError`` for a malformed body.
-    package mutating func next(_ input: UnsafeRawBufferPointer) throws(HTTPParseError) -> Step {
+    /// Reads framing from the start of `input` up to the next body bytes (at most
+    /// `maxCount` of them), the end, or the end of `input`. Throws ``HTTPParseError`` for a
+    /// malformed body.
+    package mutating func next(_ input: UnsafeRawBufferPointer, maxCount: Int = .max) throws(HTTPParseError) -> Step {
+        precondition(maxCount > 0, "a chunked read must want at least one byte")
+        self.maxCount = maxCount
         let step = try advance(input)
         switch step {
         case .data(let offset, let count): position += offset + count
@@ -160,13 +163,15 @@ package struct HTTPChunkedDecoder {
 
     /// The size of the chunk whose size line is being read.
     private var pendingSize = 0
+    /// The most data bytes the current call returns.
+    private var maxCount = Int.max
     /// Whether the trailer line being read has passed its colon.
     private var sawColon = false
 
     /// At `input[index]` inside a chunk's data: returns as much of it as `input` holds.
     private mutating func dataStep(_ input: UnsafeRawBufferPointer, from index: Int) -> Step {
         guard case .data(let remaining) = state else { return .needMore(consumed: index) }
-        let available = min(remaining, input.count - index)
+        let available = min(remaining, input.count - index, maxCount)
         state = available == remaining ? .dataCarriageReturn : .data(remaining: remaining - available)
         if available == 0 { return .needMore(consumed: index) }
         return .data(offset: index, count: available)

@@ -1,0 +1,598 @@
+import HTTPTypes
+import Logging
+import WeaveCore
+import WeaveIO
+
+/// What the server's shutdown calls on a connection, on the connection's own hub.
+protocol HTTPConnectionControl: AnyObject {
+    /// Closes the connection if it is waiting for a request with nothing received.
+    func closeIfIdle()
+}
+
+/// One connection of an ``HTTPServer``: reads request heads, runs the handler for each in
+/// turn (pipelined requests are answered in order), frames bodies both ways, and decides
+/// when the connection ends. Generic over the stream, so that TLS and TCP share it.
+///
+/// The read buffer, the output buffer and the parser's field table are allocated once per
+/// connection and reused for every request.
+final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionControl {
+    private enum Phase { case idle, readingHead, handling }
+
+    /// How the request body is delimited, and how much is left.
+    private enum RequestBody { case done, length(remaining: Int), chunked }
+
+    /// How the response body goes out.
+    private enum ResponseBody {
+        /// `remaining` bytes are still owed.
+        case length(remaining: Int)
+        case chunked
+        /// Unframed, to an HTTP/1.0 client: the connection closes after it.
+        case untilClose
+        /// A response to HEAD: body bytes are dropped.
+        case discarded
+        /// 204 and 304: no body may be written.
+        case forbidden
+    }
+
+    let stream: S
+    let server: HTTPServer
+    let configuration: HTTPServer.Configuration
+    private var input: HTTPInputBuffer
+    private var output: [UInt8] = []
+    private var parser: HTTPRequestParser
+    private var chunked = HTTPChunkedDecoder()
+    private var dates = HTTPDateCache()
+    private var phase = Phase.idle
+
+    // The exchange under way.
+    private var activeID: UInt64 = 0
+    private var requestCount: UInt64 = 0
+    private var isHeadRequest = false
+    private var requestVersion = HTTPVersion.http1_1
+    private var requestKeepAlive = true
+    private var requestBody = RequestBody.done
+    private var bodyBytesRead = 0
+    private var continuePending = false
+    private var headSent = false
+    private var finished = false
+    private var responseBody = ResponseBody.discarded
+    private var status = 0
+    private var responseBytes = 0
+    private var closeAfterResponse = false
+
+    init(stream: S, server: HTTPServer) {
+        self.stream = stream
+        self.server = server
+        configuration = server.configuration
+        input = HTTPInputBuffer(capacity: configuration.readBufferBytes)
+        parser = HTTPRequestParser(maxHeadBytes: configuration.maxHeadBytes, maxFieldCount: configuration.maxHeaderFields)
+        output.reserveCapacity(min(configuration.outputBufferBytes, 4096))
+    }
+
+    func closeIfIdle() {
+        if phase == .idle { stream.close() }
+    }
+
+    // MARK: - The request loop
+
+    /// Serves requests until the connection should end; throws the stream's errors.
+    func run() throws {
+        var first = true
+        while true {
+            guard let head = try nextHead(first: first) else {
+                try flushOutput()
+                return
+            }
+            first = false
+            try serve(head)
+            if closeAfterResponse || server.isDraining || !drainBody() {
+                try flushOutput()
+                return
+            }
+        }
+    }
+
+    /// Runs the handler for one request and completes its response.
+    private func serve(_ head: HTTPRequestHead) throws {
+        requestCount &+= 1
+        activeID = requestCount
+        isHeadRequest = head.request.method == .head
+        requestVersion = head.version
+        requestKeepAlive = head.keepAlive
+        headSent = false
+        finished = false
+        status = 0
+        responseBytes = 0
+        bodyBytesRead = 0
+        closeAfterResponse = false
+        let contentLength: Int?
+        switch head.framing {
+        case .length(let length):
+            requestBody = .length(remaining: length)
+            contentLength = length
+        case .chunked:
+            requestBody = .chunked
+            chunked = HTTPChunkedDecoder()
+            contentLength = nil
+        case .none, .untilClose:
+            requestBody = .done
+            contentLength = 0
+        }
+        continuePending = head.expectsContinue && contentLength != 0
+        defer {
+            activeID = 0
+            if let accessLogger = server.accessLogger {
+                accessLogger.info("\(head.request.method) \(head.request.path ?? head.request.authority ?? "") \(status)",
+                                  metadata: ["status": "\(status)", "bytes": "\(responseBytes)", "version": "\(head.version)"])
+            }
+        }
+        if let contentLength, contentLength > configuration.maxBodyBytes {
+            // Refused before the handler runs; the body is never read, so the connection ends.
+            continuePending = false
+            try sendError(413)
+            return
+        }
+        let id = activeID
+        do {
+            try server.handler(HTTPServerRequest(head: head.request, version: head.version, contentLength: contentLength, exchange: self, id: id),
+                               HTTPResponseWriter(exchange: self, id: id))
+            if !finished { try finishResponse() }
+        } catch let error as HTTPServerError where error.code == .bodyShorterThanDeclared {
+            // The client sees the body cut short when the connection closes.
+            closeAfterResponse = true
+        } catch {
+            if error is CancellationError { throw error }
+            closeAfterResponse = true
+            if headSent {
+                // Part of the response may be on the wire: only closing tells the client.
+                server.logger.debug("handler failed after the response started; closing", metadata: ["error": "\(error)"])
+                return
+            }
+            let code: Int
+            switch error {
+            case let error as HTTPServerError where error.code == .bodyTooLarge: code = 413
+            case let error as HTTPParseError: code = error.status
+            case is TimeoutError: code = 408
+            default:
+                code = 500
+                server.logger.error("handler failed", metadata: ["error": "\(error)", "method": "\(head.request.method)",
+                                                                  "path": "\(head.request.path ?? "")"])
+            }
+            try sendError(code)
+        }
+    }
+
+    /// Waits for the next request head and parses it; nil when the connection should end
+    /// (closed by the client, idle too long, too slow, or malformed: answered first).
+    private func nextHead(first: Bool) throws -> HTTPRequestHead? {
+        parser.reset()
+        // The first request's head is due from the connection's start; later ones from their first byte.
+        var deadline: ContinuousClock.Instant? = first ? .now + configuration.headerTimeout : nil
+        var received = false
+        while true {
+            if !input.isEmpty {
+                let skipped = HTTPHeadScanner.leadingEmptyLines(input.readable)
+                if skipped > 0 {
+                    input.consume(skipped)
+                    parser.reset()
+                }
+            }
+            if !input.isEmpty {
+                phase = .readingHead
+                received = true
+                if deadline == nil { deadline = .now + configuration.headerTimeout }
+                do {
+                    if let head = try parser.parse(input.readable) {
+                        input.consume(head.length)
+                        phase = .handling
+                        return head
+                    }
+                } catch {
+                    resetForError()
+                    server.logger.debug("malformed request", metadata: ["error": "\(error)"])
+                    try sendError(error.status)
+                    return nil
+                }
+            } else {
+                phase = .idle
+                if server.isDraining { return nil }
+            }
+            let timeout: Duration
+            if let deadline {
+                timeout = deadline - .now
+            } else {
+                timeout = configuration.idleTimeout
+            }
+            guard timeout > .zero else {
+                if received {
+                    resetForError()
+                    try sendError(408)
+                }
+                return nil
+            }
+            do {
+                if try fill(timeout: timeout) == 0 { return nil }
+            } catch is TimeoutError {
+                if received {
+                    resetForError()
+                    try sendError(408)
+                }
+                return nil
+            } catch let error as IOError where error.code == .closed && phase == .idle {
+                return nil  // closed by the server's shutdown while idle
+            }
+        }
+    }
+
+    private func resetForError() {
+        activeID = 0
+        isHeadRequest = false
+        requestVersion = .http1_1
+        headSent = false
+        finished = false
+        continuePending = false
+    }
+
+    /// Reads what is left of the request body and drops it, so that the connection can
+    /// carry the next request; false when it should close instead (too much left, or an error).
+    private func drainBody() -> Bool {
+        switch requestBody {
+        case .done:
+            return true
+        case .length(let remaining) where remaining > configuration.maxDrainBytes:
+            return false
+        default:
+            break
+        }
+        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { scratch in
+            var drained = 0
+            do {
+                while drained <= configuration.maxDrainBytes {
+                    let count = try readBodyBytes(into: scratch)
+                    if count == 0 { return true }
+                    drained += count
+                }
+            } catch {
+                return false
+            }
+            return false
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Reads into the input buffer, flushing pending output first (the client may wait for
+    /// it before sending more). Returns 0 at the end of the stream.
+    private func fill(timeout: Duration?) throws -> Int {
+        if !output.isEmpty { try flushOutput() }
+        let space = input.tail(minimum: 1024)
+        let count = try stream.read(into: space, timeout: timeout)
+        input.commit(count)
+        return count
+    }
+
+    private func check(_ id: UInt64) throws {
+        guard id == activeID, id != 0 else {
+            throw HTTPServerError(.requestFinished, "the request was used after its handler returned")
+        }
+    }
+
+    func readBody(into buffer: UnsafeMutableRawBufferPointer, id: UInt64) throws -> Int {
+        try check(id)
+        return try readBodyBytes(into: buffer)
+    }
+
+    private func readBodyBytes(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        if continuePending {
+            continuePending = false
+            if !headSent {
+                output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                try flushOutput()
+            }
+        }
+        switch requestBody {
+        case .done:
+            return 0
+        case .length(let remaining):
+            let count: Int
+            if input.isEmpty {
+                if !output.isEmpty { try flushOutput() }
+                // Straight into the caller's buffer: no copy through the read buffer.
+                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, remaining)])
+                count = try stream.read(into: target, timeout: configuration.bodyReadTimeout)
+                if count == 0 { throw unexpectedEnd() }
+            } else {
+                count = min(input.count, remaining, buffer.count)
+                buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: input.readable.baseAddress.unsafelyUnwrapped, byteCount: count)
+                input.consume(count)
+            }
+            requestBody = remaining == count ? .done : .length(remaining: remaining - count)
+            bodyBytesRead += count
+            return count
+        case .chunked:
+            while true {
+                let step: HTTPChunkedDecoder.Step
+                do {
+                    step = try chunked.next(input.readable, maxCount: buffer.count)
+                } catch {
+                    requestBody = .done
+                    closeAfterResponse = true
+                    throw error
+                }
+                switch step {
+                case .data(let offset, let count):
+                    guard bodyBytesRead + count <= configuration.maxBodyBytes else {
+                        requestBody = .done
+                        closeAfterResponse = true
+                        throw HTTPServerError(.bodyTooLarge, "the chunked request body is larger than \(configuration.maxBodyBytes) bytes")
+                    }
+                    buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: input.readable.baseAddress.unsafelyUnwrapped + offset, byteCount: count)
+                    input.consume(offset + count)
+                    bodyBytesRead += count
+                    return count
+                case .needMore(let consumed):
+                    input.consume(consumed)
+                    if try fill(timeout: configuration.bodyReadTimeout) == 0 { throw unexpectedEnd() }
+                case .end(let consumed):
+                    input.consume(consumed)
+                    requestBody = .done
+                    return 0
+                }
+            }
+        }
+    }
+
+    private func unexpectedEnd() -> HTTPServerError {
+        requestBody = .done
+        closeAfterResponse = true
+        return HTTPServerError(.unexpectedEnd, "the client closed the connection in the middle of the request body")
+    }
+
+    func readAll(maxBytes: Int, id: UInt64) throws -> [UInt8] {
+        try check(id)
+        switch requestBody {
+        case .done:
+            return []
+        case .length(let remaining):
+            guard remaining <= maxBytes else {
+                throw HTTPServerError(.bodyTooLarge, "the request body of \(remaining) bytes is larger than \(maxBytes)")
+            }
+            return try [UInt8](unsafeUninitializedCapacity: remaining) { buffer, initialized in
+                while initialized < remaining {
+                    let count = try readBodyBytes(into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[initialized...]))
+                    if count == 0 { break }
+                    initialized += count
+                }
+            }
+        case .chunked:
+            var body: [UInt8] = []
+            try withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 16) { scratch in
+                while true {
+                    let count = try readBodyBytes(into: scratch)
+                    if count == 0 { return }
+                    guard body.count + count <= maxBytes else {
+                        throw HTTPServerError(.bodyTooLarge, "the request body is larger than \(maxBytes) bytes")
+                    }
+                    body.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<count]))
+                }
+            }
+            return body
+        }
+    }
+
+    // MARK: - Writing
+
+    func isHeadSent(id: UInt64) -> Bool { id == activeID && headSent }
+
+    func writeHead(_ response: HTTPResponse, contentLength: Int?, id: UInt64) throws {
+        try check(id)
+        guard !headSent else { throw HTTPServerError(.headAlreadySent, "writeHead was called twice for one response") }
+        guard response.status.code >= 200 else {
+            throw HTTPServerError(.informationalStatus, "writeHead got \(response.status.code); 1xx responses are sent by the server")
+        }
+        try startResponse(response, contentLength: contentLength)
+    }
+
+    /// Buffers the head and sets up the body's framing.
+    private func startResponse(_ response: HTTPResponse, contentLength: Int?) throws {
+        precondition(contentLength.map { $0 >= 0 } ?? true, "a negative Content-Length")
+        headSent = true
+        let code = response.status.code
+        status = code
+        if continuePending {
+            // The client waits for 100 Continue, which will not come now: it may or may not
+            // send the body, so the connection cannot be reused.
+            continuePending = false
+            closeAfterResponse = true
+        }
+        if !requestKeepAlive || server.isDraining { closeAfterResponse = true }
+        if case .length(let remaining) = requestBody, remaining > configuration.maxDrainBytes { closeAfterResponse = true }
+
+        // Status line.
+        output.append(contentsOf: "HTTP/1.1 ".utf8)
+        output.append(0x30 + UInt8(code / 100 % 10))
+        output.append(0x30 + UInt8(code / 10 % 10))
+        output.append(0x30 + UInt8(code % 10))
+        output.append(HTTPBytes.space)
+        let reason = response.status.reasonPhrase
+        if reason.isEmpty {
+            let standard = HTTPServer.reasonPhrase(code)
+            output.append(contentsOf: UnsafeRawBufferPointer(start: standard.utf8Start, count: standard.utf8CodeUnitCount))
+        } else {
+            output.append(contentsOf: reason.utf8)
+        }
+        appendLineEnd()
+
+        var sawDate = false
+        for field in response.headerFields {
+            let name = field.name
+            if name == .contentLength || name == .transferEncoding { continue }
+            if name == .connection {
+                if field.value.lowercased().contains("close") { closeAfterResponse = true }
+                continue
+            }
+            if name == .date { sawDate = true }
+            output.append(contentsOf: name.rawName.utf8)
+            output.append(0x3A)
+            output.append(HTTPBytes.space)
+            field.withUnsafeBytesOfValue { output.append(contentsOf: $0) }
+            appendLineEnd()
+        }
+        if !sawDate {
+            output.append(contentsOf: "Date: ".utf8)
+            output.append(contentsOf: dates.current())
+            appendLineEnd()
+        }
+
+        if code == 204 || code == 304 {
+            responseBody = .forbidden
+            if code == 304, let contentLength { appendContentLength(contentLength) }
+        } else if isHeadRequest {
+            responseBody = .discarded
+            if let contentLength { appendContentLength(contentLength) }
+        } else if let contentLength {
+            responseBody = .length(remaining: contentLength)
+            appendContentLength(contentLength)
+        } else if requestVersion == .http1_1 {
+            responseBody = .chunked
+            output.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        } else {
+            responseBody = .untilClose
+            closeAfterResponse = true
+        }
+        if closeAfterResponse {
+            output.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if requestVersion == .http1_0 {
+            output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        appendLineEnd()
+        if output.count >= configuration.outputBufferBytes { try flushOutput() }
+    }
+
+    @inline(__always)
+    private func appendLineEnd() {
+        output.append(HTTPBytes.cr)
+        output.append(HTTPBytes.lf)
+    }
+
+    private func appendContentLength(_ length: Int) {
+        output.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(length)
+        appendLineEnd()
+    }
+
+    private func appendDecimal(_ value: Int) {
+        if value < 10 {
+            output.append(0x30 + UInt8(value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for any Int
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var remaining = value
+            var index = buffer.count
+            while remaining > 0 {
+                index -= 1
+                buffer[index] = 0x30 + UInt8(remaining % 10)
+                remaining /= 10
+            }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
+
+    func writeBody(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws {
+        try check(id)
+        if !headSent { try startResponse(HTTPResponse(status: .ok), contentLength: nil) }
+        guard !finished else { throw HTTPServerError(.requestFinished, "a body write after finish()") }
+        try appendBody(bytes)
+    }
+
+    private func appendBody(_ bytes: UnsafeRawBufferPointer) throws {
+        switch responseBody {
+        case .discarded:
+            return
+        case .forbidden:
+            if bytes.isEmpty { return }
+            throw HTTPServerError(.bodyNotAllowed, "a \(status) response has no body")
+        case .length(let remaining):
+            guard bytes.count <= remaining else {
+                throw HTTPServerError(.bodyLengthExceeded, "\(bytes.count) body bytes written with \(remaining) left of the declared length")
+            }
+            responseBody = .length(remaining: remaining - bytes.count)
+            try appendOutput(bytes)
+        case .chunked:
+            if bytes.isEmpty { return }
+            HTTPChunkedEncoder.appendChunkHeader(bytes.count, to: &output)
+            try appendOutput(bytes)
+            HTTPChunkedEncoder.appendChunkEnd(to: &output)
+        case .untilClose:
+            try appendOutput(bytes)
+        }
+        responseBytes += bytes.count
+    }
+
+    /// Buffers `bytes`, or writes them straight out after what is buffered when they would
+    /// overflow the buffer (memory stays bounded for any response size).
+    private func appendOutput(_ bytes: UnsafeRawBufferPointer) throws {
+        if output.count + bytes.count <= configuration.outputBufferBytes {
+            output.append(contentsOf: bytes)
+            return
+        }
+        try flushOutput()
+        if bytes.count >= configuration.outputBufferBytes / 2 {
+            try stream.write(bytes, timeout: configuration.writeTimeout)
+        } else {
+            output.append(contentsOf: bytes)
+        }
+    }
+
+    func flush(id: UInt64) throws {
+        try check(id)
+        try flushOutput()
+    }
+
+    private func flushOutput() throws {
+        guard !output.isEmpty else { return }
+        try output.withUnsafeBytes { try stream.write($0, timeout: configuration.writeTimeout) }
+        output.removeAll(keepingCapacity: true)
+    }
+
+    func finish(id: UInt64) throws {
+        try check(id)
+        try finishResponse()
+    }
+
+    private func finishResponse() throws {
+        if finished { return }
+        if !headSent { try startResponse(HTTPResponse(status: .ok), contentLength: 0) }
+        finished = true
+        switch responseBody {
+        case .length(let remaining) where remaining > 0:
+            closeAfterResponse = true
+            try flushOutput()
+            throw HTTPServerError(.bodyShorterThanDeclared, "the response ended \(remaining) bytes short of its Content-Length")
+        case .chunked:
+            HTTPChunkedEncoder.appendLastChunk(to: &output)
+        default:
+            break
+        }
+        // A pipelined request already buffered: its response can go out in the same write.
+        if input.isEmpty || closeAfterResponse { try flushOutput() }
+    }
+
+    /// Answers with `code` and a short text body, and marks the connection to close.
+    private func sendError(_ code: Int) throws {
+        closeAfterResponse = true
+        let text = HTTPServer.reasonPhrase(code)
+        var response = HTTPResponse(status: HTTPResponse.Status(code: code))
+        response.headerFields[.contentType] = "text/plain; charset=utf-8"
+        try startResponse(response, contentLength: text.utf8CodeUnitCount + 1)
+        finished = true
+        status = code
+        if !isHeadRequest {
+            output.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            output.append(HTTPBytes.lf)
+        }
+        try flushOutput()
+    }
+}
