@@ -211,3 +211,8 @@ package.targets += [
         .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]
+// The http-server sample is built on WeaveHTTP.
+for target in package.targets where target.name == "HTTPServer" {
+    target.dependencies += ["WeaveHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+                            .product(name: "Logging", package: "swift-log")]
+}

@@ -113,7 +113,7 @@ func openServerSockets(port: Int) -> Int {
     var line = [CChar](repeating: 0, count: 512)
     let local = fourHexDigits(port)
     while fgets(&line, Int32(line.count), file) != nil {
-        let fields = String(cString: line).split(separator: " ")
+        let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
         // sl local_address rem_address st ...: a server socket's local address ends in our port.
         guard fields.count > 3, fields[1].hasSuffix(":" + local), ["01", "08", "0A"].contains(fields[3]) else { continue }
         count += 1
