@@ -7,13 +7,13 @@ struct HTTPDateCache {
     private var second = -1
     private var bytes: [UInt8] = []
 
-    /// The IMF-fixdate of now; reformats when the second changed (`time` is a vDSO call).
-    mutating func current() -> [UInt8] {
+    /// Appends the IMF-fixdate of now; reformats when the second changed (`time` is a vDSO call).
+    mutating func append(to output: inout HTTPOutputBuffer) {
         let now = time(nil)
         if now != second {
             second = now
             bytes = HTTPDate.bytes(secondsSince1970: now)
         }
-        return bytes
+        bytes.withUnsafeBytes { output.append(contentsOf: $0) }
     }
 }

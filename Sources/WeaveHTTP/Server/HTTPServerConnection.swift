@@ -38,7 +38,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
     let server: HTTPServer
     let configuration: HTTPServer.Configuration
     private var input: HTTPInputBuffer
-    private var output: [UInt8] = []
+    private var output: HTTPOutputBuffer
     private var parser: HTTPRequestParser
     private var chunked = HTTPChunkedDecoder()
     private var dates = HTTPDateCache()
@@ -66,7 +66,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         configuration = server.configuration
         input = HTTPInputBuffer(capacity: configuration.readBufferBytes)
         parser = HTTPRequestParser(maxHeadBytes: configuration.maxHeadBytes, maxFieldCount: configuration.maxHeaderFields)
-        output.reserveCapacity(min(configuration.outputBufferBytes, 4096))
+        output = HTTPOutputBuffer(capacity: min(configuration.outputBufferBytes, 4096))
     }
 
     func closeIfIdle() {
@@ -180,13 +180,15 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
             if !input.isEmpty {
                 phase = .readingHead
                 received = true
-                if deadline == nil { deadline = .now + configuration.headerTimeout }
                 do {
                     if let head = try parser.parse(input.readable) {
                         input.consume(head.length)
                         phase = .handling
                         return head
                     }
+                    // Incomplete: the rest is due within the header timeout (the clock is
+                    // read only now, not for the usual head that arrives in one read).
+                    if deadline == nil { deadline = .now + configuration.headerTimeout }
                 } catch {
                     resetForError()
                     server.logger.debug("malformed request", metadata: ["error": "\(error)"])
@@ -287,7 +289,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         if continuePending {
             continuePending = false
             if !headSent {
-                output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                output.append("HTTP/1.1 100 Continue\r\n\r\n" as StaticString)
                 try flushOutput()
             }
         }
@@ -409,95 +411,91 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         if !requestKeepAlive || server.isDraining { closeAfterResponse = true }
         if case .length(let remaining) = requestBody, remaining > configuration.maxDrainBytes { closeAfterResponse = true }
 
-        // Status line.
-        output.append(contentsOf: "HTTP/1.1 ".utf8)
+        // One access to the output buffer per part (a class property's accesses are checked
+        // at run time, and a head is dozens of appends).
+        if Self.appendHead(response, code: code, to: &output, dates: &dates) { closeAfterResponse = true }
+        let framing: FramingField
+        if code == 204 || code == 304 {
+            responseBody = .forbidden
+            framing = code == 304 && contentLength != nil ? .length(contentLength!) : .none
+        } else if isHeadRequest {
+            responseBody = .discarded
+            framing = contentLength.map { .length($0) } ?? .none
+        } else if let contentLength {
+            responseBody = .length(remaining: contentLength)
+            framing = .length(contentLength)
+        } else if requestVersion == .http1_1 {
+            responseBody = .chunked
+            framing = .chunked
+        } else {
+            responseBody = .untilClose
+            closeAfterResponse = true
+            framing = .none
+        }
+        let connection: ConnectionField = closeAfterResponse ? .close : requestVersion == .http1_0 ? .keepAlive : .none
+        Self.appendFraming(framing, connection: connection, to: &output)
+        if output.count >= configuration.outputBufferBytes { try flushOutput() }
+    }
+
+    private enum FramingField { case none, length(Int), chunked }
+    private enum ConnectionField { case none, close, keepAlive }
+
+    /// Appends the status line, the response's fields (less those the server sets) and
+    /// `Date`; returns whether the fields asked for `Connection: close`.
+    private static func appendHead(_ response: HTTPResponse, code: Int, to output: inout HTTPOutputBuffer, dates: inout HTTPDateCache) -> Bool {
+        output.append("HTTP/1.1 " as StaticString)
         output.append(0x30 + UInt8(code / 100 % 10))
         output.append(0x30 + UInt8(code / 10 % 10))
         output.append(0x30 + UInt8(code % 10))
         output.append(HTTPBytes.space)
         let reason = response.status.reasonPhrase
         if reason.isEmpty {
-            let standard = HTTPServer.reasonPhrase(code)
-            output.append(contentsOf: UnsafeRawBufferPointer(start: standard.utf8Start, count: standard.utf8CodeUnitCount))
+            output.append(HTTPServer.reasonPhrase(code))
         } else {
-            output.append(contentsOf: reason.utf8)
+            output.append(reason)
         }
-        appendLineEnd()
-
+        output.append("\r\n" as StaticString)
         var sawDate = false
+        var close = false
         for field in response.headerFields {
             let name = field.name
             if name == .contentLength || name == .transferEncoding { continue }
             if name == .connection {
-                if field.value.lowercased().contains("close") { closeAfterResponse = true }
+                if field.value.lowercased().contains("close") { close = true }
                 continue
             }
             if name == .date { sawDate = true }
-            output.append(contentsOf: name.rawName.utf8)
-            output.append(0x3A)
-            output.append(HTTPBytes.space)
-            field.withUnsafeBytesOfValue { output.append(contentsOf: $0) }
-            appendLineEnd()
+            output.append(name.rawName)
+            output.append(": " as StaticString)
+            field.withUnsafeBytesOfValue { output.append(contentsOf: UnsafeRawBufferPointer($0)) }
+            output.append("\r\n" as StaticString)
         }
         if !sawDate {
-            output.append(contentsOf: "Date: ".utf8)
-            output.append(contentsOf: dates.current())
-            appendLineEnd()
+            output.append("Date: " as StaticString)
+            dates.append(to: &output)
+            output.append("\r\n" as StaticString)
         }
-
-        if code == 204 || code == 304 {
-            responseBody = .forbidden
-            if code == 304, let contentLength { appendContentLength(contentLength) }
-        } else if isHeadRequest {
-            responseBody = .discarded
-            if let contentLength { appendContentLength(contentLength) }
-        } else if let contentLength {
-            responseBody = .length(remaining: contentLength)
-            appendContentLength(contentLength)
-        } else if requestVersion == .http1_1 {
-            responseBody = .chunked
-            output.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
-        } else {
-            responseBody = .untilClose
-            closeAfterResponse = true
-        }
-        if closeAfterResponse {
-            output.append(contentsOf: "Connection: close\r\n".utf8)
-        } else if requestVersion == .http1_0 {
-            output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-        }
-        appendLineEnd()
-        if output.count >= configuration.outputBufferBytes { try flushOutput() }
+        return close
     }
 
-    @inline(__always)
-    private func appendLineEnd() {
-        output.append(HTTPBytes.cr)
-        output.append(HTTPBytes.lf)
-    }
-
-    private func appendContentLength(_ length: Int) {
-        output.append(contentsOf: "Content-Length: ".utf8)
-        appendDecimal(length)
-        appendLineEnd()
-    }
-
-    private func appendDecimal(_ value: Int) {
-        if value < 10 {
-            output.append(0x30 + UInt8(value))
-            return
+    /// Appends the framing and connection fields and the empty line that ends the head.
+    private static func appendFraming(_ framing: FramingField, connection: ConnectionField, to output: inout HTTPOutputBuffer) {
+        switch framing {
+        case .none:
+            break
+        case .length(let length):
+            output.append("Content-Length: " as StaticString)
+            output.appendDecimal(length)
+            output.append("\r\n" as StaticString)
+        case .chunked:
+            output.append("Transfer-Encoding: chunked\r\n" as StaticString)
         }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for any Int
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var remaining = value
-            var index = buffer.count
-            while remaining > 0 {
-                index -= 1
-                buffer[index] = 0x30 + UInt8(remaining % 10)
-                remaining /= 10
-            }
-            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        switch connection {
+        case .none: break
+        case .close: output.append("Connection: close\r\n" as StaticString)
+        case .keepAlive: output.append("Connection: keep-alive\r\n" as StaticString)
         }
+        output.append("\r\n" as StaticString)
     }
 
     func writeBody(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws {
@@ -553,8 +551,8 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
 
     private func flushOutput() throws {
         guard !output.isEmpty else { return }
-        try output.withUnsafeBytes { try stream.write($0, timeout: configuration.writeTimeout) }
-        output.removeAll(keepingCapacity: true)
+        try stream.write(output.bytes, timeout: configuration.writeTimeout)
+        output.removeAll()
     }
 
     func finish(id: UInt64) throws {
@@ -590,7 +588,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         finished = true
         status = code
         if !isHeadRequest {
-            output.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            output.append(text)
             output.append(HTTPBytes.lf)
         }
         try flushOutput()
