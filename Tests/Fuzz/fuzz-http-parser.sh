@@ -36,7 +36,7 @@ swiftc -O -g -sanitize=address -parse-as-library -wmo -module-name HTTPTypes -pa
 echo "[fuzz] swiftc -sanitize=fuzzer,address: parser and entry point" >&2
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name HTTPParserFuzz -package-name Weave \
   -I "$OUT" "$ROOT"/Sources/WeaveHTTP/Parsing/*.swift "$HERE"/HTTPParserFuzz/*.swift "$OUT/HTTPTypes.o" \
-  -o "$OUT/http-parser-fuzz"
+  -o "$OUT/http-parser-fuzz" 2> >(grep -v "Cannot export local symbol '__asan_" >&2)
 
 # Seeds: well-formed messages of each shape, so that the fuzzer starts past the start line.
 seed() { printf '%b' "$2" > "$OUT/corpus/seed-$1"; }
@@ -50,5 +50,8 @@ seed chunks '5\r\nhello\r\n1;ext\r\n \r\n0\r\nX: y\r\n\r\n'
 
 echo "[fuzz] running for $SECONDS_TO_RUN s ($JOBS jobs)" >&2
 cd "$OUT"
+PARALLEL=()
+# With more than one job libFuzzer runs workers and writes their output to fuzz-N.log.
+((JOBS > 1)) && PARALLEL=(-jobs="$JOBS" -workers="$JOBS")
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$OUT/http-parser-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 \
-  -jobs="$JOBS" -workers="$JOBS" -print_final_stats=1 "$OUT/corpus"
+  "${PARALLEL[@]}" -print_final_stats=1 "$OUT/corpus"

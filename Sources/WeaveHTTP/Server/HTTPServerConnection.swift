@@ -35,30 +35,33 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
     }
 
     let stream: S
+    // The state below is touched only by the connection's coroutine, and no access spans a
+    // call that could touch it again; `@exclusivity(unchecked)` drops the run-time checks
+    // every class property access would otherwise pay (dozens per request).
     let server: HTTPServer
     let configuration: HTTPServer.Configuration
-    private var input: HTTPInputBuffer
-    private var output: HTTPOutputBuffer
-    private var parser: HTTPRequestParser
-    private var chunked = HTTPChunkedDecoder()
-    private var dates = HTTPDateCache()
-    private var phase = Phase.idle
+    @exclusivity(unchecked) private var input: HTTPInputBuffer
+    @exclusivity(unchecked) private var output: HTTPOutputBuffer
+    @exclusivity(unchecked) private var parser: HTTPRequestParser
+    @exclusivity(unchecked) private var chunked = HTTPChunkedDecoder()
+    @exclusivity(unchecked) private var dates = HTTPDateCache()
+    @exclusivity(unchecked) private var phase = Phase.idle
 
     // The exchange under way.
-    private var activeID: UInt64 = 0
-    private var requestCount: UInt64 = 0
-    private var isHeadRequest = false
-    private var requestVersion = HTTPVersion.http1_1
-    private var requestKeepAlive = true
-    private var requestBody = RequestBody.done
-    private var bodyBytesRead = 0
-    private var continuePending = false
-    private var headSent = false
-    private var finished = false
-    private var responseBody = ResponseBody.discarded
-    private var status = 0
-    private var responseBytes = 0
-    private var closeAfterResponse = false
+    @exclusivity(unchecked) private var activeID: UInt64 = 0
+    @exclusivity(unchecked) private var requestCount: UInt64 = 0
+    @exclusivity(unchecked) private var isHeadRequest = false
+    @exclusivity(unchecked) private var requestVersion = HTTPVersion.http1_1
+    @exclusivity(unchecked) private var requestKeepAlive = true
+    @exclusivity(unchecked) private var requestBody = RequestBody.done
+    @exclusivity(unchecked) private var bodyBytesRead = 0
+    @exclusivity(unchecked) private var continuePending = false
+    @exclusivity(unchecked) private var headSent = false
+    @exclusivity(unchecked) private var finished = false
+    @exclusivity(unchecked) private var responseBody = ResponseBody.discarded
+    @exclusivity(unchecked) private var status = 0
+    @exclusivity(unchecked) private var responseBytes = 0
+    @exclusivity(unchecked) private var closeAfterResponse = false
 
     init(stream: S, server: HTTPServer) {
         self.stream = stream
@@ -390,18 +393,20 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
     func writeHead(_ response: HTTPResponse, contentLength: Int?, id: UInt64) throws {
         try check(id)
         guard !headSent else { throw HTTPServerError(.headAlreadySent, "writeHead was called twice for one response") }
-        guard response.status.code >= 200 else {
-            throw HTTPServerError(.informationalStatus, "writeHead got \(response.status.code); 1xx responses are sent by the server")
+        // `status` is parsed from a pseudo-header field on every read: read it once.
+        let status = response.status
+        guard status.code >= 200 else {
+            throw HTTPServerError(.informationalStatus, "writeHead got \(status.code); 1xx responses are sent by the server")
         }
-        try startResponse(response, contentLength: contentLength)
+        try startResponse(response, status: status, contentLength: contentLength)
     }
 
     /// Buffers the head and sets up the body's framing.
-    private func startResponse(_ response: HTTPResponse, contentLength: Int?) throws {
+    private func startResponse(_ response: HTTPResponse, status: HTTPResponse.Status, contentLength: Int?) throws {
         precondition(contentLength.map { $0 >= 0 } ?? true, "a negative Content-Length")
         headSent = true
-        let code = response.status.code
-        status = code
+        let code = status.code
+        self.status = code
         if continuePending {
             // The client waits for 100 Continue, which will not come now: it may or may not
             // send the body, so the connection cannot be reused.
@@ -413,7 +418,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
 
         // One access to the output buffer per part (a class property's accesses are checked
         // at run time, and a head is dozens of appends).
-        if Self.appendHead(response, code: code, to: &output, dates: &dates) { closeAfterResponse = true }
+        if Self.appendHead(response, status: status, to: &output, dates: &dates) { closeAfterResponse = true }
         let framing: FramingField
         if code == 204 || code == 304 {
             responseBody = .forbidden
@@ -442,13 +447,14 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
 
     /// Appends the status line, the response's fields (less those the server sets) and
     /// `Date`; returns whether the fields asked for `Connection: close`.
-    private static func appendHead(_ response: HTTPResponse, code: Int, to output: inout HTTPOutputBuffer, dates: inout HTTPDateCache) -> Bool {
+    private static func appendHead(_ response: HTTPResponse, status: HTTPResponse.Status, to output: inout HTTPOutputBuffer, dates: inout HTTPDateCache) -> Bool {
+        let code = status.code
         output.append("HTTP/1.1 " as StaticString)
         output.append(0x30 + UInt8(code / 100 % 10))
         output.append(0x30 + UInt8(code / 10 % 10))
         output.append(0x30 + UInt8(code % 10))
         output.append(HTTPBytes.space)
-        let reason = response.status.reasonPhrase
+        let reason = status.reasonPhrase
         if reason.isEmpty {
             output.append(HTTPServer.reasonPhrase(code))
         } else {
@@ -459,12 +465,22 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         var close = false
         for field in response.headerFields {
             let name = field.name
-            if name == .contentLength || name == .transferEncoding { continue }
-            if name == .connection {
-                if field.value.lowercased().contains("close") { close = true }
-                continue
+            // The names the server sets itself, told apart by length before comparing.
+            switch name.canonicalName.utf8.count {
+            case 4:
+                if name == .date { sawDate = true }
+            case 10:
+                if name == .connection {
+                    if field.value.lowercased().contains("close") { close = true }
+                    continue
+                }
+            case 14:
+                if name == .contentLength { continue }
+            case 17:
+                if name == .transferEncoding { continue }
+            default:
+                break
             }
-            if name == .date { sawDate = true }
             output.append(name.rawName)
             output.append(": " as StaticString)
             field.withUnsafeBytesOfValue { output.append(contentsOf: UnsafeRawBufferPointer($0)) }
@@ -500,7 +516,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
 
     func writeBody(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws {
         try check(id)
-        if !headSent { try startResponse(HTTPResponse(status: .ok), contentLength: nil) }
+        if !headSent { try startResponse(HTTPResponse(status: .ok), status: .ok, contentLength: nil) }
         guard !finished else { throw HTTPServerError(.requestFinished, "a body write after finish()") }
         try appendBody(bytes)
     }
@@ -562,7 +578,7 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
 
     private func finishResponse() throws {
         if finished { return }
-        if !headSent { try startResponse(HTTPResponse(status: .ok), contentLength: 0) }
+        if !headSent { try startResponse(HTTPResponse(status: .ok), status: .ok, contentLength: 0) }
         finished = true
         switch responseBody {
         case .length(let remaining) where remaining > 0:
@@ -574,19 +590,20 @@ final class HTTPServerConnection<S: ByteStream>: HTTPExchange, HTTPConnectionCon
         default:
             break
         }
-        // A pipelined request already buffered: its response can go out in the same write.
-        if input.isEmpty || closeAfterResponse { try flushOutput() }
+        // Out now, even with a pipelined request buffered: its handler may take long, and
+        // this response must not wait for it.
+        try flushOutput()
     }
 
     /// Answers with `code` and a short text body, and marks the connection to close.
     private func sendError(_ code: Int) throws {
         closeAfterResponse = true
         let text = HTTPServer.reasonPhrase(code)
-        var response = HTTPResponse(status: HTTPResponse.Status(code: code))
+        let errorStatus = HTTPResponse.Status(code: code)
+        var response = HTTPResponse(status: errorStatus)
         response.headerFields[.contentType] = "text/plain; charset=utf-8"
-        try startResponse(response, contentLength: text.utf8CodeUnitCount + 1)
+        try startResponse(response, status: errorStatus, contentLength: text.utf8CodeUnitCount + 1)
         finished = true
-        status = code
         if !isHeadRequest {
             output.append(text)
             output.append(HTTPBytes.lf)
