@@ -151,9 +151,13 @@ package struct HTTPRequestParser {
             }
         }
         var headerFields = HTTPFields()
-        headerFields.reserveCapacity(fields.count)
-        for (index, field) in fields.enumerated() where index != hostIndex {
-            headerFields.append(HTTPHeadScanner.makeField(head, field))
+        // Host went to `authority`: a request with no other field allocates no field storage.
+        let count = fields.count - (hostIndex == nil ? 0 : 1)
+        if count > 0 {
+            headerFields.reserveCapacity(count)
+            for (index, field) in fields.enumerated() where index != hostIndex {
+                headerFields.append(HTTPHeadScanner.makeField(head, field))
+            }
         }
         return HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: headerFields)
     }
