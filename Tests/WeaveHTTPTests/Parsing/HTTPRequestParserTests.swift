@@ -71,6 +71,36 @@ struct HTTPRequestParserTests {
         #expect(parseError(text) == expected, "\(name)")
     }
 
+    /// Valid heads: (name, text, method, path, framing, keep-alive).
+    static let valid: [(String, String, String, String?, HTTPBodyFraming, Bool)] = [
+        ("minimal 1.1", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/", .none, true),
+        ("minimal 1.0", "GET / HTTP/1.0\r\n\r\n", "GET", "/", .none, false),
+        ("query and fragment characters", "GET /a/b?c=d&e=%20f#g HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/a/b?c=d&e=%20f#g", .none, true),
+        ("Content-Length", "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n", "POST", "/p", .length(42), true),
+        ("Content-Length 0", "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", "POST", "/p", .none, true),
+        ("identical Content-Lengths", "PUT /p HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\nContent-Length: 7,7\r\n\r\n", "PUT", "/p", .length(7), true),
+        ("chunked", "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", "POST", "/c", .chunked, true),
+        ("chunked with whitespace and case", "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:  CHUNKED \r\n\r\n", "POST", "/c", .chunked, true),
+        ("Connection: close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "GET", "/", .none, false),
+        ("Connection list with close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, Close\r\n\r\n", "GET", "/", .none, false),
+        ("1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "GET", "/", .none, true),
+        ("field without whitespace", "GET / HTTP/1.1\r\nHost:h\r\nX:y\r\n\r\n", "GET", "/", .none, true),
+        ("token method", "M-SEARCH /x HTTP/1.1\r\nHost: h\r\n\r\n", "M-SEARCH", "/x", .none, true),
+        ("absolute form", "GET https://example.com/x HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/x", .none, true),
+        ("OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "OPTIONS", "*", .none, true),
+    ]
+
+    @Test("valid request heads parse to the expected method, path, framing and keep-alive", arguments: 0..<valid.count)
+    func validTable(index: Int) throws {
+        let (name, text, method, path, framing, keepAlive) = Self.valid[index]
+        let head = try #require(try parseRequest(text), "\(name)")
+        #expect(head.request.method.rawValue == method, "\(name)")
+        #expect(head.request.path == path, "\(name)")
+        #expect(head.framing == framing, "\(name)")
+        #expect(head.keepAlive == keepAlive, "\(name)")
+        #expect(head.length == text.utf8.count, "\(name)")
+    }
+
     @Test("a head past the size limit is rejected with headTooLarge, complete or not")
     func headTooLarge() {
         let long = "GET / HTTP/1.1\r\nHost: x\r\nA: " + String(repeating: "a", count: 200) + "\r\n\r\n"
