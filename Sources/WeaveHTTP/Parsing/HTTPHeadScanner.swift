@@ -93,29 +93,32 @@ package struct HTTPHeadScanner {
     /// Throws for a malformed field line, too many fields, and unreadable framing fields
     /// (``HTTPParseError/Code/invalidContentLength``, ``HTTPParseError/Code/conflictingContentLength``).
     package mutating func scanFields(_ head: UnsafeRawBufferPointer, from start: Int, headLength: Int) throws(HTTPParseError) {
-        fields.removeAll(keepingCapacity: true)
+        if !fields.isEmpty { fields.removeAll(keepingCapacity: true) }
         semantics = Semantics()
         var lineStart = start
         let fieldsEnd = headLength - 2  // the final empty line
+        // The head was checked to hold `headLength` bytes: plain loads from here on.
+        let bytes = head.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
         while lineStart < fieldsEnd {
             let end = Self.lineEnd(head, from: lineStart, headLength: headLength)
-            if HTTPBytes.isWhitespace(head[lineStart]) { throw HTTPParseError(.obsoleteLineFolding, at: lineStart) }
+            if HTTPBytes.isWhitespace(bytes[lineStart]) { throw HTTPParseError(.obsoleteLineFolding, at: lineStart) }
             var index = lineStart
-            while index < end && HTTPBytes.isToken(head[index]) { index += 1 }
-            guard index > lineStart, index < end, head[index] == UInt8(ascii: ":") else {
+            while index < end && HTTPBytes.isToken(bytes[index]) { index &+= 1 }
+            guard index > lineStart, index < end, bytes[index] == UInt8(ascii: ":") else {
                 throw HTTPParseError(.invalidFieldName, at: index)
             }
             let name = lineStart..<index
-            index += 1
-            while index < end && HTTPBytes.isWhitespace(head[index]) { index += 1 }
+            index &+= 1
+            while index < end && HTTPBytes.isWhitespace(bytes[index]) { index &+= 1 }
             let valueStart = index
-            var valueEnd = index
+            // Valid bytes: HTAB, and 0x20 and up but DEL; trailing whitespace is trimmed after.
             while index < end {
-                let byte = head[index]
-                guard HTTPBytes.isFieldValue(byte) else { throw HTTPParseError(.invalidFieldValue, at: index) }
-                index += 1
-                if !HTTPBytes.isWhitespace(byte) { valueEnd = index }
+                let byte = bytes[index]
+                guard byte >= 0x20 ? byte != 0x7F : byte == HTTPBytes.tab else { throw HTTPParseError(.invalidFieldValue, at: index) }
+                index &+= 1
             }
+            var valueEnd = end
+            while valueEnd > valueStart && HTTPBytes.isWhitespace(bytes[valueEnd &- 1]) { valueEnd &-= 1 }
             guard fields.count < maxFieldCount else { throw HTTPParseError(.tooManyFields, at: lineStart) }
             let span = FieldSpan(name: name, value: valueStart..<valueEnd)
             try readFramingField(head, span, index: fields.count)
