@@ -203,5 +203,7 @@ package.targets += [
         "WeaveCore", "WeaveIO", "COpenSSL", .product(name: "Logging", package: "swift-log"),
     ]),
     .executableTarget(name: "TLSEcho", dependencies: ["WeaveTLS", "Weave"], path: "Samples/TLSEcho"),
-    .testTarget(name: "WeaveTLSTests", dependencies: ["WeaveTLS", "Weave", "WeaveTestSupport"]),
+    .testTarget(name: "WeaveTLSTests", dependencies: [
+        "WeaveTLS", "Weave", "WeaveTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
+    ]),
 ]
