@@ -280,8 +280,10 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
                 receivedCloseNotify = true
                 return 0
             case SSL_ERROR_WANT_READ:
-                // Anything OpenSSL had to answer (a key update) goes out before we wait.
-                if BIO_ctrl_pending(network) > 0 { try flush(until: deadline) }
+                // Anything OpenSSL had to answer (a key update) goes out before we wait. Not
+                // if a writer is sending: its loop sends these bytes too, and waiting for it
+                // would stop this read, which may be what the peer needs to take the write.
+                if BIO_ctrl_pending(network) > 0 && !sending.isLocked { try flush(until: deadline) }
                 guard try receive(until: deadline) else {
                     throw TLSError(.peerClosedWithoutCloseNotify,
                                    "\(self): the peer ended the connection without close_notify (the data may be truncated)")

@@ -162,3 +162,37 @@ struct TLSConnectionTests {
         #expect(codes == [.closed, .closed, .closed])
     }
 }
+
+@Suite("TLS connections: one reader and one writer at once")
+struct TLSFullDuplexTests {
+    @Test("a writer parked on a full transport does not hold up the reader (32 MiB echoed, more than the socket buffers)")
+    func writerDoesNotBlockReader() async throws {
+        let server = try serverContext()
+        let client = try clientContext()
+        let (sent, received) = try await onHub { () throws -> (Int, Int) in
+            let echoServer = try StreamServer(port: 0, tls: server) { try echo($0) }
+            try echoServer.start()
+            let connection = try TLSConnection.connect(host: "localhost", port: echoServer.localAddress!.port, context: client)
+            let chunk = [UInt8](repeating: 0x5a, count: 256 * 1024)
+            let writer = try spawn { () throws -> Int in
+                for _ in 0..<128 { try connection.write(chunk, timeout: .seconds(30)) }
+                try connection.shutdownWrite(timeout: .seconds(10))
+                return 128 * chunk.count
+            }
+            var received = 0
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try connection.read(into: buffer, timeout: .seconds(30))
+                if count == 0 { break }
+                received += count
+            }
+            let sent = try writer.join()
+            connection.close()
+            try echoServer.stop(gracePeriod: .seconds(5))
+            return (sent, received)
+        }
+        #expect(sent == 32 << 20)
+        #expect(received == sent)
+    }
+}
