@@ -202,7 +202,8 @@ package.targets += [
     .target(name: "WeaveTLS", dependencies: [
         "WeaveCore", "WeaveIO", "COpenSSL", .product(name: "Logging", package: "swift-log"),
     ]),
-    .executableTarget(name: "TLSEcho", dependencies: ["WeaveTLS", "Weave"], path: "Samples/TLSEcho"),
+    .executableTarget(name: "TLSEcho", dependencies: ["WeaveTLS", "Weave", "SampleSupport", argumentParser],
+                      path: "Samples/TLSEcho"),
     .testTarget(name: "WeaveTLSTests", dependencies: [
         "WeaveTLS", "Weave", "WeaveTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
