@@ -38,8 +38,12 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
     /// produced is read out of it, ciphertext from the transport written into it. Owned,
     /// freed at deinit.
     private let network: OpaquePointer
-    /// Ciphertext read from the transport on its way into `network`; allocated once, freed at deinit.
+    /// Ciphertext read from a transport other than a ``StreamConnection`` on its way into
+    /// `network`; allocated once, freed at deinit.
     private let inbound: UnsafeMutableRawBufferPointer
+    /// The transport when it is a ``StreamConnection`` (TCP, Unix), whose buffer can be read
+    /// in place; nil for other streams.
+    private let streamTransport: StreamConnection?
     /// Held while reading the transport: the reader, or a writer OpenSSL asks to read.
     private let receiving = Lock(label: "TLSConnection.receive")
     /// Held while writing the transport: the writer, or a reader OpenSSL made answer.
@@ -117,9 +121,10 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
         self.ssl = ssl
         self.network = outside
         self.transport = transport
+        self.streamTransport = transport as? StreamConnection
         self.context = context
         self.expectedHostname = expected
-        self.inbound = .allocate(byteCount: TLSConnection.inboundBufferSize, alignment: 16)
+        self.inbound = .allocate(byteCount: streamTransport == nil ? TLSConnection.inboundBufferSize : 0, alignment: 16)
         context.liveConnections.add(1, ordering: .relaxed)
         TLSContext.liveConnectionsInProcess.add(1, ordering: .relaxed)
     }
@@ -308,13 +313,29 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
         }
         try receiving.acquire()
         defer { try? receiving.release() }
-        let space = min(Int(BIO_ctrl_get_write_guarantee(network)), inbound.count)
+        let space = Int(BIO_ctrl_get_write_guarantee(network))
         guard space > 0 else { return true }
-        let count = try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: inbound[..<space]), timeout: remaining(deadline))
+        if let stream = streamTransport {
+            // A StreamConnection lends its read-ahead buffer: one copy fewer.
+            var count = 0
+            try stream.withUnsafeReadableBytes(timeout: remaining(deadline)) { bytes in
+                count = min(bytes.count, space)
+                if count > 0 { moveInbound(bytes.baseAddress.unsafelyUnwrapped, count) }
+                return count
+            }
+            return count > 0
+        }
+        let count = try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: inbound[..<min(space, inbound.count)]),
+                                       timeout: remaining(deadline))
         if count == 0 { return false }
-        let written = BIO_write(network, inbound.baseAddress, Int32(count))
-        precondition(written == Int32(count), "TLS inbound buffer took \(written) of \(count) bytes")
+        moveInbound(UnsafeRawPointer(inbound.baseAddress.unsafelyUnwrapped), count)
         return true
+    }
+
+    /// Hands `count` bytes of ciphertext to OpenSSL; they fit (the caller asked how many do).
+    private func moveInbound(_ bytes: UnsafeRawPointer, _ count: Int) {
+        let written = BIO_write(network, bytes, Int32(count))
+        precondition(written == Int32(count), "TLS inbound buffer took \(written) of \(count) bytes")
     }
 
     // MARK: - Writing

@@ -130,6 +130,9 @@ public final class TLSContext: @unchecked Sendable {
             // Sessions resumed from the server's cache must name their context.
             let id: [UInt8] = Array("weave".utf8)
             _ = SSL_CTX_set_session_id_context(pointer, id, UInt32(id.count))
+            // One TLS 1.3 session ticket per handshake (OpenSSL's default is two), as Go and
+            // most servers send: each costs the server work on every full handshake.
+            _ = SSL_CTX_set_num_tickets(pointer, 1)
             if let serverProtocols {
                 SSL_CTX_set_alpn_select_cb(pointer, { _, selected, selectedLength, offered, offeredLength, argument in
                     guard let argument, let selected, let selectedLength, let offered else { return SSL_TLSEXT_ERR_NOACK }

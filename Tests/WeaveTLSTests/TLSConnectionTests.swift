@@ -196,3 +196,60 @@ struct TLSFullDuplexTests {
         #expect(received == sent)
     }
 }
+
+/// A ByteStream that is not a StreamConnection: forwards to a TCP connection and counts
+/// the ciphertext, so TLS runs through the generic transport path.
+final class ForwardingStream: ByteStream {
+    let inner: TCPConnection
+    var bytesRead = 0
+    var bytesWritten = 0
+    init(_ inner: TCPConnection) { self.inner = inner }
+    func read(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration?) throws -> Int {
+        let count = try inner.read(into: buffer, timeout: timeout)
+        bytesRead += count
+        return count
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, timeout: Duration?) throws {
+        try inner.write(bytes, timeout: timeout)
+        bytesWritten += bytes.count
+    }
+    func shutdownWrite(timeout: Duration?) throws { try inner.shutdownWrite(timeout: timeout) }
+    func close() { inner.close() }
+    var isClosed: Bool { inner.isClosed }
+}
+
+@Suite("TLS over any ByteStream")
+struct TLSGenericTransportTests {
+    @Test("TLS over a ByteStream that is not a StreamConnection: 512 KiB echo, ciphertext counted on both sides")
+    func overForwardingStream() async throws {
+        let server = try serverContext()
+        let client = try clientContext()
+        let payload = [UInt8](repeating: 0xa5, count: 512 * 1024)
+        let (echoed, clientCounts, serverCounts) = try await onHub { () throws -> (Bool, (Int, Int), (Int, Int)) in
+            let listener = try TCPListener.bind(port: 0)
+            let serverSide = try spawn { () throws -> (Int, Int) in
+                let forwarding = ForwardingStream(try listener.accept(timeout: .seconds(10)))
+                let connection = try TLSConnection.accept(over: forwarding, context: server)
+                try echo(connection)
+                connection.close()
+                return (forwarding.bytesRead, forwarding.bytesWritten)
+            }
+            let forwarding = ForwardingStream(try TCPConnection.connect(host: "127.0.0.1", port: listener.localAddress!.port))
+            let connection = try TLSConnection.connect(over: forwarding, context: client, serverName: "localhost")
+            let writer = try spawn {
+                try connection.write(payload, timeout: .seconds(30))
+                try connection.shutdownWrite(timeout: .seconds(10))
+            }
+            let received = try readToEnd(connection)
+            try writer.join()
+            connection.close()
+            let serverCounts = try serverSide.join()
+            listener.close()
+            return (received == payload, (forwarding.bytesRead, forwarding.bytesWritten), serverCounts)
+        }
+        #expect(echoed)
+        // Ciphertext is the plaintext plus record overhead, in each direction.
+        #expect(clientCounts.1 > payload.count && clientCounts.0 > payload.count)
+        #expect(serverCounts.0 == clientCounts.1)
+    }
+}
