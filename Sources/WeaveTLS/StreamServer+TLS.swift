@@ -11,7 +11,7 @@ extension StreamServer {
     /// debug level through the hub's logger and dropped, the handler never sees it. When the
     /// handler returns or throws, the connection sends `close_notify` and closes.
     ///
-    /// - Throws: ``UVError`` for a failed bind, ``WeaveError`` for a `maxConnections` below 1.
+    /// - Throws: `UVError` for a failed bind, `WeaveError` for a `maxConnections` below 1.
     public convenience init(
         host: String = "127.0.0.1", port: Int, backlog: Int? = nil, reusePort: Bool = false,
         maxConnections: Int? = nil, tls context: TLSContext,

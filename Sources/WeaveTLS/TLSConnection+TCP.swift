@@ -8,7 +8,7 @@ extension TLSConnection where Transport == TCPConnection {
     /// `timeout` bounds resolving and connecting; the handshake is bounded by the context's
     /// ``TLSConfiguration/handshakeTimeout``. Blocks the calling coroutine only.
     ///
-    /// - Throws: the TCP connection's errors (``UVError`` `ECONNREFUSED`, ``TimeoutError``),
+    /// - Throws: the TCP connection's errors (`UVError` `ECONNREFUSED`, `TimeoutError`),
     ///   then those of ``connect(over:context:serverName:)``; `CancellationError`.
     public static func connect(
         host: String, port: Int, context: TLSContext, serverName: String? = nil, timeout: Duration? = nil

@@ -3,7 +3,7 @@ import Glibc
 import WeaveCore
 import WeaveIO
 
-/// TLS over a ``ByteStream`` (a ``TCPConnection``, a Unix connection, any transport), client
+/// TLS over a `ByteStream` (a `TCPConnection`, a Unix connection, any transport), client
 /// or server, whose calls block the calling coroutine only.
 ///
 /// OpenSSL never sees a file descriptor: it reads and writes a pair of memory buffers (a BIO
@@ -18,7 +18,7 @@ import WeaveIO
 /// try tls.write(Array("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n".utf8))
 /// ```
 ///
-/// A connection is a ``ByteStream``, so protocol code generic over `ByteStream` runs over it
+/// A connection is a `ByteStream`, so protocol code generic over `ByteStream` runs over it
 /// as over plain TCP. The rules are the transport's: a connection belongs to the hub it was
 /// made on; one reader and one writer at a time (each may be a different coroutine). It owns
 /// its transport: ``close()`` sends `close_notify` if it can do so at once, then closes the
@@ -38,10 +38,10 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
     /// produced is read out of it, ciphertext from the transport written into it. Owned,
     /// freed at deinit.
     private let network: OpaquePointer
-    /// Ciphertext read from a transport other than a ``StreamConnection`` on its way into
+    /// Ciphertext read from a transport other than a `StreamConnection` on its way into
     /// `network`; allocated once, freed at deinit.
     private let inbound: UnsafeMutableRawBufferPointer
-    /// The transport when it is a ``StreamConnection`` (TCP, Unix), whose buffer can be read
+    /// The transport when it is a `StreamConnection` (TCP, Unix), whose buffer can be read
     /// in place; nil for other streams.
     private let streamTransport: StreamConnection?
     /// Held while reading the transport: the reader, or a writer OpenSSL asks to read.
@@ -269,7 +269,7 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
     ///
     /// - Throws: ``TLSError/Code/peerClosedWithoutCloseNotify`` when the transport ends
     ///   without it, ``TLSError/Code/protocolFailure`` for a refused record or an alert, the
-    ///   transport's errors (``UVError``, ``IOError/Code/closed``), ``TimeoutError`` after
+    ///   transport's errors (`UVError`, `IOError.Code.closed`), `TimeoutError` after
     ///   `timeout`, `CancellationError` (the connection stays usable).
     public func read(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) throws -> Int {
         guard buffer.count > 0 else { return 0 }
@@ -342,9 +342,9 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
 
     /// Encrypts and writes all of `bytes`, parking while the transport is not taking them.
     ///
-    /// - Throws: ``TLSError/Code/protocolFailure``, the transport's errors (``UVError`` for a
-    ///   reset, ``IOError/Code/closed``, also after ``shutdownWrite(timeout:)``),
-    ///   ``TimeoutError``, `CancellationError` (a write interrupted half-way leaves the
+    /// - Throws: ``TLSError/Code/protocolFailure``, the transport's errors (`UVError` for a
+    ///   reset, `IOError.Code.closed`, also after ``shutdownWrite(timeout:)``),
+    ///   `TimeoutError`, `CancellationError` (a write interrupted half-way leaves the
     ///   connection unusable: the transport closes).
     public func write(_ bytes: UnsafeRawBufferPointer, timeout: Duration? = nil) throws {
         if isClosed { throw closedError() }
@@ -394,7 +394,7 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
     /// Sends `close_notify` and then ends the transport's sending side (`shutdown(SHUT_WR)`);
     /// reading still works until the peer's `close_notify`.
     ///
-    /// - Throws: the transport's errors, ``IOError/Code/closed``, ``TimeoutError``, `CancellationError`.
+    /// - Throws: the transport's errors, `IOError.Code.closed`, `TimeoutError`, `CancellationError`.
     public func shutdownWrite(timeout: Duration? = nil) throws {
         if isClosed { throw closedError() }
         let deadline = timeout.map { ContinuousClock.now + $0 }
@@ -417,7 +417,7 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
 
     /// Closes the connection: sends `close_notify` if the transport takes it at once (nothing
     /// else is being sent), then closes the transport. A coroutine blocked reading or writing
-    /// gets ``IOError/Code/closed``. Never blocks; closing twice does nothing. For a
+    /// gets `IOError.Code.closed`. Never blocks; closing twice does nothing. For a
     /// `close_notify` that waits until it is sent, call ``shutdownWrite(timeout:)`` first.
     public func close() {
         guard !isClosed else { return }

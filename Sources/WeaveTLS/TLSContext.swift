@@ -2,6 +2,7 @@ import COpenSSL
 import Glibc
 import Logging
 import Synchronization
+import WeaveCore
 
 /// An OpenSSL `SSL_CTX` made once from a ``TLSConfiguration`` and shared by every
 /// ``TLSConnection`` made from it: certificates, keys and trust roots are parsed here, not
@@ -58,7 +59,7 @@ public final class TLSContext: @unchecked Sendable {
         // From here on, deinit frees what was made if a step throws.
         try configure(isServer: isServer, wire: wire)
         if !isServer && configuration.certificateVerification == .none {
-            (logger ?? Logger(label: "weave")).warning(
+            (logger ?? Hub.current?.logger ?? Logger(label: "weave")).warning(
                 "TLS certificate verification is OFF for this client context: any server, or anyone between, will be accepted",
                 metadata: ["tls.verification": "none"])
         }
