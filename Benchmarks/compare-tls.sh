@@ -59,6 +59,7 @@ openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 start_server() {  # weave|go
+  rm -f "$DIR/server.log"  # so that the previous server's "listening" line is not taken for this one's
   case $1 in
     weave) taskset -c "$SERVER_CPU" "$TLS_ECHO" --port "$PORT" --cert "$DIR/server.pem" --key "$DIR/server.key" \
              >"$DIR/server.log" 2>&1 & ;;

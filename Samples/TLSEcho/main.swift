@@ -2,6 +2,7 @@
 // Benchmarks/compare-tls.sh).
 // Run: swift run -c release tls-echo --port 9443 --cert cert.pem --key key.pem [--alpn echo]
 import ArgumentParser
+import Glibc
 import SampleSupport
 import Weave
 import WeaveTLS
@@ -48,6 +49,7 @@ struct TLSEchoCommand: ParsableCommand {
                 }
             }
             print("tls-echo listening on \(server.localAddress!)")
+            fflush(nil)  // for whoever waits for this line through a pipe or a file
             try server.serveForever()
         }
     }
