@@ -111,3 +111,56 @@ struct TLSVerificationTests {
         #expect(warnings.first.map { "\($0.message)".contains("verification is OFF") } == true)
     }
 }
+
+@Suite("TLS client certificates (mutual TLS)")
+struct TLSClientCertificateTests {
+    @Test("a server with fullVerification takes a client certificate from its CA and refuses a client without one")
+    func mutualTLS() async throws {
+        let certificates = try TestCertificates.shared()
+        let (certificate, key) = certificates.server(.valid)
+        var serverConfiguration = TLSConfiguration.server(certificateChain: .file(certificate), privateKey: .file(key))
+        serverConfiguration.trustRoots = .pemFile(certificates.caFile)
+        serverConfiguration.certificateVerification = .noHostnameVerification
+        let server = try TLSContext(configuration: serverConfiguration)
+        var withCertificate = TLSConfiguration.client(trustRoots: .pemFile(certificates.caFile))
+        withCertificate.certificateChain = .file(certificate)
+        withCertificate.privateKey = .file(key)
+        let presenting = try TLSContext(configuration: withCertificate)
+        let anonymous = try clientContext()
+        let (subjects, refusal) = try await onHub { () throws -> ([String?], TLSError?) in
+            let listener = try TCPListener.bind(port: 0)
+            let serverSide = try spawn { () throws -> ([String?], TLSError?) in
+                var subjects: [String?] = []
+                let first = try TLSConnection.accept(over: listener.accept(timeout: .seconds(10)), context: server)
+                subjects.append(first.peerCertificate?.subject)
+                try echo(first)
+                first.close()
+                do {
+                    let second = try TLSConnection.accept(over: listener.accept(timeout: .seconds(10)), context: server)
+                    subjects.append(second.peerCertificate?.subject)
+                    second.close()
+                    return (subjects, nil)
+                } catch let error as TLSError {
+                    return (subjects, error)
+                }
+            }
+            let port = listener.localAddress!.port
+            let first = try TLSConnection.connect(host: "localhost", port: port, context: presenting)
+            try first.shutdownWrite()
+            _ = try readToEnd(first)
+            first.close()
+            // TLS 1.3: the client finishes before the server has judged it; the refusal
+            // reaches it as an alert on its first read, if at all. The server's side is what counts.
+            if let second = try? TLSConnection.connect(host: "localhost", port: port, context: anonymous) {
+                _ = try? readToEnd(second)
+                second.close()
+            }
+            let result = try serverSide.join()
+            listener.close()
+            return result
+        }
+        #expect(subjects == ["CN=localhost"])
+        #expect(refusal?.code == .handshakeFailed)
+        #expect(refusal?.reason?.contains("certificate") == true)
+    }
+}

@@ -65,7 +65,7 @@ struct TestCertificates: Sendable {
         let (certificate, key) = server(kind)
         let request = "\(directory)/\(kind.rawValue).csr"
         let extensions = "\(directory)/\(kind.rawValue).ext"
-        try write("subjectAltName=\(names)\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        try write("subjectAltName=\(names)\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
                   to: extensions)
         try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                      "-keyout", key, "-out", request, "-subj", "/CN=\(commonName)"])
