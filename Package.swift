@@ -187,3 +187,32 @@ package.targets += [
     ], path: "Samples/MySQLDemo"),
     .testTarget(name: "WeaveMySQLTests", dependencies: ["WeaveMySQL", "MariaDBScratch", "WeaveTestSupport"]),
 ]
+
+// MARK: - HTTP
+// WeaveHTTP: an HTTP/1.1 server (blocking handler per request, generic over `ByteStream` so it
+// runs over TCP and TLS alike) and the strict RFC 9112 parser under it, with swift-http-types'
+// `HTTPRequest`/`HTTPResponse` as its currency types.
+package.dependencies += [
+    .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+]
+package.products += [
+    .library(name: "WeaveHTTP", targets: ["WeaveHTTP"]),
+]
+package.targets += [
+    .target(name: "WeaveHTTP", dependencies: [
+        "WeaveCore", "WeaveIO",
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
+    .testTarget(name: "WeaveHTTPTests", dependencies: [
+        "WeaveHTTP", "Weave", "WeaveTestSupport",
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "InMemoryLogging", package: "swift-log"),
+    ]),
+]
+// The http-server sample is built on WeaveHTTP.
+for target in package.targets where target.name == "HTTPServer" {
+    target.dependencies += ["WeaveHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+                            .product(name: "Logging", package: "swift-log")]
+}

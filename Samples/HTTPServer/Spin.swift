@@ -14,12 +14,14 @@ enum SpinQuery: Equatable {
     /// The durations accepted, in microseconds (up to one second: a request never holds a hub longer).
     static let range = 1...1_000_000
 
-    /// The query of `target` if its path is `/spin`; nil for any other path.
-    init?(target: Slice<UnsafeRawBufferPointer>) {
-        let path: StaticString = "/spin"
-        let pathLength = path.utf8CodeUnitCount
-        guard Request.equal(target.prefix(pathLength), path, caseInsensitive: false) else { return nil }
-        let rest = target.dropFirst(pathLength)
+    /// The message of a 400 answer.
+    static let invalidMessage = "us must be a whole number of microseconds from \(range.lowerBound) to \(range.upperBound)\n"
+
+    /// The query of `target` (path and query) if its path is `/spin`; nil for any other path.
+    init?(target: String) {
+        let utf8 = target.utf8
+        guard utf8.starts(with: "/spin".utf8) else { return nil }
+        let rest = utf8.dropFirst(5)
         guard let first = rest.first else {
             self = .invalid
             return
@@ -64,24 +66,14 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
-extension Response {
-    /// The head of a spin answer; the body is 16 hex digits and a newline.
-    static let spinHead = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n\r\n".utf8)
-    /// A bad or missing `us`: the request was well formed, so the connection stays open.
-    static let badSpin = plain(400, "us must be a whole number of microseconds from \(SpinQuery.range.lowerBound) to \(SpinQuery.range.upperBound)\n")
-
-    /// Appends the answer to `query` to `output`, computing first if it asks for it.
-    static func appendSpin(_ query: SpinQuery, to output: inout [UInt8]) {
-        guard case .microseconds(let microseconds) = query else {
-            output.append(contentsOf: badSpin)
-            return
-        }
-        let value = spin(microseconds: microseconds)
-        output.append(contentsOf: spinHead)
-        for shift in stride(from: 60, through: 0, by: -4) {
-            let nibble = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-            output.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-        }
-        output.append(UInt8(ascii: "\n"))
+/// The body of a spin answer: `value` as 16 lowercase hex digits and a newline.
+func spinBody(_ value: UInt64) -> [UInt8] {
+    var body: [UInt8] = []
+    body.reserveCapacity(17)
+    for shift in stride(from: 60, through: 0, by: -4) {
+        let nibble = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+        body.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
     }
+    body.append(UInt8(ascii: "\n"))
+    return body
 }
