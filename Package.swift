@@ -216,3 +216,24 @@ for target in package.targets where target.name == "HTTPServer" {
     target.dependencies += ["WeaveHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
                             .product(name: "Logging", package: "swift-log")]
 }
+
+// MARK: - TLS
+// WeaveTLS: TLS client and server connections over any ByteStream, on the system's OpenSSL
+// (Debian: libssl-dev) through memory BIOs, so a handshake or a read parks the coroutine, never
+// the hub. Its tests make their certificates with the `openssl` command line. tls-echo is the
+// Weave side of Benchmarks/compare-tls.sh.
+package.products += [
+    .library(name: "WeaveTLS", targets: ["WeaveTLS"]),
+    .executable(name: "tls-echo", targets: ["TLSEcho"]),
+]
+package.targets += [
+    .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+    .target(name: "WeaveTLS", dependencies: [
+        "WeaveCore", "WeaveIO", "COpenSSL", .product(name: "Logging", package: "swift-log"),
+    ]),
+    .executableTarget(name: "TLSEcho", dependencies: ["WeaveTLS", "Weave", "SampleSupport", argumentParser],
+                      path: "Samples/TLSEcho"),
+    .testTarget(name: "WeaveTLSTests", dependencies: [
+        "WeaveTLS", "Weave", "WeaveTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
+    ]),
+]

@@ -8,6 +8,7 @@ SUDO=""
 need=()
 pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev pkg-config)
 pkg-config --exists libmariadb 2>/dev/null || need+=(libmariadb-dev)
+{ pkg-config --exists openssl && command -v openssl; } >/dev/null 2>&1 || need+=(libssl-dev openssl)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v memcached >/dev/null || need+=(memcached)
 { command -v mariadbd || [ -x /usr/sbin/mariadbd ]; } >/dev/null || need+=(mariadb-server)

@@ -26,7 +26,7 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
     public let code: Code
     public let message: String
 
-    init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
