@@ -200,12 +200,12 @@ package.products += [
 ]
 package.targets += [
     .target(name: "WeaveHTTP", dependencies: [
-        "WeaveCore", "WeaveIO",
+        "WeaveCore", "WeaveIO", "WeaveTLS",
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
     ]),
     .testTarget(name: "WeaveHTTPTests", dependencies: [
-        "WeaveHTTP", "Weave", "WeaveTestSupport",
+        "WeaveHTTP", "WeaveTLS", "Weave", "WeaveTestSupport",
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "InMemoryLogging", package: "swift-log"),
