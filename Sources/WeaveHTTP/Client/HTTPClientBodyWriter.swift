@@ -30,10 +30,16 @@ public final class HTTPClientBodyWriter {
         bytesWritten += bytes.count
         if chunked {
             frame.removeAll(keepingCapacity: true)
-            HTTPChunkedEncoder.appendChunkHeader(bytes.count, to: &frame)
-            try stream.write(frame, timeout: try timeout())
-            try stream.write(bytes, timeout: try timeout())
-            try stream.write([HTTPBytes.cr, HTTPBytes.lf], timeout: try timeout())
+            if bytes.count <= 16 * 1024 {
+                // A small chunk goes out in one write, framing included.
+                HTTPChunkedEncoder.appendChunk(bytes, to: &frame)
+                try stream.write(frame, timeout: try timeout())
+            } else {
+                HTTPChunkedEncoder.appendChunkHeader(bytes.count, to: &frame)
+                try stream.write(frame, timeout: try timeout())
+                try stream.write(bytes, timeout: try timeout())
+                try stream.write([HTTPBytes.cr, HTTPBytes.lf], timeout: try timeout())
+            }
         } else {
             try stream.write(bytes, timeout: try timeout())
         }
