@@ -4,7 +4,8 @@
 // line; without openssl, HTTP only), and follows the links between them; URLs given as
 // arguments are fetched instead (links not followed). Prints a progress line, then a
 // table per origin (pages, bytes, status counts, mean latency) and a summary line.
-// Run: swift run -c release crawler [--count 200] [--concurrency 8]   (or: crawler https://example.com/ ...)
+// Run: swift run -c release crawler [--count 200] [--concurrency 8]   (or: crawler https://example.com/ ...;
+// --repeat N fetches each URL given N times, a load test)
 import ArgumentParser
 import Glibc
 import SampleSupport
@@ -30,6 +31,9 @@ struct CrawlerCommand: ParsableCommand {
     @Option(help: "How many coroutines fetch at a time (and connections per host).")
     var concurrency = 8
 
+    @Option(name: .customLong("repeat"), help: "Fetch each URL given this many times (a load test; Benchmarks/compare-http-client.sh uses it).")
+    var repetitions = 1
+
     @Argument(help: ArgumentHelp("http:// or https:// URLs to fetch instead of the built-in site.", valueName: "url"))
     var urls: [String] = []
 
@@ -37,6 +41,7 @@ struct CrawlerCommand: ParsableCommand {
         try requirePort(port)
         try require("--count", count, atLeast: 1)
         try require("--concurrency", concurrency, atLeast: 1)
+        try require("--repeat", repetitions, atLeast: 1)
         for url in urls where !isWebURL(url) {
             throw ValidationError("'\(url)' is not an http:// or https:// URL")
         }
@@ -162,7 +167,7 @@ func fetch(_ url: String, with client: HTTPClient, follow: Bool) -> Fetch {
 /// coroutines, until `--count` pages or no new link.
 func crawl(_ options: CrawlerCommand) throws {
     var site: LocalSite?
-    var frontier = options.urls
+    var frontier = Array(Array(repeating: options.urls, count: options.repetitions).joined())
     var configuration = HTTPClient.Configuration()
     configuration.maxConnectionsPerHost = options.concurrency
     if frontier.isEmpty {
@@ -179,8 +184,10 @@ func crawl(_ options: CrawlerCommand) throws {
     var results: [Fetch] = []
     let progress = Progress()
     let start = ContinuousClock.now
-    while !frontier.isEmpty && results.count < options.count {
-        let batch = Array(frontier.prefix(options.count - results.count))
+    // --count bounds the pages a crawl discovers; URLs given are all fetched.
+    let limit = follow ? options.count : frontier.count
+    while !frontier.isEmpty && results.count < limit {
+        let batch = Array(frontier.prefix(limit - results.count))
         let fetched = try pool.map(batch) { url in
             let result = fetch(url, with: client, follow: follow)
             progress.pages += 1
@@ -206,7 +213,8 @@ func crawl(_ options: CrawlerCommand) throws {
     let failed = results.filter { $0.error != nil }.count
     let bytes = results.reduce(0) { $0 + $1.bytes }
     print("\(results.count) URLs, \(ok) ok, \(results.count - ok - failed) non-2xx, \(failed) failed, "
-          + "\(bytes) bytes in \(Int(milliseconds(elapsed).rounded())) ms with \(pool.size) at a time")
+          + "\(bytes) bytes in \(Int(milliseconds(elapsed).rounded())) ms with \(pool.size) at a time, "
+          + "\(Int((Double(results.count) * 1000 / max(milliseconds(elapsed), 0.001)).rounded())) requests/s")
 }
 
 CrawlerCommand.main()

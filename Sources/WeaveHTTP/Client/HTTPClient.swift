@@ -70,16 +70,24 @@ public final class HTTPClient {
         guard let scheme = request.scheme, let authority = request.authority else {
             throw HTTPClientError(.invalidURL, "request without a scheme and authority")
         }
+        return try execute(request, url: try HTTPClientURL("\(scheme)://\(authority)\(request.path ?? "/")"), body: body, timeout: timeout)
+    }
+
+    /// ``execute(_:body:timeout:)`` with the URL already parsed.
+    private func execute(_ request: HTTPRequest, url: HTTPClientURL, body: HTTPClientRequestBody?, timeout: Duration?) throws -> HTTPClientResponse {
         let deadline = (timeout ?? configuration.totalTimeout).map { ContinuousClock.now + $0 }
-        var url = try HTTPClientURL("\(scheme)://\(authority)\(request.path ?? "/")")
+        var url = url
         var request = request
         var body = body
         var redirects = 0
         while true {
             let response = try send(request, url: url, body: body, redirects: redirects, deadline: deadline)
             let code = response.status.code
-            guard configuration.followRedirects, [301, 302, 303, 307, 308].contains(code),
-                  let location = response.headerFields[.location] else { return response }
+            switch code {
+            case 301, 302, 303, 307, 308: break
+            default: return response
+            }
+            guard configuration.followRedirects, let location = response.headerFields[.location] else { return response }
             if code == 307 || code == 308, let body, !body.isReplayable { return response }
             guard redirects < configuration.maxRedirects else {
                 response.close()
@@ -112,7 +120,7 @@ public final class HTTPClient {
         let parsed = try HTTPClientURL(url)
         let request = HTTPRequest(method: method, scheme: parsed.scheme, authority: parsed.authority, path: parsed.target,
                                   headerFields: headerFields)
-        return try execute(request, body: body, timeout: timeout)
+        return try execute(request, url: parsed, body: body, timeout: timeout)
     }
 
     /// GETs `url`; see ``execute(_:body:timeout:)``.

@@ -135,8 +135,24 @@ public final class HTTPClientResponse {
             close()
             throw HTTPClientError(.bodyTooLarge, "\(url): body of \(expected) bytes, more than \(maxBytes)")
         }
+        if case .length(let remaining) = body {
+            // Known length: one allocation, read straight into it.
+            var failure: (any Error)?
+            let bytes = [UInt8](unsafeUninitializedCapacity: remaining) { buffer, count in
+                do {
+                    while count < remaining {
+                        let read = try read(into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[count...]))
+                        if read == 0 { break }
+                        count += read
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+            return bytes
+        }
         var bytes: [UInt8] = []
-        if let expected = expectedContentLength { bytes.reserveCapacity(expected - bytesRead) }
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
             let count = try chunk.withUnsafeMutableBytes { try read(into: $0) }

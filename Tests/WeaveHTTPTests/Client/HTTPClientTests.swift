@@ -34,6 +34,8 @@ let clientTestHandler: HTTPServer.Handler = { request, response in
     case "/see-other":
         _ = try request.readAll(maxBytes: 1 << 20)
         try response.respond(HTTPResponse(status: .seeOther, headerFields: [.location: "/method"]), body: "")
+    case "/close":
+        try response.respond(HTTPResponse(status: .ok, headerFields: [.connection: "close"]), body: "bye")
     case "/cut":
         try response.writeHead(HTTPResponse(status: .ok), contentLength: 1000)
         try response.write("only the start")
@@ -127,6 +129,14 @@ struct HTTPClientTests {
                 #expect(server.acceptedCount == 1)
                 #expect(client.openConnectionCount == 1)
                 #expect(client.idleConnectionCount == 1)
+
+                // A response that says Connection: close is read whole, then its connection closed.
+                let closing = try client.get("http://127.0.0.1:\(port)/close")
+                #expect(try closing.text() == "bye")
+                #expect(client.openConnectionCount == 0)
+                let after = try client.get("http://127.0.0.1:\(port)/").text()
+                #expect(after == "Hello, World!")
+                #expect(server.acceptedCount == 2)
             }
         }
     }
