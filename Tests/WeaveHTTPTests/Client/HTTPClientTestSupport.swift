@@ -70,6 +70,8 @@ struct ClientTestCertificates: Sendable {
             var template = Array("/tmp/weave-httpclient-XXXXXX".utf8CString)
             guard let created = mkdtemp(&template) else { throw CertificateFailure("mkdtemp failed") }
             let made = ClientTestCertificates(directory: String(cString: created))
+            certificateDirectory.withLock { $0 = made.directory }
+            atexit { certificateDirectory.withLock { $0.map(ClientTestCertificates.remove) } }
             try made.make()
             cached = made
             return made
@@ -94,6 +96,15 @@ struct ClientTestCertificates: Sendable {
                      "-set_serial", "7", "-days", "2", "-extfile", extensions, "-out", certificateFile])
     }
 
+    /// Removes the files this type makes, then the directory.
+    static func remove(_ directory: String) {
+        for name in ["ca", "other", "server"] {
+            for suffix in ["pem", "key", "csr", "ext"] { unlink("\(directory)/\(name).\(suffix)") }
+        }
+        unlink("\(directory)/openssl.log")
+        rmdir(directory)
+    }
+
     private func openssl(_ arguments: [String]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -112,6 +123,9 @@ struct ClientTestCertificates: Sendable {
         guard status == 0 else { throw CertificateFailure("openssl \(arguments.first ?? "") failed; see \(directory)/openssl.log") }
     }
 }
+
+/// The directory to remove at exit.
+private let certificateDirectory = Mutex<String?>(nil)
 
 struct CertificateFailure: Error, CustomStringConvertible {
     let description: String
