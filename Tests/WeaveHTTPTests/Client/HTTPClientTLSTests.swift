@@ -56,4 +56,31 @@ struct HTTPClientTLSTests {
             }
         }
     }
+
+    @Test("a redirect from http:// to https:// changes scheme and pool, and keeps verifying")
+    func redirectToHTTPS() async throws {
+        let certificates = try ClientTestCertificates.shared()
+        try await onHub {
+            let secure = CountingServer(handler: clientTestHandler)
+            let context = try Self.serverContext(certificates)
+            try secure.run(tls: context) { (securePort: Int) throws -> Void in
+                let plain = CountingServer { _, response in
+                    try response.respond(HTTPResponse(status: .found, headerFields: [.location: "https://localhost:\(securePort)/r/1"]),
+                                         body: "")
+                }
+                try plain.run { (port: Int) throws -> Void in
+                    var configuration = HTTPClient.Configuration()
+                    configuration.tls = .client(trustRoots: .pemFile(certificates.caFile))
+                    let client = HTTPClient(configuration: configuration)
+                    let response = try client.get("http://127.0.0.1:\(port)/start")
+                    #expect(response.url == "https://localhost:\(securePort)/r/0")
+                    #expect(response.redirectCount == 2)
+                    let text = try response.text()
+                    #expect(text == "arrived")
+                    #expect(client.openConnectionCount == 2)
+                    #expect(secure.acceptedCount == 1)
+                }
+            }
+        }
+    }
 }

@@ -31,6 +31,12 @@ let clientTestHandler: HTTPServer.Handler = { request, response in
     case "/method":
         let body = try request.readAll(maxBytes: 1 << 20)
         try response.respond(HTTPResponse(status: .ok), body: "\(request.head.method.rawValue) \(body.count)")
+    case "/temporary":
+        _ = try request.readAll(maxBytes: 1 << 20)
+        try response.respond(HTTPResponse(status: .temporaryRedirect, headerFields: [.location: "/method"]), body: "")
+    case "/moved":
+        _ = try request.readAll(maxBytes: 1 << 20)
+        try response.respond(HTTPResponse(status: .movedPermanently, headerFields: [.location: "method"]), body: "")
     case "/see-other":
         _ = try request.readAll(maxBytes: 1 << 20)
         try response.respond(HTTPResponse(status: .seeOther, headerFields: [.location: "/method"]), body: "")
@@ -198,6 +204,14 @@ struct HTTPClientTests {
 
                 let seeOther = try client.post(base + "/see-other", body: .string("payload"))
                 #expect(try seeOther.text() == "GET 0")
+                // 307 resends the method and body; 301 turns a POST into a GET (a relative Location).
+                #expect(try client.post(base + "/temporary", body: .string("payload")).text() == "POST 7")
+                #expect(try client.put(base + "/temporary", body: .string("payload")).text() == "PUT 7")
+                #expect(try client.post(base + "/moved", body: .string("payload")).text() == "GET 0")
+                // A streamed body cannot be resent: the 307 itself is returned.
+                let streamed = try client.post(base + "/temporary", body: .stream { try $0.write("once") })
+                #expect(streamed.status == .temporaryRedirect)
+                streamed.close()
 
                 var bounded = HTTPClient.Configuration()
                 bounded.maxRedirects = 2
