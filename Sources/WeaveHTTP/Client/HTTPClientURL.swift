@@ -34,9 +34,10 @@ struct HTTPClientURL: Hashable, Sendable, CustomStringConvertible {
         guard bytes.count >= colon + 3, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") else {
             throw HTTPClientError(.invalidURL, "invalid URL \"\(text)\": no \"//\" after the scheme")
         }
-        // Spaces and controls are never valid in a URL, and would break the request line.
-        for byte in bytes where byte <= 0x20 || byte == 0x7F {
-            throw HTTPClientError(.invalidURL, "invalid URL \"\(text)\": a space or control character")
+        // Spaces and controls are never valid in a URL, and would break the request line;
+        // other non-ASCII must be percent-encoded (a server refuses it raw).
+        for byte in bytes where byte <= 0x20 || byte >= 0x7F {
+            throw HTTPClientError(.invalidURL, "invalid URL \"\(text)\": a space, control or non-ASCII character (percent-encode it)")
         }
         let authorityStart = colon + 3
         var authorityEnd = authorityStart

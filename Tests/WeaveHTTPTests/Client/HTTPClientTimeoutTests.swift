@@ -80,7 +80,7 @@ struct HTTPClientTimeoutTests {
         #expect(try url.resolving("?z").description == "https://example.com/a/b?z")
         #expect(try url.resolving("//other.org/x").description == "https://other.org/x")
         #expect(try url.resolving("http://other.org:81/").description == "http://other.org:81/")
-        for bad in ["http://user@h/", "http://h:0/", "http://h:70000/", "http:/h", "http://h/ x", "http://:80/"] {
+        for bad in ["http://user@h/", "http://h:0/", "http://h:70000/", "http:/h", "http://h/ x", "http://:80/", "http://h/é"] {
             #expect(throws: HTTPClientError.self, "\(bad)") { _ = try HTTPClientURL(bad) }
         }
     }
