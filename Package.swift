@@ -227,20 +227,21 @@ package.products += [
 ]
 package.targets += [
     .target(name: "WeaveHTTP", dependencies: [
-        "WeaveCore", "WeaveIO",
+        "WeaveCore", "WeaveIO", "WeaveTLS",
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
     ]),
     .testTarget(name: "WeaveHTTPTests", dependencies: [
-        "WeaveHTTP", "Weave", "WeaveTestSupport",
+        "WeaveHTTP", "WeaveTLS", "Weave", "WeaveTestSupport",
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]
-// The http-server sample is built on WeaveHTTP.
-for target in package.targets where target.name == "HTTPServer" {
-    target.dependencies += ["WeaveHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+// The http-server sample is built on WeaveHTTP (with WeaveTLS for --tls-cert); so is the
+// crawler, on HTTPClient.
+for target in package.targets where target.name == "HTTPServer" || target.name == "Crawler" {
+    target.dependencies += ["WeaveHTTP", "WeaveTLS", .product(name: "HTTPTypes", package: "swift-http-types"),
                             .product(name: "Logging", package: "swift-log")]
 }
 

@@ -1,39 +1,49 @@
-// crawler: fetches N URLs concurrently through a Pool(size:), by default from its own
-// in-process HTTP server on 127.0.0.1 (so it runs offline), and prints status, bytes and
-// latency per URL in a table, then a summary line.
-// Run: swift run -c release crawler --count 20 --concurrency 5   (or: crawler http://127.0.0.1:8080/ ...)
+// crawler: crawls a site with N coroutines sharing one HTTPClient (pooled keep-alive
+// connections, HTTP and HTTPS). By default it serves its own small site of linked pages
+// on 127.0.0.1, over HTTP and over HTTPS (with a certificate made by the openssl command
+// line; without openssl, HTTP only), and follows the links between them; URLs given as
+// arguments are fetched instead (links not followed). Prints a progress line, then a
+// table per origin (pages, bytes, status counts, mean latency) and a summary line.
+// Run: swift run -c release crawler [--count 200] [--concurrency 8]   (or: crawler https://example.com/ ...;
+// --repeat N fetches each URL given N times, a load test)
 import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
+import WeaveHTTP
+import WeaveTLS
 
 struct CrawlerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crawler",
-        abstract: "Fetches URLs concurrently through a Pool and prints status, bytes and latency per URL.",
-        discussion: "Without URLs it starts its own HTTP server on --host and --port and crawls --count pages of it.")
+        abstract: "Crawls a site with N coroutines over one pooled HTTPClient (HTTP and HTTPS) and prints a summary table.",
+        discussion: "Without URLs it serves its own site of linked pages over HTTP (--host, --port) and HTTPS (any free port) and crawls up to --count pages of it, following links.")
 
     @Option(help: "The address of the built-in site.")
     var host = "127.0.0.1"
 
-    @Option(help: "The port of the built-in site (0: any free port).")
+    @Option(help: "The port of the built-in site's HTTP server (0: any free port).")
     var port = 0
 
-    @Option(help: "How many pages of the built-in site to fetch.")
-    var count = 20
+    @Option(help: "The most pages fetched.")
+    var count = 200
 
-    @Option(help: "How many fetches run at a time (the Pool's size).")
-    var concurrency = 5
+    @Option(help: "How many coroutines fetch at a time (and connections per host).")
+    var concurrency = 8
 
-    @Argument(help: ArgumentHelp("http:// URLs to fetch instead of the built-in site.", valueName: "url"))
+    @Option(name: .customLong("repeat"), help: "Fetch each URL given this many times (a load test; Benchmarks/compare-http-client.sh uses it).")
+    var repetitions = 1
+
+    @Argument(help: ArgumentHelp("http:// or https:// URLs to fetch instead of the built-in site.", valueName: "url"))
     var urls: [String] = []
 
     func validate() throws {
         try requirePort(port)
         try require("--count", count, atLeast: 1)
         try require("--concurrency", concurrency, atLeast: 1)
-        for url in urls where parseURL(url) == nil {
-            throw ValidationError("'\(url)' is not an http://HOST[:PORT][/PATH] URL")
+        try require("--repeat", repetitions, atLeast: 1)
+        for url in urls where !isWebURL(url) {
+            throw ValidationError("'\(url)' is not an http:// or https:// URL")
         }
     }
 
@@ -42,141 +52,169 @@ struct CrawlerCommand: ParsableCommand {
     }
 }
 
-/// What fetching one URL gave.
-struct Fetch {
-    let url: String
-    var status = 0
-    var bytes = 0
-    var latency = Duration.zero
-    var error: String?
-}
-
-/// `http://HOST[:PORT]/PATH` split up; nil if it is not that.
-func parseURL(_ url: String) -> (host: String, port: Int, path: String)? {
-    guard url.hasPrefix("http://") else { return nil }
-    let rest = url.dropFirst(7)
-    let authority = rest.prefix { $0 != "/" }
-    let path = rest.dropFirst(authority.count)
-    let parts = authority.split(separator: ":", maxSplits: 1)
-    guard let name = parts.first, !name.isEmpty else { return nil }
-    let port = parts.count == 2 ? Int(parts[1]) : 80
-    guard let port else { return nil }
-    return (String(name), port, path.isEmpty ? "/" : String(path))
-}
-
-/// A minimal HTTP/1.1 GET: status code and body length (Content-Length, or until close).
-func fetch(_ url: String) -> Fetch {
-    let start = ContinuousClock.now
-    var result = fetchOnce(url)
-    result.latency = .now - start
-    return result
-}
-
-func fetchOnce(_ url: String) -> Fetch {
-    var result = Fetch(url: url)
-    guard let target = parseURL(url) else {
-        result.error = "not an http:// URL"
-        return result
+func isWebURL(_ url: String) -> Bool {
+    for scheme in ["http://", "https://"] where url.lowercased().hasPrefix(scheme) {
+        return url.count > scheme.count && !"/?#".contains(url[url.index(url.startIndex, offsetBy: scheme.count)])
     }
+    return false
+}
+
+/// The built-in site's servers, and what the client needs to trust them.
+struct LocalSite {
+    var servers: [StreamServer] = []
+    var http: HTTPServer?
+    var root: String = ""
+    var certificates: SiteCertificates?
+
+    func stop() {
+        for server in servers { try? http?.shutdown(server, gracePeriod: .seconds(1)) }
+        certificates?.remove()
+    }
+}
+
+func startSite(_ options: CrawlerCommand) throws -> LocalSite {
+    let site = Site(pages: 60)
+    let http = HTTPServer { request, response in try site.handle(request, response) }
+    var local = LocalSite(http: http)
+    let plain = try http.makeStreamServer(host: options.host, port: options.port)
+    try plain.start()
+    local.servers.append(plain)
+    let host = options.host.contains(":") ? "[\(options.host)]" : options.host
+    let plainOrigin = "http://\(host):\(plain.localAddress!.port)"
+    local.root = plainOrigin + "/page/0"
+    print("HTTP site on \(plainOrigin)")
     do {
-        try withTimeout(.seconds(10)) {
-            let connection = try TCPConnection.connect(host: target.host, port: target.port)
-            defer { connection.close() }
-            try connection.write("GET \(target.path) HTTP/1.1\r\nHost: \(target.host)\r\nConnection: close\r\n\r\n")
-            guard let statusLine = try connection.readLine(), statusLine.hasPrefix("HTTP/1."),
-                  let code = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else {
-                throw SampleError(message: "bad status line")
-            }
-            result.status = code
-            var length: Int?
-            while let header = try connection.readLine(), !header.isEmpty {
-                if header.lowercased().hasPrefix("content-length:") {
-                    length = Int(header.dropFirst(15).drop { $0 == " " })
-                }
-            }
-            if let length {
-                result.bytes = try connection.read(exactly: length).count
-            } else {
-                while true {
-                    let chunk = try connection.read(upTo: 64 * 1024)
-                    if chunk.isEmpty { break }
-                    result.bytes += chunk.count
-                }
-            }
+        let certificates = try SiteCertificates.make()
+        local.certificates = certificates
+        let context = try TLSContext(configuration: .server(certificateChain: .file(certificates.certificateFile),
+                                                            privateKey: .file(certificates.keyFile)))
+        let secure = try http.makeStreamServer(host: options.host, port: 0, tls: context)
+        try secure.start()
+        local.servers.append(secure)
+        // Each server links to the same page on the other (a Site shares its OtherOrigin):
+        // HTTPS pages point back to HTTP through the host-relative links plus this origin.
+        let secureOrigin = "https://\(host):\(secure.localAddress!.port)"
+        site.other.value.withLock { $0 = secureOrigin }
+        print("HTTPS site on \(secureOrigin) (certificate made with openssl in \(certificates.directory))")
+    } catch let error as ProcessError {
+        print("openssl is not available (\(error)): crawling the HTTP site only")
+    } catch let error as SampleError {
+        print("could not make a certificate (\(error)): crawling the HTTP site only")
+    }
+    fflush(nil)
+    return local
+}
+
+/// `link` made absolute against `page`'s URL (absolute and host-relative links; others are skipped).
+func resolve(_ link: Substring, from page: String) -> String? {
+    if isWebURL(String(link)) { return String(link) }
+    if link.hasPrefix("/") && !link.hasPrefix("//") { return Fetch.origin(of: page) + link }
+    return nil
+}
+
+/// The `href="..."` values of an HTML page.
+func links(in body: [UInt8], of page: String) -> [String] {
+    let marker = Array("href=\"".utf8)
+    var found: [String] = []
+    var index = 0
+    while index + marker.count <= body.count {
+        guard body[index..<(index + marker.count)].elementsEqual(marker) else {
+            index += 1
+            continue
+        }
+        let start = index + marker.count
+        guard let end = body[start...].firstIndex(of: UInt8(ascii: "\"")) else { break }
+        let link = String(decoding: body[start..<end], as: UTF8.self)
+        if let url = resolve(link[...], from: page) { found.append(url) }
+        index = end + 1
+    }
+    return found
+}
+
+/// Writes `text` to standard error, unbuffered.
+func printError(_ text: String) {
+    var text = text
+    text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+}
+
+/// Counts shown by the progress line (the fetching coroutines share one hub).
+final class Progress {
+    var pages = 0
+    var bytes = 0
+    var errors = 0
+    var line: String { "fetched \(pages) pages, \(bytes / 1024) KiB, \(errors) errors" }
+}
+
+func fetch(_ url: String, with client: HTTPClient, follow: Bool) -> Fetch {
+    var result = Fetch(url: url)
+    let start = ContinuousClock.now
+    do {
+        let response = try client.get(url, timeout: .seconds(15))
+        result.status = response.status.code
+        let body = try response.readAll(maxBytes: 16 << 20)
+        result.bytes = body.count
+        if follow && (200..<300).contains(result.status) && (response.headerFields[.contentType] ?? "").contains("html") {
+            result.links = links(in: body, of: response.url)
         }
     } catch {
         result.error = "\(error)"
     }
+    result.latency = .now - start
     return result
 }
 
-/// A response this client cannot read.
-struct SampleError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
-}
-
-/// The built-in site: /page/N is N KiB after N ms, /missing is 404.
-func startSite(host: String, port: Int) throws -> (StreamServer, Int) {
-    let server = try StreamServer(host: host, port: port) { connection in
-        while let requestLine = try connection.readLine(timeout: .seconds(10)) {
-            while let header = try connection.readLine(timeout: .seconds(10)), !header.isEmpty {}
-            let path = requestLine.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
-            if path.hasPrefix("/page/"), let number = Int(path.dropFirst(6)), (0...1000).contains(number) {
-                try Coroutine.sleep(for: .milliseconds(number))
-                let body = [UInt8](repeating: UInt8(ascii: "a"), count: number * 1024)
-                try connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nContent-Type: text/plain\r\n\r\n")
-                try connection.write(body)
-            } else {
-                try connection.write("HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nnot found\n")
-            }
-        }
-    }
-    try server.start()
-    return (server, server.localAddress!.port)
-}
-
-/// Left-aligned or right-aligned to `width`.
-func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-    let fill = String(repeating: " ", count: max(0, width - text.count))
-    return right ? fill + text : text + fill
-}
-
-/// Fetches the URLs `options` names (or pages of the built-in site) and prints the table.
+/// Crawls breadth first: each level's new URLs are fetched by a `Pool` of `--concurrency`
+/// coroutines, until `--count` pages or no new link.
 func crawl(_ options: CrawlerCommand) throws {
-    var site: StreamServer?
-    var targets = options.urls
-    if targets.isEmpty {
-        let host = options.host
-        let (server, boundPort) = try startSite(host: host, port: options.port)
-        site = server
-        print("listening on \(host):\(boundPort)")
-        fflush(nil)
-        targets = (0..<options.count).map { index in
-            index % 7 == 6 ? "http://\(host):\(boundPort)/missing" : "http://\(host):\(boundPort)/page/\((index * 37) % 100)"
+    var site: LocalSite?
+    var frontier = Array(Array(repeating: options.urls, count: options.repetitions).joined())
+    var configuration = HTTPClient.Configuration()
+    configuration.maxConnectionsPerHost = options.concurrency
+    if frontier.isEmpty {
+        let local = try startSite(options)
+        site = local
+        frontier = [local.root]
+        if let certificates = local.certificates { configuration.tls = .client(trustRoots: .pemFile(certificates.caFile)) }
+    }
+    defer { site?.stop() }
+    let follow = site != nil
+    let client = HTTPClient(configuration: configuration)
+    let pool = Pool(size: options.concurrency)
+    var seen = Set(frontier)
+    var results: [Fetch] = []
+    let progress = Progress()
+    let start = ContinuousClock.now
+    // --count bounds the pages a crawl discovers; URLs given are all fetched.
+    let limit = follow ? options.count : frontier.count
+    while !frontier.isEmpty && results.count < limit {
+        let batch = Array(frontier.prefix(limit - results.count))
+        let fetched = try pool.map(batch) { url in
+            let result = fetch(url, with: client, follow: follow)
+            progress.pages += 1
+            progress.bytes += result.bytes
+            if result.error != nil { progress.errors += 1 }
+            // Redrawn in place on a terminal; written once at the end otherwise.
+            if isatty(2) != 0 { printError("\r" + progress.line) }
+            return result
+        }
+        results += fetched
+        frontier = []
+        for result in fetched {
+            for link in result.links where seen.insert(link).inserted { frontier.append(link) }
         }
     }
-    let pool = Pool(size: options.concurrency)
-    let start = ContinuousClock.now
-    let results = try pool.map(targets) { fetch($0) }
     let elapsed = ContinuousClock.now - start
+    printError(isatty(2) != 0 ? "\n" : progress.line + "\n")
+    client.close()
 
-    let urlWidth = max(3, results.map(\.url.count).max() ?? 0)
-    print(pad("URL", urlWidth), pad("STATUS", 6, right: true), pad("BYTES", 9, right: true), pad("LATENCY", 10, right: true))
-    for result in results {
-        let milliseconds = Double(result.latency.components.attoseconds) / 1e15 + Double(result.latency.components.seconds) * 1000
-        let latency = "\(Int(milliseconds.rounded())) ms"
-        let status = result.error == nil ? "\(result.status)" : "ERR"
-        print(pad(result.url, urlWidth) + " " + pad(status, 6, right: true) + " " + pad("\(result.bytes)", 9, right: true)
-              + " " + pad(latency, 10, right: true) + (result.error.map { "  \($0)" } ?? ""))
-    }
+    print(summaryTable(results))
+    for result in results where result.error != nil { print("\(result.url): \(result.error!)") }
     let ok = results.filter { $0.error == nil && (200..<300).contains($0.status) }.count
     let failed = results.filter { $0.error != nil }.count
     let bytes = results.reduce(0) { $0 + $1.bytes }
-    let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     print("\(results.count) URLs, \(ok) ok, \(results.count - ok - failed) non-2xx, \(failed) failed, "
-          + "\(bytes) bytes in \(Int((wall * 1000).rounded())) ms with \(pool.size) at a time")
-    try site?.stop(gracePeriod: .seconds(1))
+          + "\(bytes) bytes in \(Int(milliseconds(elapsed).rounded())) ms with \(pool.size) at a time, "
+          + "\(Int((Double(results.count) * 1000 / max(milliseconds(elapsed), 0.001)).rounded())) requests/s")
 }
 
 CrawlerCommand.main()

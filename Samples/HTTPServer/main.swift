@@ -4,7 +4,8 @@
 // files under DIR (HEAD, Last-Modified/If-Modified-Since, 405 for other methods, traversal
 // refused). The server handles keep-alive, pipelining, chunked bodies, 100-continue, and
 // answers malformed requests with 400, oversized heads with 431 and slow ones with 408.
-// Run: swift run -c release http-server --host 127.0.0.1 --port 8080 [--root ./public] [--hubs N]
+// With --tls-cert and --tls-key every connection is HTTPS instead.
+// Run: swift run -c release http-server --host 127.0.0.1 --port 8080 [--root ./public] [--hubs N] [--tls-cert cert.pem --tls-key key.pem]
 import ArgumentParser
 import Glibc
 import HTTPTypes
@@ -12,6 +13,7 @@ import Logging
 import SampleSupport
 import Weave
 import WeaveHTTP
+import WeaveTLS
 
 struct HTTPServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,11 +42,20 @@ struct HTTPServerCommand: ParsableCommand {
     @Flag(help: "Log every request (method, path, status) to standard error.")
     var accessLog = false
 
+    @Option(help: ArgumentHelp("Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
     func validate() throws {
         try requirePort(port)
         try require("--hubs", hubs, atLeast: 1)
         try require("--max-header-bytes", maxHeaderBytes, atLeast: 1)
         try require("--header-timeout", headerTimeout, atLeast: 1)
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
     }
 
     func run() throws {
@@ -55,10 +66,22 @@ struct HTTPServerCommand: ParsableCommand {
         let http = HTTPServer(configuration: configuration, accessLogger: accessLog ? Logger(label: "http-server.access") : nil) { request, response in
             try routes.handle(request, response)
         }
-        // Each accepted connection is handed to the HTTP server; a TLS listener would wrap
-        // the connection in its TLS stream here and hand that in instead.
-        try serveOnHubs(hubs, host: host, port: port, backlog: 1024) { connection in
-            try http.serve(connection: connection)
+        // One context (certificate parsed once) for every hub and connection.
+        var tls: TLSContext?
+        if let tlsCert, let tlsKey {
+            do {
+                tls = try TLSContext(configuration: .server(certificateChain: .file(tlsCert), privateKey: .file(tlsKey)))
+            } catch let error as TLSError {
+                throw ValidationError("cannot use --tls-cert/--tls-key: \(error)")
+            }
+        }
+        // Each accepted connection is handed to the HTTP server, through a TLS handshake first with --tls-cert.
+        try serveOnHubs(hubs, host: host, port: port, backlog: 1024) { [tls] connection in
+            if let tls {
+                try http.serve(tlsOver: connection, context: tls)
+            } else {
+                try http.serve(connection: connection)
+            }
         }
     }
 }

@@ -1,0 +1,3 @@
+module gohttpclient
+
+go 1.19

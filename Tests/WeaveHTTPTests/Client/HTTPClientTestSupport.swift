@@ -1,0 +1,133 @@
+import Glibc
+import HTTPTypes
+import Synchronization
+import Weave
+import WeaveHTTP
+import WeaveTLS
+
+/// A WeaveHTTP server on a free loopback port for the client tests, over TCP or (with
+/// `tls`) HTTPS, counting the connections it accepted.
+final class CountingServer: Sendable {
+    let http: HTTPServer
+    let accepted = Atomic<Int>(0)
+
+    init(handler: @escaping HTTPServer.Handler) {
+        http = HTTPServer(handler: handler)
+    }
+
+    /// Runs `body` with the server's port while it serves on the current hub.
+    func run(tls: TLSContext? = nil, _ body: (Int) throws -> Void) throws {
+        let server = try StreamServer(host: "127.0.0.1", port: 0) { [self] connection in
+            accepted.add(1, ordering: .relaxed)
+            if let tls {
+                try http.serve(tlsOver: connection, context: tls)
+            } else {
+                try http.serve(connection: connection)
+            }
+        }
+        try server.start()
+        defer { try? http.shutdown(server, gracePeriod: .seconds(2)) }
+        try body(server.localAddress!.port)
+    }
+
+    var acceptedCount: Int { accepted.load(ordering: .relaxed) }
+}
+
+/// TCP connections to or from `port` in this machine's table that hold a socket open on
+/// at least one side (ESTABLISHED, or CLOSE_WAIT: a peer closed and this side did not).
+func openTCPConnections(port: Int) -> Int {
+    guard let file = fopen("/proc/net/tcp", "r") else { return -1 }
+    defer { fclose(file) }
+    let hexPort = String(port, radix: 16, uppercase: true)
+    let suffix = ":" + String(repeating: "0", count: max(0, 4 - hexPort.count)) + hexPort
+    var count = 0
+    var line: UnsafeMutablePointer<CChar>?
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0 {
+        let fields = String(cString: line!).split(separator: " ")
+        guard fields.count > 3 else { continue }
+        let involved = fields[1].hasSuffix(suffix) || fields[2].hasSuffix(suffix)
+        if involved && (fields[3] == "01" || fields[3] == "08") { count += 1 }
+    }
+    return count
+}
+
+/// A CA, a server certificate for localhost and 127.0.0.1 signed by it, and a second
+/// CA that signed nothing here, made with the `openssl` command line once per process.
+struct ClientTestCertificates: Sendable {
+    let directory: String
+    var caFile: String { "\(directory)/ca.pem" }
+    var otherCAFile: String { "\(directory)/other.pem" }
+    var certificateFile: String { "\(directory)/server.pem" }
+    var keyFile: String { "\(directory)/server.key" }
+
+    private static let cache = Mutex<ClientTestCertificates?>(nil)
+
+    static func shared() throws -> ClientTestCertificates {
+        try cache.withLock { cached in
+            if let cached { return cached }
+            var template = Array("/tmp/weave-httpclient-XXXXXX".utf8CString)
+            guard let created = mkdtemp(&template) else { throw CertificateFailure("mkdtemp failed") }
+            let made = ClientTestCertificates(directory: String(cString: created))
+            certificateDirectory.withLock { $0 = made.directory }
+            atexit { certificateDirectory.withLock { $0.map(ClientTestCertificates.remove) } }
+            try made.make()
+            cached = made
+            return made
+        }
+    }
+
+    private func make() throws {
+        for name in ["ca", "other"] {
+            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                         "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-days", "2",
+                         "-subj", "/CN=Weave HTTP client test \(name)", "-addext", "basicConstraints=critical,CA:TRUE",
+                         "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        }
+        let extensions = "\(directory)/server.ext"
+        let text = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        guard let file = fopen(extensions, "w") else { throw CertificateFailure("cannot write \(extensions)") }
+        fputs(text, file)
+        fclose(file)
+        try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"])
+        try openssl(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
+                     "-set_serial", "7", "-days", "2", "-extfile", extensions, "-out", certificateFile])
+    }
+
+    /// Removes the files this type makes, then the directory.
+    static func remove(_ directory: String) {
+        for name in ["ca", "other", "server"] {
+            for suffix in ["pem", "key", "csr", "ext"] { unlink("\(directory)/\(name).\(suffix)") }
+        }
+        unlink("\(directory)/openssl.log")
+        rmdir(directory)
+    }
+
+    private func openssl(_ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "\(directory)/openssl.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = (["openssl"] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        guard posix_spawnp(&pid, "openssl", &actions, nil, argv, environ) == 0 else {
+            throw CertificateFailure("cannot run openssl (is it installed?)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw CertificateFailure("openssl \(arguments.first ?? "") failed; see \(directory)/openssl.log") }
+    }
+}
+
+/// The directory to remove at exit.
+private let certificateDirectory = Mutex<String?>(nil)
+
+struct CertificateFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
