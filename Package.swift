@@ -125,7 +125,7 @@ package.targets += [
         "Weave", .product(name: "Metrics", package: "swift-metrics"),
     ]),
     .testTarget(name: "WeaveServiceLifecycleTests", dependencies: [
-        "WeaveServiceLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        "WeaveServiceLifecycle", "WeaveTestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ]),
     .testTarget(name: "WeaveMetricsTests", dependencies: [
         "WeaveMetrics", "TestTasks", "WeaveTestWorker",

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import Weave
+import WeaveTestSupport
 import WeaveServiceLifecycle
 
 @Suite("HubService")
@@ -256,11 +257,3 @@ func waitUntil(_ condition: () -> Bool) async throws {
     }
 }
 
-/// Open file descriptors of this process (entries of /proc/self/fd, less the directory's own).
-func openFileDescriptorCount() -> Int {
-    guard let directory = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(directory) }
-    var count = 0
-    while readdir(directory) != nil { count += 1 }
-    return count - 3  // ".", ".." and the directory itself
-}

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import WeaveTestSupport
 import Weave
 @testable import WeaveTLS
 

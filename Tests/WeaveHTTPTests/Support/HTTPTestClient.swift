@@ -2,6 +2,7 @@ import Glibc
 import HTTPTypes
 import Logging
 import Weave
+import WeaveTestSupport
 @testable import WeaveHTTP
 
 /// A raw HTTP/1.1 client over one TCP connection, for driving the server byte by byte:
@@ -177,24 +178,6 @@ private final class Job: @unchecked Sendable {
     init(_ body: @escaping () -> Void) { self.body = body }
 }
 
-/// Open socket descriptors of this process (entries of /proc/self/fd that are sockets).
-func openSocketCount() -> Int {
-    guard let directory = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(directory) }
-    let own = dirfd(directory)
-    var count = 0
-    while let entry = readdir(directory) {
-        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-        // Read the name in place: glibc sizes each entry to its name.
-        let name = String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
-        guard name != ".", name != "..", Int32(name) != own else { continue }
-        var target = [CChar](repeating: 0, count: 256)
-        let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
-        guard length > 0 else { continue }
-        if String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("socket:") { count += 1 }
-    }
-    return count
-}
 
 /// The default configuration with `change` applied.
 func configured(_ change: (inout HTTPServer.Configuration) -> Void) -> HTTPServer.Configuration {

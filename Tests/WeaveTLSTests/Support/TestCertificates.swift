@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import WeaveTestSupport
 
 /// A CA and certificates made with the `openssl` command line into a temporary directory,
 /// once per test process (ECDSA P-256): a valid server certificate for `localhost` and
@@ -124,31 +125,11 @@ private let certificateDirectory = Mutex<String?>(nil)
 private func removeDirectory(_ path: String) {
     guard let directory = opendir(path) else { return }
     while let entry = readdir(directory) {
-        let name = entryName(entry)
+        let name = directoryEntryName(entry)
         if name != "." && name != ".." { unlink("\(path)/\(name)") }
     }
     closedir(directory)
     rmdir(path)
-}
-
-/// A `readdir` entry's name, read where it lies: glibc sizes entries to their names, so the
-/// whole `d_name` array is not always there to copy.
-func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
-    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-    return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
-}
-
-/// Sockets open in this process (entries of /proc/self/fd that link to `socket:`).
-func openSocketCount() -> Int {
-    guard let directory = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(directory) }
-    var sockets = 0
-    var target = [CChar](repeating: 0, count: 64)
-    while let entry = readdir(directory) {
-        let length = readlink("/proc/self/fd/\(entryName(entry))", &target, target.count)
-        if length >= 7 && target[0..<7].elementsEqual("socket:".utf8.map { CChar(bitPattern: $0) }) { sockets += 1 }
-    }
-    return sockets
 }
 
 struct CertificateError: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import Weave
+import WeaveTestSupport
 
 /// The highest open descriptor number of this process.
 private func highestOpenDescriptor() -> Int32 {

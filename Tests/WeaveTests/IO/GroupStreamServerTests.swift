@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import Weave
+import WeaveTestSupport
 
 // Serialized: the descriptor count of the last test must not see this suite's other sockets.
 @Suite("GroupStreamServer", .serialized)

@@ -2,6 +2,7 @@ import Glibc
 import Synchronization
 import Testing
 import Weave
+import WeaveTestSupport
 
 // Serialized: the descriptor count of the last test must not see this suite's other sockets.
 @Suite("GroupUnixStreamServer", .serialized)

@@ -4,14 +4,6 @@ import Weave
 @testable import WeaveIO
 import WeaveTestSupport
 
-/// Writes to stderr without Foundation.
-enum FileHandleStandardError {
-    static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-    }
-}
-
 @Suite("TCP connections, listener and StreamServer")
 struct TCPTests {
     @Test("echo round trips through a StreamServer, lines, exact reads and half-close")

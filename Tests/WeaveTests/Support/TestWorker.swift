@@ -1,5 +1,6 @@
 import Glibc
 import Weave
+import WeaveTestSupport
 @testable import WeaveProcess
 
 /// The test suite's worker program (target `WeaveTestWorker`), built next to the test
