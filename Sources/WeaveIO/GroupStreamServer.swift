@@ -111,14 +111,7 @@ public final class GroupStreamServer: Sendable {
     /// more) and throws `CancellationError`; a hub's error cancels the others' and is
     /// rethrown.
     public func serveForever() throws {
-        try withCoroutineGroup { waits in
-            for (index, server) in servers.enumerated() {
-                let member = group.hub(index)
-                try waits.spawn(name: "serve on hub \(index)") {
-                    try member.run(name: "serve") { try server.value.serveForever() }
-                }
-            }
-        }
+        try group.runOnEveryHub(servers, name: "serve") { try $0.serveForever() }
     }
 
     /// Stops every hub's server, all at once: each stops accepting, lets its running
@@ -129,13 +122,6 @@ public final class GroupStreamServer: Sendable {
     /// handlers take to unwind). Cancelling the caller cancels the stops in flight and
     /// throws `CancellationError`; handlers still running then end when their hub stops.
     public func stop(gracePeriod: Duration = .seconds(5)) throws {
-        try withCoroutineGroup { stops in
-            for (index, server) in servers.enumerated() {
-                let member = group.hub(index)
-                try stops.spawn(name: "stop on hub \(index)") {
-                    try member.run(name: "stop") { try server.value.stop(gracePeriod: gracePeriod) }
-                }
-            }
-        }
+        try group.runOnEveryHub(servers, name: "stop") { try $0.stop(gracePeriod: gracePeriod) }
     }
 }

@@ -113,14 +113,7 @@ public final class GroupUnixStreamServer: Sendable {
     /// (``stop(gracePeriod:)``, from another coroutine).
     public func serveForever() throws {
         try start()
-        try withCoroutineGroup { waits in
-            for (index, server) in servers.enumerated() {
-                let member = group.hub(index)
-                try waits.spawn(name: "serve on hub \(index)") {
-                    try member.run(name: "serve") { try server.value.serveForever() }
-                }
-            }
-        }
+        try group.runOnEveryHub(servers, name: "serve") { try $0.serveForever() }
     }
 
     /// Stops accepting (and removes the socket file), then stops every hub's handlers as
@@ -140,14 +133,7 @@ public final class GroupUnixStreamServer: Sendable {
             handOff.close()
             while let fd = handOff.tryReceive() { Glibc.close(fd) }
         }
-        try withCoroutineGroup { stops in
-            for (index, server) in servers.enumerated() {
-                let member = group.hub(index)
-                try stops.spawn(name: "stop on hub \(index)") {
-                    try member.run(name: "stop") { try server.value.stop(gracePeriod: gracePeriod) }
-                }
-            }
-        }
+        try group.runOnEveryHub(servers, name: "stop") { try $0.stop(gracePeriod: gracePeriod) }
     }
 
     /// Hub 0's acceptor: takes each connection off the listener, detaches its socket from
