@@ -12,9 +12,10 @@ import WeaveProcess
 /// task. A worker killed (or cut off) mid-task never acknowledged it: the broker delivers
 /// it again to another worker (at-least-once execution; the pool keeps the first result).
 ///
-/// This first version runs tasks in the worker's own process, on its hub: a task that
-/// blocks its thread holds up the worker's other tasks. (Running them on a local
-/// ``ProcessPool`` across the machine's cores is still to come.)
+/// Tasks run on a local ``ProcessPool`` when one is given (the machine's cores; a task
+/// that kills its pool worker comes back to the caller as a `ProcessError` by name, not
+/// redelivered), else in the worker's own process, each in a coroutine on its hub (a task
+/// that blocks the thread then holds up the others).
 ///
 /// A program becomes a worker with ``main(tasks:)`` (one environment variable), or by
 /// calling ``run(url:queue:tasks:concurrency:)`` from a coroutine.
@@ -28,6 +29,9 @@ public enum DistributedWorker {
         public static let queue = "WEAVE_BROKER_QUEUE"
         /// Tasks run at once (default 1).
         public static let concurrency = "WEAVE_BROKER_CONCURRENCY"
+        /// When set to a number above 0, tasks run on a local ``ProcessPool`` of that many
+        /// worker processes (this executable again); otherwise in this process.
+        public static let processes = "WEAVE_BROKER_PROCESSES"
     }
 
     /// Turns this launch into a distributed worker when ``Environment/url`` is set: serves
@@ -39,8 +43,13 @@ public enum DistributedWorker {
         guard let url = getenv(Environment.url).map({ String(cString: $0) }) else { return }
         let queue = getenv(Environment.queue).map { String(cString: $0) } ?? ""
         let concurrency = getenv(Environment.concurrency).flatMap { Int(String(cString: $0)) } ?? 1
+        let processes = getenv(Environment.processes).flatMap { Int(String(cString: $0)) } ?? 0
         do {
-            try Hub.run { try run(url: url, queue: queue, tasks: tasks, concurrency: concurrency) }
+            try Hub.run {
+                let pool = processes > 0 ? try ProcessPool(configuration: .init(workers: processes)) : nil
+                defer { pool?.terminate() }
+                try run(url: url, queue: queue, tasks: tasks, concurrency: concurrency, pool: pool)
+            }
             exit(0)
         } catch {
             var message = "weave distributed worker \(getpid()): \(error)\n"
@@ -58,9 +67,11 @@ public enum DistributedWorker {
     /// - Parameters:
     ///   - tasks: The task types it runs (registered as ``ProcessWorker/main(tasks:)`` does).
     ///   - concurrency: The most tasks it runs at once: its prefetch count.
+    ///   - pool: Where tasks run: a ``ProcessPool`` of this program's, or nil to run them
+    ///     in this process. The pool is the caller's: it stays open.
     /// - Throws: ``AMQPError`` when it cannot connect or the connection fails;
     ///   `CancellationError` when cancelled.
-    public static func run(url: String, queue: String, tasks: [any ProcessTask.Type], concurrency: Int = 1) throws {
+    public static func run(url: String, queue: String, tasks: [any ProcessTask.Type], concurrency: Int = 1, pool: ProcessPool? = nil) throws {
         precondition(concurrency >= 1 && concurrency <= 65535, "concurrency is 1 to 65535")
         EncodedTask.register(tasks)
         let connection = try AMQPConnection.connect(url: url)
@@ -74,19 +85,20 @@ public enum DistributedWorker {
         // A failure or cancellation cancels the tasks running; none of them is acknowledged.
         try withCoroutineGroup { group in
             while let delivery = try consumer.next() {
-                try group.spawn { serve(delivery, on: channel, identity: identity) }
+                try group.spawn { try serve(delivery, on: channel, pool: pool, identity: identity) }
             }
         }
     }
 
     /// Runs one task and answers it; acknowledges it once the answer is confirmed.
-    private static func serve(_ delivery: AMQPDelivery, on channel: AMQPChannel, identity: String) {
+    private static func serve(_ delivery: AMQPDelivery, on channel: AMQPChannel, pool: ProcessPool?, identity: String) throws {
         guard let replyTo = delivery.properties.replyTo, let id = delivery.properties.correlationID else {
             // Nobody to answer: not a pool's task. Drop it (or dead-letter it).
             try? delivery.reject(requeue: false)
             return
         }
-        let reply = EncodedTask.run(delivery.body)
+        // A pool that failed throws here, unacknowledged: the task goes to another worker.
+        let reply = try pool.map { try $0.runEncoded(delivery.body) } ?? EncodedTask.run(delivery.body)
         var properties = AMQPMessageProperties()
         properties.correlationID = id
         properties.appID = identity

@@ -58,6 +58,34 @@ struct DistributedPoolTests {
         }
     }
 
+    @Test("A worker running its tasks on a local ProcessPool: results, pool pids, typed errors")
+    func workerOnLocalProcessPool() async throws {
+        let url = try RabbitMQBroker.suite.url
+        try await onHub {
+            let queue = uniqueName("local-pool")
+            let pool = try DistributedPool(url: url, queue: queue)
+            defer { pool.close() }
+            let (connection, control) = try controlChannel(url)
+            defer { connection.close() }
+            let worker = try startWorkerProcess(url: url, queue: queue, concurrency: 2, processes: 2)
+            defer { try? worker.kill() }
+            try waitForConsumers(1, on: queue, channel: control)
+            #expect(try pool.map((0..<50).map { Square($0) }, chunkSize: 4, timeout: .seconds(60)) == (0..<50).map { $0 * $0 })
+            // Two at once, each waiting for the other: they run in two pool processes.
+            let rendezvous = "/tmp/weave-distributed-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            defer { unlink(rendezvous) }
+            let pids = try pool.map((0..<2).map { _ in SlowWorkerPID(rendezvous: rendezvous, workers: 2) }, timeout: .seconds(60))
+            #expect(Set(pids).count == 2)
+            #expect(!pids.contains(worker.pid))
+            do {
+                _ = try pool.apply(CheckQuota(user: "bo", used: 3, limit: 1), timeout: .seconds(30))
+                Issue.record("CheckQuota over its limit returned")
+            } catch let error as ProcessError {
+                #expect(error.remoteError(as: QuotaExceeded.self) == QuotaExceeded(user: "bo", used: 3, limit: 1, tags: ["quota", "bo"]))
+            }
+        }
+    }
+
     @Test("A worker killed mid-task: the broker redelivers it to another and the caller gets one result")
     func killedWorkerMidTask() async throws {
         let url = try RabbitMQBroker.suite.url

@@ -14,14 +14,15 @@ let testWorkerPath: String = {
 }()
 
 /// Starts the test worker program as a distributed worker on `queue` (killed with this
-/// process at the latest).
-func startWorkerProcess(url: String, queue: String, concurrency: Int = 1) throws -> RunningProcess {
+/// process at the latest), running tasks on a local pool of `processes` when above 0.
+func startWorkerProcess(url: String, queue: String, concurrency: Int = 1, processes: Int = 0) throws -> RunningProcess {
     try Command.spawn(
         testWorkerPath,
         environment: Command.inheritedEnvironment(adding: [
             DistributedWorker.Environment.url: url,
             DistributedWorker.Environment.queue: queue,
             DistributedWorker.Environment.concurrency: String(concurrency),
+            DistributedWorker.Environment.processes: String(processes),
             "SWIFT_BACKTRACE": "enable=no",
         ]),
         standardInput: .discard, standardOutput: .discard, standardError: .inherit,
