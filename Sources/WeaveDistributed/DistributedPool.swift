@@ -41,6 +41,7 @@ public final class DistributedPool {
         /// A name the broker shows for the pool's connection.
         public var connectionName: String?
 
+        /// Settings with a 30 s confirm timeout and the connection named by the client.
         public init(confirmTimeout: Duration = .seconds(30), connectionName: String? = nil) {
             self.confirmTimeout = confirmTimeout
             self.connectionName = connectionName
@@ -51,6 +52,7 @@ public final class DistributedPool {
     public let queue: String
     /// The pool's reply queue (server-named), where results arrive.
     public let replyQueue: String
+    /// The settings the pool was made with.
     public let configuration: Configuration
     let connection: AMQPConnection
     let channel: AMQPChannel
