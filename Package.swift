@@ -265,3 +265,20 @@ package.targets += [
         "WeaveTLS", "Weave", "WeaveTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]
+
+// MARK: - Distributed pool
+// WeaveDistributed: DistributedPool and DistributedWorker, ProcessPool's tasks over a
+// RabbitMQ work queue (WeaveAMQP). Its tests start their own broker and run the test worker
+// program in its broker mode, so that program links it.
+package.products += [
+    .library(name: "WeaveDistributed", targets: ["WeaveDistributed"]),
+]
+package.targets += [
+    .target(name: "WeaveDistributed", dependencies: ["WeaveAMQP", "WeaveProcess", "WeaveCore"]),
+    .testTarget(name: "WeaveDistributedTests", dependencies: [
+        "WeaveDistributed", "WeaveAMQP", "Weave", "WeaveTestSupport", "TestTasks", "WeaveTestWorker",
+    ]),
+]
+for target in package.targets where target.name == "WeaveTestWorker" {
+    target.dependencies += ["WeaveDistributed"]
+}

@@ -4,8 +4,11 @@
 import Glibc
 import TestTasks
 import Weave
+import WeaveDistributed
 
 ProcessWorker.main(tasks: allTestTasks)
+// With WEAVE_BROKER_URL set: a DistributedPool's worker (the WeaveDistributed tests).
+DistributedWorker.main(tasks: allTestTasks)
 
 let arguments = CommandLine.arguments
 if arguments.count == 3 && arguments[1] == "--pool-parent" {
