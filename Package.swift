@@ -212,7 +212,9 @@ package.targets += [
                       path: "Samples/RabbitWorkQueue"),
     .executableTarget(name: "RabbitRPC", dependencies: ["WeaveAMQP", "Weave", "SampleSupport", argumentParser],
                       path: "Samples/RabbitRPC"),
-    .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "Weave", "WeaveTestSupport"]),
+    .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "Weave", "WeaveTestSupport", "RabbitMQTestSupport"]),
+    // A throwaway RabbitMQ broker per suite, for the AMQP and distributed-pool tests.
+    .target(name: "RabbitMQTestSupport", path: "Tests/RabbitMQTestSupport"),
 ]
 
 // MARK: - HTTP
@@ -276,7 +278,7 @@ package.products += [
 package.targets += [
     .target(name: "WeaveDistributed", dependencies: ["WeaveAMQP", "WeaveProcess", "WeaveCore"]),
     .testTarget(name: "WeaveDistributedTests", dependencies: [
-        "WeaveDistributed", "WeaveAMQP", "Weave", "WeaveTestSupport", "TestTasks", "WeaveTestWorker",
+        "WeaveDistributed", "WeaveAMQP", "Weave", "WeaveTestSupport", "RabbitMQTestSupport", "TestTasks", "WeaveTestWorker",
     ]),
 ]
 for target in package.targets where target.name == "WeaveTestWorker" {

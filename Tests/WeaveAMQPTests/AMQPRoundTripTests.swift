@@ -1,3 +1,4 @@
+import RabbitMQTestSupport
 import Testing
 import Weave
 import WeaveTestSupport

@@ -1,5 +1,6 @@
 import Glibc
 import TestTasks
+import RabbitMQTestSupport
 import Testing
 import Weave
 import WeaveAMQP

@@ -1,4 +1,5 @@
 import Foundation
+import RabbitMQTestSupport
 import Weave
 import WeaveAMQP
 import WeaveTestSupport

@@ -2,32 +2,34 @@ import Foundation
 import Glibc
 import Testing
 
+// Shared by the WeaveAMQP and WeaveDistributed test targets.
+
 /// A RabbitMQ broker of the tests' own: its own epmd, node name, data, log and config in a
 /// temporary directory, listening on free loopback ports, stopped by pid. Several suites
 /// (and several test processes) can run brokers side by side.
-final class RabbitMQBroker: @unchecked Sendable {
-    static let executable = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-    static let epmdExecutable = "/usr/bin/epmd"
+public final class RabbitMQBroker: @unchecked Sendable {
+    public static let executable = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+    public static let epmdExecutable = "/usr/bin/epmd"
 
     struct StartError: Error, CustomStringConvertible {
         let description: String
     }
 
     /// The AMQP port.
-    let port: Int
-    let distributionPort: Int
-    let epmdPort: Int
-    let directory: String
-    let nodeName: String
-    private(set) var pid: pid_t = 0
+    public let port: Int
+    public let distributionPort: Int
+    public let epmdPort: Int
+    public let directory: String
+    public let nodeName: String
+    public private(set) var pid: pid_t = 0
     private var epmdPID: pid_t = 0
 
     /// `amqp://guest:guest@127.0.0.1:<port>/`.
-    var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
 
     /// Starts a broker and waits (at most 90 s) until it answers the AMQP protocol header.
     /// Fails (never skips) without the binaries.
-    static func start() throws -> RabbitMQBroker {
+    public static func start() throws -> RabbitMQBroker {
         guard access(executable, X_OK) == 0, access(epmdExecutable, X_OK) == 0 else {
             throw StartError(description: "\(executable) not found: these tests need a real RabbitMQ (apt-get install rabbitmq-server)")
         }
@@ -120,7 +122,7 @@ final class RabbitMQBroker: @unchecked Sendable {
     }
 
     /// Starts the broker (again, after ``shutDown()``) on the same ports and data and waits for it.
-    func launch() throws {
+    public func launch() throws {
         pid = try spawn(Self.executable, [], log: "\(directory)/broker.log")
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
@@ -187,7 +189,7 @@ final class RabbitMQBroker: @unchecked Sendable {
 
     /// Stops the broker gracefully (SIGTERM to the start script, which stops the VM and waits
     /// for it), then by SIGKILL if it has not stopped within 60 s. Data stays for ``launch()``.
-    func shutDown() {
+    public func shutDown() {
         guard pid > 0 else { return }
         Self.terminate(pid, grace: 60)
         pid = 0
@@ -195,7 +197,7 @@ final class RabbitMQBroker: @unchecked Sendable {
 
     /// Runs `rabbitmqctl` against this broker (its node, cookie and epmd) and waits for it.
     /// Blocks the calling thread for the few seconds an Erlang VM takes to start.
-    func control(_ arguments: [String]) throws {
+    public func control(_ arguments: [String]) throws {
         let log = "\(directory)/rabbitmqctl.log"
         let child = try spawnDirectly("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", nodeName] + arguments, log: log)
         var status: Int32 = 0
@@ -207,13 +209,13 @@ final class RabbitMQBroker: @unchecked Sendable {
     }
 
     /// Stops the broker and then starts it again on the same ports and data.
-    func restart() throws {
+    public func restart() throws {
         shutDown()
         try launch()
     }
 
     /// Stops the broker and its epmd and removes the directory.
-    func stop() {
+    public func stop() {
         shutDown()
         if epmdPID > 0 {
             Self.terminate(epmdPID, grace: 5)
@@ -275,10 +277,10 @@ final class RabbitMQBroker: @unchecked Sendable {
     }
 
     /// The broker of the suite running now (set by ``RabbitMQBrokerTrait``).
-    @TaskLocal static var current: RabbitMQBroker?
+    @TaskLocal public static var current: RabbitMQBroker?
 
     /// The suite's broker; fails the test when the suite has none.
-    static var suite: RabbitMQBroker {
+    public static var suite: RabbitMQBroker {
         get throws {
             guard let current else { throw StartError(description: "no broker: put the suite under .rabbitMQBroker") }
             return current
@@ -288,8 +290,8 @@ final class RabbitMQBroker: @unchecked Sendable {
 
 /// Gives a suite a broker of its own, started before its first test and stopped after its
 /// last: `@Suite(.rabbitMQBroker)`.
-struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+public struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let broker = try RabbitMQBroker.start()
         defer { broker.stop() }
         try await RabbitMQBroker.$current.withValue(broker) { try await function() }
@@ -298,11 +300,11 @@ struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
 
 extension Trait where Self == RabbitMQBrokerTrait {
     /// A broker of the suite's own; see ``RabbitMQBrokerTrait``.
-    static var rabbitMQBroker: RabbitMQBrokerTrait { RabbitMQBrokerTrait() }
+    public static var rabbitMQBroker: RabbitMQBrokerTrait { RabbitMQBrokerTrait() }
 }
 
 /// Runs `body` with a broker of its own (for tests that restart it), stopped however `body` ends.
-func withRabbitMQBroker<T: Sendable>(_ body: (RabbitMQBroker) async throws -> T) async throws -> T {
+public func withRabbitMQBroker<T: Sendable>(_ body: (RabbitMQBroker) async throws -> T) async throws -> T {
     let broker = try RabbitMQBroker.start()
     defer { broker.stop() }
     return try await body(broker)
