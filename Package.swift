@@ -207,12 +207,12 @@ package.products += [
     .executable(name: "rabbit-rpc", targets: ["RabbitRPC"]),
 ]
 package.targets += [
-    .target(name: "WeaveAMQP", dependencies: ["WeaveCore", "WeaveIO"]),
+    .target(name: "WeaveAMQP", dependencies: ["WeaveCore", "WeaveIO", "WeaveTLS"]),
     .executableTarget(name: "RabbitWorkQueue", dependencies: ["WeaveAMQP", "Weave", "SampleSupport", argumentParser],
                       path: "Samples/RabbitWorkQueue"),
     .executableTarget(name: "RabbitRPC", dependencies: ["WeaveAMQP", "Weave", "SampleSupport", argumentParser],
                       path: "Samples/RabbitRPC"),
-    .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "Weave", "WeaveTestSupport", "RabbitMQTestSupport"]),
+    .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "WeaveTLS", "Weave", "WeaveTestSupport", "RabbitMQTestSupport"]),
     // A throwaway RabbitMQ broker per suite, for the AMQP and distributed-pool tests.
     .target(name: "RabbitMQTestSupport", path: "Tests/RabbitMQTestSupport"),
 ]

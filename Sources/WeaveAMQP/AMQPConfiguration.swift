@@ -1,9 +1,12 @@
-/// Where a broker is and how to talk to it: address, credentials, virtual host, the limits
-/// proposed at tuning, and timeouts. Made from an `amqp://` URL or field by field.
+import WeaveTLS
+
+/// Where a broker is and how to talk to it: address, credentials, virtual host, TLS, the
+/// limits proposed at tuning, and timeouts. Made from an `amqp://` or `amqps://` URL or
+/// field by field.
 public struct AMQPConfiguration: Sendable, Hashable {
     /// The broker's host name or address.
     public var host: String
-    /// The broker's TCP port (5672 by default).
+    /// The broker's TCP port (5672 by default, 5671 for an `amqps://` URL).
     public var port: Int
     /// The user for PLAIN authentication.
     public var username: String
@@ -42,13 +45,36 @@ public struct AMQPConfiguration: Sendable, Hashable {
     public var automaticRecovery: Bool
     /// How long to wait before each reconnection attempt when ``automaticRecovery`` is on.
     public var recoveryInterval: Duration
+    /// TLS for the connection (`amqps`), or nil for plain TCP (the default).
+    ///
+    /// A client configuration from WeaveTLS: it verifies the broker's certificate and
+    /// hostname unless told otherwise, against ``TLSConfiguration/trustRoots`` (the system's
+    /// store by default; `.pemFile(path)` for a CA file of your own), and sends ``host`` as
+    /// SNI unless ``TLSConfiguration/serverName`` names another. The connection makes one
+    /// `TLSContext` from it at connect and reuses it when it reconnects
+    /// (``automaticRecovery``). Two configurations with TLS are equal only when their `tls`
+    /// came from the same assignment (a `TLSConfiguration` cannot be compared).
+    public var tls: TLSConfiguration? {
+        get { tlsSettings?.configuration }
+        set { tlsSettings = newValue.map(TLSSettings.init) }
+    }
+    private var tlsSettings: TLSSettings?
+
+    /// Holds ``tls`` so that the configuration stays `Hashable`: compared by identity.
+    private final class TLSSettings: Hashable, Sendable {
+        let configuration: TLSConfiguration
+        init(_ configuration: TLSConfiguration) { self.configuration = configuration }
+        static func == (lhs: TLSSettings, rhs: TLSSettings) -> Bool { lhs === rhs }
+        func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+    }
 
     /// Describes a broker at `host:port` with the given credentials.
     public init(
         host: String = "127.0.0.1", port: Int = 5672, username: String = "guest", password: String = "guest",
         virtualHost: String = "/", heartbeat: Duration? = .seconds(60), frameMax: Int = 131_072,
         channelMax: Int = 2047, connectTimeout: Duration? = .seconds(10), operationTimeout: Duration? = .seconds(30),
-        connectionName: String? = nil, automaticRecovery: Bool = false, recoveryInterval: Duration = .seconds(1)
+        connectionName: String? = nil, automaticRecovery: Bool = false, recoveryInterval: Duration = .seconds(1),
+        tls: TLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -63,14 +89,21 @@ public struct AMQPConfiguration: Sendable, Hashable {
         self.connectionName = connectionName
         self.automaticRecovery = automaticRecovery
         self.recoveryInterval = recoveryInterval
+        self.tls = tls
     }
 
-    /// Parses `amqp://user:password@host:port/vhost?heartbeat=10&frame_max=131072&channel_max=64&connection_timeout=5000`.
+    /// Parses `amqp://user:password@host:port/vhost?heartbeat=10&frame_max=131072&channel_max=64&connection_timeout=5000`,
+    /// or the same with `amqps://` for TLS.
     ///
-    /// Missing parts take the defaults (`guest`, `guest`, port 5672); user, password and
-    /// virtual host are percent-decoded (`/%2F` is the virtual host `/`); an empty path is
-    /// `/`. Only `amqp` is accepted here: for TLS, make the stream yourself and use
-    /// ``AMQPConnection/open(stream:configuration:)``.
+    /// Missing parts take the defaults (`guest`, `guest`, port 5672, or 5671 for `amqps`);
+    /// user, password and virtual host are percent-decoded (`/%2F` is the virtual host `/`);
+    /// an empty path is `/`.
+    ///
+    /// `amqps` sets ``tls`` to a client configuration that verifies the broker against the
+    /// system's trust store and its hostname. Its query may add `cacertfile=/path/ca.pem`
+    /// (trust only that CA file), `server_name_indication=name` (the name sent and checked
+    /// instead of the host) and `verify=verify_none` (check nothing: for tests only); these
+    /// are refused on `amqp`.
     ///
     /// - Throws: ``AMQPError`` with ``AMQPError/Code/invalidURL``, saying what is wrong.
     public init(url: String) throws {
@@ -79,9 +112,9 @@ public struct AMQPConfiguration: Sendable, Hashable {
         let parts = url.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw invalid("no scheme (amqp://…)") }
         let scheme = parts[0].lowercased()
-        guard scheme == "amqp" else {
-            throw invalid(scheme == "amqps" ? "amqps needs a TLS stream: use AMQPConnection.open(stream:configuration:)" : "scheme '\(scheme)' is not amqp")
-        }
+        guard scheme == "amqp" || scheme == "amqps" else { throw invalid("scheme '\(scheme)' is neither amqp nor amqps") }
+        var tlsOptions: TLSConfiguration? = scheme == "amqps" ? .client() : nil
+        if tlsOptions != nil { port = 5671 }
         var rest = parts[1]
         var query: Substring = ""
         if let mark = rest.firstIndex(of: "?") {
@@ -127,6 +160,21 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
         for item in query.split(separator: "&") where !item.isEmpty {
             let pair = item.split(separator: "=", maxSplits: 1)
+            if pair.count == 2, ["cacertfile", "server_name_indication", "verify"].contains(pair[0]) {
+                guard tlsOptions != nil else { throw invalid("'\(pair[0])' needs amqps") }
+                guard let value = Self.percentDecoded(pair[1]), !value.isEmpty else { throw invalid("bad query item '\(item)'") }
+                switch pair[0] {
+                case "cacertfile": tlsOptions?.trustRoots = .pemFile(value)
+                case "server_name_indication": tlsOptions?.serverName = value
+                default:
+                    switch value {
+                    case "verify_peer": tlsOptions?.certificateVerification = .fullVerification
+                    case "verify_none": tlsOptions?.certificateVerification = .none
+                    default: throw invalid("verify must be verify_peer or verify_none, not '\(value)'")
+                    }
+                }
+                continue
+            }
             guard pair.count == 2, let number = Int(pair[1]), number >= 0 else { throw invalid("bad query item '\(item)'") }
             switch pair[0] {
             case "heartbeat": heartbeat = number == 0 ? nil : .seconds(number)
@@ -136,6 +184,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
             default: throw invalid("unknown query item '\(pair[0])'")
             }
         }
+        tls = tlsOptions
     }
 
     private static func port(_ text: Substring, _ invalid: (String) -> AMQPError) throws -> Int {

@@ -2,7 +2,8 @@ import WeaveCore
 import WeaveIO
 
 // Automatic recovery (AMQPConfiguration.automaticRecovery): on a lost transport the
-// connection keeps its channels and consumers, reconnects every recoveryInterval, opens the
+// connection keeps its channels and consumers, reconnects every recoveryInterval (over TLS
+// again when the configuration has it, with the context made at connect), opens the
 // channels again under their numbers (with their prefetch and confirm mode), declares the
 // recorded exchanges, queues and bindings again, and restarts the consumers under their tags.
 extension AMQPConnection {
@@ -54,8 +55,7 @@ extension AMQPConnection {
         while failure == nil {
             do {
                 try Coroutine.sleep(for: configuration.recoveryInterval)
-                let tcp = try TCPConnection.connect(host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
-                try reconnect(over: tcp)
+                try reconnect(over: try reconnectTransport())
                 return
             } catch is CancellationError {
                 return
@@ -65,18 +65,18 @@ extension AMQPConnection {
         }
     }
 
-    private func reconnect(over tcp: TCPConnection) throws {
+    private func reconnect(over transport: any ByteStream) throws {
         let reader = AMQPFrameReader(frameMax: max(configuration.frameMax, AMQPFrameType.minimumFrameMax))
         do {
-            try handshake(stream: tcp, reader: reader, deadline: configuration.connectTimeout.map { ContinuousClock.now + $0 })
+            try handshake(stream: transport, reader: reader, deadline: configuration.connectTimeout.map { ContinuousClock.now + $0 })
         } catch {
-            tcp.close()
+            transport.close()
             throw error
         }
         reader.frameMax = frameMax
         generation += 1
-        stream = tcp
-        try startCoroutines(stream: tcp, reader: reader)
+        stream = transport
+        try startCoroutines(stream: transport, reader: reader)
         let restoring = generation
         do {
             try restore()

@@ -1,5 +1,6 @@
 import WeaveCore
 import WeaveIO
+import WeaveTLS
 
 /// A connection to an AMQP 0-9-1 broker (RabbitMQ) whose calls block the calling coroutine
 /// only, shared by the ``AMQPChannel``s opened on it.
@@ -38,6 +39,8 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     public let configuration: AMQPConfiguration
     /// The transport; replaced when the connection recovers.
     var stream: any ByteStream
+    /// Made once from ``AMQPConfiguration/tls`` and used again for every reconnection.
+    var tlsContext: TLSContext?
     /// Counts transports: a reader or writer of an earlier one stops and reports nothing.
     var generation = 0
     /// The hub outlives its coroutines and this connection's use of them.
@@ -117,24 +120,32 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         try connect(AMQPConfiguration(url: url))
     }
 
-    /// Connects over TCP and runs the handshake: PLAIN authentication, tuning
-    /// (channel-max, frame-max, heartbeat) and opening the virtual host.
+    /// Connects over TCP, or TLS over TCP when ``AMQPConfiguration/tls`` is set (`amqps`),
+    /// and runs the handshake: PLAIN authentication, tuning (channel-max, frame-max,
+    /// heartbeat) and opening the virtual host.
     ///
     /// Blocks the calling coroutine until the connection is open, at most
-    /// ``AMQPConfiguration/connectTimeout``.
+    /// ``AMQPConfiguration/connectTimeout`` (the TLS handshake has its own
+    /// `handshakeTimeout`).
     ///
     /// - Throws: `UVError` when the TCP connection fails (`connect 127.0.0.1:5672:
-    ///   ECONNREFUSED`); ``AMQPError`` with ``AMQPError/Code/accessRefused`` for wrong
-    ///   credentials or a virtual host the user may not open, ``AMQPError/Code/handshakeFailed``
-    ///   when the broker ends the handshake otherwise; `TimeoutError` when the broker does
-    ///   not finish it in time; `CancellationError`. Nothing is left open when it throws.
+    ///   ECONNREFUSED`); `TLSError` when the TLS context cannot be made (an unreadable CA
+    ///   file) or the handshake fails (``TLSError/Code/unknownCertificateAuthority``,
+    ///   ``TLSError/Code/hostnameMismatch``…); ``AMQPError`` with ``AMQPError/Code/accessRefused``
+    ///   for wrong credentials or a virtual host the user may not open,
+    ///   ``AMQPError/Code/handshakeFailed`` when the broker ends the handshake otherwise;
+    ///   `TimeoutError` when the broker does not finish it in time; `CancellationError`.
+    ///   Nothing is left open when it throws.
     public static func connect(_ configuration: AMQPConfiguration) throws -> AMQPConnection {
         let deadline = configuration.connectTimeout.map { ContinuousClock.now + $0 }
-        let tcp = try TCPConnection.connect(host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
+        let context = try makeTLSContext(configuration)
+        let transport = try connectTransport(configuration, tlsContext: context)
         do {
-            return try open(stream: tcp, configuration: configuration, deadline: deadline)
+            let connection = try open(stream: transport, configuration: configuration, deadline: deadline)
+            connection.tlsContext = context
+            return connection
         } catch {
-            tcp.close()
+            transport.close()
             throw error
         }
     }

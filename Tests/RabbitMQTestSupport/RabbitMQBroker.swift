@@ -27,16 +27,39 @@ public final class RabbitMQBroker: @unchecked Sendable {
     /// `amqp://guest:guest@127.0.0.1:<port>/`.
     public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
 
+    /// The files of a TLS listener: the CA, the broker's certificate and its key (PEM).
+    public struct TLSFiles: Sendable {
+        public var caCertificate: String
+        public var certificate: String
+        public var privateKey: String
+        public init(caCertificate: String, certificate: String, privateKey: String) {
+            self.caCertificate = caCertificate
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+    }
+
+    /// Makes a TLS listener's files in the directory given (the broker's, removed with it).
+    public typealias TLSFilesMaker = @Sendable (_ directory: String) throws -> TLSFiles
+
+    /// The AMQPS port and the listener's files, for a broker started with TLS.
+    public let tlsPort: Int?
+    public let tlsFiles: TLSFiles?
+
+    /// `amqps://guest:guest@127.0.0.1:<tlsPort>/` for a broker started with TLS.
+    public var tlsURL: String? { tlsPort.map { "amqps://guest:guest@127.0.0.1:\($0)/" } }
+
     /// Starts a broker and waits (at most 90 s) until it answers the AMQP protocol header.
-    /// Fails (never skips) without the binaries.
-    public static func start() throws -> RabbitMQBroker {
+    /// Fails (never skips) without the binaries. With `tls`, it also listens for AMQPS on
+    /// ``tlsPort`` with the files `tls` makes (it asks for no client certificate).
+    public static func start(tls: TLSFilesMaker? = nil) throws -> RabbitMQBroker {
         guard access(executable, X_OK) == 0, access(epmdExecutable, X_OK) == 0 else {
             throw StartError(description: "\(executable) not found: these tests need a real RabbitMQ (apt-get install rabbitmq-server)")
         }
         var lastError: (any Error)?
         // A free port can be taken between finding it and the broker binding it: try others.
         for _ in 0..<3 {
-            let broker = try RabbitMQBroker()
+            let broker = try RabbitMQBroker(tls: tls)
             do {
                 try broker.startEPMD()
                 try broker.launch()
@@ -49,25 +72,41 @@ public final class RabbitMQBroker: @unchecked Sendable {
         throw lastError!
     }
 
-    private init() throws {
+    private init(tls: TLSFilesMaker? = nil) throws {
         var ports: Set<Int> = []
-        while ports.count < 3 { ports.insert(try Self.freePort()) }
+        while ports.count < (tls == nil ? 3 : 4) { ports.insert(try Self.freePort()) }
         let list = Array(ports)
         port = list[0]
         distributionPort = list[1]
         epmdPort = list[2]
+        tlsPort = tls == nil ? nil : list[3]
         var template = Array("/tmp/weave-rabbitmq-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
         directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         nodeName = "weave-\(getpid())-\(port)@localhost"
         // Loopback only; guest may log in from there; no disk alarm on a crowded /tmp.
-        let config = """
+        var config = """
             listeners.tcp.default = 127.0.0.1:\(port)
             loopback_users = none
             disk_free_limit.absolute = 1MB
             log.file.level = warning
             """
+        if let tls, let tlsPort {
+            let files = try tls(directory)
+            tlsFiles = files
+            config += """
+
+                listeners.ssl.default = 127.0.0.1:\(tlsPort)
+                ssl_options.cacertfile = \(files.caCertificate)
+                ssl_options.certfile = \(files.certificate)
+                ssl_options.keyfile = \(files.privateKey)
+                ssl_options.verify = verify_none
+                ssl_options.fail_if_no_peer_cert = false
+                """
+        } else {
+            tlsFiles = nil
+        }
         try config.write(toFile: "\(directory)/rabbitmq.conf", atomically: true, encoding: .utf8)
         try "[].\n".write(toFile: "\(directory)/enabled_plugins", atomically: true, encoding: .utf8)
     }
@@ -291,8 +330,11 @@ public final class RabbitMQBroker: @unchecked Sendable {
 /// Gives a suite a broker of its own, started before its first test and stopped after its
 /// last: `@Suite(.rabbitMQBroker)`.
 public struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
+    /// Makes the files of a TLS listener, for a broker that also speaks AMQPS.
+    var tls: RabbitMQBroker.TLSFilesMaker?
+
     public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let broker = try RabbitMQBroker.start()
+        let broker = try RabbitMQBroker.start(tls: tls)
         defer { broker.stop() }
         try await RabbitMQBroker.$current.withValue(broker) { try await function() }
     }
@@ -301,6 +343,11 @@ public struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
 extension Trait where Self == RabbitMQBrokerTrait {
     /// A broker of the suite's own; see ``RabbitMQBrokerTrait``.
     public static var rabbitMQBroker: RabbitMQBrokerTrait { RabbitMQBrokerTrait() }
+
+    /// A broker of the suite's own that also listens for AMQPS with the files `tls` makes.
+    public static func rabbitMQBroker(tls: @escaping RabbitMQBroker.TLSFilesMaker) -> RabbitMQBrokerTrait {
+        RabbitMQBrokerTrait(tls: tls)
+    }
 }
 
 /// Runs `body` with a broker of its own (for tests that restart it), stopped however `body` ends.

@@ -1,4 +1,5 @@
 import Testing
+import WeaveTLS
 @testable import WeaveAMQP
 
 @Suite("AMQP framing, field tables, properties and URLs")
@@ -94,9 +95,32 @@ struct AMQPCodecTests {
         let v6 = try AMQPConfiguration(url: "amqp://[::1]:5600/vh")
         #expect(v6.host == "::1" && v6.port == 5600 && v6.virtualHost == "vh")
         for bad in ["http://x/", "amqp//x", "amqp://h:0/", "amqp://h:99999/", "amqp://h:port/", "amqp://u:%zz@h/",
-                    "amqp://h/a/b", "amqp://h/?heartbeat=x", "amqp://h/?bogus=1", "amqps://h/", "amqp://[::1/"] {
+                    "amqp://h/a/b", "amqp://h/?heartbeat=x", "amqp://h/?bogus=1", "amqp://[::1/",
+                    "amqp://h/?cacertfile=/ca.pem", "amqps://h/?verify=maybe", "amqps://h/?cacertfile="] {
             #expect(throws: AMQPError.self, "\(bad)") { _ = try AMQPConfiguration(url: bad) }
             do { _ = try AMQPConfiguration(url: bad) } catch let error as AMQPError { #expect(error.code == .invalidURL) }
         }
+    }
+
+    @Test("amqps URLs: port 5671 by default, TLS verifying the broker, its query items")
+    func tlsURLs() throws {
+        #expect(try AMQPConfiguration(url: "amqp://h/").tls == nil)
+        let secure = try AMQPConfiguration(url: "amqps://rabbit.example/")
+        #expect(secure.port == 5671 && secure.host == "rabbit.example")
+        let tls = try #require(secure.tls)
+        #expect(tls.role == .client && tls.certificateVerification == .fullVerification && tls.serverName == nil)
+        let custom = try AMQPConfiguration(url: "amqps://h:5000/?cacertfile=%2Ftmp%2Fca.pem&server_name_indication=broker.example&heartbeat=5")
+        #expect(custom.port == 5000 && custom.heartbeat == .seconds(5))
+        #expect(custom.tls?.serverName == "broker.example" && custom.tls?.certificateVerification == .fullVerification)
+        #expect(try AMQPConfiguration(url: "amqps://h/?verify=verify_none").tls?.certificateVerification == TLSConfiguration.CertificateVerification.none)
+        // Hashable still: equal copies, and a configuration with other TLS differs.
+        var copy = custom
+        #expect(copy == custom)
+        copy.tls = custom.tls
+        #expect(copy != custom)
+        copy.tls = nil
+        var plain = custom
+        plain.tls = nil
+        #expect(copy == plain)
     }
 }
