@@ -49,6 +49,7 @@ struct AMQPTLSTests {
     func unknownAuthority() async throws {
         let broker = try RabbitMQBroker.suite
         let url = try #require(broker.tlsURL)
+        let wrongName = "\(try trustedURL())&server_name_indication=wrong.example"
         try await onHub {
             let baseline = aliveCoroutines()
             // The system's store does not hold the test CA.
@@ -60,7 +61,7 @@ struct AMQPTLSTests {
             }
             // Trusted CA, but the certificate does not name the host asked for.
             do {
-                _ = try AMQPConnection.connect(url: "\(try trustedURL())&server_name_indication=wrong.example")
+                _ = try AMQPConnection.connect(url: wrongName)
                 Issue.record("connected though the certificate names another host")
             } catch let error as TLSError {
                 #expect(error.code == .hostnameMismatch, "\(error)")
