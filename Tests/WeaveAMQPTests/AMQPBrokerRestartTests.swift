@@ -177,4 +177,104 @@ struct AMQPBrokerRestartTests {
             #expect(bodies == ["first", "second"])
         }
     }
+
+    @Test("A publisher parked by connection.blocked gives up at its timeout or on cancellation, having sent nothing")
+    func blockedPublisherTimeoutAndCancellation() async throws {
+        let broker = try RabbitMQBroker.suite
+        try await onHub {
+            let connection = try AMQPConnection.connect(url: broker.url)
+            defer { connection.close() }
+            let channel = try connection.openChannel()
+            let queue = uniqueName("parked")
+            try channel.queueDeclare(queue, exclusive: true)
+            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
+            defer { _ = try? blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) } }
+            let first = try spawn { try channel.publish("first", routingKey: queue) }
+            for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
+            #expect(connection.isBlocked)
+            #expect(throws: TimeoutError.self) { try channel.publish("timed out", routingKey: queue, timeout: .milliseconds(200)) }
+            let parked = try spawn { try channel.publish("cancelled", routingKey: queue) }
+            try Coroutine.sleep(for: .milliseconds(100))
+            #expect(!parked.isFinished)
+            parked.cancel()
+            #expect(throws: CancellationError.self) { try parked.join(timeout: .seconds(10)) }
+            let resumed = try spawn { try channel.publish("resumed", routingKey: queue, timeout: .seconds(120)) }
+            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
+            try first.join(timeout: .seconds(30))
+            try resumed.join(timeout: .seconds(30))
+            // Only what was let through reached the broker, in order.
+            var bodies: [String] = []
+            for _ in 0..<100 where bodies.count < 2 {
+                if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
+                    try Coroutine.sleep(for: .milliseconds(20))
+                }
+            }
+            try Coroutine.sleep(for: .milliseconds(100))
+            if let extra = try channel.get(queue: queue, noAck: true) { bodies.append(extra.bodyString) }
+            #expect(bodies == ["first", "resumed"])
+        }
+    }
+
+    @Test("Publisher confirms after a broker restart: unconfirmed publishes fail with a typed error, later ones are confirmed")
+    func confirmsAfterRestart() async throws {
+        let broker = try RabbitMQBroker.suite
+        try await onHub {
+            var configuration = try AMQPConfiguration(url: broker.url)
+            configuration.automaticRecovery = true
+            configuration.recoveryInterval = .milliseconds(200)
+            let connection = try AMQPConnection.connect(configuration)
+            defer { connection.close() }
+            let channel = try connection.openChannel()
+            let queue = uniqueName("confirms")
+            try channel.queueDeclare(queue, durable: true)
+            try channel.confirmSelect()
+            #expect(try channel.publish("before", routingKey: queue, properties: .persistent) == 1)
+            // The memory alarm makes the broker stop reading after the first publish it
+            // sees, so the publishes written with it stay unconfirmed until the restart.
+            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
+            let publishers = try (0..<5).map { index in
+                try spawn { () -> Result<UInt64, AMQPError> in
+                    do {
+                        return .success(try channel.publish("in flight \(index)", routingKey: queue, properties: .persistent,
+                                                            timeout: .seconds(120)))
+                    } catch let error as AMQPError {
+                        return .failure(error)
+                    }
+                }
+            }
+            for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
+            #expect(connection.isBlocked)
+            #expect(channel.unconfirmedCount > 0)
+            // The restart also clears the alarm (a runtime setting).
+            try blocking(timeout: .seconds(180)) { try broker.restart() }
+            var confirmed: [String] = []
+            var failed = 0
+            for (index, publisher) in publishers.enumerated() {
+                switch try publisher.join(timeout: .seconds(60)) {
+                case .success: confirmed.append("in flight \(index)")
+                case .failure(let error):
+                    failed += 1
+                    #expect(error.code == .connectionClosed || error.code == .connectionLost, "\(error)")
+                    if error.code == .connectionClosed { #expect(error.replyCode == AMQPError.ReplyCode.connectionForced) }
+                }
+            }
+            #expect(failed > 0, "every in-flight publish was confirmed before the restart")
+            for _ in 0..<600 where connection.isRecovering || connection.recoveryCount == 0 { try Coroutine.sleep(for: .milliseconds(50)) }
+            #expect(connection.recoveryCount == 1 && channel.isConfirmMode && !channel.isClosed)
+            // waitForConfirms reports the lost ones once.
+            #expect(throws: AMQPError.self) { try channel.waitForConfirms(timeout: .seconds(10)) }
+            try channel.waitForConfirms(timeout: .seconds(10))
+            // The recovered channel is in confirm mode again, its sequence numbers start afresh.
+            #expect(try channel.publish("after", routingKey: queue, properties: .persistent, timeout: .seconds(30)) == 1)
+            for index in 0..<3 { try channel.publish("batch \(index)", routingKey: queue, properties: .persistent, waitForConfirm: false) }
+            try channel.waitForConfirms(timeout: .seconds(30))
+            #expect(channel.unconfirmedCount == 0)
+            // What was confirmed survived the restart (durable queue, persistent messages).
+            var bodies: Set<String> = []
+            while let message = try channel.get(queue: queue, noAck: true) { bodies.insert(message.bodyString) }
+            let expected = Set(["before", "after", "batch 0", "batch 1", "batch 2"] + confirmed)
+            #expect(bodies.isSuperset(of: expected), "missing \(expected.subtracting(bodies))")
+            try channel.queueDelete(queue)
+        }
+    }
 }
