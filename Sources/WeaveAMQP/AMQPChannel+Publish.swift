@@ -48,8 +48,11 @@ extension AMQPChannel {
     /// - Returns: The message's sequence number in confirm mode (1 for the first), else 0.
     /// - Throws: ``AMQPError`` with ``AMQPError/Code/nacked`` when the broker refuses the
     ///   message, ``AMQPError/Code/returned`` for an unroutable mandatory message, the
-    ///   channel's or connection's failure; `TimeoutError`, `CancellationError` (the message
-    ///   may still be confirmed later: it counts for ``waitForConfirms(timeout:)``).
+    ///   channel's or connection's failure (with automatic recovery, the error that lost the
+    ///   connection while the message waited for its confirm: it is not republished);
+    ///   `TimeoutError`, `CancellationError` (while waiting for flow control: nothing was
+    ///   sent; while waiting for the confirm: the message may still be confirmed later and
+    ///   counts for ``waitForConfirms(timeout:)``).
     @discardableResult
     public func publish(
         _ body: [UInt8], exchange: String = "", routingKey: String, properties: AMQPMessageProperties = AMQPMessageProperties(),
