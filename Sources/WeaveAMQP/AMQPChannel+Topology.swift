@@ -45,18 +45,10 @@ extension AMQPChannel {
     /// Blocks until the broker's reply; 404 for a missing exchange.
     public func exchangeBind(destination: String, source: String, routingKey: String = "",
                              arguments: AMQPFieldTable = [:], timeout: Duration? = nil) throws {
-        _ = try call(.exchangeBind, timeout: timeout, "exchange.bind '\(destination)' to '\(source)'") {
-            $0.writeShort(0)
-            $0.writeShortString(destination)
-            $0.writeShortString(source)
-            $0.writeShortString(routingKey)
-            $0.writeBits(false)
-            $0.writeTable(arguments)
-        }
-        if connection.recordsTopology {
-            connection.topology.record(AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
-                                                            routingKey: routingKey, arguments: arguments))
-        }
+        try changeBinding(.exchangeBind, "exchange.bind '\(destination)' to '\(source)'",
+                          AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
+                                               routingKey: routingKey, arguments: arguments),
+                          bind: true, timeout: timeout)
     }
 
     /// Removes a binding made by ``exchangeBind(destination:source:routingKey:arguments:timeout:)``.
@@ -64,18 +56,10 @@ extension AMQPChannel {
     /// Blocks until the broker's reply.
     public func exchangeUnbind(destination: String, source: String, routingKey: String = "",
                                arguments: AMQPFieldTable = [:], timeout: Duration? = nil) throws {
-        _ = try call(.exchangeUnbind, timeout: timeout, "exchange.unbind '\(destination)' from '\(source)'") {
-            $0.writeShort(0)
-            $0.writeShortString(destination)
-            $0.writeShortString(source)
-            $0.writeShortString(routingKey)
-            $0.writeBits(false)
-            $0.writeTable(arguments)
-        }
-        if connection.recordsTopology {
-            connection.topology.forget(AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
-                                                            routingKey: routingKey, arguments: arguments))
-        }
+        try changeBinding(.exchangeUnbind, "exchange.unbind '\(destination)' from '\(source)'",
+                          AMQPTopology.Binding(toExchange: true, destination: destination, source: source,
+                                               routingKey: routingKey, arguments: arguments),
+                          bind: false, timeout: timeout)
     }
 
     /// Declares a queue (`queue.declare`), or with `passive` checks that it exists, and
@@ -114,18 +98,10 @@ extension AMQPChannel {
     /// Blocks until the broker's reply; 404 for a missing queue or exchange.
     public func queueBind(_ queue: String, exchange: String, routingKey: String = "",
                           arguments: AMQPFieldTable = [:], timeout: Duration? = nil) throws {
-        _ = try call(.queueBind, timeout: timeout, "queue.bind '\(queue)' to '\(exchange)'") {
-            $0.writeShort(0)
-            $0.writeShortString(queue)
-            $0.writeShortString(exchange)
-            $0.writeShortString(routingKey)
-            $0.writeBits(false)
-            $0.writeTable(arguments)
-        }
-        if connection.recordsTopology {
-            connection.topology.record(AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
-                                                            routingKey: routingKey, arguments: arguments))
-        }
+        try changeBinding(.queueBind, "queue.bind '\(queue)' to '\(exchange)'",
+                          AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
+                                               routingKey: routingKey, arguments: arguments),
+                          bind: true, timeout: timeout)
     }
 
     /// Removes a binding (`queue.unbind`).
@@ -133,17 +109,27 @@ extension AMQPChannel {
     /// Blocks until the broker's reply.
     public func queueUnbind(_ queue: String, exchange: String, routingKey: String = "",
                             arguments: AMQPFieldTable = [:], timeout: Duration? = nil) throws {
-        _ = try call(.queueUnbind, timeout: timeout, "queue.unbind '\(queue)' from '\(exchange)'") {
+        try changeBinding(.queueUnbind, "queue.unbind '\(queue)' from '\(exchange)'",
+                          AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
+                                               routingKey: routingKey, arguments: arguments),
+                          bind: false, timeout: timeout)
+    }
+
+    /// The four binding methods share their fields (destination, source, key, arguments; all
+    /// but `queue.unbind` with a no-wait bit) and their bookkeeping for recovery.
+    private func changeBinding(_ method: AMQPMethodID, _ what: @autoclosure () -> String, _ binding: AMQPTopology.Binding,
+                               bind: Bool, timeout: Duration?) throws {
+        let hasNoWait = method != .queueUnbind
+        _ = try call(method, timeout: timeout, what()) {
             $0.writeShort(0)
-            $0.writeShortString(queue)
-            $0.writeShortString(exchange)
-            $0.writeShortString(routingKey)
-            $0.writeTable(arguments)
+            $0.writeShortString(binding.destination)
+            $0.writeShortString(binding.source)
+            $0.writeShortString(binding.routingKey)
+            if hasNoWait { $0.writeBits(false) }
+            $0.writeTable(binding.arguments)
         }
-        if connection.recordsTopology {
-            connection.topology.forget(AMQPTopology.Binding(toExchange: false, destination: queue, source: exchange,
-                                                            routingKey: routingKey, arguments: arguments))
-        }
+        guard connection.recordsTopology else { return }
+        if bind { connection.topology.record(binding) } else { connection.topology.forget(binding) }
     }
 
     /// Removes every ready message from `queue` (`queue.purge`) and returns how many.

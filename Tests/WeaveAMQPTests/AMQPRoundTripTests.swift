@@ -6,6 +6,42 @@ import WeaveTestSupport
 
 @Suite("AMQP round trips against a real RabbitMQ", .rabbitMQBroker)
 struct AMQPRoundTripTests {
+    @Test("Exchange-to-exchange and queue bindings route, unbinding stops them, and recovery's record follows")
+    func bindAndUnbind() async throws {
+        try await withConnection({ $0.automaticRecovery = true }) { connection in
+            let channel = try connection.openChannel()
+            try channel.confirmSelect()
+            let upstream = uniqueName("up"), downstream = uniqueName("down")
+            try channel.exchangeDeclare(upstream)
+            try channel.exchangeDeclare(downstream)
+            defer {
+                _ = try? channel.exchangeDelete(upstream)
+                _ = try? channel.exchangeDelete(downstream)
+            }
+            let queue = try channel.queueDeclare("", exclusive: true).name
+            try channel.queueBind(queue, exchange: downstream, routingKey: "k", arguments: ["x-note": "q"])
+            try channel.exchangeBind(destination: downstream, source: upstream, routingKey: "k")
+            #expect(connection.topology.bindings.count == 2)
+            // Mandatory and confirmed: an unroutable message throws, so routing is checked without waiting.
+            try channel.publish("through both", exchange: upstream, routingKey: "k", mandatory: true)
+            #expect(try channel.get(queue: queue, noAck: true)?.bodyString == "through both")
+            try channel.exchangeUnbind(destination: downstream, source: upstream, routingKey: "k")
+            #expect(connection.topology.bindings.count == 1)
+            #expect(throws: AMQPError.self) { try channel.publish("x", exchange: upstream, routingKey: "k", mandatory: true) }
+            try channel.publish("direct", exchange: downstream, routingKey: "k", mandatory: true)
+            // Unbinding needs the same arguments as binding.
+            try channel.queueUnbind(queue, exchange: downstream, routingKey: "k", arguments: ["x-note": "q"])
+            #expect(connection.topology.bindings.isEmpty)
+            do {
+                try channel.publish("y", exchange: downstream, routingKey: "k", mandatory: true)
+                Issue.record("routed after queue.unbind")
+            } catch let error as AMQPError {
+                #expect(error.code == .returned)
+            }
+            #expect(!channel.isClosed)
+        }
+    }
+
     @Test("Declare, bind, publish and consume: body, properties and routing arrive intact")
     func roundTrip() async throws {
         try await withConnection { connection in
