@@ -189,7 +189,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
         }
     }
 
-    public var description: String { "AMQP \(configuration.host):\(configuration.port)\(configuration.virtualHost == "/" ? "" : "/\(configuration.virtualHost)")" }
+    public var description: String { "\(configuration.tls == nil ? "AMQP" : "AMQPS") \(configuration.host):\(configuration.port)\(configuration.virtualHost == "/" ? "" : "/\(configuration.virtualHost)")" }
 
     package var waitDescription: String { "\(self)" }
 

@@ -80,7 +80,8 @@ struct AMQPTLSTests {
             configuration.recoveryInterval = .milliseconds(100)
             let connection = try AMQPConnection.connect(configuration)
             defer { connection.close() }
-            let firstStream = connection.stream
+            let firstStream = ObjectIdentifier(connection.stream)
+            let context = try #require(connection.tlsContext)
             let channel = try connection.openChannel()
             let queue = try channel.queueDeclare("", exclusive: true).name
             try channel.confirmSelect()
@@ -92,7 +93,11 @@ struct AMQPTLSTests {
             try blocking(timeout: .seconds(120)) { try broker.control(["close_all_connections", "weave test"]) }
             for _ in 0..<400 where connection.isRecovering || connection.recoveryCount == 0 { try Coroutine.sleep(for: .milliseconds(50)) }
             #expect(connection.recoveryCount == 1 && !connection.isClosed)
-            #expect(connection.stream !== firstStream && connection.stream is TLSConnection<TCPConnection>)
+            #expect(ObjectIdentifier(connection.stream) != firstStream && connection.stream is TLSConnection<TCPConnection>)
+            #expect(connection.tlsContext === context, "the context made at connect serves the reconnection")
+            // The first TLS connection is freed once its reader and writer have ended.
+            for _ in 0..<200 where context.liveConnections.load(ordering: .relaxed) != 1 { try Coroutine.sleep(for: .milliseconds(10)) }
+            #expect(context.liveConnections.load(ordering: .relaxed) == 1)
             // The recovered (renamed, server-named) queue and its consumer, over the new TLS connection.
             #expect(try channel.publish("after", routingKey: consumer.queue, timeout: .seconds(30)) == 1)
             let after = try #require(try consumer.next(timeout: .seconds(10)))
