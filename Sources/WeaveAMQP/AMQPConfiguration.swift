@@ -48,9 +48,9 @@ public struct AMQPConfiguration: Sendable, Hashable {
     /// TLS for the connection (`amqps`), or nil for plain TCP (the default).
     ///
     /// A client configuration from WeaveTLS: it verifies the broker's certificate and
-    /// hostname unless told otherwise, against ``TLSConfiguration/trustRoots`` (the system's
+    /// hostname unless told otherwise, against `TLSConfiguration.trustRoots` (the system's
     /// store by default; `.pemFile(path)` for a CA file of your own), and sends ``host`` as
-    /// SNI unless ``TLSConfiguration/serverName`` names another. The connection makes one
+    /// SNI unless `TLSConfiguration.serverName` names another. The connection makes one
     /// `TLSContext` from it at connect and reuses it when it reconnects
     /// (``automaticRecovery``). Two configurations with TLS are equal only when their `tls`
     /// came from the same assignment (a `TLSConfiguration` cannot be compared).

@@ -130,8 +130,8 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     ///
     /// - Throws: `UVError` when the TCP connection fails (`connect 127.0.0.1:5672:
     ///   ECONNREFUSED`); `TLSError` when the TLS context cannot be made (an unreadable CA
-    ///   file) or the handshake fails (``TLSError/Code/unknownCertificateAuthority``,
-    ///   ``TLSError/Code/hostnameMismatch``…); ``AMQPError`` with ``AMQPError/Code/accessRefused``
+    ///   file) or the handshake fails (`TLSError.Code.unknownCertificateAuthority`,
+    ///   `TLSError.Code.hostnameMismatch`…); ``AMQPError`` with ``AMQPError/Code/accessRefused``
     ///   for wrong credentials or a virtual host the user may not open,
     ///   ``AMQPError/Code/handshakeFailed`` when the broker ends the handshake otherwise;
     ///   `TimeoutError` when the broker does not finish it in time; `CancellationError`.
