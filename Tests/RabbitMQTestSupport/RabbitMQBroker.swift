@@ -334,9 +334,15 @@ public struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
     var tls: RabbitMQBroker.TLSFilesMaker?
 
     public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let broker = try RabbitMQBroker.start(tls: tls)
-        defer { broker.stop() }
-        try await RabbitMQBroker.$current.withValue(broker) { try await function() }
+        let tls = tls
+        let broker = try await onThreadOfItsOwn { try RabbitMQBroker.start(tls: tls) }
+        do {
+            try await RabbitMQBroker.$current.withValue(broker) { try await function() }
+        } catch {
+            try? await onThreadOfItsOwn { broker.stop() }
+            throw error
+        }
+        try await onThreadOfItsOwn { broker.stop() }
     }
 }
 
@@ -352,7 +358,22 @@ extension Trait where Self == RabbitMQBrokerTrait {
 
 /// Runs `body` with a broker of its own (for tests that restart it), stopped however `body` ends.
 public func withRabbitMQBroker<T: Sendable>(_ body: (RabbitMQBroker) async throws -> T) async throws -> T {
-    let broker = try RabbitMQBroker.start()
-    defer { broker.stop() }
-    return try await body(broker)
+    let broker = try await onThreadOfItsOwn { try RabbitMQBroker.start() }
+    do {
+        let result = try await body(broker)
+        try await onThreadOfItsOwn { broker.stop() }
+        return result
+    } catch {
+        try? await onThreadOfItsOwn { broker.stop() }
+        throw error
+    }
+}
+
+/// Runs `body` on a thread of its own and waits for it without holding a thread: starting
+/// or stopping a broker blocks for seconds, and the few threads every test's async code
+/// shares would otherwise stall the tests running beside it.
+private func onThreadOfItsOwn<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
