@@ -230,8 +230,11 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
 
     /// Encodes one command of `count` words and waits for its reply: the path every
     /// command takes. `command` names it in errors (only built when one is thrown).
+    /// With `textReply`, a bulk string reply arrives as `.simpleString` (decoded once, no
+    /// byte array): for commands whose caller returns a `String`.
     func execute(
-        _ count: Int, command: @autoclosure () -> String, timeout: Duration?, _ encode: (inout RESPEncoder) -> Void
+        _ count: Int, command: @autoclosure () -> String, timeout: Duration?, textReply: Bool = false,
+        _ encode: (inout RESPEncoder) -> Void
     ) throws -> RESPValue {
         if let failure { throw failure }
         let coroutine = try AnyCoroutine.requireCurrent("RedisConnection.send")
@@ -239,7 +242,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         encode(&output)
         var outcome: PendingReply.Outcome?
         try withUnsafeMutablePointer(to: &outcome) { slot in
-            replies.append(PendingReply(slot: slot, waiter: coroutine))
+            replies.append(PendingReply(slot: slot, waiter: coroutine, wantsText: textReply))
             wakeWriter()
             try waitForReply(slot, coroutine: coroutine, timeout: timeout, command: command())
         }
@@ -368,7 +371,9 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
                         return 0
                     }
                     var parser = RESPParser(bytes)
-                    while let value = try parser.parse() { try connection.deliver(value) }
+                    while let value = try parser.parse(bulkAsText: connection.replies.firstWantsText) {
+                        try connection.deliver(value)
+                    }
                     needed = bytes.count - parser.index + 1
                     return parser.index
                 }
