@@ -51,7 +51,7 @@ public final class MemcachedClient {
         public var maximumValueSize: Int
         /// TLS for every connection to every server (memcached started with `-Z`), nil for
         /// plain TCP (the default). Each server's certificate is verified against the trust
-        /// roots and the configuration's ``WeaveTLS/TLSConfiguration/serverName``, else the
+        /// roots and the configuration's `TLSConfiguration.serverName`, else the
         /// server's host (an IP address must be listed in the certificate).
         public var tls: TLSConfiguration?
 
@@ -84,7 +84,7 @@ public final class MemcachedClient {
     /// the certificate files, blocking the thread for a moment).
     ///
     /// - Throws: ``MemcachedError`` with ``MemcachedError/Code/invalidArgument`` for no
-    ///   servers, a server listed twice, or a setting below 1; ``WeaveTLS/TLSError`` for a
+    ///   servers, a server listed twice, or a setting below 1; `TLSError` for a
     ///   TLS configuration that cannot be loaded (an unreadable CA file). A failed TLS
     ///   handshake is a command's ``MemcachedError/Code/connectionFailed`` with the
     ///   `TLSError` as ``MemcachedError/underlying``.

@@ -18,7 +18,7 @@ public struct RedisConfiguration: Sendable {
     public var port: Int
     /// TLS for every connection made from this configuration, nil for plain TCP. The server's
     /// certificate is verified against the configuration's trust roots and its
-    /// ``WeaveTLS/TLSConfiguration/serverName`` (default: ``host``, which may be an IP
+    /// `TLSConfiguration.serverName` (default: ``host``, which may be an IP
     /// address listed in the certificate); a role other than client is a programmer error.
     ///
     /// ```swift
@@ -36,7 +36,7 @@ public struct RedisConfiguration: Sendable {
     /// The name given with `CLIENT SETNAME` (in `HELLO` for RESP3), shown by `CLIENT LIST`.
     public var clientName: String?
     /// The longest a connect may take: resolution, TCP handshake, TLS handshake (which its
-    /// own ``WeaveTLS/TLSConfiguration/handshakeTimeout`` bounds too) and the
+    /// own `TLSConfiguration.handshakeTimeout` bounds too) and the
     /// `HELLO`/`AUTH`/`SELECT` exchange together.
     public var connectTimeout: Duration?
     /// The longest a command waits for its reply unless the call gives its own timeout; nil

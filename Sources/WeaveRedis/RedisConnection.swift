@@ -82,8 +82,8 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     /// ``RedisConnectionPool`` does.
     ///
     /// - Throws: `UVError` when the TCP connection fails (`connect 127.0.0.1:6379:
-    ///   ECONNREFUSED`); ``WeaveTLS/TLSError`` when the TLS handshake fails (such as
-    ///   ``WeaveTLS/TLSError/Code/unknownCertificateAuthority``) or the TLS configuration is
+    ///   ECONNREFUSED`); `TLSError` when the TLS handshake fails (such as
+    ///   `TLSError.Code.unknownCertificateAuthority`) or the TLS configuration is
     ///   refused; ``RedisError`` with ``RedisError/Code/connectFailed`` when the
     ///   server refuses the handshake (a wrong password, an unknown database), with its error
     ///   as ``RedisError/underlying``; `TimeoutError`; `CancellationError`. Nothing is left
@@ -93,7 +93,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     }
 
     /// Connects as ``connect(_:)``, over TLS with `tlsContext` when it is given (whatever
-    /// ``RedisConfiguration/tls`` says): make one ``WeaveTLS/TLSContext`` and share it
+    /// ``RedisConfiguration/tls`` says): make one `TLSContext` and share it
     /// between connections, rather than parse the certificates for each.
     ///
     /// - Throws: as ``connect(_:)``.

@@ -19,7 +19,7 @@ import WeaveTLS
 /// by itself afterwards.
 ///
 /// With ``RedisConfiguration/tls`` set, every connection (the first and each replacement)
-/// goes over TLS, sharing one ``WeaveTLS/TLSContext`` made on the first connect.
+/// goes over TLS, sharing one `TLSContext` made on the first connect.
 ///
 /// A pool belongs to the hub its connections are made on; use it from that hub's coroutines.
 /// Call ``close()`` when done.

@@ -11,7 +11,7 @@ enum RedisTransport {
     /// Connects to the configured server and, with TLS (`context`, else one made from
     /// ``RedisConfiguration/tls``), runs the client handshake within `deadline`.
     ///
-    /// - Throws: `UVError` for TCP; ``WeaveTLS/TLSError`` for the handshake or the TLS
+    /// - Throws: `UVError` for TCP; `TLSError` for the handshake or the TLS
     ///   configuration; `TimeoutError`; `CancellationError`. Nothing is left open.
     static func open(
         _ configuration: RedisConfiguration, context: TLSContext?, deadline: ContinuousClock.Instant?
