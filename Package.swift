@@ -148,8 +148,8 @@ package.products += [
     .library(name: "WeaveRedis", targets: ["WeaveRedis"]),
 ]
 package.targets += [
-    .target(name: "WeaveRedis", dependencies: ["Weave"]),
-    .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave", "WeaveTestSupport"]),
+    .target(name: "WeaveRedis", dependencies: ["Weave", "WeaveTLS"]),
+    .testTarget(name: "WeaveRedisTests", dependencies: ["WeaveRedis", "Weave", "WeaveTLS", "WeaveTestSupport"]),
 ]
 // The redis-demo sample: the course's Redis lesson against a running server.
 package.products += [
@@ -169,10 +169,10 @@ package.products += [
     .executable(name: "memcached-demo", targets: ["MemcachedDemo"]),
 ]
 package.targets += [
-    .target(name: "WeaveMemcached", dependencies: ["Weave"]),
+    .target(name: "WeaveMemcached", dependencies: ["Weave", "WeaveTLS"]),
     .executableTarget(name: "MemcachedDemo", dependencies: ["WeaveMemcached", "SampleSupport", argumentParser],
                       path: "Samples/MemcachedDemo"),
-    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached", "WeaveTestSupport"]),
+    .testTarget(name: "WeaveMemcachedTests", dependencies: ["WeaveMemcached", "WeaveTLS", "WeaveTestSupport"]),
 ]
 
 // MARK: - MySQL / MariaDB

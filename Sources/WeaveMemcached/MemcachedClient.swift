@@ -1,8 +1,9 @@
 import Glibc
 import Weave
+import WeaveTLS
 
 /// A memcached client for coroutines: the meta text protocol (memcached 1.6 or later) over
-/// Weave's TCP, a connection pool per server, and keys spread over several servers by
+/// Weave's TCP or TLS (``Configuration/tls``), a connection pool per server, and keys spread over several servers by
 /// consistent hashing (``MemcachedHashRing``).
 ///
 /// ```swift
@@ -48,12 +49,17 @@ public final class MemcachedClient {
         /// The largest value accepted in a reply or sent (default 1 MiB, memcached's
         /// default item size limit); a larger length in a reply is a protocol error.
         public var maximumValueSize: Int
+        /// TLS for every connection to every server (memcached started with `-Z`), nil for
+        /// plain TCP (the default). Each server's certificate is verified against the trust
+        /// roots and the configuration's `TLSConfiguration.serverName`, else the
+        /// server's host (an IP address must be listed in the certificate).
+        public var tls: TLSConfiguration?
 
         /// The defaults, with any of them changed.
         public init(
             maximumConnectionsPerServer: Int = 16, poolWaitTimeout: Duration? = .seconds(5),
             connectTimeout: Duration? = .seconds(5), requestTimeout: Duration? = .seconds(5),
-            virtualNodesPerServer: Int = 160, maximumValueSize: Int = 1024 * 1024
+            virtualNodesPerServer: Int = 160, maximumValueSize: Int = 1024 * 1024, tls: TLSConfiguration? = nil
         ) {
             self.maximumConnectionsPerServer = maximumConnectionsPerServer
             self.poolWaitTimeout = poolWaitTimeout
@@ -61,6 +67,7 @@ public final class MemcachedClient {
             self.requestTimeout = requestTimeout
             self.virtualNodesPerServer = virtualNodesPerServer
             self.maximumValueSize = maximumValueSize
+            self.tls = tls
         }
     }
 
@@ -72,10 +79,15 @@ public final class MemcachedClient {
     public let configuration: Configuration
     let pools: [MemcachedConnectionPool]
 
-    /// A client of `servers`; connects lazily, on each server's first command.
+    /// A client of `servers`; connects lazily, on each server's first command. With
+    /// ``Configuration/tls``, the TLS context every connection shares is made here (reading
+    /// the certificate files, blocking the thread for a moment).
     ///
     /// - Throws: ``MemcachedError`` with ``MemcachedError/Code/invalidArgument`` for no
-    ///   servers, a server listed twice, or a setting below 1.
+    ///   servers, a server listed twice, or a setting below 1; `TLSError` for a
+    ///   TLS configuration that cannot be loaded (an unreadable CA file). A failed TLS
+    ///   handshake is a command's ``MemcachedError/Code/connectionFailed`` with the
+    ///   `TLSError` as ``MemcachedError/underlying``.
     public init(servers: [MemcachedServer], configuration: Configuration = .init()) throws {
         guard configuration.maximumConnectionsPerServer >= 1 else {
             throw MemcachedError(.invalidArgument, "maximumConnectionsPerServer must be at least 1, not \(configuration.maximumConnectionsPerServer)")
@@ -85,7 +97,8 @@ public final class MemcachedClient {
         }
         ring = try MemcachedHashRing(servers: servers, virtualNodes: configuration.virtualNodesPerServer)
         self.configuration = configuration
-        pools = servers.map { MemcachedConnectionPool(server: $0, configuration: configuration) }
+        let tlsContext = try configuration.tls.map { try TLSContext(configuration: $0, logger: Hub.current?.logger) }
+        pools = servers.map { MemcachedConnectionPool(server: $0, configuration: configuration, tlsContext: tlsContext) }
     }
 
     /// A client of one server, or several, written `host:port` (see

@@ -1,7 +1,8 @@
 import Glibc
 import Weave
+import WeaveTLS
 
-/// One TCP connection to one server, one command (or one pipeline) in flight at a time.
+/// One TCP or TLS connection to one server, one command (or one pipeline) in flight at a time.
 ///
 /// ``isReusable`` is false from the moment a command is sent until its whole reply is read:
 /// a command interrupted in between (a timeout, a cancellation, a failed read, a malformed
@@ -10,7 +11,9 @@ import Weave
 /// reply: the connection stays reusable.
 final class MemcachedConnection {
     let server: MemcachedServer
-    private let stream: TCPConnection
+    /// The stream, by kind: each command's I/O runs code specialised for it (a branch, no
+    /// dynamic dispatch).
+    private let transport: Transport
     private var commands = MemcachedCommandBuffer()
     private let requestTimeout: Duration?
     private let maximumValueSize: Int
@@ -20,33 +23,65 @@ final class MemcachedConnection {
     /// behind the command line (three writes instead of one copy).
     private static let copyLimit = 16 * 1024
 
-    private init(server: MemcachedServer, stream: TCPConnection, requestTimeout: Duration?, maximumValueSize: Int) {
+    private static let lineEnd: [UInt8] = [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
+
+    private enum Transport {
+        /// TCP, read in place from the connection's own buffer.
+        case plain(TCPConnection)
+        /// TLS over TCP, read in place through a read-ahead buffer.
+        case tls(TLSConnection<TCPConnection>, ReadAheadStream<TLSConnection<TCPConnection>>)
+    }
+
+    private init(server: MemcachedServer, transport: Transport, requestTimeout: Duration?, maximumValueSize: Int) {
         self.server = server
-        self.stream = stream
+        self.transport = transport
         self.requestTimeout = requestTimeout
         self.maximumValueSize = maximumValueSize
     }
 
+    /// Connects over TCP, then runs a TLS client handshake when `tlsContext` is given
+    /// (checking the certificate against the context's server name, else the host).
+    ///
+    /// - Throws: ``MemcachedError/Code/connectionFailed`` with the `UVError`, `IOError` or
+    ///   `TLSError` as its underlying error; `TimeoutError`, `CancellationError`.
     static func connect(
-        to server: MemcachedServer, connectTimeout: Duration?, requestTimeout: Duration?, maximumValueSize: Int
+        to server: MemcachedServer, tlsContext: TLSContext?, connectTimeout: Duration?, requestTimeout: Duration?,
+        maximumValueSize: Int
     ) throws -> MemcachedConnection {
-        let stream: TCPConnection
+        let transport: Transport
         do {
-            stream = try TCPConnection.connect(host: server.host, port: server.port, timeout: connectTimeout)
+            let tcp = try TCPConnection.connect(host: server.host, port: server.port, timeout: connectTimeout)
+            if let tlsContext {
+                let tls = try TLSConnection.connect(over: tcp, context: tlsContext,
+                                                    serverName: tlsContext.configuration.serverName ?? server.host)
+                transport = .tls(tls, ReadAheadStream(tls))
+            } else {
+                transport = .plain(tcp)
+            }
+        } catch let error as TLSError {
+            throw MemcachedError(.connectionFailed, "TLS handshake failed", server: server, underlying: error)
         } catch let error as UVError {
             throw MemcachedError(.connectionFailed, "connect failed", server: server, underlying: error)
         } catch let error as IOError {
             throw MemcachedError(.connectionFailed, "connect failed", server: server, underlying: error)
         }
-        return MemcachedConnection(server: server, stream: stream, requestTimeout: requestTimeout,
+        return MemcachedConnection(server: server, transport: transport, requestTimeout: requestTimeout,
                                    maximumValueSize: maximumValueSize)
     }
 
-    var isClosed: Bool { stream.isClosed }
+    var isClosed: Bool {
+        switch transport {
+        case .plain(let tcp): return tcp.isClosed
+        case .tls(let tls, _): return tls.isClosed
+        }
+    }
 
     func close() {
         isReusable = false
-        stream.close()
+        switch transport {
+        case .plain(let tcp): tcp.close()
+        case .tls(let tls, _): tls.close()
+        }
     }
 
     /// Sends one command built by `build` (followed by `value` and `\r\n` when given) and
@@ -91,26 +126,43 @@ final class MemcachedConnection {
 
     private func send(_ command: StaticString, value: [UInt8]?, deadline: ContinuousClock.Instant?) throws {
         do {
-            if let value {
-                if value.count < Self.copyLimit {
-                    commands.append(bytes: value)
-                    commands.append("\r\n")
-                    try stream.write(commands.bytes, timeout: remaining(deadline))
-                } else {
-                    try stream.write(commands.bytes, timeout: remaining(deadline))
-                    try stream.write(value, timeout: remaining(deadline))
-                    try stream.write("\r\n", timeout: remaining(deadline))
-                }
-            } else {
-                try stream.write(commands.bytes, timeout: remaining(deadline))
+            switch transport {
+            case .plain(let tcp): try send(value, deadline: deadline, on: tcp)
+            case .tls(let tls, _): try send(value, deadline: deadline, on: tls)
             }
         } catch {
             throw wrap(error, command, "send")
         }
     }
 
+    private func send<Stream: ByteStream>(_ value: [UInt8]?, deadline: ContinuousClock.Instant?, on stream: Stream) throws {
+        if let value {
+            if value.count < Self.copyLimit {
+                commands.append(bytes: value)
+                commands.append("\r\n")
+                try stream.write(commands.bytes, timeout: remaining(deadline))
+            } else {
+                try stream.write(commands.bytes, timeout: remaining(deadline))
+                try stream.write(value, timeout: remaining(deadline))
+                try stream.write(Self.lineEnd, timeout: remaining(deadline))
+            }
+        } else {
+            try stream.write(commands.bytes, timeout: remaining(deadline))
+        }
+    }
+
     private func readReply(
         _ command: StaticString, valueMode: MemcachedReplyParser.ValueMode, deadline: ContinuousClock.Instant?
+    ) throws -> MemcachedReply {
+        switch transport {
+        case .plain(let tcp): return try readReply(command, valueMode: valueMode, deadline: deadline, from: tcp)
+        case .tls(_, let reader): return try readReply(command, valueMode: valueMode, deadline: deadline, from: reader)
+        }
+    }
+
+    private func readReply<Reader: InPlaceReadable>(
+        _ command: StaticString, valueMode: MemcachedReplyParser.ValueMode, deadline: ContinuousClock.Instant?,
+        from stream: Reader
     ) throws -> MemcachedReply {
         var needed = 1
         var reply: MemcachedReply?
@@ -143,10 +195,10 @@ final class MemcachedConnection {
         deadline.map { $0 - .now }
     }
 
-    /// Weave's I/O errors become ``MemcachedError/Code/connectionFailed``; the rest
+    /// Weave's I/O and TLS errors become ``MemcachedError/Code/connectionFailed``; the rest
     /// (timeouts, cancellation, the parser's own) pass as they are.
     private func wrap(_ error: any Error, _ command: StaticString, _ what: String) -> any Error {
-        if error is UVError || error is IOError {
+        if error is UVError || error is IOError || error is TLSError {
             return MemcachedError(.connectionFailed, "\(command): \(what) failed", server: server, underlying: error)
         }
         return error

@@ -1,4 +1,5 @@
 import Weave
+import WeaveTLS
 
 /// The connections to one server: at most ``maximumConnections`` open, idle ones reused
 /// last-in first-out, callers beyond the maximum waiting (in order) up to a timeout.
@@ -9,6 +10,8 @@ import Weave
 final class MemcachedConnectionPool {
     let server: MemcachedServer
     private let configuration: MemcachedClient.Configuration
+    /// The client's, shared by every pool: nil for plain TCP.
+    private let tlsContext: TLSContext?
     private var idle: [MemcachedConnection] = []
     /// One permit per connection that may be in use.
     private let permits: Semaphore
@@ -16,9 +19,10 @@ final class MemcachedConnectionPool {
     private(set) var openCount = 0
     private(set) var isClosed = false
 
-    init(server: MemcachedServer, configuration: MemcachedClient.Configuration) {
+    init(server: MemcachedServer, configuration: MemcachedClient.Configuration, tlsContext: TLSContext?) {
         self.server = server
         self.configuration = configuration
+        self.tlsContext = tlsContext
         self.permits = Semaphore(value: configuration.maximumConnectionsPerServer, label: "memcached \(server)")
     }
 
@@ -45,7 +49,7 @@ final class MemcachedConnectionPool {
             connection = reused
         } else {
             connection = try MemcachedConnection.connect(
-                to: server, connectTimeout: configuration.connectTimeout, requestTimeout: configuration.requestTimeout,
+                to: server, tlsContext: tlsContext, connectTimeout: configuration.connectTimeout, requestTimeout: configuration.requestTimeout,
                 maximumValueSize: configuration.maximumValueSize)
             openCount += 1
         }

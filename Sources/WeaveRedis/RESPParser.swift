@@ -24,14 +24,18 @@ struct RESPParser {
 
     /// The next complete reply, or nil if the buffer ends inside it (``index`` is then
     /// unchanged). Throws ``RedisError/Code/protocolError`` for bytes that are not RESP.
-    mutating func parse() throws(RedisError) -> RESPValue? {
+    ///
+    /// With `bulkAsText`, a bulk string reply (not one inside an aggregate) comes back as
+    /// `.simpleString` of its UTF-8: for a caller that wants a `String` anyway (`GET`), which
+    /// saves the byte array (a value of up to 15 bytes then costs no allocation at all).
+    mutating func parse(bulkAsText: Bool = false) throws(RedisError) -> RESPValue? {
         var cursor = index
-        guard let value = try value(at: &cursor, depth: 0) else { return nil }
+        guard let value = try value(at: &cursor, depth: 0, bulkAsText: bulkAsText) else { return nil }
         index = cursor
         return value
     }
 
-    private func value(at cursor: inout Int, depth: Int) throws(RedisError) -> RESPValue? {
+    private func value(at cursor: inout Int, depth: Int, bulkAsText: Bool = false) throws(RedisError) -> RESPValue? {
         guard depth < Self.maximumDepth else { throw malformed("nesting deeper than \(Self.maximumDepth)", at: cursor) }
         guard cursor < bytes.count else { return nil }
         let type = bytes[cursor]
@@ -67,6 +71,7 @@ struct RESPParser {
             cursor = end + 2
             switch type {
             case UInt8(ascii: "$"):
+                if bulkAsText { return .simpleString(text(next, end)) }
                 return .bulkString([UInt8](UnsafeRawBufferPointer(rebasing: bytes[next..<end])))
             case UInt8(ascii: "!"):
                 return .error(text(next, end))

@@ -42,7 +42,17 @@ extension RedisConnection {
 
     /// `GET key`: the value as UTF-8 text, or nil when the key does not exist.
     public func get(_ key: String, timeout: Duration? = nil) throws -> String? {
-        try getBytes(key, timeout: timeout).map { String(decoding: $0, as: UTF8.self) }
+        // The value is decoded as it is parsed: no byte array in between.
+        let reply = try execute(2, command: "GET", timeout: timeout, textReply: true) { encoder in
+            encoder.append("GET" as StaticString)
+            encoder.append(key)
+        }
+        switch reply {
+        case .null: return nil
+        case .simpleString(let text): return text
+        case .bulkString(let bytes): return String(decoding: bytes, as: UTF8.self)
+        default: throw unexpected(reply, "GET")
+        }
     }
 
     /// `GET key`: the value's bytes, or nil when the key does not exist.

@@ -1,8 +1,10 @@
 import WeaveCore
 import WeaveIO
+import WeaveTLS
 
-/// A connection to a Redis server whose commands block the calling coroutine only, and
-/// which many coroutines may use at once: their commands are pipelined automatically.
+/// A connection to a Redis server, over TCP or TLS, whose commands block the calling
+/// coroutine only, and which many coroutines may use at once: their commands are pipelined
+/// automatically.
 ///
 /// ```swift
 /// let redis = try RedisConnection.connect(RedisConfiguration(port: 6379))
@@ -37,7 +39,8 @@ import WeaveIO
 public final class RedisConnection: WaitTarget, CustomStringConvertible {
     /// How the connection was made.
     public let configuration: RedisConfiguration
-    let tcp: TCPConnection
+    /// TCP, or TLS over TCP; closed with the connection.
+    private let stream: any ByteStream
     /// The hub outlives its coroutines and this connection's use of them.
     private unowned(unsafe) let hub: Hub
     private var output = RESPEncoder()
@@ -57,40 +60,52 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
     /// Commands written (or queued to be) whose replies have not arrived yet.
     public var pendingReplyCount: Int { replies.count }
 
-    private init(configuration: RedisConfiguration, tcp: TCPConnection, hub: Hub) {
+    private init(configuration: RedisConfiguration, stream: any ByteStream, hub: Hub) {
         self.configuration = configuration
-        self.tcp = tcp
+        self.stream = stream
         self.hub = hub
     }
 
     deinit {
-        tcp.close()
+        stream.close()
         // The idle writer holds no reference to wake it otherwise.
         if let idleWriter { hub.makeReady(idleWriter) }
     }
 
-    /// Connects to the server and runs the handshake: `HELLO 3` (with `AUTH` and `SETNAME`)
-    /// for RESP3, else `AUTH` and `CLIENT SETNAME` as configured, then `SELECT` for a
-    /// database other than 0.
+    /// Connects to the server, over TLS when ``RedisConfiguration/tls`` is set, and runs the
+    /// handshake: `HELLO 3` (with `AUTH` and `SETNAME`) for RESP3, else `AUTH` and
+    /// `CLIENT SETNAME` as configured, then `SELECT` for a database other than 0.
     ///
     /// Blocks the calling coroutine until the connection is ready, at most
-    /// ``RedisConfiguration/connectTimeout``.
+    /// ``RedisConfiguration/connectTimeout``. With TLS, a context is made for this one
+    /// connection (reading the trust roots); ``connect(_:tlsContext:)`` shares one, as a
+    /// ``RedisConnectionPool`` does.
     ///
     /// - Throws: `UVError` when the TCP connection fails (`connect 127.0.0.1:6379:
-    ///   ECONNREFUSED`); ``RedisError`` with ``RedisError/Code/connectFailed`` when the
+    ///   ECONNREFUSED`); `TLSError` when the TLS handshake fails (such as
+    ///   `TLSError.Code.unknownCertificateAuthority`) or the TLS configuration is
+    ///   refused; ``RedisError`` with ``RedisError/Code/connectFailed`` when the
     ///   server refuses the handshake (a wrong password, an unknown database), with its error
     ///   as ``RedisError/underlying``; `TimeoutError`; `CancellationError`. Nothing is left
     ///   open when it throws.
     public static func connect(_ configuration: RedisConfiguration) throws -> RedisConnection {
-        let deadline = configuration.connectTimeout.map { ContinuousClock.now + $0 }
-        let tcp = try TCPConnection.connect(host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
-        guard let hub = Hub.current else {
-            tcp.close()
+        try connect(configuration, tlsContext: nil)
+    }
+
+    /// Connects as ``connect(_:)``, over TLS with `tlsContext` when it is given (whatever
+    /// ``RedisConfiguration/tls`` says): make one `TLSContext` and share it
+    /// between connections, rather than parse the certificates for each.
+    ///
+    /// - Throws: as ``connect(_:)``.
+    public static func connect(_ configuration: RedisConfiguration, tlsContext: TLSContext?) throws -> RedisConnection {
+        guard let hub = Hub.current, AnyCoroutine.current != nil else {
             throw WeaveError(.notInCoroutine, "RedisConnection.connect needs a coroutine")
         }
-        let connection = RedisConnection(configuration: configuration, tcp: tcp, hub: hub)
+        let deadline = configuration.connectTimeout.map { ContinuousClock.now + $0 }
+        let transport = try RedisTransport.open(configuration, context: tlsContext, deadline: deadline)
+        let connection = RedisConnection(configuration: configuration, stream: transport.stream, hub: hub)
         do {
-            try connection.startCoroutines()
+            try connection.startCoroutines(transport)
             try connection.handshake(deadline: deadline)
         } catch {
             connection.close()
@@ -125,16 +140,21 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         }
     }
 
-    /// Starts the reader and the writer. They hold the connection weakly, so that a
-    /// connection nobody uses closes (its deinit closes the socket, which ends both).
-    private func startCoroutines() throws {
+    /// Starts the reader and the writer, specialised for the stream. They hold the
+    /// connection weakly, so that a connection nobody uses closes (its deinit closes the
+    /// stream, which ends both).
+    private func startCoroutines(_ transport: RedisTransport) throws {
         let owner = WeakConnection(self)
-        let tcp = self.tcp
-        try spawn(name: "redis reader \(configuration.host):\(configuration.port)") {
-            Self.readLoop(tcp: tcp, owner: owner)
-        }
-        try spawn(name: "redis writer \(configuration.host):\(configuration.port)") {
-            Self.writeLoop(tcp: tcp, owner: owner)
+        let name = "\(configuration.host):\(configuration.port)"
+        switch transport {
+        case .plain(let tcp):
+            // TCP reads in place from the connection's own buffer.
+            try spawn(name: "redis reader \(name)") { Self.readLoop(reader: tcp, owner: owner) }
+            try spawn(name: "redis writer \(name)") { Self.writeLoop(writer: tcp, idleTarget: tcp, owner: owner) }
+        case .tls(let tls):
+            let reader = ReadAheadStream(tls)
+            try spawn(name: "redis reader \(name) (TLS)") { Self.readLoop(reader: reader, owner: owner) }
+            try spawn(name: "redis writer \(name) (TLS)") { Self.writeLoop(writer: tls, idleTarget: tls.transport, owner: owner) }
         }
     }
 
@@ -145,7 +165,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         fail(RedisError(.connectionClosed, "\(self) was closed"))
     }
 
-    public var description: String { "Redis \(configuration.host):\(configuration.port)" }
+    public var description: String { "Redis \(configuration.host):\(configuration.port)\(stream is TCPConnection ? "" : " (TLS)")" }
 
     package var waitDescription: String { "\(self) (\(replies.count) replies pending)" }
 
@@ -210,8 +230,11 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
 
     /// Encodes one command of `count` words and waits for its reply: the path every
     /// command takes. `command` names it in errors (only built when one is thrown).
+    /// With `textReply`, a bulk string reply arrives as `.simpleString` (decoded once, no
+    /// byte array): for commands whose caller returns a `String`.
     func execute(
-        _ count: Int, command: @autoclosure () -> String, timeout: Duration?, _ encode: (inout RESPEncoder) -> Void
+        _ count: Int, command: @autoclosure () -> String, timeout: Duration?, textReply: Bool = false,
+        _ encode: (inout RESPEncoder) -> Void
     ) throws -> RESPValue {
         if let failure { throw failure }
         let coroutine = try AnyCoroutine.requireCurrent("RedisConnection.send")
@@ -219,7 +242,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         encode(&output)
         var outcome: PendingReply.Outcome?
         try withUnsafeMutablePointer(to: &outcome) { slot in
-            replies.append(PendingReply(slot: slot, waiter: coroutine))
+            replies.append(PendingReply(slot: slot, waiter: coroutine, wantsText: textReply))
             wakeWriter()
             try waitForReply(slot, coroutine: coroutine, timeout: timeout, command: command())
         }
@@ -304,7 +327,7 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         default: reason = RedisError(.connectionClosed, "\(self): connection lost", underlying: error)
         }
         failure = reason
-        tcp.close()
+        stream.close()
         wakeWriter()
         while let entry = replies.popFirst() {
             entry.slot.pointee = .failure(reason)
@@ -335,12 +358,12 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         return true
     }
 
-    private static func readLoop(tcp: TCPConnection, owner: WeakConnection) {
+    private static func readLoop<Reader: InPlaceReadable>(reader: Reader, owner: WeakConnection) {
         var needed = 1
         do {
             while true {
                 var ended = false
-                try tcp.withUnsafeReadableBytes(atLeast: needed) { bytes in
+                try reader.withUnsafeReadableBytes(atLeast: needed, timeout: nil) { bytes in
                     // Fewer bytes than asked for: the stream ended (what did arrive is still parsed).
                     if bytes.count < needed { ended = true }
                     guard let connection = owner.value else {
@@ -348,7 +371,9 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
                         return 0
                     }
                     var parser = RESPParser(bytes)
-                    while let value = try parser.parse() { try connection.deliver(value) }
+                    while let value = try parser.parse(bulkAsText: connection.replies.firstWantsText) {
+                        try connection.deliver(value)
+                    }
                     needed = bytes.count - parser.index + 1
                     return parser.index
                 }
@@ -361,7 +386,8 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
         }
     }
 
-    private static func writeLoop(tcp: TCPConnection, owner: WeakConnection) {
+    /// `idleTarget` (the TCP connection) names what the idle writer waits on in reports.
+    private static func writeLoop<Writer: ByteStream>(writer: Writer, idleTarget: TCPConnection, owner: WeakConnection) {
         guard let coroutine = AnyCoroutine.current else { return }
         var batch: [UInt8] = []
         do {
@@ -369,10 +395,10 @@ public final class RedisConnection: WaitTarget, CustomStringConvertible {
                 guard let hasOutput = owner.value?.takeOutput(into: &batch, writer: coroutine) else { return }
                 if !hasOutput {
                     // Holds no reference to the connection while parked.
-                    try coroutine.park(.primitive(tcp, "redis writer idle"))
+                    try coroutine.park(.primitive(idleTarget, "redis writer idle"))
                     continue
                 }
-                try tcp.write(batch)
+                try writer.write(batch)
                 batch.removeAll(keepingCapacity: true)
             }
         } catch {

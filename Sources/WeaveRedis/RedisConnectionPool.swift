@@ -1,4 +1,5 @@
 import WeaveCore
+import WeaveTLS
 
 /// Up to a maximum number of ``RedisConnection``s to one server, lent to one coroutine at
 /// a time and replaced when they fail.
@@ -17,6 +18,9 @@ import WeaveCore
 /// restarts costs the callers using it then a ``RedisError`` each, and the pool reconnects
 /// by itself afterwards.
 ///
+/// With ``RedisConfiguration/tls`` set, every connection (the first and each replacement)
+/// goes over TLS, sharing one `TLSContext` made on the first connect.
+///
 /// A pool belongs to the hub its connections are made on; use it from that hub's coroutines.
 /// Call ``close()`` when done.
 public final class RedisConnectionPool: WaitTarget, CustomStringConvertible {
@@ -32,6 +36,8 @@ public final class RedisConnectionPool: WaitTarget, CustomStringConvertible {
     public private(set) var isClosed = false
     private var idle: [RedisConnection] = []
     private var waiters: [Waiter] = []
+    /// Made from ``RedisConfiguration/tls`` on the first connect, then shared.
+    private var tlsContext: TLSContext?
 
     /// What a waiting caller is given: a connection, the right to open one, or the news that
     /// the pool closed.
@@ -145,7 +151,10 @@ public final class RedisConnectionPool: WaitTarget, CustomStringConvertible {
     private func open() throws -> RedisConnection {
         connectionCount += 1
         do {
-            return try RedisConnection.connect(configuration)
+            if let tls = configuration.tls, tlsContext == nil {
+                tlsContext = try TLSContext(configuration: tls, logger: Hub.current?.logger)
+            }
+            return try RedisConnection.connect(configuration, tlsContext: tlsContext)
         } catch {
             releaseSlot()
             throw error

@@ -1,5 +1,6 @@
 import WeaveCore
 import WeaveIO
+import WeaveTLS
 
 /// A connection in pub/sub mode: subscribe to channels and patterns, then read the messages
 /// published to them, one coroutine reading.
@@ -31,7 +32,10 @@ import WeaveIO
 public final class RedisSubscription: CustomStringConvertible {
     /// How the connection was made.
     public let configuration: RedisConfiguration
-    private let tcp: TCPConnection
+    /// TCP or TLS; written to directly.
+    private let stream: any ByteStream
+    /// Reads `stream` in place (the stream itself for TCP).
+    private let reader: any InPlaceReadable
     /// Messages read while waiting for a confirmation, oldest first.
     private var early: [RedisMessage] = []
     private var earlyHead = 0
@@ -41,26 +45,41 @@ public final class RedisSubscription: CustomStringConvertible {
     public private(set) var subscriptionCount = 0
 
     /// Whether ``close()`` was called or the connection failed.
-    public var isClosed: Bool { tcp.isClosed }
+    public var isClosed: Bool { stream.isClosed }
 
-    private init(configuration: RedisConfiguration, tcp: TCPConnection) {
+    private init(configuration: RedisConfiguration, transport: RedisTransport) {
         self.configuration = configuration
-        self.tcp = tcp
+        self.stream = transport.stream
+        switch transport {
+        case .plain(let tcp): reader = tcp
+        case .tls(let tls): reader = ReadAheadStream(tls)
+        }
     }
 
     deinit {
-        tcp.close()
+        stream.close()
     }
 
-    public var description: String { "Redis subscription \(configuration.host):\(configuration.port)" }
+    public var description: String {
+        "Redis subscription \(configuration.host):\(configuration.port)\(stream is TCPConnection ? "" : " (TLS)")"
+    }
 
-    /// Connects and runs the handshake as ``RedisConnection/connect(_:)`` does.
+    /// Connects (over TLS when ``RedisConfiguration/tls`` is set) and runs the handshake as
+    /// ``RedisConnection/connect(_:)`` does.
     ///
     /// - Throws: as ``RedisConnection/connect(_:)``.
     public static func connect(_ configuration: RedisConfiguration) throws -> RedisSubscription {
+        try connect(configuration, tlsContext: nil)
+    }
+
+    /// Connects as ``connect(_:)``, over TLS with `tlsContext` when it is given; see
+    /// ``RedisConnection/connect(_:tlsContext:)``.
+    ///
+    /// - Throws: as ``RedisConnection/connect(_:)``.
+    public static func connect(_ configuration: RedisConfiguration, tlsContext: TLSContext?) throws -> RedisSubscription {
         let deadline = configuration.connectTimeout.map { ContinuousClock.now + $0 }
-        let tcp = try TCPConnection.connect(host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
-        let subscription = RedisSubscription(configuration: configuration, tcp: tcp)
+        let transport = try RedisTransport.open(configuration, context: tlsContext, deadline: deadline)
+        let subscription = RedisSubscription(configuration: configuration, transport: transport)
         func remaining() -> Duration? { deadline.map { $0 - .now } }
         do {
             var commands: [[String]] = []
@@ -83,7 +102,7 @@ public final class RedisSubscription: CustomStringConvertible {
                 }
             }
         } catch {
-            tcp.close()
+            subscription.close()
             throw error
         }
         return subscription
@@ -149,7 +168,7 @@ public final class RedisSubscription: CustomStringConvertible {
     /// Closes the connection; a coroutine waiting in ``next(timeout:)`` gets nil. Closing twice
     /// does nothing.
     public func close() {
-        tcp.close()
+        stream.close()
     }
 
     // MARK: - Internals
@@ -242,7 +261,7 @@ public final class RedisSubscription: CustomStringConvertible {
         var encoder = RESPEncoder()
         encoder.beginCommand(argumentCount: arguments.count)
         for argument in arguments { encoder.append(argument) }
-        try tcp.write(encoder.buffer, timeout: timeout)
+        try stream.write(encoder.buffer, timeout: timeout)
     }
 
     /// Reads one whole reply; throws ``RedisError/Code/connectionClosed`` at the end of the
@@ -254,7 +273,7 @@ public final class RedisSubscription: CustomStringConvertible {
             var reply: RESPValue?
             var ended = false
             do {
-                try tcp.withUnsafeReadableBytes(atLeast: needed, timeout: deadline.map { $0 - .now }) { bytes in
+                try reader.withUnsafeReadableBytes(atLeast: needed, timeout: deadline.map { $0 - .now }) { bytes in
                     if bytes.count < needed { ended = true }
                     var parser = RESPParser(bytes)
                     reply = try parser.parse()
@@ -266,6 +285,11 @@ public final class RedisSubscription: CustomStringConvertible {
                 close()
                 throw error
             } catch let error as UVError {
+                let failure = RedisError(.connectionClosed, "\(self): connection lost", underlying: error)
+                self.failure = failure
+                close()
+                throw failure
+            } catch let error as TLSError {
                 let failure = RedisError(.connectionClosed, "\(self): connection lost", underlying: error)
                 self.failure = failure
                 close()

@@ -11,6 +11,8 @@ struct PendingReply {
     /// answered or failed (a failure fills every entry before anyone resumes), so it outlives
     /// the entry; retaining it cost a retain and a release per command.
     unowned(unsafe) let waiter: AnyCoroutine?
+    /// The caller wants a bulk string reply as text (see ``RESPParser/parse(bulkAsText:)``).
+    var wantsText = false
 }
 
 /// The commands written and not yet answered, oldest first (replies come in order).
@@ -22,6 +24,8 @@ struct ReplyQueue {
 
     var count: Int { items.count - head }
     var isEmpty: Bool { head == items.count }
+    /// Whether the oldest command wants its bulk string reply as text.
+    var firstWantsText: Bool { head < items.count && items[head].wantsText }
 
     mutating func append(_ item: PendingReply) {
         items.append(item)

@@ -23,6 +23,21 @@ struct RESPParserTests {
         ])
     }
 
+    @Test("bulkAsText decodes a top-level bulk string as text, nothing nested, nothing else")
+    func bulkAsText() throws {
+        let bytes = Array("$5\r\nhe\r\no\r\n$-1\r\n*1\r\n$1\r\nx\r\n:3\r\n$21\r\nh\u{e9}llo, longer string\r\n".utf8)
+        let values = try bytes.withUnsafeBytes { buffer in
+            var parser = RESPParser(buffer)
+            var values: [RESPValue] = []
+            while let value = try parser.parse(bulkAsText: true) { values.append(value) }
+            #expect(parser.index == buffer.count, "bytes left unparsed")
+            return values
+        }
+        #expect(values == [
+            .simpleString("he\r\no"), .null, .array([.bulkString([120])]), .integer(3), .simpleString("h\u{e9}llo, longer string"),
+        ])
+    }
+
     @Test("RESP3 types; attributes are dropped")
     func resp3() throws {
         let values = try parseAll("_\r\n,3.5\r\n,-inf\r\n#t\r\n#f\r\n(123456789012345678901234567890\r\n=7\r\ntxt:abc\r\n!3\r\nERR\r\n%1\r\n+k\r\n:1\r\n~1\r\n:2\r\n>2\r\n+message\r\n+x\r\n|1\r\n+ttl\r\n:3\r\n:9\r\n")

@@ -103,4 +103,43 @@ struct RedisPipeliningTests {
             }
         }
     }
+
+    @Test("GET as text and as bytes, interleaved on one connection: each caller gets its own value, in its form")
+    func textAndBytesReplies() async throws {
+        try await withRedisServer { server in
+            let configuration = server.configuration
+            try await onHub {
+                let redis = try RedisConnection.connect(configuration)
+                defer { redis.close() }
+                let values = (0..<20).map { index in
+                    index % 2 == 0 ? "v\(index)" : String(repeating: "\u{e9}\(index)", count: 40 * index)
+                }
+                for (index, value) in values.enumerated() { try redis.set("t\(index)", value) }
+                let mismatches = Box(0)
+                let workers = try (0..<200).map { worker in
+                    try spawn {
+                        for round in 0..<20 {
+                            let index = (worker + round) % values.count
+                            switch (worker + round) % 3 {
+                            case 0:
+                                if try redis.get("t\(index)") != values[index] { mismatches.value += 1 }
+                            case 1:
+                                if try redis.getBytes("t\(index)") != Array(values[index].utf8) { mismatches.value += 1 }
+                            default:
+                                let replies = try redis.pipeline { $0.send("GET", "t\(index)"); $0.send("GET", "missing") }
+                                if replies != [.bulkString(Array(values[index].utf8)), .null] { mismatches.value += 1 }
+                            }
+                        }
+                        if try redis.get("missing") != nil { mismatches.value += 1 }
+                    }
+                }
+                try joinAll(workers)
+                #expect(mismatches.value == 0)
+                // A GET of a key holding a list is the server's error, as before.
+                _ = try redis.send(["RPUSH", "list", "x"])
+                let error = #expect(throws: RedisError.self) { try redis.get("list") }
+                #expect(error?.code == .server)
+            }
+        }
+    }
 }

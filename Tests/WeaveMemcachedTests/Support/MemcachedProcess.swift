@@ -1,27 +1,37 @@
 import Glibc
 import Weave
 import WeaveMemcached
+import WeaveTestSupport
 
 /// A real memcached server for one test: started on 127.0.0.1 on a free port with UDP off,
 /// waited for until it answers `version`, killed by its pid at ``stop()`` (and by the hub at
-/// its shutdown, should a test fail before that).
+/// its shutdown, should a test fail before that). With TLS (`-Z`) it also listens on a TLS
+/// port with the shared test CA's server certificate; the plain port stays open.
 final class MemcachedProcess {
     let port: Int
+    /// The TLS port, when started with TLS.
+    let tlsPort: Int?
     private(set) var process: RunningProcess?
 
     var server: MemcachedServer { try! MemcachedServer(host: "127.0.0.1", port: port) }
+    /// The TLS address.
+    var tlsServer: MemcachedServer { try! MemcachedServer(host: "127.0.0.1", port: tlsPort!) }
 
     /// Starts a server on a free port (retrying on another port if the chosen one is taken
     /// between the probe and memcached's bind).
-    init() throws {
+    init(tls: Bool = false) throws {
         var lastError: any Error = TestFailure("memcached did not start")
         for _ in 0..<5 {
             let probe = try TCPListener.bind(host: "127.0.0.1", port: 0)
             let port = probe.localAddress!.port
+            let tlsProbe = tls ? try TCPListener.bind(host: "127.0.0.1", port: 0) : nil
+            let tlsPort = tlsProbe?.localAddress!.port
             probe.close()
+            tlsProbe?.close()
             do {
-                process = try Self.launch(port: port)
+                process = try Self.launch(port: port, tlsPort: tlsPort)
                 self.port = port
+                self.tlsPort = tlsPort
                 return
             } catch {
                 lastError = error
@@ -32,7 +42,7 @@ final class MemcachedProcess {
 
     /// Starts memcached again on the same port (after ``kill()``).
     func restart() throws {
-        process = try Self.launch(port: port)
+        process = try Self.launch(port: port, tlsPort: tlsPort)
     }
 
     /// Kills the server now (`SIGKILL`) and reaps it.
@@ -57,8 +67,13 @@ final class MemcachedProcess {
         throw TestFailure("memcached is not installed: apt-get install memcached")
     }
 
-    private static func launch(port: Int) throws -> RunningProcess {
+    private static func launch(port: Int, tlsPort: Int?) throws -> RunningProcess {
         var arguments = ["-l", "127.0.0.1", "-p", "\(port)", "-U", "0", "-t", "2", "-m", "64"]
+        if let tlsPort {
+            let authority = try TestCertificateAuthority.shared()
+            arguments = ["-Z", "-o", "ssl_chain_cert=\(authority.serverCertificateFile),ssl_key=\(authority.serverKeyFile)",
+                         "-l", "notls:127.0.0.1:\(port)", "-l", "127.0.0.1:\(tlsPort)", "-U", "0", "-t", "2", "-m", "64"]
+        }
         // memcached refuses to run as root without naming the user to run as.
         if getuid() == 0 { arguments += ["-u", "root"] }
         let process = try Command.spawn(try executable(), arguments: arguments, standardInput: .discard,
@@ -88,10 +103,11 @@ final class MemcachedProcess {
 }
 
 /// Runs `body` with `count` fresh memcached servers, stopping them however it ends.
-func withMemcached<R>(_ count: Int = 1, _ body: ([MemcachedProcess]) throws -> R) throws -> R {
+/// With `tls`, each also listens on its ``MemcachedProcess/tlsPort``.
+func withMemcached<R>(_ count: Int = 1, tls: Bool = false, _ body: ([MemcachedProcess]) throws -> R) throws -> R {
     var servers: [MemcachedProcess] = []
     defer { for server in servers { server.stop() } }
-    for _ in 0..<count { servers.append(try MemcachedProcess()) }
+    for _ in 0..<count { servers.append(try MemcachedProcess(tls: tls)) }
     return try body(servers)
 }
 

@@ -1,9 +1,12 @@
 import Foundation
 import Glibc
 import WeaveRedis
+import WeaveTLS
+import WeaveTestSupport
 
 /// A redis-server of the tests' own: started on 127.0.0.1 at a free port, in a temporary
-/// directory, without persistence, and killed by its pid.
+/// directory, without persistence, and killed by its pid. With TLS it also listens on a TLS
+/// port with the shared test CA's server certificate (clients need no certificate).
 final class RedisServerProcess: @unchecked Sendable {
     static let executable = "/usr/bin/redis-server"
 
@@ -12,11 +15,24 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     let port: Int
+    /// The TLS port, when started with TLS.
+    let tlsPort: Int?
     let directory: String
     private(set) var pid: pid_t = 0
 
     var configuration: RedisConfiguration {
         RedisConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(10), commandTimeout: .seconds(30))
+    }
+
+    /// The TLS port, the client trusting the test CA (the certificate names 127.0.0.1).
+    var tlsConfiguration: RedisConfiguration {
+        get throws {
+            let authority = try TestCertificateAuthority.shared()
+            var configuration = configuration
+            configuration.port = tlsPort!
+            configuration.tls = .client(trustRoots: .pemFile(authority.caFile))
+            return configuration
+        }
     }
 
     /// ``configuration`` speaking `version`.
@@ -27,14 +43,14 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Starts a server and waits until it answers `PING`. Fails (never skips) without the binary.
-    static func start() throws -> RedisServerProcess {
+    static func start(tls: Bool = false) throws -> RedisServerProcess {
         guard access(executable, X_OK) == 0 else {
             throw StartError(description: "\(executable) not found: these tests need a real Redis (apt-get install redis-server)")
         }
         var lastError: (any Error)?
         // A free port can be taken between finding it and the server binding it: try another.
         for _ in 0..<5 {
-            let server = RedisServerProcess(port: try freePort())
+            let server = RedisServerProcess(port: try freePort(), tlsPort: tls ? try freePort() : nil)
             do {
                 try server.launch()
                 return server
@@ -46,8 +62,9 @@ final class RedisServerProcess: @unchecked Sendable {
         throw lastError!
     }
 
-    private init(port: Int) {
+    private init(port: Int, tlsPort: Int?) {
         self.port = port
+        self.tlsPort = tlsPort
         var template = Array("/tmp/weave-redis-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
@@ -56,10 +73,17 @@ final class RedisServerProcess: @unchecked Sendable {
 
     /// Starts the process (again, after ``kill()``) on the same port and waits for it.
     func launch() throws {
-        let arguments = [
+        var arguments = [
             Self.executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory, "--daemonize", "no", "--logfile", "\(directory)/redis.log", "--protected-mode", "no",
         ]
+        if let tlsPort {
+            // The plain port stays open for the readiness check.
+            let authority = try TestCertificateAuthority.shared()
+            arguments += ["--tls-port", String(tlsPort), "--tls-cert-file", authority.serverCertificateFile,
+                          "--tls-key-file", authority.serverKeyFile, "--tls-ca-cert-file", authority.caFile,
+                          "--tls-auth-clients", "no"]
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -145,8 +169,9 @@ final class RedisServerProcess: @unchecked Sendable {
 }
 
 /// Runs `body` with a server of its own, stopped (killed by pid) however `body` ends.
-func withRedisServer<T: Sendable>(_ body: (RedisServerProcess) async throws -> T) async throws -> T {
-    let server = try RedisServerProcess.start()
+/// With `tls`, the server listens on ``RedisServerProcess/tlsPort`` too.
+func withRedisServer<T: Sendable>(tls: Bool = false, _ body: (RedisServerProcess) async throws -> T) async throws -> T {
+    let server = try RedisServerProcess.start(tls: tls)
     do {
         let value = try await body(server)
         server.stop()
