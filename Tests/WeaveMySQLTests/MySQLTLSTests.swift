@@ -8,8 +8,8 @@ import WeaveTestSupport
 struct MySQLTLSTests {
     @Test("a verified TLS session is encrypted (Ssl_cipher); queries, prepared statements and a pool run over it; no socket is left")
     func encryptedSession() async throws {
-        let (cipher, statusCipher, rows, prepared, pooled, left) = try await onHub {
-            () throws -> (String?, String, [String], [Int], [Int], Int) in
+        let (cipher, statusCipher, rows, prepared, pooled, sessions, left) = try await onHub {
+            () throws -> (String?, String, [String], [Int], [Int], Int, Int) in
             let configuration = try TLSTestServer.configuration { MySQLTLS(caFile: $0.caFile) }
             let connection = try MySQLConnection.connect(configuration)
             let cipher = connection.tlsCipher
@@ -25,23 +25,27 @@ struct MySQLTLSTests {
             connection.close()
 
             let pool = MySQLPool(configuration: configuration, maximumConnections: 4)
+            let sessions = Box<Set<UInt>>([])
             let workers = try (0..<12).map { index in
                 try spawn { () throws -> Int in
                     try pool.withConnection { connection in
                         precondition(connection.isEncrypted, "a pooled connection is not encrypted")
+                        sessions.value.insert(connection.serverThreadID)
                         return try connection.query(Int.self, "SELECT ? + 0 * SLEEP(0.01)", .int(Int64(index)))[0]
                     }
                 }
             }
             let pooled = try workers.map { try $0.join() }
             pool.close()
-            return (cipher, statusCipher, rows, prepared, pooled, socketsConnected(toPort: configuration.port))
+            return (cipher, statusCipher, rows, prepared, pooled, sessions.value.count, socketsConnected(toPort: configuration.port))
         }
         #expect(cipher?.isEmpty == false)
         #expect(statusCipher == cipher)
         #expect(rows == ["ada", "grace", "edsger"])
         #expect(prepared == [1, 2, 3])
         #expect(pooled == Array(0..<12))
+        // The pool lends its TLS connections again (nothing left to read on an idle one).
+        #expect(sessions == 4)
         #expect(left == 0)
     }
 
