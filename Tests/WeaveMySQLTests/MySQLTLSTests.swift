@@ -110,6 +110,41 @@ struct MySQLTLSTests {
         #expect(named)
     }
 
+    @Test("a slow query over TLS parks the coroutine while a ticker runs; a timeout mid-query discards the connection and its socket")
+    func slowQueryParks() async throws {
+        let (slept, ticks, outcome, open, left) = try await onHub { () throws -> (Int, Int, String, Bool, Int) in
+            let configuration = try TLSTestServer.configuration { MySQLTLS(caFile: $0.caFile) }
+            let connection = try MySQLConnection.connect(configuration)
+            let ticks = Box(0)
+            let done = Box(false)
+            let ticker = try spawn {
+                while !done.value {
+                    try Coroutine.sleep(for: .milliseconds(5))
+                    ticks.value += 1
+                }
+            }
+            // Prepared: the execute writes and reads inside one library call, where a TLS
+            // read on a blocking socket would hold the hub.
+            let slept = try connection.query(Int.self, "SELECT SLEEP(?)", .double(0.3))[0]
+            let ticksDuring = ticks.value
+            var outcome = "finished"
+            do {
+                _ = try withTimeout(.milliseconds(200)) { try connection.query("SELECT SLEEP(5)") }
+            } catch is TimeoutError {
+                outcome = "timed out"
+            }
+            done.value = true
+            try ticker.join()
+            return (slept, ticksDuring, outcome, connection.isOpen, socketsConnected(toPort: configuration.port))
+        }
+        #expect(slept == 0)
+        // 300 ms of a 5 ms ticker: a hub blocked in a TLS read would show none.
+        #expect(ticks >= 10)
+        #expect(outcome == "timed out")
+        #expect(!open)
+        #expect(left == 0)
+    }
+
     @Test("the TLS handshake parks the coroutine: a server that never answers it times out by withTimeout while the hub runs others")
     func stalledHandshakeParks() async throws {
         let (outcome, ticks, left) = try await onHub { () throws -> (String, Int, Int) in
