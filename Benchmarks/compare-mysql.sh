@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # MySQL point selects by primary key from many clients: Weave's coroutines (weave-mysql, one
-# connection each) beside mysqlslap with the same query and concurrency, on one throwaway
-# MariaDB server started here (issue 16).
+# connection each) beside mysqlslap with the same query and concurrency, and beside PyMySQL
+# under gevent (Peers/pymysql_gevent.py, the course's world), on one throwaway MariaDB server
+# started here (issue 16).
 #
 #   bash Benchmarks/compare-mysql.sh          (from the repo root, or from anywhere)
 #
 # Starts mariadbd on a temporary data directory and a free loopback port, creates
 # `bench (id INT PRIMARY KEY, v VARCHAR(32))` with 1,000 rows, then runs, REPS times each,
 # alternating: weave-mysql text (`SELECT v FROM bench WHERE id = 17`, mysqlslap's query),
-# weave-mysql prepared (`... WHERE id = ?`), and mysqlslap --concurrency=C with that query.
-# Prints the best queries/s of each and stops the server.
+# weave-mysql prepared (`... WHERE id = ?`), pymysql+gevent text and parameter (`%s`, which
+# PyMySQL escapes into the text: it has no server-side prepared statements), and mysqlslap
+# --concurrency=C with that query. Prints the best queries/s of each and stops the server.
 #
 # Knobs (environment): CONCURRENCY=64, QUERIES=50000, REPS=3, HUBS=1 (weave-mysql's hubs, one
-# thread each, the connections split over them), WEAVE_MYSQL (a binary to use instead of building). Needs Debian's mariadb-server and mariadb-client (mysqlslap).
+# thread each, the connections split over them), WEAVE_MYSQL (a binary to use instead of building). Needs Debian's mariadb-server and mariadb-client (mysqlslap);
+# the Python peer needs gevent and PyMySQL (pip install gevent pymysql) and is skipped with a
+# message without them.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -60,14 +64,17 @@ CREATE TABLE bench.bench (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB;
 INSERT INTO bench.bench VALUES $ROWS;
 SQL
 
-export WEAVE_MYSQL PORT CONCURRENCY QUERIES REPS HUBS
+export WEAVE_MYSQL PORT CONCURRENCY QUERIES REPS HUBS PEERS="$HERE/Peers"
 # Not exec: the EXIT trap stops the server afterwards.
 python3 - <<'PY'
-import json, os, re, subprocess
+import json, os, re, subprocess, sys
 
 W, PORT = os.environ["WEAVE_MYSQL"], os.environ["PORT"]
 C, Q, REPS = (int(os.environ[k]) for k in ("CONCURRENCY", "QUERIES", "REPS"))
 best = {}
+gevent_ok = subprocess.run([sys.executable, "-c", "import gevent, pymysql"], capture_output=True).returncode == 0
+if not gevent_ok:
+    print("[compare-mysql] gevent or PyMySQL missing (pip install gevent pymysql): pymysql+gevent skipped", flush=True)
 
 def keep(name, qps):
     if qps and qps > best.get(name, 0):
@@ -83,6 +90,16 @@ for _ in range(REPS):
             print(f"[compare-mysql]   failed rc={r.returncode}: {(r.stdout + r.stderr).strip()[-300:]}", flush=True)
         for row in rows:
             keep(f"weave-mysql {mode}", row["qps"])
+    if gevent_ok:
+        cmd = [sys.executable, os.path.join(os.environ["PEERS"], "pymysql_gevent.py"), "127.0.0.1", PORT,
+               "bench", "bench-secret", "bench", str(C), str(Q), "both"]
+        print("[compare-mysql] " + " ".join(cmd), flush=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+        rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+        if r.returncode != 0 or not rows:
+            print(f"[compare-mysql]   failed rc={r.returncode}: {(r.stdout + r.stderr).strip()[-300:]}", flush=True)
+        for row in rows:
+            keep("pymysql+gevent " + ("text" if row["mode"] == "text" else "parameter"), row["qps"])
     cmd = ["mysqlslap", "--no-defaults", "-h", "127.0.0.1", "-P", PORT, "-ubench", "-pbench-secret",
            "--create-schema=bench", f"--concurrency={C}", "--iterations=1", f"--number-of-queries={Q}",
            "--query=SELECT v FROM bench WHERE id = 17"]
@@ -98,7 +115,10 @@ for _ in range(REPS):
 print()
 print(f"point select by primary key, {C} clients, {Q} queries, best of {REPS}, weave-mysql on {os.environ['HUBS']} hub(s)")
 print(f"{'client':<24} {'queries/s':>10} {'vs mysqlslap':>13}")
-for name in ("weave-mysql text", "weave-mysql prepared", "mysqlslap"):
+names = ["weave-mysql text", "weave-mysql prepared", "mysqlslap"]
+if gevent_ok:
+    names[2:2] = ["pymysql+gevent text", "pymysql+gevent parameter"]
+for name in names:
     qps = best.get(name)
     ratio = f"{qps / best['mysqlslap']:.2f}x" if qps and best.get("mysqlslap") else "-"
     print(f"{name:<24} {qps if qps else 'failed':>10} {ratio:>13}")

@@ -27,11 +27,14 @@ public final class MariaDBScratchServer: Sendable {
         var watchdog: pid_t = 0
     }
     private let processes = Mutex(Processes())
+    /// More `mariadbd` options, given to ``start(serverArguments:)``.
+    private let serverArguments: [String]
 
-    private init(port: Int, directory: String) {
+    private init(port: Int, directory: String, serverArguments: [String]) {
         self.port = port
         self.directory = directory
         self.socketPath = directory + "/sock"
+        self.serverArguments = serverArguments
     }
 
     /// Installs a data directory, starts `mariadbd` on a free loopback port, waits until it
@@ -40,7 +43,9 @@ public final class MariaDBScratchServer: Sendable {
     /// Throws ``MariaDBScratchError`` when the binaries are missing (the message says which
     /// Debian packages to install), when a step fails (with the server's log), or when the
     /// server does not answer within 60 seconds.
-    public static func start() throws -> MariaDBScratchServer {
+    ///
+    /// - Parameter serverArguments: More `mariadbd` options, such as `--ssl-cert=…`.
+    public static func start(serverArguments: [String] = []) throws -> MariaDBScratchServer {
         let installDB = try findBinary("mariadb-install-db")
         _ = try findBinary("mariadbd")
         var template = Array("/tmp/weave-mariadb-XXXXXX".utf8CString)
@@ -48,7 +53,7 @@ public final class MariaDBScratchServer: Sendable {
             throw MariaDBScratchError("mkdtemp failed: errno \(errno)")
         }
         let directory = String(cString: made)
-        let server = MariaDBScratchServer(port: try freePort(), directory: directory)
+        let server = MariaDBScratchServer(port: try freePort(), directory: directory, serverArguments: serverArguments)
         let status = try run(installDB, [
             "--no-defaults", "--datadir=\(directory)/data", "--auth-root-authentication-method=normal",
             "--skip-test-db", "--user=\(currentUserName())",
@@ -116,7 +121,7 @@ public final class MariaDBScratchServer: Sendable {
             "--socket=\(socketPath)", "--port=\(port)", "--bind-address=127.0.0.1",
             "--pid-file=\(directory)/mariadbd.pid", "--log-error=\(directory)/error.log",
             "--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--max-connections=400",
-        ], log: directory + "/mariadbd.out")
+        ] + serverArguments, log: directory + "/mariadbd.out")
         // The watchdog outlives this process only to clean up after it.
         let watchdog = try Self.spawn("/bin/sh", [
             "-c",

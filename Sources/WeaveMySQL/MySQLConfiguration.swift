@@ -24,12 +24,16 @@ public struct MySQLConfiguration: Sendable {
     /// ``MySQLConnection/queryResults(_:_:)``). Off by default: with it, SQL built by pasting
     /// text together can run statements nobody meant. A `CALL` returns several results either way.
     public var allowsMultipleStatements: Bool
+    /// Whether and how the session is encrypted with TLS; nil (the default): not at all.
+    /// See ``MySQLTLS``: with it set, a server without TLS, an unknown certificate authority or
+    /// a certificate for another host fails the connect with ``MySQLError/Code/tls``.
+    public var tls: MySQLTLS?
 
     /// - Parameters: see the properties of the same names.
     public init(
         host: String = "127.0.0.1", port: Int = 3306, user: String, password: String? = nil,
         database: String? = nil, unixSocket: String? = nil, connectTimeout: Duration? = .seconds(10),
-        timeZone: String? = "+00:00", allowsMultipleStatements: Bool = false
+        timeZone: String? = "+00:00", allowsMultipleStatements: Bool = false, tls: MySQLTLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -40,6 +44,7 @@ public struct MySQLConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.timeZone = timeZone
         self.allowsMultipleStatements = allowsMultipleStatements
+        self.tls = tls
     }
 
     /// `user@host:port` (or `user@socket`), for error messages.

@@ -38,6 +38,16 @@ public final class MySQLConnection {
     /// The hub's watch on the socket, made at the first wait and kept until the socket
     /// closes (closed before it, so the hub never watches a reused number).
     private var watch: ReadinessWatch?
+    /// The name the server's certificate must carry, when it is not the host given to the
+    /// library (set for the connect, cleared once it is in place).
+    var tlsServerName: String?
+    /// What interrupted a wait inside the library (a timeout, a cancellation), for the connect
+    /// to throw instead of the library's own error.
+    var libraryWaitInterruption: (any Error)?
+    /// The connect's host argument, while its contents may still be replaced by ``tlsServerName``.
+    var tlsHostArgument: UnsafeMutablePointer<CChar>?
+    /// The socket given a receive timeout for the TLS handshake (-1: none).
+    var handshakeGuardedSocket: Int32 = -1
 
     private init(handle: UnsafeMutablePointer<MYSQL>, configuration: MySQLConfiguration) {
         self.handle = handle
@@ -71,7 +81,27 @@ public final class MySQLConnection {
     }
 
     /// Connects as `configuration` says; see ``connect(host:port:user:password:database:timeout:)``.
+    /// With ``MySQLConfiguration/tls`` set, the session is encrypted (the TLS handshake parks the
+    /// coroutine like the rest), and a failed verification throws ``MySQLError/Code/tls``.
     public static func connect(_ configuration: MySQLConfiguration) throws -> MySQLConnection {
+        // A verified TLS connect to a host name whose name could not be put in the library's
+        // place in time (see `placeServerName`) is made again; it takes a rare race to miss.
+        for _ in 1..<3 {
+            do {
+                return try connectOnce(configuration)
+            } catch is ServerNameNotPlaced {
+                continue
+            }
+        }
+        do {
+            return try connectOnce(configuration)
+        } catch is ServerNameNotPlaced {
+            throw MySQLError(.tls, number: 2026, message: "the server's certificate could not be checked for its name",
+                             operation: "connect \(configuration.serverDescription)")
+        }
+    }
+
+    private static func connectOnce(_ configuration: MySQLConfiguration) throws -> MySQLConnection {
         precondition(mariaDBLibraryReady, "mysql_library_init failed")
         let operation = "connect \(configuration.serverDescription)"
         guard let handle = mysql_init(nil) else {
@@ -94,16 +124,45 @@ public final class MySQLConnection {
         let database = CString(configuration.database)
         let socket = CString(configuration.unixSocket)
         let port = UInt32(configuration.port)
+        let tls = configuration.tls
+        if let tls { connection.configureTLS(tls) }
+        let serverName = tls?.serverName ?? (configuration.unixSocket != nil ? "localhost" : configuration.host)
         let body = { () throws -> Void in
-            let host = CString(try resolvedHost(configuration, operation))
-            var result: UnsafeMutablePointer<MYSQL>?
-            try connection.drive {
-                mysql_real_connect_start(&result, handle, host.pointer, user.pointer, password.pointer,
-                                         database.pointer, port, socket.pointer, flags)
-            } resume: {
-                mysql_real_connect_cont(&result, handle, $0)
+            let resolved = try resolvedHost(configuration, operation)
+            let verifiesName = tls?.verifiesServer == true && serverName != resolved
+            // Room for the name too: it replaces the address once the library has used it.
+            let host = CString(resolved, capacity: verifiesName ? serverName.utf8.count : 0)
+            if verifiesName {
+                connection.tlsServerName = serverName
+                connection.tlsHostArgument = host.pointer
             }
-            if result == nil { throw connection.failure(operation) }
+            defer { connection.tlsHostArgument = nil }
+            var result: UnsafeMutablePointer<MYSQL>?
+            if tls == nil {
+                try connection.drive {
+                    mysql_real_connect_start(&result, handle, host.pointer, user.pointer, password.pointer,
+                                             database.pointer, port, socket.pointer, flags)
+                } resume: {
+                    mysql_real_connect_cont(&result, handle, $0)
+                }
+            } else {
+                try connection.drive {
+                    connection.withLibraryWaits {
+                        mysql_real_connect_start(&result, handle, host.pointer, user.pointer, password.pointer,
+                                                 database.pointer, port, socket.pointer, flags)
+                    }
+                } resume: { happened in
+                    connection.withLibraryWaits { mysql_real_connect_cont(&result, handle, happened) }
+                }
+            }
+            if let interruption = connection.libraryWaitInterruption { throw interruption }
+            if result == nil { throw connection.connectFailure(operation, tls: tls, serverName: serverName) }
+            if connection.tlsServerName != nil { throw ServerNameNotPlaced() }
+            if tls != nil { connection.keepSocketNonBlocking(connected: true) }
+            if tls != nil && !connection.isEncrypted {
+                // Unverified TLS falls back to plain text in the library (CR_SSL_CONNECTION_ERROR).
+                throw MySQLError(.tls, number: 2026, message: "the server does not offer TLS", operation: operation)
+            }
         }
         do {
             if let timeout = configuration.connectTimeout {
@@ -259,7 +318,7 @@ public final class MySQLConnection {
 
     /// The watch on the library's socket now (made at the first wait, and again if the
     /// library replaced the socket).
-    private func socketWatch() throws -> ReadinessWatch {
+    func socketWatch() throws -> ReadinessWatch {
         let fd = Int32(mysql_get_socket(handle))
         if let watch, watch.fd == fd { return watch }
         closeWatch()
@@ -268,7 +327,7 @@ public final class MySQLConnection {
         return watch
     }
 
-    private func closeWatch() {
+    func closeWatch() {
         watch?.close()
         watch = nil
     }
@@ -304,5 +363,13 @@ let mariaDBLibraryReady: Bool = mysql_server_init(0, nil, nil) == 0
 final class CString {
     let pointer: UnsafeMutablePointer<CChar>?
     init(_ string: String?) { pointer = string.map { strdup($0) } }
+    /// A copy of `string` in a buffer with room for `capacity` bytes and a NUL at least.
+    init(_ string: String, capacity: Int) {
+        let size = max(string.utf8.count, capacity) + 1
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+        buffer.initialize(repeating: 0, count: size)
+        _ = string.withCString { strcpy(buffer, $0) }
+        pointer = buffer
+    }
     deinit { free(pointer) }
 }

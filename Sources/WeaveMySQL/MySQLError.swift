@@ -8,7 +8,7 @@
 public struct MySQLError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; match it against the static members.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Storage: Hashable, Sendable { case server, client, connectionLost, closed, decoding }
+        enum Storage: Hashable, Sendable { case server, client, connectionLost, closed, decoding, tls }
         let storage: Storage
 
         /// The server refused the statement or the login (``MySQLError/number`` is the
@@ -25,6 +25,11 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable {
         public static let closed = Code(storage: .closed)
         /// A row could not be decoded into the requested type.
         public static let decoding = Code(storage: .decoding)
+        /// TLS was configured (``MySQLConfiguration/tls``) but could not be set up: the server
+        /// offers none, its certificate is not signed by a trusted authority or names another
+        /// host, or a certificate or key file could not be used (``MySQLError/number`` 2026,
+        /// `CR_SSL_CONNECTION_ERROR`; the message says which).
+        public static let tls = Code(storage: .tls)
 
         public var description: String { "\(storage)" }
     }
@@ -56,6 +61,8 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable {
         // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE_ERROR,
         // CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED: the socket is gone or never came up.
         case 2002, 2003, 2005, 2006, 2013, 2055: code = .connectionLost
+        // CR_SSL_CONNECTION_ERROR.
+        case 2026: code = .tls
         case 2000..<3000: code = .client
         default: code = .server
         }
