@@ -51,6 +51,10 @@ struct DistributedPoolRestartTests {
             #expect(outputs.count == total)
             #expect(seen.allSatisfy { $0 == 1 })
             #expect(!pool.isClosed && pool.outstandingCount == 0)
+            // The reply queue came back under its own name (exclusive to the pool's new connection).
+            let check = try AMQPConnection.connect(url: url)
+            defer { check.close() }
+            #expect(try queueExists(pool.replyQueue, on: check))
             // Workers still serve after the restart, and both pools' routes are back.
             #expect(try pool.apply(Square(12), timeout: .seconds(60)) == 144)
             #expect(workers.allSatisfy { !$0.hasExited })
