@@ -166,25 +166,27 @@ public final class DistributedMapResults<Task: ProcessTask>: Sequence, IteratorP
             }
             if slice.isEmpty { break }
             let chunkDeadline = deadline ?? chunkTimeout.map { ContinuousClock.now + $0 }
+            var made: DistributedCall?
             do {
                 let call = try pool.makeCall(slice, count: slice.count, deadline: chunkDeadline, timeout: overallTimeout ?? chunkTimeout)
                 call.sink = self
                 outstanding.append(call)
                 inFlight += 1
+                made = call
                 try pool.start(call)
             } catch {
                 inputDone = true
-                if outstanding.count == first || outstanding.last!.outcome != nil || inFlight == 0 {
-                    // makeCall failed: a call of its own stands for the failure.
-                    let failed = DistributedCall(id: "0", sequence: 0, taskName: Task.taskName, count: 1, request: [],
-                                                 properties: .init(), deadline: nil, timeout: nil)
-                    failed.sink = self
-                    outstanding.append(failed)
+                // The chunk that could not be published, or (when even its call could not be
+                // made: the pool is closed) one that stands for it, fails in line.
+                let failed = made ?? {
+                    let stand = DistributedCall(id: "0", sequence: 0, taskName: Task.taskName, count: 1, request: [],
+                                                properties: .init(), deadline: nil, timeout: nil)
+                    stand.sink = self
+                    outstanding.append(stand)
                     inFlight += 1
-                    failed.finish(.failure(error))
-                } else {
-                    outstanding.last!.finish(.failure(error))
-                }
+                    return stand
+                }()
+                failed.finish(.failure(error))
             }
         }
         guard outstanding.count > first else { return }

@@ -51,7 +51,8 @@ public enum DistributedWorker {
 
     /// Turns this launch into a distributed worker when ``Environment/url`` is set: serves
     /// `tasks` from the queue named by ``Environment/queue`` on a hub of its own, and exits
-    /// when the connection ends (status 0 after a normal close, 70 on a failure). Without
+    /// when the connection ends (status 0 after a normal close, 70 on a failure, 64 for a
+    /// variable that is not a positive number). Without
     /// the variable it returns at once. Call it first thing in `main`, after
     /// `ProcessWorker.main(tasks:)`.
     public static func main(tasks: [any ProcessTask.Type]) {
@@ -61,6 +62,12 @@ public enum DistributedWorker {
         let processes = getenv(Environment.processes).flatMap { Int(String(cString: $0)) } ?? 0
         let maximumDeliveries = getenv(Environment.maximumDeliveries).flatMap { Int(String(cString: $0)) } ?? 3
         let recoveryMilliseconds = getenv(Environment.recoveryInterval).flatMap { Int(String(cString: $0)) } ?? 1000
+        guard maximumDeliveries >= 1, recoveryMilliseconds >= 1, concurrency >= 1, concurrency <= 65535 else {
+            let message = "weave distributed worker: \(Environment.maximumDeliveries), \(Environment.recoveryInterval) and "
+                + "\(Environment.concurrency) must be positive numbers (the last at most 65535)\n"
+            message.withCString { _ = write(2, $0, strlen($0)) }
+            exit(64)  // EX_USAGE
+        }
         do {
             try Hub.run {
                 let pool = processes > 0 ? try ProcessPool(configuration: .init(workers: processes)) : nil

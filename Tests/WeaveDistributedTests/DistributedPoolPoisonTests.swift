@@ -43,6 +43,8 @@ extension DistributedPoolTests {
             #expect(runs.filter { $0.index == 3 }.count == 3)
             #expect(Set(runs.filter { $0.index == 3 }.map(\.pid)).count == 3)
             for index in 0..<8 where index != 3 { #expect(runs.filter { $0.index == index }.count == 1, "task \(index)") }
+            // The broker saw the third death before the supervisor reaped that worker.
+            for _ in 0..<500 where workers.deaths < 3 { try Coroutine.sleep(for: .milliseconds(20)) }
             #expect(workers.deaths == 3)
             #expect(pool.outstandingCount == 0)
             // Dead-lettered, not requeued: nothing is left in the work queue.
