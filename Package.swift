@@ -271,7 +271,7 @@ package.targets += [
 // MARK: - Distributed pool
 // WeaveDistributed: DistributedPool and DistributedWorker, ProcessPool's tasks over a
 // RabbitMQ work queue (WeaveAMQP). Its tests start their own broker and run the test worker
-// program in its broker mode, so that program links it.
+// program in its broker mode, so that program links it (and prime-pool, for --broker).
 package.products += [
     .library(name: "WeaveDistributed", targets: ["WeaveDistributed"]),
 ]
@@ -279,8 +279,9 @@ package.targets += [
     .target(name: "WeaveDistributed", dependencies: ["WeaveAMQP", "WeaveProcess", "WeaveCore"]),
     .testTarget(name: "WeaveDistributedTests", dependencies: [
         "WeaveDistributed", "WeaveAMQP", "Weave", "WeaveTestSupport", "RabbitMQTestSupport", "TestTasks", "WeaveTestWorker",
+        "PrimePool",
     ]),
 ]
-for target in package.targets where target.name == "WeaveTestWorker" {
+for target in package.targets where target.name == "WeaveTestWorker" || target.name == "PrimePool" {
     target.dependencies += ["WeaveDistributed"]
 }

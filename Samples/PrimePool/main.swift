@@ -2,12 +2,16 @@
 // Counts the primes below --limit in --tasks ranges, first serially in this process, then
 // on a ProcessPool of --workers processes (this same program, re-run in worker mode),
 // with a callback per finished range, a progress line while it runs, and the speed-up.
+// With --broker, also on a DistributedPool over RabbitMQ, spread over --workers worker
+// processes the program starts itself.
 //
-//   swift run -c release prime-pool [--limit 3000000] [--tasks 64] [--workers CORES]
+//   swift run -c release prime-pool [--limit 3000000] [--tasks 64] [--workers CORES] [--broker amqp://guest:guest@127.0.0.1/]
 import ArgumentParser
 import Glibc
 import SampleSupport
 import Weave
+import WeaveAMQP
+import WeaveDistributed
 
 /// Counts the primes in `lower..<upper` by trial division: CPU-bound on purpose.
 struct CountPrimes: ProcessTask {
@@ -33,6 +37,8 @@ func isPrime(_ candidate: Int) -> Bool {
 // Workers start here too, before any argument parsing (a worker's command line is not the
 // user's): they serve tasks and never return from this call.
 ProcessWorker.main(tasks: [CountPrimes.self])
+// With WEAVE_BROKER_URL set (--broker's workers), a DistributedPool's worker instead.
+DistributedWorker.main(tasks: [CountPrimes.self])
 
 struct PrimePoolCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,10 +54,20 @@ struct PrimePoolCommand: ParsableCommand {
     @Option(help: "Worker processes in the pool (default: one per online core).")
     var workers: Int?
 
+    @Option(help: "Also count on a DistributedPool through this RabbitMQ broker (amqp://user:password@host:port/vhost), over --workers worker processes started here.")
+    var broker: String?
+
     func validate() throws {
         try require("--limit", limit, atLeast: 1)
         try require("--tasks", tasks, atLeast: 1)
         if let workers { try require("--workers", workers, atLeast: 1) }
+        if let broker {
+            do {
+                _ = try AMQPConfiguration(url: broker)
+            } catch {
+                throw ValidationError("--broker: \(error)")
+            }
+        }
     }
 
     func run() throws {
@@ -59,7 +75,7 @@ struct PrimePoolCommand: ParsableCommand {
         let step = (limit + tasks - 1) / tasks
         let ranges = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
         print("counting primes below \(limit) in \(ranges.count) tasks; \(workers) worker processes")
-        try Hub.run { try compare(ranges, limit: limit, workers: workers) }
+        try Hub.run { try compare(ranges, limit: limit, workers: workers, broker: broker) }
     }
 }
 
@@ -79,8 +95,9 @@ func padded(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
 }
 
-/// Runs `tasks` serially, then on a pool of `workers` processes, and prints both times.
-func compare(_ tasks: [CountPrimes], limit: Int, workers: Int) throws {
+/// Runs `tasks` serially, then on a pool of `workers` processes (and with a `broker`, on a
+/// DistributedPool over as many worker processes), and prints the times.
+func compare(_ tasks: [CountPrimes], limit: Int, workers: Int, broker: String?) throws {
     // Serial, in this process.
     var start = ContinuousClock.now
     let serialTotal = try tasks.reduce(0) { $0 + (try $1.run()) }
@@ -115,10 +132,18 @@ func compare(_ tasks: [CountPrimes], limit: Int, workers: Int) throws {
         print("mismatch: serial \(serialTotal) vs pool \(poolTotal)")
         exit(1)
     }
-    let rows = [
+    var rows = [
         ("serial (1 process)", seconds(serialTime), 1.0),
         ("ProcessPool(\(workers))", seconds(poolTime), seconds(serialTime) / seconds(poolTime)),
     ]
+    if let broker {
+        let (brokerTotal, brokerTime) = try countOnBroker(tasks, url: broker, workers: workers)
+        guard serialTotal == brokerTotal else {
+            print("mismatch: serial \(serialTotal) vs broker \(brokerTotal)")
+            exit(1)
+        }
+        rows.append(("DistributedPool(\(workers))", seconds(brokerTime), seconds(serialTime) / seconds(brokerTime)))
+    }
     print("")
     print("  run                      time (s)   speed-up")
     print("  -----------------------  --------   --------")
