@@ -35,6 +35,9 @@ static inline long weave_BIO_get_mem_data(BIO *bio, char **data) {
 
 static inline uint64_t weave_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 
+static inline uint64_t weave_SSL_OP_CIPHER_SERVER_PREFERENCE(void) { return SSL_OP_CIPHER_SERVER_PREFERENCE; }
+static inline uint64_t weave_SSL_OP_PRIORITIZE_CHACHA(void) { return SSL_OP_PRIORITIZE_CHACHA; }
+
 static inline unsigned long weave_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 
 static inline int weave_TLS1_2_VERSION(void) { return TLS1_2_VERSION; }

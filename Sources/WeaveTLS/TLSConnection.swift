@@ -62,6 +62,11 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
     public private(set) var negotiatedALPN: String?
     /// The version negotiated.
     public private(set) var negotiatedVersion: TLSConfiguration.Version?
+    /// The cipher suite negotiated, by its IANA name (`TLS_AES_128_GCM_SHA256`; TLS 1.2
+    /// suites by their RFC names too, `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`). A server
+    /// made by ``TLSContext`` prefers AES-128-GCM for TLS 1.3, ChaCha20-Poly1305 for a client
+    /// that lists it first.
+    public private(set) var negotiatedCipherSuite: String?
     /// The peer's certificate, if it presented one (always for a server's).
     public private(set) var peerCertificate: TLSCertificateSummary?
     /// The name or address a client checks the certificate against.
@@ -196,7 +201,11 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
                 ERR_clear_error()
                 let result = SSL_do_handshake(ssl)
                 if result == 1 {
-                    try flush(until: deadline)
+                    // A TLS 1.3 server has only its session ticket left to send, which no
+                    // client waits for: it goes out with the first response (one transport
+                    // write, one segment fewer per connection), or before the first read
+                    // parks, or with close_notify. Anything else is what the peer waits for.
+                    if !(isServer && SSL_version(ssl) == weave_TLS1_3_VERSION()) { try flush(until: deadline) }
                     break
                 }
                 switch SSL_get_error(ssl, result) {
@@ -256,6 +265,9 @@ public final class TLSConnection<Transport: ByteStream>: ByteStream, CustomStrin
         }
         let version = SSL_version(ssl)
         negotiatedVersion = version == weave_TLS1_3_VERSION() ? .tlsv13 : .tlsv12
+        if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_standard_name(cipher) {
+            negotiatedCipherSuite = String(cString: name)
+        }
         if let certificate = SSL_get1_peer_certificate(ssl) {
             peerCertificate = TLSCertificateSummary(certificate: certificate)
             X509_free(certificate)
