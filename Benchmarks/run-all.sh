@@ -48,6 +48,10 @@ if [[ $INSTALL == 1 ]]; then
   command -v memcached >/dev/null || missing+=(memcached)
   command -v memcaslap >/dev/null || missing+=(libmemcached-tools)
   [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
+  # TLS, HTTPS (nginx beside Go) and AMQP.
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  command -v rabbitmq-server >/dev/null || [[ -x /usr/sbin/rabbitmq-server ]] || missing+=(rabbitmq-server)
   command -v mysqlslap >/dev/null || missing+=(mariadb-client)
   pkg-config --exists libmariadb 2>/dev/null || missing+=(libmariadb-dev)
   if ((${#missing[@]})); then
@@ -58,6 +62,12 @@ if [[ $INSTALL == 1 ]]; then
   if ! python3 -c 'import pymemcache' 2>/dev/null; then
     python3 -m pip install --quiet 'pymemcache==4.0.0' >&2 || say "pip install pymemcache failed: compare-memcached skips that peer"
   fi
+  # redis-py and PyMySQL for the gevent rows of compare-redis and compare-mysql.
+  for module in redis pymysql; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+      python3 -m pip install --quiet "$module" >&2 || say "pip install $module failed: its gevent row is skipped"
+    fi
+  done
   if ! python3 -c 'import gevent' 2>/dev/null; then
     say "gevent for $(command -v python3): pip install gevent"
     python3 -m pip install --quiet gevent >&2 \
@@ -82,6 +92,10 @@ CASES=(
   "compare-redis|Redis client beside redis-benchmark|REPS=3 N=200000|REPS=1 N=20000"
   "compare-memcached|memcached client beside memaslap and pymemcache|REPS=3 REQUESTS=100000|REPS=1 REQUESTS=10000"
   "compare-mysql|MySQL point selects beside mysqlslap|REPS=3|REPS=1 QUERIES=10000"
+  "compare-tls|TLS handshakes and bulk echo beside Go|REPS=3|REPS=1 SECONDS_PER_RUN=2"
+  "compare-https|HTTPS hello and handshakes beside Go and nginx|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
+  "compare-http-client|HTTP clients beside Go and requests+gevent|REPS=3|REPS=1"
+  "compare-amqp|AMQP beside pika|REPS=3|REPS=1"
 )
 if [[ $QUICK == 1 ]]; then CASE_LIMIT=${CASE_LIMIT:-1800}; else CASE_LIMIT=${CASE_LIMIT:-3600}; fi
 
