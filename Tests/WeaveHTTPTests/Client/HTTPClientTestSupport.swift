@@ -4,6 +4,7 @@ import Synchronization
 import Weave
 import WeaveHTTP
 import WeaveTLS
+import WeaveTestSupport
 
 /// A WeaveHTTP server on a free loopback port for the client tests, over TCP or (with
 /// `tls`) HTTPS, counting the connections it accepted.
@@ -80,20 +81,20 @@ struct ClientTestCertificates: Sendable {
 
     private func make() throws {
         for name in ["ca", "other"] {
-            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            try runOpenSSL(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                          "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-days", "2",
                          "-subj", "/CN=Weave HTTP client test \(name)", "-addext", "basicConstraints=critical,CA:TRUE",
-                         "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+                         "-addext", "keyUsage=critical,keyCertSign,cRLSign"], log: "\(directory)/openssl.log")
         }
         let extensions = "\(directory)/server.ext"
         let text = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
         guard let file = fopen(extensions, "w") else { throw CertificateFailure("cannot write \(extensions)") }
         fputs(text, file)
         fclose(file)
-        try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"])
-        try openssl(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
-                     "-set_serial", "7", "-days", "2", "-extfile", extensions, "-out", certificateFile])
+        try runOpenSSL(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"], log: "\(directory)/openssl.log")
+        try runOpenSSL(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
+                     "-set_serial", "7", "-days", "2", "-extfile", extensions, "-out", certificateFile], log: "\(directory)/openssl.log")
     }
 
     /// Removes the files this type makes, then the directory.
@@ -103,24 +104,6 @@ struct ClientTestCertificates: Sendable {
         }
         unlink("\(directory)/openssl.log")
         rmdir(directory)
-    }
-
-    private func openssl(_ arguments: [String]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "\(directory)/openssl.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["openssl"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        guard posix_spawnp(&pid, "openssl", &actions, nil, argv, environ) == 0 else {
-            throw CertificateFailure("cannot run openssl (is it installed?)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else { throw CertificateFailure("openssl \(arguments.first ?? "") failed; see \(directory)/openssl.log") }
     }
 }
 

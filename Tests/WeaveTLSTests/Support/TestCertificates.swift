@@ -56,52 +56,23 @@ struct TestCertificates: Sendable {
     }
 
     private func makeAuthority(_ file: String, name: String) throws {
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        try runOpenSSL(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                      "-keyout", "\(directory)/\(file).key", "-out", "\(directory)/\(file).pem", "-days", "30",
                      "-subj", "/CN=\(name)", "-addext", "basicConstraints=critical,CA:TRUE",
-                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"], log: "\(directory)/openssl.log")
     }
 
     private func makeLeaf(_ kind: Kind, commonName: String, names: String, days: Int, signer: String, serial: Int) throws {
         let (certificate, key) = server(kind)
         let request = "\(directory)/\(kind.rawValue).csr"
         let extensions = "\(directory)/\(kind.rawValue).ext"
-        try write("subjectAltName=\(names)\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
+        try writeTextFile("subjectAltName=\(names)\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
                   to: extensions)
-        try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", key, "-out", request, "-subj", "/CN=\(commonName)"])
+        try runOpenSSL(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", key, "-out", request, "-subj", "/CN=\(commonName)"], log: "\(directory)/openssl.log")
         // A negative -days gives a notAfter before now: an expired certificate.
-        try openssl(["x509", "-req", "-in", request, "-CA", "\(directory)/\(signer).pem", "-CAkey", "\(directory)/\(signer).key",
-                     "-set_serial", "\(serial)", "-days", "\(days)", "-extfile", extensions, "-out", certificate])
-    }
-
-    /// Runs `openssl` with `arguments`, its output into the directory's openssl.log.
-    private func openssl(_ arguments: [String]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "\(directory)/openssl.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["openssl"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let status = posix_spawnp(&pid, "openssl", &actions, nil, argv, environ)
-        guard status == 0 else { throw CertificateError("cannot run openssl (is it installed?): errno \(status)") }
-        var exitStatus: Int32 = 0
-        while waitpid(pid, &exitStatus, 0) < 0 && errno == EINTR {}
-        guard exitStatus == 0 else {
-            throw CertificateError("openssl \(arguments.joined(separator: " ")) failed (status \(exitStatus)); see \(directory)/openssl.log")
-        }
-    }
-
-    private func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CertificateError("cannot create \(path)") }
-        defer { close(fd) }
-        var text = text
-        let written = text.withUTF8 { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == text.utf8.count else { throw CertificateError("cannot write \(path)") }
+        try runOpenSSL(["x509", "-req", "-in", request, "-CA", "\(directory)/\(signer).pem", "-CAkey", "\(directory)/\(signer).key",
+                     "-set_serial", "\(serial)", "-days", "\(days)", "-extfile", extensions, "-out", certificate], log: "\(directory)/openssl.log")
     }
 
     /// Reads a file made here (for the tests that pass PEM bytes).
