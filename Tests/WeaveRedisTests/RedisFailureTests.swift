@@ -142,8 +142,7 @@ struct RedisFailureTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let server: RedisServerProcess
             do { server = try RedisServerProcess.start() } catch {
-                FileHandleStandardError.write("child failed: \(error)\n")
-                exit(13)
+                failChild("\(error)", status: 13)
             }
             defer { server.stop() }
             let configuration = server.configuration
@@ -170,22 +169,11 @@ struct RedisFailureTests {
                 let shared = try RedisConnection.connect(configuration)
                 try joinAll(try (0..<10).map { _ in try spawn { try shared.ping() } })
                 shared.close()
-                // Let the reader and writer coroutines see their sockets closed.
-                for _ in 0..<100 where aliveCoroutines() != baseline { try Coroutine.sleep(for: .milliseconds(5)) }
-                let alive = aliveCoroutines()
-                guard alive == baseline else {
-                    FileHandleStandardError.write("child failed: \(alive) coroutines alive, baseline \(baseline)\n")
-                    exit(11)
-                }
+                try expectCoroutinesSettle(at: baseline)
             } } catch {
-                FileHandleStandardError.write("child failed: \(error)\n")
-                exit(12)
+                failChild("\(error)", status: 12)
             }
-            let after = openFileDescriptorCount(kind: "socket:")
-            guard after == before else {
-                FileHandleStandardError.write("child failed: \(after) sockets open, \(before) before\n")
-                exit(10)
-            }
+            expectSocketsBack(to: before)
         }
         let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(!stderr.contains("child failed"), "\(stderr.suffix(2000))")

@@ -113,8 +113,7 @@ struct RedisTLSTests {
                 server = try RedisServerProcess.start(tls: true)
                 configuration = try server.tlsConfiguration
             } catch {
-                FileHandleStandardError.write("child failed: \(error)\n")
-                exit(13)
+                failChild("\(error)", status: 13)
             }
             defer { server.stop() }
             let before = openFileDescriptorCount(kind: "socket:")
@@ -135,21 +134,11 @@ struct RedisTLSTests {
                 let subscription = try RedisSubscription.connect(configuration)
                 try subscription.subscribe(["c"])
                 subscription.close()
-                for _ in 0..<100 where aliveCoroutines() != baseline { try Coroutine.sleep(for: .milliseconds(5)) }
-                let alive = aliveCoroutines()
-                guard alive == baseline else {
-                    FileHandleStandardError.write("child failed: \(alive) coroutines alive, baseline \(baseline)\n")
-                    exit(11)
-                }
+                try expectCoroutinesSettle(at: baseline)
             } } catch {
-                FileHandleStandardError.write("child failed: \(error)\n")
-                exit(12)
+                failChild("\(error)", status: 12)
             }
-            let after = openFileDescriptorCount(kind: "socket:")
-            guard after == before else {
-                FileHandleStandardError.write("child failed: \(after) sockets open, \(before) before\n")
-                exit(10)
-            }
+            expectSocketsBack(to: before)
             let sessions = TLSContext.liveConnectionsInProcess.load(ordering: .relaxed)
             guard sessions == 0 else {
                 FileHandleStandardError.write("child failed: \(sessions) TLS connections alive\n")
