@@ -20,6 +20,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 N=${N:-20000}
 SIZE=${SIZE:-256}
@@ -42,7 +43,6 @@ fi
 PYTHON=$OUT/venv/bin/python
 
 # The broker: everything under DIR, on loopback ports nobody uses now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port); DIST=$(free_port); EPMD_PORT=$(free_port)
 DIR=$(mktemp -d /tmp/weave-rabbitmq-bench-XXXXXX)
 cat >"$DIR/rabbitmq.conf" <<CONF

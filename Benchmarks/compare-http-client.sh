@@ -19,6 +19,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 N=${N:-10000}
 C=${C:-64}
@@ -51,7 +52,7 @@ else
   echo "[compare-http-client] pip could not install requests and gevent: the requests row is skipped" >&2
 fi
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 URL="http://127.0.0.1:$PORT/"
 taskset -c "$SERVER_CPU" "$BIN/http-server" --port "$PORT" --hubs 1 >"$DIR/server.log" 2>&1 &
 SERVER=$!

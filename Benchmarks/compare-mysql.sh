@@ -20,6 +20,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 CONCURRENCY=${CONCURRENCY:-64}
 QUERIES=${QUERIES:-50000}
 REPS=${REPS:-3}
@@ -36,7 +37,7 @@ if [[ -z "${WEAVE_MYSQL:-}" ]]; then
 fi
 
 DIR=$(mktemp -d /tmp/weave-mysql-bench-XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 SERVER_PID=
 cleanup() {
   [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true

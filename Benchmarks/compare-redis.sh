@@ -24,6 +24,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 N=${N:-200000}
 C=${C:-50}
 REPS=${REPS:-3}
@@ -38,7 +39,7 @@ if [[ -z "${WEAVE_REDIS:-}" ]]; then
   WEAVE_REDIS="$(cd "$HERE" && swift build -c release --show-bin-path)/weave-redis"
 fi
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 DIR=$(mktemp -d)
 "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
   --daemonize no --logfile "$DIR/redis.log" &

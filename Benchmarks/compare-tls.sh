@@ -20,6 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+. "$HERE/lib.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 REPS=${REPS:-3}
 HC=${HC:-8}
@@ -47,16 +48,9 @@ echo "[compare-tls] go build Peers/go-tls" >&2
 (cd "$HERE/Peers/go-tls" && GOFLAGS=-mod=mod GOPROXY=off go build -o "$DIR/go-tls" .)
 
 # A CA and a P-256 server certificate for localhost / 127.0.0.1, as the tests make them.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$DIR/ca.key" -out "$DIR/ca.pem" \
-  -days 2 -subj "/CN=compare-tls CA" -addext basicConstraints=critical,CA:TRUE \
-  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$DIR/server.key" \
-  -out "$DIR/server.csr" -subj "/CN=localhost" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$DIR/server.ext"
-openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -set_serial 2 -days 2 \
-  -extfile "$DIR/server.ext" -out "$DIR/server.pem" 2>/dev/null
+make_tls_certificate "$DIR"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 
 start_server() {  # weave|go
   rm -f "$DIR/server.log"  # so that the previous server's "listening" line is not taken for this one's
