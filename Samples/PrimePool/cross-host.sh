@@ -66,16 +66,25 @@ CREATED_LINKS=()
 PIDS=()          # workers, the caller; killed first
 BROKER=""
 EPMD=""
+stop_pid() {  # pid seconds: TERM, then KILL once the seconds are up
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq $(( $2 * 10 ))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM HUP
+  trap - EXIT
+  trap '' INT TERM HUP   # a second Ctrl-C does not cut the cleanup short
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ -n $BROKER ]]; then
-    kill -TERM "$BROKER" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$BROKER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$BROKER" 2>/dev/null || true
+    # The server script stops its node on SIGTERM, but not one still booting: its node
+    # (the script's child) is stopped by pid too once the script is gone.
+    local node_pids
+    node_pids=$(ps -o pid= --ppid "$BROKER" 2>/dev/null || true)
+    stop_pid "$BROKER" 30
     wait "$BROKER" 2>/dev/null || true
+    for pid in $node_pids; do stop_pid "$pid" 10; done
   fi
   if [[ -n $EPMD ]]; then kill -TERM "$EPMD" 2>/dev/null || true; wait "$EPMD" 2>/dev/null || true; fi
   # Deleting one end of a veth pair deletes both; a namespace's end also goes with it.
@@ -90,7 +99,8 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM HUP
 
 # A 10.201.X.0/24 no address or route here uses yet; each namespace gets a /30 of it.
-in_use() { ip -4 -o addr show | grep -q " 10\.201\.$1\." || ip -4 route show | grep -q "^10\.201\.$1\."; }
+# (grep reads all: with pipefail, an early exit of grep -q could fail the pipeline.)
+in_use() { ip -4 -o addr show | grep " 10\.201\.$1\." >/dev/null || ip -4 route show | grep "^10\.201\.$1\." >/dev/null; }
 OCTET=""
 for try in $(seq 0 249); do
   candidate=$(( ($$ + try) % 250 + 1 ))
