@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(name: "SelectServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/SelectServer"),
         .executableTarget(name: "ChatServer", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/ChatServer"),
         .executableTarget(name: "Crawler", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/Crawler"),
-        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/PrimePool"),
+        .executableTarget(name: "PrimePool", dependencies: ["Weave", "SampleSupport", argumentParser], path: "Samples/PrimePool", exclude: ["cross-host.sh"]),
         // Not "ProcessInfo": a module of that name would shadow Foundation's type for its users.
         .executableTarget(name: "ProcessInfoSample", dependencies: ["Weave"], path: "Samples/ProcessInfo"),
         .executableTarget(name: "PipeDemo", dependencies: ["Weave"], path: "Samples/PipeDemo"),

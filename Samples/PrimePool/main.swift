@@ -3,9 +3,12 @@
 // on a ProcessPool of --workers processes (this same program, re-run in worker mode),
 // with a callback per finished range, a progress line while it runs, and the speed-up.
 // With --broker, also on a DistributedPool over RabbitMQ, spread over --workers worker
-// processes the program starts itself.
+// processes the program starts itself. With --broker and --remote-workers, only there, on
+// workers started elsewhere (WEAVE_BROKER_URL=… WEAVE_BROKER_QUEUE=… prime-pool; see
+// cross-host.sh, which puts them in network namespaces of their own).
 //
 //   swift run -c release prime-pool [--limit 3000000] [--tasks 64] [--workers CORES] [--broker amqp://guest:guest@127.0.0.1/]
+//   swift run -c release prime-pool --broker amqp://… --remote-workers [--queue prime-pool]
 import ArgumentParser
 import Glibc
 import SampleSupport
@@ -36,9 +39,9 @@ func isPrime(_ candidate: Int) -> Bool {
 
 // Workers start here too, before any argument parsing (a worker's command line is not the
 // user's): they serve tasks and never return from this call.
-ProcessWorker.main(tasks: [CountPrimes.self])
+ProcessWorker.main(tasks: [CountPrimes.self, CountPrimesServed.self])
 // With WEAVE_BROKER_URL set (--broker's workers), a DistributedPool's worker instead.
-DistributedWorker.main(tasks: [CountPrimes.self])
+DistributedWorker.main(tasks: [CountPrimes.self, CountPrimesServed.self])
 
 struct PrimePoolCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,6 +60,12 @@ struct PrimePoolCommand: ParsableCommand {
     @Option(help: "Also count on a DistributedPool through this RabbitMQ broker (amqp://user:password@host:port/vhost), over --workers worker processes started here.")
     var broker: String?
 
+    @Flag(help: "With --broker: count only there, on workers started elsewhere (WEAVE_BROKER_URL=<broker> WEAVE_BROKER_QUEUE=<queue> prime-pool); no serial run, no ProcessPool, no local workers. Prints which worker served how many ranges.")
+    var remoteWorkers = false
+
+    @Option(help: "With --remote-workers: the work queue the workers serve.")
+    var queue = "prime-pool"
+
     func validate() throws {
         try require("--limit", limit, atLeast: 1)
         try require("--tasks", tasks, atLeast: 1)
@@ -68,12 +77,19 @@ struct PrimePoolCommand: ParsableCommand {
                 throw ValidationError("--broker: \(error)")
             }
         }
+        if remoteWorkers && broker == nil { throw ValidationError("--remote-workers needs --broker") }
+        if queue.isEmpty { throw ValidationError("--queue must not be empty") }
     }
 
     func run() throws {
         let workers = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let step = (limit + tasks - 1) / tasks
         let ranges = stride(from: 0, to: limit, by: step).map { CountPrimes(lower: $0, upper: min(limit, $0 + step)) }
+        if remoteWorkers, let broker {
+            print("counting primes below \(limit) in \(ranges.count) tasks on remote workers")
+            try Hub.run { try countOnRemoteWorkers(ranges, url: broker, queue: queue) }
+            return
+        }
         print("counting primes below \(limit) in \(ranges.count) tasks; \(workers) worker processes")
         try Hub.run { try compare(ranges, limit: limit, workers: workers, broker: broker) }
     }
