@@ -117,7 +117,8 @@ struct HubServiceTests {
         async let running: Void = group.run()
         let client = try HubThread(name: "client")
         let reply = try await client.run { () throws -> String? in
-            let connection = try withTimeout(.seconds(10)) { () throws -> UnixConnection in
+            // Generous: on a loaded machine the service's hub may take seconds to start.
+            let connection = try withTimeout(.seconds(60)) { () throws -> UnixConnection in
                 while true {  // until the service has bound the path
                     do { return try UnixConnection.connect(path: path) } catch is UVError { try Coroutine.sleep(for: .milliseconds(2)) }
                 }
@@ -243,14 +244,15 @@ func isRefused(port: Int) throws -> Bool {
 
 /// Waits (on a hub, for at most 10 s) until connections to `port` are refused.
 func waitUntilRefused(port: Int) throws {
-    try withTimeout(.seconds(10)) {
+    try withTimeout(.seconds(60)) {
         while try !isRefused(port: port) { try Coroutine.sleep(for: .milliseconds(5)) }
     }
 }
 
-/// Waits (for at most 10 s) until `condition` holds.
+/// Waits until `condition` holds: at most 60 s, a bound against hangs only (a service's hub
+/// can take seconds to start while other suites load the machine).
 func waitUntil(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(60)
     while !condition() {
         guard ContinuousClock.now < deadline else { throw BodyFailure() }
         try await Task.sleep(for: .milliseconds(5))
