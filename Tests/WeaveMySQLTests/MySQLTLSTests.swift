@@ -138,8 +138,9 @@ struct MySQLTLSTests {
             return (slept, ticksDuring, outcome, connection.isOpen, socketsConnected(toPort: configuration.port))
         }
         #expect(slept == 0)
-        // 300 ms of a 5 ms ticker: a hub blocked in a TLS read would show none.
-        #expect(ticks >= 10)
+        // A hub blocked in a TLS read would show none (the ticker first runs when the query
+        // parks); not 60, a count a loaded machine would make flaky.
+        #expect(ticks >= 2)
         #expect(outcome == "timed out")
         #expect(!open)
         #expect(left == 0)
@@ -189,8 +190,8 @@ struct MySQLTLSTests {
             return (outcome, ticksDuring, left)
         }
         #expect(outcome == "timed out")
-        // 300 ms of a 5 ms ticker: a hub blocked in the handshake would show none.
-        #expect(ticks >= 10)
+        // A hub blocked in the handshake would show none; not a timing figure (see above).
+        #expect(ticks >= 2)
         // The client's socket is closed (the server's accepted end is counted by local port, not here).
         #expect(left == 0)
     }
