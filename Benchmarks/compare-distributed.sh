@@ -18,7 +18,8 @@
 # one task at a time (LAT_N round trips, p50 and p99); best of REPS each, ratios Weave over
 # Celery (latency: Celery over Weave). Target (issue 17): tasks/s >= 10x Celery.
 # Knobs (environment): N=5000, LAT_N=1000, REPS=3, PREFETCH=8, OUT=.peers-out/distributed (the
-# venv), WEAVE_DISTRIBUTED (a binary to use instead of building).
+# venv), WEAVE_DISTRIBUTED (a binary to use instead of building), TMPDIR=/tmp (where the
+# broker keeps its data: its disk bounds the quorum queue's commits, see DistributedPool).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -48,7 +49,7 @@ else
   fi
 fi
 
-DIR=$(mktemp -d /tmp/weave-rabbitmq-bench-XXXXXX)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/weave-rabbitmq-bench-XXXXXX")
 WORKER_PIDS=()
 cleanup() {
   [[ ${#WORKER_PIDS[@]} -gt 0 ]] && stop_pids "${WORKER_PIDS[@]}"
