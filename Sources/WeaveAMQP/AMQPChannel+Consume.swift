@@ -111,6 +111,10 @@ extension AMQPChannel {
     /// Acknowledges delivery `deliveryTag` (`basic.ack`), or with `multiple` every delivery
     /// on this channel up to it. Does not block: the frame is queued for the writer.
     ///
+    /// Acks made in delivery order before the writer runs travel as one frame (an ack of
+    /// every delivery up to the last, sent only when each earlier one is settled), so
+    /// acknowledging each message costs the broker about one ack per batch.
+    ///
     /// - Throws: The channel's or connection's failure. An unknown tag makes the broker
     ///   close the channel (406), which the next call sees.
     public func ack(deliveryTag: UInt64, multiple: Bool = false) throws {

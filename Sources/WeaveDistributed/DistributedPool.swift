@@ -3,7 +3,7 @@ import WeaveCore
 import WeaveProcess
 
 /// A pool whose workers are processes on any machine that reach the same RabbitMQ broker:
-/// ``apply(_:timeout:)``, ``map(_:chunkSize:timeout:)``,
+/// ``apply(_:timeout:)``, ``submit(_:timeout:onSuccess:onFailure:)``, ``map(_:chunkSize:timeout:)``,
 /// ``imap(_:chunkSize:timeout:maxInFlight:)`` and
 /// ``imapUnordered(_:chunkSize:timeout:maxInFlight:)`` for the same registered
 /// ``ProcessTask`` types as ``ProcessPool``, so moving work off one machine is one line.
