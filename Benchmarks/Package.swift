@@ -107,3 +107,12 @@ package.targets += [
         path: "Sources/WeaveAMQPBench"
     ),
 ]
+
+// DistributedPool tasks/s and round-trip latency beside Celery on the same RabbitMQ (compare-distributed.sh).
+package.targets += [
+    .executableTarget(
+        name: "weave-distributed",
+        dependencies: [.product(name: "WeaveDistributed", package: "Weave"), .product(name: "Weave", package: "Weave")],
+        path: "Sources/WeaveDistributedBench"
+    ),
+]

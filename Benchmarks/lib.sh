@@ -48,3 +48,50 @@ stop_pids() {
   for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
+
+# start_rabbitmq DIR: a throwaway RabbitMQ broker (Debian's rabbitmq-server) with its own
+# epmd, node name, data and config under DIR, on free loopback ports. Sets RABBITMQ_URL
+# (amqp://guest:guest@127.0.0.1:PORT/%2F), RABBITMQ_PID and RABBITMQ_EPMD_PID; returns 1
+# (the log's tail on stderr) if it does not answer within 90 s. Stop it with stop_rabbitmq.
+# The broker's environment is set only in its own subshell, not in the caller's.
+start_rabbitmq() {
+  local dir=$1 server=/usr/lib/rabbitmq/bin/rabbitmq-server port dist epmd_port
+  [[ -x $server ]] || { echo "$server not found (apt-get install rabbitmq-server)" >&2; return 1; }
+  port=$(free_port); dist=$(free_port); epmd_port=$(free_port)
+  cat >"$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$port
+loopback_users = none
+disk_free_limit.absolute = 1MB
+CONF
+  echo '[].' >"$dir/enabled_plugins"
+  # Our own epmd in the foreground (one the broker started would daemonize), listening first.
+  (cd "$dir" && exec epmd -port "$epmd_port" -address 127.0.0.1) >"$dir/epmd.log" 2>&1 &
+  RABBITMQ_EPMD_PID=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$epmd_port") 2>/dev/null && break; sleep 0.1; done
+  (cd "$dir" && export HOME=$dir RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$dist \
+     RABBITMQ_NODENAME="weave-bench-$$-$port@localhost" RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log \
+     RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins \
+     RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf ERL_EPMD_PORT=$epmd_port ERL_EPMD_ADDRESS=127.0.0.1 \
+     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" && exec "$server") >"$dir/broker.log" 2>&1 &
+  RABBITMQ_PID=$!
+  RABBITMQ_URL="amqp://guest:guest@127.0.0.1:$port/%2F"
+  for _ in $(seq 900); do
+    if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+s.sendall(b"AMQP\x00\x00\x09\x01")
+sys.exit(0 if s.recv(1) == b"\x01" else 1)
+PY
+    kill -0 "$RABBITMQ_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the broker did not start: $(tail -c 1500 "$dir/broker.log")" >&2
+  return 1
+}
+
+# stop_rabbitmq: stops the broker and the epmd start_rabbitmq started, by pid.
+stop_rabbitmq() {
+  [[ -n ${RABBITMQ_PID:-} ]] && stop_pids "$RABBITMQ_PID"
+  [[ -n ${RABBITMQ_EPMD_PID:-} ]] && stop_pids "$RABBITMQ_EPMD_PID"
+  RABBITMQ_PID=""; RABBITMQ_EPMD_PID=""
+}

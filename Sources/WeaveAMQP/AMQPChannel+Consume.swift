@@ -111,18 +111,40 @@ extension AMQPChannel {
     /// Acknowledges delivery `deliveryTag` (`basic.ack`), or with `multiple` every delivery
     /// on this channel up to it. Does not block: the frame is queued for the writer.
     ///
+    /// Acks made in delivery order before the writer runs travel as one frame (an ack of
+    /// every delivery up to the last, sent only when each earlier one is settled), so
+    /// acknowledging each message costs the broker about one ack per batch.
+    ///
     /// - Throws: The channel's or connection's failure. An unknown tag makes the broker
     ///   close the channel (406), which the next call sees.
     public func ack(deliveryTag: UInt64, multiple: Bool = false) throws {
         if let failure { throw failure }
         // Tags of a lost transport mean nothing on the new one (the broker requeued those).
         guard connection.outage == nil else { return }
+        let inOrder = multiple || deliveryTag == settledThrough &+ 1
+        if inOrder { settledThrough = max(settledThrough, deliveryTag) }
+        // Acks in delivery order, while the writer has not taken the last one yet, become one
+        // frame: the queued ack of the tag before this one turns into "every tag up to this
+        // one", which is exact because every earlier tag is settled. The broker then handles
+        // one ack for a run of deliveries (a consumer acking each message was bound by that).
+        if inOrder, let last = connection.lastAckFrame, last.channel == ObjectIdentifier(self),
+           last.swaps == connection.outputSwaps, last.offset + Self.ackFrameSize == connection.output.buffer.count,
+           last.tag == deliveryTag &- 1 || (multiple && last.tag < deliveryTag) {
+            connection.output.rewriteAck(at: last.offset, deliveryTag: deliveryTag)
+            connection.lastAckFrame = (last.channel, deliveryTag, last.offset, last.swaps)
+            return
+        }
+        let offset = connection.output.buffer.count
         connection.output.method(channel: id, .basicAck) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(multiple)
         }
+        connection.lastAckFrame = (ObjectIdentifier(self), deliveryTag, offset, connection.outputSwaps)
         connection.wakeWriter()
     }
+
+    /// The bytes of a `basic.ack` frame: header 7, class and method 4, tag 8, bits 1, end 1.
+    static let ackFrameSize = 21
 
     /// Refuses delivery `deliveryTag` (`basic.nack`), or with `multiple` every delivery up to
     /// it: with `requeue` the broker delivers it again (with ``AMQPDelivery/redelivered``
@@ -132,6 +154,7 @@ extension AMQPChannel {
     public func nack(deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) throws {
         if let failure { throw failure }
         guard connection.outage == nil else { return }
+        if multiple || deliveryTag == settledThrough &+ 1 { settledThrough = max(settledThrough, deliveryTag) }
         connection.output.method(channel: id, .basicNack) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(multiple, requeue)
@@ -146,6 +169,7 @@ extension AMQPChannel {
     public func reject(deliveryTag: UInt64, requeue: Bool = true) throws {
         if let failure { throw failure }
         guard connection.outage == nil else { return }
+        if deliveryTag == settledThrough &+ 1 { settledThrough = deliveryTag }
         connection.output.method(channel: id, .basicReject) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(requeue)

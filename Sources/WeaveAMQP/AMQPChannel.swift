@@ -32,6 +32,9 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
     /// Counts the transports the channel has been open on (recovery reopens it): a
     /// delivery from an earlier one can no longer be acknowledged.
     var epoch = 0
+    /// Every delivery tag up to this one has been settled by the application (acked, nacked
+    /// or rejected) on the current transport: see ``ack(deliveryTag:multiple:)``.
+    var settledThrough: UInt64 = 0
     /// The last `basic.qos`, applied again on recovery.
     var prefetch: (count: Int, size: Int, global: Bool)?
     /// Confirm-mode messages still unconfirmed when the connection was lost.
@@ -193,6 +196,7 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
     /// `error`; the channel and its consumers stay, for ``reopen()``.
     func interrupt(_ error: AMQPError) {
         epoch += 1
+        settledThrough = 0  // the next transport numbers its deliveries from 1
         while let entry = replies.popFirst() {
             entry.slot.pointee = .failure(error)
             hub.makeReady(entry.waiter)

@@ -43,6 +43,7 @@ extension AMQPConnection {
         generation += 1
         stream.close()
         output.buffer.removeAll(keepingCapacity: true)
+        outputSwaps &+= 1
         closeAfterFlush = nil
         blockedReason = nil
         wakeWriter()

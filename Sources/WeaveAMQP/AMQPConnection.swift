@@ -48,6 +48,13 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
     /// Frames waiting for the writer; swapped with the writer's buffer on each write so that
     /// both keep their capacity.
     var output = AMQPFrameEncoder(capacity: 64 * 1024)
+    /// The `basic.ack` frame at the end of ``output``, if the last frame queued is one: a
+    /// later in-order ack on its channel extends it in place (see
+    /// ``AMQPChannel/ack(deliveryTag:multiple:)``). `swaps` is ``outputSwaps`` when it was
+    /// queued: once the writer took the buffer, the frame is gone.
+    var lastAckFrame: (channel: ObjectIdentifier, tag: UInt64, offset: Int, swaps: Int)?
+    /// Counts the writer's takes of ``output``.
+    var outputSwaps = 0
     private var idleWriter: AnyCoroutine?
     /// Why the connection ended; nil while open.
     private(set) var failure: AMQPError?
@@ -320,6 +327,7 @@ public final class AMQPConnection: WaitTarget, CustomStringConvertible {
             return false
         }
         swap(&batch, &output.buffer)
+        outputSwaps &+= 1
         if !flowWaiters.isEmpty && blockedReason == nil { wakeFlowWaiters() }
         return true
     }

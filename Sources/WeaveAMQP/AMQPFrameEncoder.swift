@@ -93,6 +93,15 @@ struct AMQPFrameEncoder {
         buffer.append(octet)
     }
 
+    /// Turns the `basic.ack` frame at `offset` into an ack of every delivery up to
+    /// `deliveryTag` (its tag replaced, its `multiple` bit set).
+    mutating func rewriteAck(at offset: Int, deliveryTag: UInt64) {
+        buffer.withUnsafeMutableBytes {
+            $0.storeBytes(of: deliveryTag.bigEndian, toByteOffset: offset + 11, as: UInt64.self)
+            $0[offset + 19] = 1
+        }
+    }
+
     /// A short string: at most 255 bytes (names, routing keys); longer is a programmer error.
     mutating func writeShortString(_ text: String) {
         var text = text

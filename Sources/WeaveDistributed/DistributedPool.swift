@@ -3,7 +3,7 @@ import WeaveCore
 import WeaveProcess
 
 /// A pool whose workers are processes on any machine that reach the same RabbitMQ broker:
-/// ``apply(_:timeout:)``, ``map(_:chunkSize:timeout:)``,
+/// ``apply(_:timeout:)``, ``submit(_:timeout:onSuccess:onFailure:)``, ``map(_:chunkSize:timeout:)``,
 /// ``imap(_:chunkSize:timeout:maxInFlight:)`` and
 /// ``imapUnordered(_:chunkSize:timeout:maxInFlight:)`` for the same registered
 /// ``ProcessTask`` types as ``ProcessPool``, so moving work off one machine is one line.
@@ -91,6 +91,11 @@ public final class DistributedPool {
     private var reader: AnyCoroutine?
     private var republisher: AnyCoroutine?
     private var failure: (any Error)?
+    /// The sinks of submitted calls, by correlation id, until their outcome is in.
+    private var submissions: [String: any DistributedCallSink] = [:]
+    /// Callbacks of finished submissions, run by ``notifier``.
+    private var notifications: [() -> Void] = []
+    private var notifier: AnyCoroutine?
 
     /// Connects to the broker at `url`, declares the durable work queue `queue`, the pool's
     /// reply queue and the dead-letter route to it, and starts reading results.
@@ -227,6 +232,51 @@ public final class DistributedPool {
         return try EncodedTask.decodeReply(call.outcome!.get(), count: 1, as: Task.Output.self, what: call.what)[0]
     }
 
+    /// Publishes `task` and returns once the broker has confirmed it; the result arrives in
+    /// the returned ``Future`` (gevent's `apply_async`, Celery's `delay`), and `onSuccess` or
+    /// `onFailure` then runs in a coroutine of the pool.
+    ///
+    /// Blocks the calling coroutine for the publish and its confirm, not for the result. While
+    /// the connection recovers from a lost broker, the task is published once it is back.
+    ///
+    /// - Parameter timeout: The task's deadline: its message's TTL in the work queue and the
+    ///   longest the future stays pending (then it fails with `TimeoutError`); nil waits for
+    ///   ever.
+    /// - Returns: A future that holds the output, or fails as ``apply(_:timeout:)`` throws.
+    /// - Throws: Only what stops the publish: ``ProcessError/Code/closed``, ``AMQPError``
+    ///   (the broker refused the message), `TimeoutError` (no confirm in
+    ///   ``Configuration/confirmTimeout``), `CancellationError`. A call cancelled while
+    ///   waiting for the confirm may still run.
+    public func submit<Task: ProcessTask>(
+        _ task: Task, timeout: Duration? = nil,
+        onSuccess: ((Task.Output) -> Void)? = nil, onFailure: ((any Error) -> Void)? = nil
+    ) throws -> Future<Task.Output> {
+        let hub = try AnyCoroutine.requireCurrent("DistributedPool.submit").hub
+        if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
+        let call = try makeCall(CollectionOfOne(task), count: 1, deadline: timeout.map { ContinuousClock.now + $0 }, timeout: timeout)
+        let future = Future<Task.Output>(label: "DistributedPool task \(call.id) (\(Task.taskName))")
+        let submission = DistributedSubmission(future: future, hub: hub, onSuccess: onSuccess, onFailure: onFailure)
+        submission.pool = self
+        call.sink = submission
+        submissions[call.id] = submission
+        do {
+            try start(call)
+            try confirm(CollectionOfOne(call))
+        } catch {
+            submissions[call.id] = nil
+            forget(call)
+            throw error
+        }
+        if let deadline = call.deadline, call.outcome == nil {
+            let left = deadline - .now
+            submission.timer = hub.addTimer(deadline: Hub.deadline(after: left > .zero ? left : .zero), .callback { [weak self, weak call] in
+                guard let self, let call else { return }
+                self.expire(call)
+            })
+        }
+        return future
+    }
+
     /// Runs every task on the workers and returns their outputs in input order; parks the
     /// calling coroutine until the last one (or a failure) is in.
     ///
@@ -354,6 +404,32 @@ public final class DistributedPool {
     func expire(_ call: DistributedCall) {
         forget(call)
         call.finish(.failure(call.timeoutError(queue: queue)))
+    }
+
+    /// A submitted call has its outcome: its sink may go.
+    func submissionFinished(_ call: DistributedCall) {
+        submissions[call.id] = nil
+    }
+
+    /// Queues a finished submission's callback; a notifier coroutine runs them, so that a
+    /// callback that blocks holds up neither the reply reader nor a timer, and exits once
+    /// none are left (an idle pool holds no parked coroutine for it).
+    func notify(on hub: Hub, _ callback: @escaping () -> Void) {
+        notifications.append(callback)
+        guard notifier == nil else { return }
+        notifier = try? hub.spawn(name: "DistributedPool callbacks", stackSize: nil,
+                                  spawnSite: SourceLocation(fileID: #fileID, line: #line)) {
+            self.runNotifications()
+        }
+    }
+
+    private func runNotifications() {
+        defer { notifier = nil }
+        while !notifications.isEmpty {
+            let batch = notifications
+            notifications.removeAll(keepingCapacity: true)
+            for callback in batch { callback() }
+        }
     }
 
     // MARK: - Internals
