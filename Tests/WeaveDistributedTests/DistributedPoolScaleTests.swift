@@ -33,11 +33,15 @@ extension DistributedPoolTests {
             #expect(count == 10_000)
             #expect(seen.allSatisfy { $0 == 1 })
             #expect(pool.outstandingCount == 0)
-            // All three served: three tasks that each wait until three distinct workers have one.
+            // The work spreads: three tasks that each wait (bounded) until three distinct
+            // workers have one. A worker runs two tasks at once (concurrency 2), so it may hold
+            // two of them and leave the third worker none: at least two distinct workers, all
+            // of them ours.
             let rendezvous = "/tmp/weave-distributed-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             defer { unlink(rendezvous) }
             let pids = try pool.map((0..<3).map { _ in SlowWorkerPID(rendezvous: rendezvous, workers: 3) }, timeout: .seconds(60))
-            #expect(Set(pids) == Set(workers.map(\.pid)))
+            #expect(Set(pids).isSubset(of: Set(workers.map(\.pid))))
+            #expect(Set(pids).count >= 2)
             #expect(try control.queueDeclare(queue, passive: true).messageCount == 0)
         }
     }
