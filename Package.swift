@@ -214,7 +214,7 @@ package.targets += [
                       path: "Samples/RabbitRPC"),
     .testTarget(name: "WeaveAMQPTests", dependencies: ["WeaveAMQP", "WeaveTLS", "Weave", "WeaveTestSupport", "RabbitMQTestSupport"]),
     // A throwaway RabbitMQ broker per suite, for the AMQP and distributed-pool tests.
-    .target(name: "RabbitMQTestSupport", path: "Tests/RabbitMQTestSupport"),
+    .target(name: "RabbitMQTestSupport", dependencies: ["WeaveTestSupport"], path: "Tests/RabbitMQTestSupport"),
 ]
 
 // MARK: - HTTP

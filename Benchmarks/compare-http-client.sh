@@ -26,17 +26,9 @@ C=${C:-64}
 REPS=${REPS:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-for tool in go taskset python3; do
-  command -v "$tool" >/dev/null || { echo "[compare-http-client] $tool not found" >&2; exit 1; }
-done
+require_tools compare-http-client go taskset python3
 
-DIR=$(mktemp -d)
-SERVER=""
-cleanup() {
-  if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+with_scratch_dir
 
 echo "[compare-http-client] swift build -c release --product http-server, crawler" >&2
 (cd "$ROOT" && swift build -c release --product http-server >&2 && swift build -c release --product crawler >&2)

@@ -27,17 +27,9 @@ HC=${HC:-8}
 TC=${TC:-4}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-for tool in go openssl taskset; do
-  command -v "$tool" >/dev/null || { echo "[compare-tls] $tool not found" >&2; exit 1; }
-done
+require_tools compare-tls go openssl taskset
 
-DIR=$(mktemp -d)
-SERVER=""
-cleanup() {
-  if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+with_scratch_dir
 
 if [[ -z "${TLS_ECHO:-}" ]]; then
   echo "[compare-tls] swift build -c release --product tls-echo" >&2

@@ -95,3 +95,20 @@ stop_rabbitmq() {
   [[ -n ${RABBITMQ_EPMD_PID:-} ]] && stop_pids "$RABBITMQ_EPMD_PID"
   RABBITMQ_PID=""; RABBITMQ_EPMD_PID=""
 }
+
+# require_tools NAME TOOL...: exits with "[NAME] TOOL not found" unless every TOOL is on PATH.
+require_tools() {
+  local name=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "[$name] $tool not found" >&2; exit 1; }
+  done
+}
+
+# with_scratch_dir: sets DIR (a new temporary directory) and SERVER (empty: the script sets it
+# to the pid of the server it runs); on exit that server is stopped and DIR removed.
+with_scratch_dir() {
+  DIR=$(mktemp -d)
+  SERVER=""
+  trap 'if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi; rm -rf "$DIR"' EXIT
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import WeaveTestSupport
 import Testing
 
 // Shared by the WeaveAMQP and WeaveDistributed test targets.
@@ -74,7 +75,7 @@ public final class RabbitMQBroker: @unchecked Sendable {
 
     private init(tls: TLSFilesMaker? = nil) throws {
         var ports: Set<Int> = []
-        while ports.count < (tls == nil ? 3 : 4) { ports.insert(try Self.freePort()) }
+        while ports.count < (tls == nil ? 3 : 4) { ports.insert(try freeLoopbackPort()) }
         let list = Array(ports)
         port = list[0]
         distributionPort = list[1]
@@ -294,25 +295,6 @@ public final class RabbitMQBroker: @unchecked Sendable {
         guard send(fd, header, header.count, 0) == header.count else { return false }
         var answer = [UInt8](repeating: 0, count: 1)
         return recv(fd, &answer, 1, 0) == 1 && answer[0] == 1
-    }
-
-    /// A port nobody listens on now (the kernel's pick for port 0).
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw StartError(description: "bind 127.0.0.1:0: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The broker of the suite running now (set by ``RabbitMQBrokerTrait``).

@@ -50,7 +50,7 @@ final class RedisServerProcess: @unchecked Sendable {
         var lastError: (any Error)?
         // A free port can be taken between finding it and the server binding it: try another.
         for _ in 0..<5 {
-            let server = RedisServerProcess(port: try freePort(), tlsPort: tls ? try freePort() : nil)
+            let server = RedisServerProcess(port: try freeLoopbackPort(), tlsPort: tls ? try freeLoopbackPort() : nil)
             do {
                 try server.launch()
                 return server
@@ -146,25 +146,6 @@ final class RedisServerProcess: @unchecked Sendable {
         var answer = [UInt8](repeating: 0, count: 16)
         let count = recv(fd, &answer, answer.count, 0)
         return count >= 7 && answer.starts(with: Array("+PONG\r\n".utf8))
-    }
-
-    /// A port nobody listens on now (the kernel's pick for port 0).
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw StartError(description: "bind 127.0.0.1:0: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
