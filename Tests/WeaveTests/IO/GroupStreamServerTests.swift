@@ -3,8 +3,7 @@ import Testing
 import Weave
 import WeaveTestSupport
 
-// Serialized: the descriptor count of the last test must not see this suite's other sockets.
-@Suite("GroupStreamServer", .serialized)
+@Suite("GroupStreamServer")
 struct GroupStreamServerTests {
     /// Answers each connection with the index of the hub that serves it, then closes it.
     private static func hubIndexServer(_ group: HubGroup, served: HubIndexes) throws -> GroupStreamServer {
@@ -211,38 +210,46 @@ struct GroupStreamServerTests {
         #expect(admittedAfter)
     }
 
-    @Test("after the group stops, every handler has unwound and no socket is left open")
-    func backToBaseline() async throws {
-        let started = Atomic<Int>(0), unwound = Atomic<Int>(0)
-        let before = openFileDescriptorCount(kind: "socket:")
-        let cycles = 30, perCycle = 16
-        for _ in 0..<cycles {
-            try await inHubGroup(hubs: 2) { group in
-                let server = try GroupStreamServer(group: group, port: 0) { connection in
-                    started.add(1, ordering: .relaxed)
-                    defer { unwound.add(1, ordering: .relaxed) }
-                    try Coroutine.sleep(for: .seconds(60))
+    // A child process: socket counts are exact there, with no other suite opening its own.
+    @Test("after the group stops, every handler has unwound and no socket is left open (child process)")
+    func backToBaseline() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            let started = Atomic<Int>(0), unwound = Atomic<Int>(0)
+            let cycles = 30, perCycle = 16
+            let before = openFileDescriptorCount(kind: "socket:")
+            do {
+                for _ in 0..<cycles {
+                    let left = try await inHubGroup(hubs: 2) { group -> Int in
+                        let server = try GroupStreamServer(group: group, port: 0) { connection in
+                            started.add(1, ordering: .relaxed)
+                            defer { unwound.add(1, ordering: .relaxed) }
+                            try Coroutine.sleep(for: .seconds(60))
+                        }
+                        try server.start()
+                        let target = started.load(ordering: .relaxed) + perCycle
+                        var clients: [TCPConnection] = []
+                        defer { for client in clients { client.close() } }
+                        for _ in 0..<perCycle {
+                            clients.append(try TCPConnection.connect(host: "127.0.0.1", port: server.localAddress!.port, timeout: .seconds(10)))
+                        }
+                        try withTimeout(.seconds(10)) {
+                            while started.load(ordering: .relaxed) < target { try Coroutine.sleep(for: .milliseconds(1)) }
+                        }
+                        // Every handler is in flight: the stop cancels them all.
+                        try server.stop(gracePeriod: .zero)
+                        return server.connectionCount
+                    }
+                    if left != 0 { failChild("\(left) connections counted after stop", status: 12) }
                 }
-                try server.start()
-                let target = started.load(ordering: .relaxed) + perCycle
-                var clients: [TCPConnection] = []
-                defer { for client in clients { client.close() } }
-                for _ in 0..<perCycle {
-                    clients.append(try TCPConnection.connect(host: "127.0.0.1", port: server.localAddress!.port, timeout: .seconds(10)))
-                }
-                try withTimeout(.seconds(10)) {
-                    while started.load(ordering: .relaxed) < target { try Coroutine.sleep(for: .milliseconds(1)) }
-                }
-                // Every handler is in flight: the stop cancels them all.
-                try server.stop(gracePeriod: .zero)
-                #expect(server.connectionCount == 0)
+            } catch {
+                failChild("\(error)", status: 13)
             }
+            let total = unwound.load(ordering: .relaxed)
+            if total != cycles * perCycle { failChild("\(total) handlers unwound of \(cycles * perCycle)", status: 11) }
+            expectSocketsBack(to: before)
         }
-        #expect(unwound.load(ordering: .relaxed) == cycles * perCycle)
-        // A leak would leave at least the two listeners and 16 accepted sockets of every cycle
-        // (540 or more); other suites running meanwhile hold far fewer at any instant.
-        let after = openFileDescriptorCount(kind: "socket:")
-        #expect(after - before < 150)
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(!stderr.contains("child failed"), "\(stderr.suffix(2000))")
     }
 }
 

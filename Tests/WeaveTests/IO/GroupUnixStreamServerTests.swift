@@ -4,8 +4,7 @@ import Testing
 import Weave
 import WeaveTestSupport
 
-// Serialized: the descriptor count of the last test must not see this suite's other sockets.
-@Suite("GroupUnixStreamServer", .serialized)
+@Suite("GroupUnixStreamServer")
 struct GroupUnixStreamServerTests {
     private static func socketPath(_ name: String) -> String {
         "/tmp/weave-group-unix-\(getpid())-\(name).sock"
@@ -78,27 +77,34 @@ struct GroupUnixStreamServerTests {
         #expect(unwound.load(ordering: .relaxed) == 4)
     }
 
-    @Test("after many group runs, no socket is left open")
-    func backToBaseline() async throws {
-        let before = openFileDescriptorCount(kind: "socket:")
-        for cycle in 0..<20 {
-            let path = Self.socketPath("baseline-\(cycle)")
-            try await inHubGroup(hubs: 2) { group in
-                let server = try GroupUnixStreamServer(group: group, path: path, removingStaleSocket: true) { _ in
-                    try Coroutine.sleep(for: .seconds(60))
+    // A child process: socket counts are exact there, with no other suite opening its own.
+    @Test("after many group runs, no socket is left open (child process)")
+    func backToBaseline() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            let before = openFileDescriptorCount(kind: "socket:")
+            do {
+                for cycle in 0..<20 {
+                    let path = "/tmp/weave-group-unix-\(getpid())-baseline-\(cycle).sock"
+                    try await inHubGroup(hubs: 2) { group in
+                        let server = try GroupUnixStreamServer(group: group, path: path, removingStaleSocket: true) { _ in
+                            try Coroutine.sleep(for: .seconds(60))
+                        }
+                        try server.start()
+                        var clients: [UnixConnection] = []
+                        defer { for client in clients { client.close() } }
+                        for _ in 0..<16 { clients.append(try UnixConnection.connect(path: path, timeout: .seconds(10))) }
+                        try withTimeout(.seconds(10)) {
+                            while server.connectionCount < 16 { try Coroutine.sleep(for: .milliseconds(1)) }
+                        }
+                        try server.stop(gracePeriod: .zero)
+                    }
                 }
-                try server.start()
-                var clients: [UnixConnection] = []
-                defer { for client in clients { client.close() } }
-                for _ in 0..<16 { clients.append(try UnixConnection.connect(path: path, timeout: .seconds(10))) }
-                try withTimeout(.seconds(10)) {
-                    while server.connectionCount < 16 { try Coroutine.sleep(for: .milliseconds(1)) }
-                }
-                try server.stop(gracePeriod: .zero)
+            } catch {
+                failChild("\(error)", status: 13)
             }
+            expectSocketsBack(to: before)
         }
-        // A leak would leave a listener and 16 sockets per cycle (340 or more).
-        let after = openFileDescriptorCount(kind: "socket:")
-        #expect(after - before < 150)
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(!stderr.contains("child failed"), "\(stderr.suffix(2000))")
     }
 }
