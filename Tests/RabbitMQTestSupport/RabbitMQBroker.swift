@@ -201,30 +201,10 @@ public final class RabbitMQBroker: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var argv = ([executable] + arguments).map { strdup($0) }
-        argv.append(nil)
-        var envp = (environment + ["WEAVE_TEST_PARENT=\(getpid())"]).map { strdup($0) }
-        envp.append(nil)
-        defer {
-            for argument in argv { free(argument) }
-            for variable in envp { free(variable) }
-        }
-        // A clean signal state: the test process's threads block signals (the hubs watch
-        // them), and a child inheriting that would never see the SIGTERM that stops it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var child: pid_t = 0
-        let status = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
-        guard status == 0 else { throw StartError(description: "posix_spawn \(executable): \(String(cString: strerror(status)))") }
-        return child
+        // A clean signal state (see spawnServerProcess): the broker's start script must see
+        // the SIGTERM that stops it.
+        return try spawnServerProcess(executable, arguments: arguments, fileActions: &actions,
+                                      environment: environment + ["WEAVE_TEST_PARENT=\(getpid())"])
     }
 
     /// Stops the broker gracefully (SIGTERM to the start script, which stops the VM and waits

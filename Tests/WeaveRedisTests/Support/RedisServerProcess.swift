@@ -19,6 +19,8 @@ final class RedisServerProcess: @unchecked Sendable {
     let tlsPort: Int?
     let directory: String
     private(set) var pid: pid_t = 0
+    /// Kills the server if this test process dies first (see ``watchServerProcess(_:)``).
+    private var watchdog: pid_t = 0
 
     var configuration: RedisConfiguration {
         RedisConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(10), commandTimeout: .seconds(30))
@@ -90,12 +92,8 @@ final class RedisServerProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var argv = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { for argument in argv { free(argument) } }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, Self.executable, &actions, nil, argv, environ)
-        guard status == 0 else { throw StartError(description: "posix_spawn \(Self.executable): \(String(cString: strerror(status)))") }
+        let child = try spawnServerProcess(Self.executable, arguments: Array(arguments.dropFirst()), fileActions: &actions)
+        watchdog = try watchServerProcess(child)
         pid = child
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
@@ -103,6 +101,8 @@ final class RedisServerProcess: @unchecked Sendable {
             var exitStatus: Int32 = 0
             if waitpid(child, &exitStatus, WNOHANG) == child {
                 pid = 0
+                stopServerWatchdog(watchdog)
+                watchdog = 0
                 let log = (try? String(contentsOfFile: "\(directory)/redis.log", encoding: .utf8)) ?? ""
                 throw StartError(description: "redis-server exited at start (status \(exitStatus)): \(log.suffix(500))")
             }
@@ -118,6 +118,8 @@ final class RedisServerProcess: @unchecked Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         pid = 0
+        stopServerWatchdog(watchdog)
+        watchdog = 0
     }
 
     /// Kills the server and removes its directory.
