@@ -195,16 +195,10 @@ public final class RabbitMQBroker: @unchecked Sendable {
     }
 
     private func spawnDirectly(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // A clean signal state (see spawnServerProcess): the broker's start script must see
         // the SIGTERM that stops it.
-        return try spawnServerProcess(executable, arguments: arguments, fileActions: &actions,
-                                      environment: environment + ["WEAVE_TEST_PARENT=\(getpid())"])
+        try spawnServerProcess(executable, arguments: arguments, log: log,
+                               environment: environment + ["WEAVE_TEST_PARENT=\(getpid())"])
     }
 
     /// Stops the broker gracefully (SIGTERM to the start script, which stops the VM and waits

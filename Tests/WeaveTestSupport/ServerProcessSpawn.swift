@@ -10,13 +10,19 @@ public struct ServerSpawnError: Error, CustomStringConvertible {
 /// Starts `executable` with `arguments` for a test fixture (a server the tests talk to) and
 /// returns its pid, with a clean signal state: the test process's threads block signals (the
 /// hubs watch them), and a child inheriting that mask would ignore the SIGTERM meant to stop
-/// it. `environment` nil passes this process's environment.
+/// it. Standard input is /dev/null; standard output and error go to the end of `log`, or to
+/// /dev/null without one. `environment` nil passes this process's environment.
 ///
 /// - Throws: ``ServerSpawnError`` when `posix_spawn` fails.
 public func spawnServerProcess(
-    _ executable: String, arguments: [String], fileActions: inout posix_spawn_file_actions_t,
-    environment: [String]? = nil
+    _ executable: String, arguments: [String], log: String? = nil, environment: [String]? = nil
 ) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -34,9 +40,9 @@ public func spawnServerProcess(
     if let environment {
         let envp = environment.map { strdup($0) } + [nil]
         defer { for variable in envp { free(variable) } }
-        status = posix_spawn(&child, executable, &fileActions, &attributes, argv, envp)
+        status = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
     } else {
-        status = posix_spawn(&child, executable, &fileActions, &attributes, argv, environ)
+        status = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
     }
     guard status == 0 else { throw ServerSpawnError(executable: executable, errorNumber: status) }
     return child
@@ -53,13 +59,7 @@ public func watchServerProcess(_ server: pid_t) throws -> pid_t {
         while kill -0 \(getpid()) 2>/dev/null && kill -0 \(server) 2>/dev/null; do sleep 1; done
         kill -KILL \(server) 2>/dev/null
         """
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    return try spawnServerProcess("/bin/sh", arguments: ["-c", script], fileActions: &actions)
+    return try spawnServerProcess("/bin/sh", arguments: ["-c", script])
 }
 
 /// Kills and reaps a watchdog from ``watchServerProcess(_:)``.

@@ -86,13 +86,7 @@ final class RedisServerProcess: @unchecked Sendable {
                           "--tls-key-file", authority.serverKeyFile, "--tls-ca-cert-file", authority.caFile,
                           "--tls-auth-clients", "no"]
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let child = try spawnServerProcess(Self.executable, arguments: Array(arguments.dropFirst()), fileActions: &actions)
+        let child = try spawnServerProcess(Self.executable, arguments: Array(arguments.dropFirst()))
         watchdog = try watchServerProcess(child)
         pid = child
         let deadline = Date().addingTimeInterval(10)
