@@ -34,11 +34,7 @@ public struct TestCertificateAuthority: Sendable {
     }
 
     private static func make() throws -> TestCertificateAuthority {
-        var template = Array("/tmp/weave-test-ca-XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else { throw TestCertificateError("mkdtemp failed: errno \(errno)") }
-        let directory = String(cString: created)
-        madeDirectory.withLock { $0 = directory }
-        atexit { madeDirectory.withLock { if let directory = $0 { removeFiles(in: directory) } } }
+        let directory = try makeScratchDirectory("weave-test-ca")
         let authority = TestCertificateAuthority(directory: directory)
         try runOpenSSL(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                            "-keyout", "\(directory)/ca.key", "-out", authority.caFile, "-days", "30",
@@ -60,17 +56,4 @@ public struct TestCertificateAuthority: Sendable {
 public struct TestCertificateError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// The directory to remove at exit.
-private let madeDirectory = Mutex<String?>(nil)
-
-private func removeFiles(in path: String) {
-    guard let directory = opendir(path) else { return }
-    while let entry = readdir(directory) {
-        let name = directoryEntryName(entry)
-        if name != "." && name != ".." { unlink("\(path)/\(name)") }
-    }
-    closedir(directory)
-    rmdir(path)
 }

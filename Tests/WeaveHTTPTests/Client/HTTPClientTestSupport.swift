@@ -68,11 +68,7 @@ struct ClientTestCertificates: Sendable {
     static func shared() throws -> ClientTestCertificates {
         try cache.withLock { cached in
             if let cached { return cached }
-            var template = Array("/tmp/weave-httpclient-XXXXXX".utf8CString)
-            guard let created = mkdtemp(&template) else { throw CertificateFailure("mkdtemp failed") }
-            let made = ClientTestCertificates(directory: String(cString: created))
-            certificateDirectory.withLock { $0 = made.directory }
-            atexit { certificateDirectory.withLock { $0.map(ClientTestCertificates.remove) } }
+            let made = ClientTestCertificates(directory: try makeScratchDirectory("weave-httpclient"))
             try made.make()
             cached = made
             return made
@@ -88,29 +84,10 @@ struct ClientTestCertificates: Sendable {
         }
         let extensions = "\(directory)/server.ext"
         let text = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-        guard let file = fopen(extensions, "w") else { throw CertificateFailure("cannot write \(extensions)") }
-        fputs(text, file)
-        fclose(file)
+        try writeTextFile(text, to: extensions)
         try runOpenSSL(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                      "-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"], log: "\(directory)/openssl.log")
         try runOpenSSL(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
                      "-set_serial", "7", "-days", "2", "-extfile", extensions, "-out", certificateFile], log: "\(directory)/openssl.log")
     }
-
-    /// Removes the files this type makes, then the directory.
-    static func remove(_ directory: String) {
-        for name in ["ca", "other", "server"] {
-            for suffix in ["pem", "key", "csr", "ext"] { unlink("\(directory)/\(name).\(suffix)") }
-        }
-        unlink("\(directory)/openssl.log")
-        rmdir(directory)
-    }
-}
-
-/// The directory to remove at exit.
-private let certificateDirectory = Mutex<String?>(nil)
-
-struct CertificateFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

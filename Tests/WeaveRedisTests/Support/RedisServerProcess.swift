@@ -124,24 +124,7 @@ final class RedisServerProcess: @unchecked Sendable {
 
     /// Whether the server answers `PING` now (plain blocking sockets, off any hub).
     private func ping() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return false }
-        let request = "PING\r\n"
-        guard send(fd, request, request.utf8.count, 0) == request.utf8.count else { return false }
-        var answer = [UInt8](repeating: 0, count: 16)
-        let count = recv(fd, &answer, answer.count, 0)
-        return count >= 7 && answer.starts(with: Array("+PONG\r\n".utf8))
+        loopbackExchange(port: port, request: Array("PING\r\n".utf8), timeoutSeconds: 1)?.starts(with: Array("+PONG\r\n".utf8)) ?? false
     }
 }
 

@@ -39,11 +39,7 @@ struct TestCertificates: Sendable {
     }
 
     private static func make() throws -> TestCertificates {
-        var template = Array("/tmp/weave-tls-XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else { throw CertificateError("mkdtemp failed: errno \(errno)") }
-        let directory = String(cString: created)
-        certificateDirectory.withLock { $0 = directory }
-        atexit { certificateDirectory.withLock { if let directory = $0 { removeDirectory(directory) } } }
+        let directory = try makeScratchDirectory("weave-tls")
         let certificates = TestCertificates(directory: directory)
         try certificates.makeAuthority("ca", name: "Weave Test CA")
         try certificates.makeAuthority("otherca", name: "Untrusted Test CA")
@@ -88,19 +84,6 @@ struct TestCertificates: Sendable {
         }
         return bytes
     }
-}
-
-/// The directory to remove at exit.
-private let certificateDirectory = Mutex<String?>(nil)
-
-private func removeDirectory(_ path: String) {
-    guard let directory = opendir(path) else { return }
-    while let entry = readdir(directory) {
-        let name = directoryEntryName(entry)
-        if name != "." && name != ".." { unlink("\(path)/\(name)") }
-    }
-    closedir(directory)
-    rmdir(path)
 }
 
 struct CertificateError: Error, CustomStringConvertible {
