@@ -40,7 +40,7 @@ final class BinaryReader {
     /// with the depth of its container.
     @exclusivity(unchecked) private var keys: [PathKey] = []
     /// The reusable keyed containers made so far, by key type and depth.
-    @exclusivity(unchecked) private var keyedSlots: [KeyedDecodingSlot] = []
+    @exclusivity(unchecked) private var keyedContainers = KeyedContainerCache()
     /// The last type decoded that is none of the common ones: a run of values of one type
     /// tests it once, not once a value.
     @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
@@ -66,7 +66,7 @@ final class BinaryReader {
     }
 
     /// Drops the cached containers, which refer back to this reader.
-    func dropCaches() { keyedSlots = [] }
+    func dropCaches() { keyedContainers.removeAll() }
 
     /// The coding path of a container at `depth`.
     func codingPath(below depth: Int) -> [any CodingKey] {
@@ -92,16 +92,21 @@ final class BinaryReader {
 
     private func longVarint(at position: inout Int) throws -> UInt64 {
         if bytes.count - position >= 10 {
-            // Room for the longest number: no bounds test a byte.
-            let base = bytes.baseAddress! + position
+            // Room for the longest number: no bounds test a byte, and shifts that cannot
+            // overshoot (at most 63).
+            let base = bytes.baseAddress.unsafelyUnwrapped + position
             var result: UInt64 = 0
-            for index in 0..<10 {
+            var shift: UInt64 = 0
+            var index = 0
+            while index < 10 {
                 let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                result |= UInt64(byte & 0x7F) << (7 * UInt64(index))
+                result |= UInt64(byte & 0x7F) &<< shift
                 if byte < 0x80 {
-                    position += index + 1
+                    position += index &+ 1
                     return result
                 }
+                shift &+= 7
+                index &+= 1
             }
             throw corrupted("number longer than 64 bits, at byte \(position)", codingPath: [])
         }
@@ -410,37 +415,22 @@ final class BinaryReader {
     /// depth (every nested value is one deeper), so one container a key type and depth
     /// serves them all in turn.
     func keyedContainer<Key: CodingKey>(_ type: Key.Type, at position: Int, depth: Int) throws -> KeyedDecodingContainer<Key> {
-        let id = ObjectIdentifier(type)
-        for slot in keyedSlots where slot.keyType == id && slot.state.depth == depth {
-            try slot.state.load(at: position)
+        if let slot = keyedContainers.slot(ObjectIdentifier(type), depth: depth) {
+            try slot._withUnsafeGuaranteedRef { try $0.state.unsafelyUnwrapped.load(at: position) }
             // Same key type, so the same generic class: no runtime check needed.
-            return unsafeDowncast(slot, to: TypedKeyedDecodingSlot<Key>.self).container
+            return slot._withUnsafeGuaranteedRef { unsafeDowncast($0, to: CachedKeyedContainer<KeyedDecodingContainer<Key>>.self).copy() }
         }
+        return try makeKeyedContainer(type, at: position, depth: depth)
+    }
+
+    /// Makes and caches the keyed container of `Key` at `depth`, loaded from `position`.
+    /// Kept apart so that the metadata it needs is not looked up on the way to a cached one.
+    @inline(never) private func makeKeyedContainer<Key: CodingKey>(_ type: Key.Type, at position: Int, depth: Int) throws -> KeyedDecodingContainer<Key> {
         let state = KeyedDecodingState(reader: self, depth: depth, path: nil)
         try state.load(at: position)
         let container = KeyedDecodingContainer(BinaryKeyedDecoding<Key>(state: state))
-        keyedSlots.append(TypedKeyedDecodingSlot(container, state: state))
+        keyedContainers.insert(CachedKeyedContainer(container, state: state), keyType: ObjectIdentifier(type), depth: depth)
         return container
-    }
-}
-
-/// A cached keyed container and its state; the subclass holds it with its key type.
-class KeyedDecodingSlot {
-    let keyType: ObjectIdentifier
-    let state: KeyedDecodingState
-
-    init(keyType: ObjectIdentifier, state: KeyedDecodingState) {
-        self.keyType = keyType
-        self.state = state
-    }
-}
-
-final class TypedKeyedDecodingSlot<Key: CodingKey>: KeyedDecodingSlot {
-    let container: KeyedDecodingContainer<Key>
-
-    init(_ container: KeyedDecodingContainer<Key>, state: KeyedDecodingState) {
-        self.container = container
-        super.init(keyType: ObjectIdentifier(Key.self), state: state)
     }
 }
 

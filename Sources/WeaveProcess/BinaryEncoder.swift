@@ -60,7 +60,7 @@ final class BinaryWriter {
     /// check, not three.
     @exclusivity(unchecked) private var topEncoder: BinaryWriterEncoder?
     /// The keyed containers made so far, by key type and depth.
-    @exclusivity(unchecked) private var keyedSlots: [KeyedEncodingSlot] = []
+    @exclusivity(unchecked) private var keyedContainers = KeyedContainerCache()
     /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
     /// of values of one type tests it once, not once a value.
     @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
@@ -105,7 +105,7 @@ final class BinaryWriter {
     func dropCaches() {
         encoders = []
         topEncoder = nil
-        keyedSlots = []
+        keyedContainers.removeAll()
     }
 
     /// Makes room for `more` bytes after `count`.
@@ -165,15 +165,19 @@ final class BinaryWriter {
     }
 
     private func appendLongVarint(_ value: UInt64) {
-        var value = value
         if capacity - count < 10 { grow(10) }
+        // Locals, not the properties: stores through `storage` would otherwise make the
+        // compiler reload `count` and `storage` every byte.
+        let base = storage + count
+        var value = value
+        var index = 0
         while value >= 0x80 {
-            storage[count] = UInt8(truncatingIfNeeded: value) | 0x80
-            count += 1
-            value >>= 7
+            base[index] = UInt8(truncatingIfNeeded: value) | 0x80
+            value &>>= 7
+            index &+= 1
         }
-        storage[count] = UInt8(value)
-        count += 1
+        base[index] = UInt8(truncatingIfNeeded: value)
+        count += index &+ 1
     }
 
     @inline(__always) func appendSigned(_ value: Int64) {
@@ -339,13 +343,18 @@ final class BinaryWriter {
 
     /// The keyed container of `Key` at `depth`, made once per writer.
     func keyedContainer<Key: CodingKey>(_ type: Key.Type, depth: Int) -> KeyedEncodingContainer<Key> {
-        let id = ObjectIdentifier(type)
-        for slot in keyedSlots where slot.keyType == id && slot.depth == depth {
+        if let slot = keyedContainers.slot(ObjectIdentifier(type), depth: depth) {
             // Same key type, so the same generic class: no runtime check needed.
-            return unsafeDowncast(slot, to: TypedKeyedEncodingSlot<Key>.self).container
+            return slot._withUnsafeGuaranteedRef { unsafeDowncast($0, to: CachedKeyedContainer<KeyedEncodingContainer<Key>>.self).copy() }
         }
+        return makeKeyedContainer(type, depth: depth)
+    }
+
+    /// Makes and caches the keyed container of `Key` at `depth`. Kept apart so that the
+    /// metadata it needs is not looked up on the way to a cached one.
+    @inline(never) private func makeKeyedContainer<Key: CodingKey>(_ type: Key.Type, depth: Int) -> KeyedEncodingContainer<Key> {
         let container = KeyedEncodingContainer(BinaryKeyedEncoding<Key>(writer: self, depth: depth, path: nil))
-        keyedSlots.append(TypedKeyedEncodingSlot(container, depth: depth))
+        keyedContainers.insert(CachedKeyedContainer(container, state: nil), keyType: ObjectIdentifier(type), depth: depth)
         return container
     }
 }
@@ -354,26 +363,6 @@ final class BinaryWriter {
 struct PathKey {
     let depth: Int
     let key: any CodingKey
-}
-
-/// A cached keyed container; the subclass holds it with its key type.
-class KeyedEncodingSlot {
-    let keyType: ObjectIdentifier
-    let depth: Int
-
-    init(keyType: ObjectIdentifier, depth: Int) {
-        self.keyType = keyType
-        self.depth = depth
-    }
-}
-
-final class TypedKeyedEncodingSlot<Key: CodingKey>: KeyedEncodingSlot {
-    let container: KeyedEncodingContainer<Key>
-
-    init(_ container: KeyedEncodingContainer<Key>, depth: Int) {
-        self.container = container
-        super.init(keyType: ObjectIdentifier(Key.self), depth: depth)
-    }
 }
 
 final class BinaryWriterEncoder: Encoder {
