@@ -309,11 +309,43 @@ final class BinaryWriter {
         // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
         // this unspecialized code looks its type up on every `next()`.
         let done: Bool? = try values.withContiguousStorageIfAvailable { buffer in
-            for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+            guard !buffer.isEmpty else { return true }
+            if BinaryWriter.writesDirectly(Values.Element.self) {
+                for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+            } else {
+                try encodeComposites(buffer)
+            }
             return true
         }
         if done == nil {
             for value in values { try encodeValue(value, depth: 0) }
+        }
+    }
+
+    /// Whether ``encodeCommon(_:)`` writes `T` (with no `Encoder`).
+    @inline(__always) static func writesDirectly<T>(_ type: T.Type) -> Bool {
+        T.self == Int.self || T.self == Double.self || T.self == Bool.self || T.self == String.self
+            || T.self == Int64.self || T.self == Int32.self || T.self == UInt64.self || T.self == UInt.self
+            || T.self == Float.self || T.self == [UInt8].self || T.self == [Int].self || T.self == [Double].self
+            || T.self == [String].self || T.self == [Bool].self || T.self == [Int64].self || T.self == [UInt64].self
+    }
+
+    /// Encodes `values`, of a type ``encodeCommon(_:)`` does not write, at the top level:
+    /// one encoder, and one `any Encoder` made of it, for the lot (not a lookup, retains and
+    /// releases a value). Within a pass only this loop encodes at depth 0, so the encoder
+    /// is not shared: each value starts it afresh. User `encode(to:)` is called as ever.
+    private func encodeComposites<T: Encodable>(_ values: UnsafeBufferPointer<T>) throws {
+        if topEncoder == nil { keepEncoder(BinaryWriterEncoder(writer: self, depth: 0, path: nil), at: 0) }
+        guard let encoder = spareEncoder(at: 0) else {
+            for index in values.indices { try encodeComposite(values[index], depth: 0, path: nil) }
+            return
+        }
+        let existential: any Encoder = encoder
+        for index in values.indices {
+            encoder.opened = .none
+            try values[index].encode(to: existential)
+            if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all
+            enter(-1)
         }
     }
 
