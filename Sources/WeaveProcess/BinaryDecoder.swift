@@ -123,6 +123,25 @@ final class BinaryReader {
         }
     }
 
+    /// Moves `position` past a varint without working out its value (what skipping a
+    /// field costs); throws as ``varint(at:)`` would.
+    @inline(__always) func skipVarint(at position: inout Int) throws {
+        if let base = bytes.baseAddress {
+            let end = Swift.min(bytes.count, position &+ 10)
+            var cursor = position
+            while cursor < end {
+                let byte = base.load(fromByteOffset: cursor, as: UInt8.self)
+                cursor &+= 1
+                if byte < 0x80 {
+                    position = cursor
+                    return
+                }
+            }
+        }
+        // Truncated or too long: the reading path names the error.
+        _ = try longVarint(at: &position)
+    }
+
     /// A length followed by that many bytes; returns the range of the bytes.
     func lengthPrefixed(at position: inout Int) throws -> Range<Int> {
         let lengthAt = position
@@ -152,7 +171,7 @@ final class BinaryReader {
                 return
             case BinaryFormat.signed, BinaryFormat.unsigned:
                 position += 1
-                _ = try varint(at: &position)
+                try skipVarint(at: &position)
                 return
             default: break
             }
@@ -416,7 +435,7 @@ final class BinaryReader {
     /// serves them all in turn.
     func keyedContainer<Key: CodingKey>(_ type: Key.Type, at position: Int, depth: Int) throws -> KeyedDecodingContainer<Key> {
         if let slot = keyedContainers.slot(ObjectIdentifier(type), depth: depth) {
-            try slot._withUnsafeGuaranteedRef { try $0.state.unsafelyUnwrapped.load(at: position) }
+            try slot._withUnsafeGuaranteedRef { try $0.load(at: position) }
             // Same key type, so the same generic class: no runtime check needed.
             return slot._withUnsafeGuaranteedRef { unsafeDowncast($0, to: CachedKeyedContainer<KeyedDecodingContainer<Key>>.self).copy() }
         }
@@ -526,7 +545,7 @@ final class KeyedDecodingState {
 
     var count: Int { first.count + more.count }
 
-    func entry(_ index: Int) -> KeyedEntry { index < 4 ? first[index] : more[index - 4] }
+    @inline(__always) func entry(_ index: Int) -> KeyedEntry { index < 4 ? first[index] : more[index - 4] }
 
     /// Where the value of the key spelled `name` starts.
     func find(_ name: String) -> Int? {
@@ -553,8 +572,19 @@ final class KeyedDecodingState {
     }
 
     @inline(__always) private func matches(_ entry: KeyedEntry, _ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
-        entry.key.count == utf8.count
-            && (utf8.count == 0 || memcmp(reader.bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0)
+        let count = utf8.count
+        guard entry.key.count == count else { return false }
+        guard count > 0 else { return true }
+        let stored = reader.bytes.baseAddress.unsafelyUnwrapped + entry.key.lowerBound
+        let wanted = utf8.baseAddress.unsafelyUnwrapped
+        // Field names are short: a byte loop costs less than the call to memcmp.
+        guard count <= 16 else { return memcmp(stored, wanted, count) == 0 }
+        var index = 0
+        while index < count {
+            if stored.load(fromByteOffset: index, as: UInt8.self) != wanted[index] { return false }
+            index &+= 1
+        }
+        return true
     }
 
     var keyNames: [String] {
@@ -601,7 +631,11 @@ struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(type, key) }
 
     @inline(__always) private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
-        try reader.decodeInteger(type, at: try position(key), codingPath: codingPath + [key])
+        let position = try position(key)
+        // `self` holds the state, which holds the reader, for the whole call: no retain.
+        return try Unmanaged.passUnretained(state.reader)._withUnsafeGuaranteedRef {
+            try $0.decodeInteger(type, at: position, codingPath: codingPath + [key])
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
@@ -659,7 +693,7 @@ struct KeyedEntries {
 
     mutating func removeAll() { count = 0 }
 
-    subscript(index: Int) -> KeyedEntry {
+    @inline(__always) subscript(index: Int) -> KeyedEntry {
         switch index {
         case 0: return storage.0
         case 1: return storage.1

@@ -53,6 +53,12 @@ class KeyedContainerSlot {
     let state: KeyedDecodingState?
 
     init(state: KeyedDecodingState?) { self.state = state }
+
+    /// Reloads a decoding container's entries from the map at `position`.
+    @inline(__always) final func load(at position: Int) throws {
+        // This slot holds the state for the whole call: no retain.
+        try Unmanaged.passUnretained(state.unsafelyUnwrapped)._withUnsafeGuaranteedRef { try $0.load(at: position) }
+    }
 }
 
 /// A keyed container (`KeyedEncodingContainer<Key>` or `KeyedDecodingContainer<Key>`) and a
