@@ -90,6 +90,29 @@ final class BinaryReader {
         return try longVarint(at: &position)
     }
 
+    /// ``varint(at:)`` with the numbers of up to three bytes (below 2^21: most counts and
+    /// indices) read in line, for the hot loops.
+    @inline(__always) func shortVarint(at position: inout Int) throws -> UInt64 {
+        if bytes.count - position >= 3, let base = bytes.baseAddress {
+            let first = UInt64(base.load(fromByteOffset: position, as: UInt8.self))
+            if first < 0x80 {
+                position &+= 1
+                return first
+            }
+            let second = UInt64(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            if second < 0x80 {
+                position &+= 2
+                return (first & 0x7F) | second &<< 7
+            }
+            let third = UInt64(base.load(fromByteOffset: position &+ 2, as: UInt8.self))
+            if third < 0x80 {
+                position &+= 3
+                return (first & 0x7F) | (second & 0x7F) &<< 7 | third &<< 14
+            }
+        }
+        return try varint(at: &position)
+    }
+
     private func longVarint(at position: inout Int) throws -> UInt64 {
         if bytes.count - position >= 10 {
             // Room for the longest number: no bounds test a byte, and shifts that cannot
@@ -225,10 +248,10 @@ final class BinaryReader {
         let value: T?
         switch try tag(at: start, codingPath: codingPath()) {
         case BinaryFormat.signed:
-            let raw = try varint(at: &cursor)
+            let raw = try shortVarint(at: &cursor)
             value = T(exactly: Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))))
         case BinaryFormat.unsigned:
-            value = T(exactly: try varint(at: &cursor))
+            value = T(exactly: try shortVarint(at: &cursor))
         default: throw mismatch(type, at: start, codingPath: codingPath())
         }
         guard let value else { throw corrupted("number at byte \(start) out of range for \(T.self)", codingPath: codingPath()) }
