@@ -40,7 +40,7 @@ final class BinaryReader {
     /// with the depth of its container.
     @exclusivity(unchecked) private var keys: [PathKey] = []
     /// The reusable keyed containers made so far, by key type and depth.
-    @exclusivity(unchecked) private var keyedSlots: [KeyedDecodingSlot] = []
+    @exclusivity(unchecked) private var keyedContainers = KeyedContainerCache()
     /// The last type decoded that is none of the common ones: a run of values of one type
     /// tests it once, not once a value.
     @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
@@ -66,7 +66,7 @@ final class BinaryReader {
     }
 
     /// Drops the cached containers, which refer back to this reader.
-    func dropCaches() { keyedSlots = [] }
+    func dropCaches() { keyedContainers.removeAll() }
 
     /// The coding path of a container at `depth`.
     func codingPath(below depth: Int) -> [any CodingKey] {
@@ -90,18 +90,46 @@ final class BinaryReader {
         return try longVarint(at: &position)
     }
 
+    /// ``varint(at:)`` with the numbers of up to three bytes (below 2^21: most counts and
+    /// indices) read in line, for the hot loops.
+    @inline(__always) func shortVarint(at position: inout Int) throws -> UInt64 {
+        if bytes.count - position >= 3, let base = bytes.baseAddress {
+            let first = UInt64(base.load(fromByteOffset: position, as: UInt8.self))
+            if first < 0x80 {
+                position &+= 1
+                return first
+            }
+            let second = UInt64(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            if second < 0x80 {
+                position &+= 2
+                return (first & 0x7F) | second &<< 7
+            }
+            let third = UInt64(base.load(fromByteOffset: position &+ 2, as: UInt8.self))
+            if third < 0x80 {
+                position &+= 3
+                return (first & 0x7F) | (second & 0x7F) &<< 7 | third &<< 14
+            }
+        }
+        return try varint(at: &position)
+    }
+
     private func longVarint(at position: inout Int) throws -> UInt64 {
         if bytes.count - position >= 10 {
-            // Room for the longest number: no bounds test a byte.
-            let base = bytes.baseAddress! + position
+            // Room for the longest number: no bounds test a byte, and shifts that cannot
+            // overshoot (at most 63).
+            let base = bytes.baseAddress.unsafelyUnwrapped + position
             var result: UInt64 = 0
-            for index in 0..<10 {
+            var shift: UInt64 = 0
+            var index = 0
+            while index < 10 {
                 let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                result |= UInt64(byte & 0x7F) << (7 * UInt64(index))
+                result |= UInt64(byte & 0x7F) &<< shift
                 if byte < 0x80 {
-                    position += index + 1
+                    position += index &+ 1
                     return result
                 }
+                shift &+= 7
+                index &+= 1
             }
             throw corrupted("number longer than 64 bits, at byte \(position)", codingPath: [])
         }
@@ -116,6 +144,25 @@ final class BinaryReader {
             if byte < 0x80 { return result }
             shift += 7
         }
+    }
+
+    /// Moves `position` past a varint without working out its value (what skipping a
+    /// field costs); throws as ``varint(at:)`` would.
+    @inline(__always) func skipVarint(at position: inout Int) throws {
+        if let base = bytes.baseAddress {
+            let end = Swift.min(bytes.count, position &+ 10)
+            var cursor = position
+            while cursor < end {
+                let byte = base.load(fromByteOffset: cursor, as: UInt8.self)
+                cursor &+= 1
+                if byte < 0x80 {
+                    position = cursor
+                    return
+                }
+            }
+        }
+        // Truncated or too long: the reading path names the error.
+        _ = try longVarint(at: &position)
     }
 
     /// A length followed by that many bytes; returns the range of the bytes.
@@ -147,7 +194,7 @@ final class BinaryReader {
                 return
             case BinaryFormat.signed, BinaryFormat.unsigned:
                 position += 1
-                _ = try varint(at: &position)
+                try skipVarint(at: &position)
                 return
             default: break
             }
@@ -201,10 +248,10 @@ final class BinaryReader {
         let value: T?
         switch try tag(at: start, codingPath: codingPath()) {
         case BinaryFormat.signed:
-            let raw = try varint(at: &cursor)
+            let raw = try shortVarint(at: &cursor)
             value = T(exactly: Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))))
         case BinaryFormat.unsigned:
-            value = T(exactly: try varint(at: &cursor))
+            value = T(exactly: try shortVarint(at: &cursor))
         default: throw mismatch(type, at: start, codingPath: codingPath())
         }
         guard let value else { throw corrupted("number at byte \(start) out of range for \(T.self)", codingPath: codingPath()) }
@@ -410,37 +457,22 @@ final class BinaryReader {
     /// depth (every nested value is one deeper), so one container a key type and depth
     /// serves them all in turn.
     func keyedContainer<Key: CodingKey>(_ type: Key.Type, at position: Int, depth: Int) throws -> KeyedDecodingContainer<Key> {
-        let id = ObjectIdentifier(type)
-        for slot in keyedSlots where slot.keyType == id && slot.state.depth == depth {
-            try slot.state.load(at: position)
+        if let slot = keyedContainers.slot(ObjectIdentifier(type), depth: depth) {
+            try slot._withUnsafeGuaranteedRef { try $0.load(at: position) }
             // Same key type, so the same generic class: no runtime check needed.
-            return unsafeDowncast(slot, to: TypedKeyedDecodingSlot<Key>.self).container
+            return slot._withUnsafeGuaranteedRef { unsafeDowncast($0, to: CachedKeyedContainer<KeyedDecodingContainer<Key>>.self).copy() }
         }
+        return try makeKeyedContainer(type, at: position, depth: depth)
+    }
+
+    /// Makes and caches the keyed container of `Key` at `depth`, loaded from `position`.
+    /// Kept apart so that the metadata it needs is not looked up on the way to a cached one.
+    @inline(never) private func makeKeyedContainer<Key: CodingKey>(_ type: Key.Type, at position: Int, depth: Int) throws -> KeyedDecodingContainer<Key> {
         let state = KeyedDecodingState(reader: self, depth: depth, path: nil)
         try state.load(at: position)
         let container = KeyedDecodingContainer(BinaryKeyedDecoding<Key>(state: state))
-        keyedSlots.append(TypedKeyedDecodingSlot(container, state: state))
+        keyedContainers.insert(CachedKeyedContainer(container, state: state), keyType: ObjectIdentifier(type), depth: depth)
         return container
-    }
-}
-
-/// A cached keyed container and its state; the subclass holds it with its key type.
-class KeyedDecodingSlot {
-    let keyType: ObjectIdentifier
-    let state: KeyedDecodingState
-
-    init(keyType: ObjectIdentifier, state: KeyedDecodingState) {
-        self.keyType = keyType
-        self.state = state
-    }
-}
-
-final class TypedKeyedDecodingSlot<Key: CodingKey>: KeyedDecodingSlot {
-    let container: KeyedDecodingContainer<Key>
-
-    init(_ container: KeyedDecodingContainer<Key>, state: KeyedDecodingState) {
-        self.container = container
-        super.init(keyType: ObjectIdentifier(Key.self), state: state)
     }
 }
 
@@ -536,7 +568,7 @@ final class KeyedDecodingState {
 
     var count: Int { first.count + more.count }
 
-    func entry(_ index: Int) -> KeyedEntry { index < 4 ? first[index] : more[index - 4] }
+    @inline(__always) func entry(_ index: Int) -> KeyedEntry { index < 4 ? first[index] : more[index - 4] }
 
     /// Where the value of the key spelled `name` starts.
     func find(_ name: String) -> Int? {
@@ -563,8 +595,19 @@ final class KeyedDecodingState {
     }
 
     @inline(__always) private func matches(_ entry: KeyedEntry, _ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
-        entry.key.count == utf8.count
-            && (utf8.count == 0 || memcmp(reader.bytes.baseAddress! + entry.key.lowerBound, utf8.baseAddress!, utf8.count) == 0)
+        let count = utf8.count
+        guard entry.key.count == count else { return false }
+        guard count > 0 else { return true }
+        let stored = reader.bytes.baseAddress.unsafelyUnwrapped + entry.key.lowerBound
+        let wanted = utf8.baseAddress.unsafelyUnwrapped
+        // Field names are short: a byte loop costs less than the call to memcmp.
+        guard count <= 16 else { return memcmp(stored, wanted, count) == 0 }
+        var index = 0
+        while index < count {
+            if stored.load(fromByteOffset: index, as: UInt8.self) != wanted[index] { return false }
+            index &+= 1
+        }
+        return true
     }
 
     var keyNames: [String] {
@@ -611,7 +654,11 @@ struct BinaryKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(type, key) }
 
     @inline(__always) private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
-        try reader.decodeInteger(type, at: try position(key), codingPath: codingPath + [key])
+        let position = try position(key)
+        // `self` holds the state, which holds the reader, for the whole call: no retain.
+        return try Unmanaged.passUnretained(state.reader)._withUnsafeGuaranteedRef {
+            try $0.decodeInteger(type, at: position, codingPath: codingPath + [key])
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
@@ -669,7 +716,7 @@ struct KeyedEntries {
 
     mutating func removeAll() { count = 0 }
 
-    subscript(index: Int) -> KeyedEntry {
+    @inline(__always) subscript(index: Int) -> KeyedEntry {
         switch index {
         case 0: return storage.0
         case 1: return storage.1

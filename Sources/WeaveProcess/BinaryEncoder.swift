@@ -60,7 +60,7 @@ final class BinaryWriter {
     /// check, not three.
     @exclusivity(unchecked) private var topEncoder: BinaryWriterEncoder?
     /// The keyed containers made so far, by key type and depth.
-    @exclusivity(unchecked) private var keyedSlots: [KeyedEncodingSlot] = []
+    @exclusivity(unchecked) private var keyedContainers = KeyedContainerCache()
     /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
     /// of values of one type tests it once, not once a value.
     @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
@@ -105,7 +105,7 @@ final class BinaryWriter {
     func dropCaches() {
         encoders = []
         topEncoder = nil
-        keyedSlots = []
+        keyedContainers.removeAll()
     }
 
     /// Makes room for `more` bytes after `count`.
@@ -165,15 +165,19 @@ final class BinaryWriter {
     }
 
     private func appendLongVarint(_ value: UInt64) {
-        var value = value
         if capacity - count < 10 { grow(10) }
+        // Locals, not the properties: stores through `storage` would otherwise make the
+        // compiler reload `count` and `storage` every byte.
+        let base = storage + count
+        var value = value
+        var index = 0
         while value >= 0x80 {
-            storage[count] = UInt8(truncatingIfNeeded: value) | 0x80
-            count += 1
-            value >>= 7
+            base[index] = UInt8(truncatingIfNeeded: value) | 0x80
+            value &>>= 7
+            index &+= 1
         }
-        storage[count] = UInt8(value)
-        count += 1
+        base[index] = UInt8(truncatingIfNeeded: value)
+        count += index &+ 1
     }
 
     @inline(__always) func appendSigned(_ value: Int64) {
@@ -305,11 +309,43 @@ final class BinaryWriter {
         // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
         // this unspecialized code looks its type up on every `next()`.
         let done: Bool? = try values.withContiguousStorageIfAvailable { buffer in
-            for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+            guard !buffer.isEmpty else { return true }
+            if BinaryWriter.writesDirectly(Values.Element.self) {
+                for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+            } else {
+                try encodeComposites(buffer)
+            }
             return true
         }
         if done == nil {
             for value in values { try encodeValue(value, depth: 0) }
+        }
+    }
+
+    /// Whether ``encodeCommon(_:)`` writes `T` (with no `Encoder`).
+    @inline(__always) static func writesDirectly<T>(_ type: T.Type) -> Bool {
+        T.self == Int.self || T.self == Double.self || T.self == Bool.self || T.self == String.self
+            || T.self == Int64.self || T.self == Int32.self || T.self == UInt64.self || T.self == UInt.self
+            || T.self == Float.self || T.self == [UInt8].self || T.self == [Int].self || T.self == [Double].self
+            || T.self == [String].self || T.self == [Bool].self || T.self == [Int64].self || T.self == [UInt64].self
+    }
+
+    /// Encodes `values`, of a type ``encodeCommon(_:)`` does not write, at the top level:
+    /// one encoder, and one `any Encoder` made of it, for the lot (not a lookup, retains and
+    /// releases a value). Within a pass only this loop encodes at depth 0, so the encoder
+    /// is not shared: each value starts it afresh. User `encode(to:)` is called as ever.
+    private func encodeComposites<T: Encodable>(_ values: UnsafeBufferPointer<T>) throws {
+        if topEncoder == nil { keepEncoder(BinaryWriterEncoder(writer: self, depth: 0, path: nil), at: 0) }
+        guard let encoder = spareEncoder(at: 0) else {
+            for index in values.indices { try encodeComposite(values[index], depth: 0, path: nil) }
+            return
+        }
+        let existential: any Encoder = encoder
+        for index in values.indices {
+            encoder.opened = .none
+            try values[index].encode(to: existential)
+            if encoder.opened == .none { append(BinaryFormat.null) }  // encoded nothing at all
+            enter(-1)
         }
     }
 
@@ -339,13 +375,18 @@ final class BinaryWriter {
 
     /// The keyed container of `Key` at `depth`, made once per writer.
     func keyedContainer<Key: CodingKey>(_ type: Key.Type, depth: Int) -> KeyedEncodingContainer<Key> {
-        let id = ObjectIdentifier(type)
-        for slot in keyedSlots where slot.keyType == id && slot.depth == depth {
+        if let slot = keyedContainers.slot(ObjectIdentifier(type), depth: depth) {
             // Same key type, so the same generic class: no runtime check needed.
-            return unsafeDowncast(slot, to: TypedKeyedEncodingSlot<Key>.self).container
+            return slot._withUnsafeGuaranteedRef { unsafeDowncast($0, to: CachedKeyedContainer<KeyedEncodingContainer<Key>>.self).copy() }
         }
+        return makeKeyedContainer(type, depth: depth)
+    }
+
+    /// Makes and caches the keyed container of `Key` at `depth`. Kept apart so that the
+    /// metadata it needs is not looked up on the way to a cached one.
+    @inline(never) private func makeKeyedContainer<Key: CodingKey>(_ type: Key.Type, depth: Int) -> KeyedEncodingContainer<Key> {
         let container = KeyedEncodingContainer(BinaryKeyedEncoding<Key>(writer: self, depth: depth, path: nil))
-        keyedSlots.append(TypedKeyedEncodingSlot(container, depth: depth))
+        keyedContainers.insert(CachedKeyedContainer(container, state: nil), keyType: ObjectIdentifier(type), depth: depth)
         return container
     }
 }
@@ -354,26 +395,6 @@ final class BinaryWriter {
 struct PathKey {
     let depth: Int
     let key: any CodingKey
-}
-
-/// A cached keyed container; the subclass holds it with its key type.
-class KeyedEncodingSlot {
-    let keyType: ObjectIdentifier
-    let depth: Int
-
-    init(keyType: ObjectIdentifier, depth: Int) {
-        self.keyType = keyType
-        self.depth = depth
-    }
-}
-
-final class TypedKeyedEncodingSlot<Key: CodingKey>: KeyedEncodingSlot {
-    let container: KeyedEncodingContainer<Key>
-
-    init(_ container: KeyedEncodingContainer<Key>, depth: Int) {
-        self.container = container
-        super.init(keyType: ObjectIdentifier(Key.self), depth: depth)
-    }
 }
 
 final class BinaryWriterEncoder: Encoder {

@@ -4,8 +4,9 @@ import WeaveCore
 /// and how many more it may be sent.
 final class PoolWorker {
     let process: WorkerProcess
-    /// Sent and not yet answered, in the order the worker runs them.
-    var inFlight = FIFO<PoolTask>()
+    /// Sent and not yet answered, in the order the worker runs them. Unchecked: see
+    /// ``ProcessPool/pending``.
+    @exclusivity(unchecked) var inFlight = FIFO<PoolTask>()
     /// The task the worker said it started and has not answered: always the first of
     /// ``inFlight``. When the worker dies, this task and no other fails.
     var running: PoolTask?

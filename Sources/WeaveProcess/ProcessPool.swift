@@ -80,9 +80,12 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// The initializer task, encoded once: (name, arguments).
     let initializer: (name: String, arguments: [UInt8])?
 
-    var workers: [PoolWorker] = []
+    // `workers`, `pending` and each worker's `inFlight` are read in every dispatch loop, a
+    // dynamic exclusivity check apiece (tens of them a chunk); each access is short, on the
+    // pool's hub, and never open across a call out, so the checks are left out.
+    @exclusivity(unchecked) var workers: [PoolWorker] = []
     /// Submitted and not yet sent to a worker, in order.
-    var pending = FIFO<PoolTask>()
+    @exclusivity(unchecked) var pending = FIFO<PoolTask>()
     var nextTaskID: UInt64 = 0
     /// The coders of task arguments and outputs, their containers kept from chunk to chunk.
     let coders = BinaryCoders()
