@@ -110,88 +110,88 @@ struct MySQLTLSTests {
         #expect(named)
     }
 
-    @Test("a slow query over TLS parks the coroutine while a ticker runs; a timeout mid-query discards the connection and its socket")
+    // Event-driven, not a time window: the prepared query waits for a lock that a coroutine on
+    // the same hub releases after three sleeps. A hub held by a TLS read could not release it,
+    // and the query would give up after 30 s with 0.
+    @Test("a slow query over TLS parks the coroutine while others run; a timeout mid-query discards the connection and its socket")
     func slowQueryParks() async throws {
-        let (slept, ticks, outcome, open, left) = try await onHub { () throws -> (Int, Int, String, Bool, Int) in
+        let (obtained, outcome, open, left) = try await onHub { () throws -> (Int, String, Bool, Int) in
             let configuration = try TLSTestServer.configuration { MySQLTLS(caFile: $0.caFile) }
             let connection = try MySQLConnection.connect(configuration)
-            let ticks = Box(0)
-            let done = Box(false)
-            let ticker = try spawn {
-                while !done.value {
-                    try Coroutine.sleep(for: .milliseconds(5))
-                    ticks.value += 1
-                }
+            let holder = try MySQLConnection.connect(configuration)
+            let lock = uniqueTableName("weave_tls_park")
+            _ = try holder.query("SELECT GET_LOCK(?, 0)", .string(lock))
+            let releaser = try spawn {
+                for _ in 0..<3 { try Coroutine.sleep(for: .milliseconds(5)) }
+                _ = try holder.query("SELECT RELEASE_LOCK(?)", .string(lock))
             }
             // Prepared: the execute writes and reads inside one library call, where a TLS
             // read on a blocking socket would hold the hub.
-            let slept = try connection.query(Int.self, "SELECT SLEEP(?)", .double(0.3))[0]
-            let ticksDuring = ticks.value
+            let obtained = try connection.query(Int.self, "SELECT GET_LOCK(?, 30)", .string(lock))[0]
+            try releaser.join()
             var outcome = "finished"
             do {
                 _ = try withTimeout(.milliseconds(200)) { try connection.query("SELECT SLEEP(5)") }
             } catch is TimeoutError {
                 outcome = "timed out"
             }
-            done.value = true
-            try ticker.join()
-            return (slept, ticksDuring, outcome, connection.isOpen, socketsConnected(toPort: configuration.port))
+            holder.close()
+            return (obtained, outcome, connection.isOpen, socketsConnected(toPort: configuration.port))
         }
-        #expect(slept == 0)
-        // A hub blocked in a TLS read would show none (the ticker first runs when the query
-        // parks); not 60, a count a loaded machine would make flaky.
-        #expect(ticks >= 2)
+        #expect(obtained == 1)
         #expect(outcome == "timed out")
         #expect(!open)
         #expect(left == 0)
     }
 
-    @Test("the TLS handshake parks the coroutine: a server that never answers it times out by withTimeout while the hub runs others")
+    // Event-driven, not a time window: once the server has the client's first handshake bytes,
+    // this coroutine sleeps three times on the same hub and then cancels the connect. A hub
+    // blocked in the handshake could do neither (and the connect would never end).
+    @Test("the TLS handshake parks the coroutine: the hub runs others meanwhile, and cancelling it closes the socket")
     func stalledHandshakeParks() async throws {
-        let (outcome, ticks, left) = try await onHub { () throws -> (String, Int, Int) in
+        let (outcome, left) = try await onHub { () throws -> (String, Int) in
             let listener = try TCPListener.bind(port: 0)
             let port = listener.localAddress!.port
             let accepted = Box<TCPConnection?>(nil)
+            let handshakeBytes = Box(0)
             // A server that greets offering TLS, then reads and never answers the handshake.
             let server = try spawn {
                 let connection = try listener.accept()
                 accepted.value = connection
                 try connection.write(mysqlGreetingOfferingTLS())
                 while true {
-                    if try connection.read(upTo: 4096, timeout: .seconds(30)).isEmpty { break }
+                    let bytes = try connection.read(upTo: 4096, timeout: .seconds(30))
+                    if bytes.isEmpty { break }
+                    handshakeBytes.value += bytes.count
                 }
             }
-            let ticks = Box(0)
-            let done = Box(false)
-            let ticker = try spawn {
-                while !done.value {
-                    try Coroutine.sleep(for: .milliseconds(5))
-                    ticks.value += 1
+            let connecting = try spawn { () -> String in
+                var configuration = MySQLConfiguration(port: port, user: "weave", password: "x", connectTimeout: nil)
+                configuration.tls = .unverified()
+                do {
+                    _ = try withTimeout(.seconds(60)) { try MySQLConnection.connect(configuration) }
+                    return "connected"
+                } catch is CancellationError {
+                    return "cancelled"
+                } catch {
+                    return "\(error)"
                 }
             }
-            var configuration = MySQLConfiguration(port: port, user: "weave", password: "x", connectTimeout: nil)
-            configuration.tls = .unverified()
-            var outcome = "connected"
-            do {
-                _ = try withTimeout(.milliseconds(300)) { try MySQLConnection.connect(configuration) }
-            } catch is TimeoutError {
-                outcome = "timed out"
-            } catch {
-                outcome = "\(error)"
+            // The SSL request packet (36 bytes) and then a ClientHello follow the greeting.
+            try withTimeout(.seconds(30)) {
+                while handshakeBytes.value <= 36 { try Coroutine.sleep(for: .milliseconds(1)) }
             }
-            let ticksDuring = ticks.value
+            for _ in 0..<3 { try Coroutine.sleep(for: .milliseconds(5)) }
+            connecting.cancel()
+            let outcome = try connecting.join()
             let left = socketsConnected(toPort: port)
-            done.value = true
-            try ticker.join()
             server.cancel()
             _ = try? server.join()
             accepted.value?.close()
             listener.close()
-            return (outcome, ticksDuring, left)
+            return (outcome, left)
         }
-        #expect(outcome == "timed out")
-        // A hub blocked in the handshake would show none; not a timing figure (see above).
-        #expect(ticks >= 2)
+        #expect(outcome == "cancelled")
         // The client's socket is closed (the server's accepted end is counted by local port, not here).
         #expect(left == 0)
     }
