@@ -155,8 +155,10 @@ result.update(key=key, load=os.getloadavg()[0], broker_cpu_us_per_msg=(cpu_ended
 if mgmt:
     # The management database shows a channel's counts some seconds late.
     deadline = time.monotonic() + 30
-    while any(value < before[stat] + count for stat, value in (after := totals()).items()) and time.monotonic() < deadline:
+    after = totals()
+    while any(after[stat] < before[stat] + count for stat in stats) and time.monotonic() < deadline:
         time.sleep(0.25)
+        after = totals()
     for stat in stats:
         result[f"broker_{stat}"] = after[stat] - before[stat]
         result[f"broker_{stat}_per_s"] = (after[stat] - before[stat]) / result["seconds"]
