@@ -109,7 +109,8 @@ done
 [[ -n $ready ]] || { echo "[compare-amqp] the broker did not start: $(tail -c 1500 "$DIR/broker.log")" >&2; exit 1; }
 URL="amqp://guest:guest@127.0.0.1:$PORT/%2F"
 # rabbitmq-server stays a shell that waits for its beam.smp child: measure the child.
-BEAM=$(pgrep -P "$BROKER" -x beam.smp | head -1)
+BEAM=$(pgrep -P "$BROKER" -x beam.smp | head -1 || true)
+[[ -n $BEAM ]] || { echo "[compare-amqp] no beam.smp under the broker's pid $BROKER" >&2; exit 1; }
 MGMT="http://127.0.0.1:$MGMT_PORT"
 [[ $MANAGEMENT == 1 ]] || MGMT=""
 VERSION=$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?')
@@ -172,7 +173,9 @@ run_client() {  # key command...
   python3 "$DIR/run_client.py" "$1" "$MGMT" "$BEAM" "${@:2}" >>"$DIR/results.jsonl"
 }
 if [[ -n $MGMT ]]; then
-  for _ in $(seq 300); do curl -sf -u guest:guest "$MGMT/api/overview" >/dev/null && break; sleep 0.1; done
+  ready=""
+  for _ in $(seq 300); do curl -sf -u guest:guest "$MGMT/api/overview" >/dev/null && { ready=1; break; }; sleep 0.1; done
+  [[ -n $ready ]] || { echo "[compare-amqp] the management API at $MGMT did not answer" >&2; exit 1; }
 fi
 echo "[compare-amqp] load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for rep in $(seq "$REPS"); do
