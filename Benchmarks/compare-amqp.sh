@@ -141,14 +141,17 @@ def broker_cpu():
     return (int(fields[11]) + int(fields[12])) / hertz
 
 before = totals()
-client = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+# The client keeps its connection open until its stdin ends (AMQP_BENCH_HOLD), so that its
+# channel's last statistics reach the management database.
+client = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, AMQP_BENCH_HOLD="1"))
 line = client.stdout.readline().strip()
 if line != "timed":
     sys.exit(f"{key}: expected 'timed', got {line!r}")
 cpu_started = broker_cpu()
 line = client.stdout.readline()
 cpu_ended = broker_cpu()
-if client.wait() != 0 or not line:
+if not line:
     sys.exit(f"{key}: the client failed")
 result = json.loads(line)
 count = result["count"]
@@ -163,6 +166,9 @@ if mgmt:
     for stat in stats:
         result[f"broker_{stat}"] = after[stat] - before[stat]
         result[f"broker_{stat}_per_s"] = (after[stat] - before[stat]) / result["seconds"]
+client.stdin.close()
+if client.wait() != 0:
+    sys.exit(f"{key}: the client failed")
 print(json.dumps(result))
 broker = ", ".join(f"{stat} {result[f'broker_{stat}']} ({result[f'broker_{stat}_per_s']:,.0f}/s)" for stat in stats if f"broker_{stat}" in result)
 print(f"[compare-amqp]   {key}: {result['msgs_per_s']:,} msgs/s, client {result['cpu_us_per_msg']:.1f} µs/msg, "

@@ -5,7 +5,8 @@ consume       COUNT messages queued first (untimed: published without confirms, 
               count polled until all are in), then consumed with prefetch 1000 through
               basic_consume + start_consuming, each acknowledged
 Prints "timed" on a line of its own when the timed part starts (compare-amqp.sh samples the
-broker's CPU time from there).
+broker's CPU time from there); with AMQP_BENCH_HOLD set, keeps the connection open after its
+result line until stdin ends (the broker's statistics of a closed channel can be lost).
 (pika's BlockingConnection has no windowed or concurrent confirms, so the other Weave modes
 have no pika row of their own.)
 """
@@ -59,10 +60,12 @@ def main():
         cpu_end = time.process_time()
     else:
         sys.exit(f"unknown mode {mode}")
-    connection.close()
     cpu = cpu_end - cpu_start
     print(json.dumps({"impl": "pika", "bench": mode, "count": count, "size": size, "seconds": elapsed,
-                      "cpu_us_per_msg": cpu * 1e6 / count, "msgs_per_s": int(count / elapsed)}))
+                      "cpu_us_per_msg": cpu * 1e6 / count, "msgs_per_s": int(count / elapsed)}), flush=True)
+    if os.environ.get("AMQP_BENCH_HOLD"):
+        sys.stdin.read()  # the channel stays open until the broker has counted all of it
+    connection.close()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 //   consume         COUNT messages queued first (untimed), then consumed with prefetch 1000,
 //                   each acknowledged
 // Prints "timed" on a line of its own when the timed part starts (compare-amqp.sh samples the
-// broker's CPU time from there).
+// broker's CPU time from there); with AMQP_BENCH_HOLD set, keeps the connection open after its
+// result line until stdin ends.
 import Glibc
 import Weave
 import WeaveAMQP
@@ -99,6 +100,15 @@ do {
         let reads = Double(io.reads - ioStart.reads) / Double(count), writes = Double(io.writes - ioStart.writes) / Double(count)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("{\"impl\":\"weave\",\"bench\":\"\(mode)\",\"count\":\(count),\"size\":\(size),\"seconds\":\(seconds),\"cpu_us_per_msg\":\(cpu * 1e6 / Double(count)),\"read_calls_per_msg\":\(reads),\"write_calls_per_msg\":\(writes),\"msgs_per_s\":\(Int(Double(count) / seconds))}")
+        fflush(nil)
+        if getenv("AMQP_BENCH_HOLD") != nil {
+            // The connection stays open until stdin ends: the broker's statistics of a closed
+            // channel can be lost. The writer sends the last acks first (it runs while this
+            // coroutine sleeps); then a plain read, during which nothing runs on this hub.
+            try Coroutine.sleep(for: .milliseconds(100))
+            var byte: UInt8 = 0
+            while Glibc.read(0, &byte, 1) > 0 {}
+        }
     }
 } catch {
     FileHandleError.write("weave-amqp: \(error)\n")
