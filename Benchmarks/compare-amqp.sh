@@ -5,27 +5,42 @@
 #
 # Builds weave-amqp (release), makes a venv with pika under OUT, starts a throwaway RabbitMQ
 # (its own epmd, node name, data and config in a temporary directory, free loopback ports;
-# Debian: apt-get install rabbitmq-server), runs each row REPS times alternating the two
-# clients with the same message count and size, prints the best msgs/s of each and their
-# ratio, and the client's own CPU time per message (the broker bounds the rates of both
-# clients once a client is fast enough), then stops the broker and its epmd by pid.
+# Debian: apt-get install rabbitmq-server) with its management plugin on loopback, runs each
+# row REPS times alternating the two clients with the same message count and size, and prints
+# for the best run of each: the client-measured msgs/s and their ratio, the broker's own
+# figures for the same run, and the CPU time per message of the client and of the broker
+# (the broker bounds the rates of both clients once a client is fast enough); then stops the
+# broker and its epmd by pid.
 # Rows:
 #   publish, confirm each   pika BlockingChannel.basic_publish in confirm mode   beside one
-#                           coroutine whose publish waits for its confirm
+#                           coroutine whose publish waits for its confirm (N_SYNC messages)
 #   publish, confirms (window 1000) / (50 coroutines)   Weave only, beside the same pika row:
 #                           what each client offers for publishing with confirms
 #   consume, ack each       prefetch 1000, basic_consume + ack   beside a consumer coroutine
-# Knobs (environment): N=20000 messages, SIZE=256 bytes, REPS=3, OUT=.peers-out/amqp (the
-# venv), WEAVE_AMQP (a binary to use instead of building).
+# The broker's figures for each run (both clients print "timed" when their timed part starts):
+# its own message counts from the management API (/api/overview message_stats: publish and
+# confirm for publish rows, deliver_get and ack for consume), read before and after the run
+# (after: once they have all arrived; the plugin shows them seconds late) and divided by the
+# client-measured time; and beam.smp's user + system CPU time over the timed part per message.
+# (The API's own `*_details.rate` moves in 5-second steps on 3.10, too coarse for runs of a few
+# seconds, so it is not used.) The management plugin adds broker work of its own (statistics
+# every STATS_MS ms): MANAGEMENT=0 runs without it (no broker counts).
+# Knobs (environment): N=200000 messages (N_SYNC=20000 for the confirm-each row), SIZE=256
+# bytes, REPS=3, STATS_MS=500, MANAGEMENT=1, OUT=.peers-out/amqp (the venv), WEAVE_AMQP (a
+# binary to use instead of building).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
-N=${N:-20000}
+N=${N:-200000}
+N_SYNC=${N_SYNC:-20000}
+STATS_MS=${STATS_MS:-500}
+MANAGEMENT=${MANAGEMENT:-1}
 SIZE=${SIZE:-256}
 REPS=${REPS:-3}
 OUT=${OUT:-$ROOT/.peers-out/amqp}
+require_tools compare-amqp python3 curl epmd pgrep
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 [[ -x $RABBITMQ_SERVER ]] || { echo "[compare-amqp] $RABBITMQ_SERVER not found (apt-get install rabbitmq-server)" >&2; exit 1; }
 
@@ -43,14 +58,24 @@ fi
 PYTHON=$OUT/venv/bin/python
 
 # The broker: everything under DIR, on loopback ports nobody uses now.
-PORT=$(free_port); DIST=$(free_port); EPMD_PORT=$(free_port)
+PORT=$(free_port); DIST=$(free_port); EPMD_PORT=$(free_port); MGMT_PORT=$(free_port)
 DIR=$(mktemp -d /tmp/weave-rabbitmq-bench-XXXXXX)
 cat >"$DIR/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$PORT
 loopback_users = none
 disk_free_limit.absolute = 1MB
+collect_statistics_interval = $STATS_MS
 CONF
-echo '[].' >"$DIR/enabled_plugins"
+if [[ $MANAGEMENT == 1 ]]; then
+  cat >>"$DIR/rabbitmq.conf" <<CONF
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $MGMT_PORT
+management.rates_mode = basic
+CONF
+  echo '[rabbitmq_management].' >"$DIR/enabled_plugins"
+else
+  echo '[].' >"$DIR/enabled_plugins"
+fi
 export HOME=$DIR RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$PORT RABBITMQ_DIST_PORT=$DIST \
   RABBITMQ_NODENAME="weave-bench-$$-$PORT@localhost" RABBITMQ_MNESIA_BASE=$DIR/mnesia RABBITMQ_LOG_BASE=$DIR/log \
   RABBITMQ_CONFIG_FILE=$DIR/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$DIR/enabled_plugins \
@@ -61,8 +86,9 @@ export HOME=$DIR RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$PORT RAB
 EPMD=$!
 BROKER=""
 cleanup() {
-  if [[ -n $BROKER ]]; then kill -TERM "$BROKER" 2>/dev/null; wait "$BROKER" 2>/dev/null || true; fi
-  kill "$EPMD" 2>/dev/null; wait "$EPMD" 2>/dev/null || true
+  # stop_pids ignores a process that already ended (so epmd is stopped even then).
+  if [[ -n $BROKER ]]; then stop_pids "$BROKER"; fi
+  stop_pids "$EPMD"
   rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -82,52 +108,126 @@ PY
 done
 [[ -n $ready ]] || { echo "[compare-amqp] the broker did not start: $(tail -c 1500 "$DIR/broker.log")" >&2; exit 1; }
 URL="amqp://guest:guest@127.0.0.1:$PORT/%2F"
+# rabbitmq-server stays a shell that waits for its beam.smp child: measure the child.
+BEAM=$(pgrep -P "$BROKER" -x beam.smp | head -1 || true)
+[[ -n $BEAM ]] || { echo "[compare-amqp] no beam.smp under the broker's pid $BROKER" >&2; exit 1; }
+MGMT="http://127.0.0.1:$MGMT_PORT"
+[[ $MANAGEMENT == 1 ]] || MGMT=""
 VERSION=$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?')
-echo "[compare-amqp] rabbitmq-server $VERSION pid $BROKER port $PORT; N=$N SIZE=$SIZE REPS=$REPS; pika $("$PYTHON" -c 'import pika; print(pika.__version__)')" >&2
+echo "[compare-amqp] rabbitmq-server $VERSION pid $BROKER port $PORT management ${MGMT:-off}; N=$N N_SYNC=$N_SYNC SIZE=$SIZE REPS=$REPS; pika $("$PYTHON" -c 'import pika; print(pika.__version__)')" >&2
 
-rate() { sed 's/.*"msgs_per_s": *\([0-9]*\).*/\1/'; }
-cpu() { sed 's/.*"cpu_us_per_msg": *\([0-9.e+-]*\).*/\1/'; }
-declare -A results cpus
-measure() {  # key command...
-  local line; line=$("${@:2}")
-  results[$1]+="$(rate <<<"$line") "
-  cpus[$1]+="$(cpu <<<"$line") "
+# run_client KEY COMMAND...: runs one client and appends its JSON line, with the broker's
+# figures and the load average added, to $DIR/results.jsonl.
+cat >"$DIR/run_client.py" <<'PY'
+import base64, json, os, subprocess, sys, time, urllib.request
+
+key, mgmt, broker, command = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+auth = "Basic " + base64.b64encode(b"guest:guest").decode()
+stats = ("deliver_get", "ack") if "consume" in key else ("publish", "confirm")
+hertz = os.sysconf("SC_CLK_TCK")
+
+def totals():
+    if not mgmt:
+        return {}
+    request = urllib.request.Request(f"{mgmt}/api/overview?columns=message_stats", headers={"Authorization": auth})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        message_stats = json.load(response).get("message_stats", {})
+    return {stat: message_stats.get(stat, 0) for stat in stats}
+
+def broker_cpu():
+    """beam.smp's user + system seconds, every thread."""
+    with open(f"/proc/{broker}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / hertz
+
+before = totals()
+# The client keeps its connection open until its stdin ends (AMQP_BENCH_HOLD), so that its
+# channel's last statistics reach the management database.
+client = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, AMQP_BENCH_HOLD="1"))
+line = client.stdout.readline().strip()
+if line != "timed":
+    sys.exit(f"{key}: expected 'timed', got {line!r}")
+cpu_started = broker_cpu()
+line = client.stdout.readline()
+cpu_ended = broker_cpu()
+if not line:
+    sys.exit(f"{key}: the client failed")
+result = json.loads(line)
+count = result["count"]
+result.update(key=key, load=os.getloadavg()[0], broker_cpu_us_per_msg=(cpu_ended - cpu_started) * 1e6 / count)
+if mgmt:
+    # The management database shows a channel's counts some seconds late.
+    deadline = time.monotonic() + 30
+    after = totals()
+    while any(after[stat] < before[stat] + count for stat in stats) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        after = totals()
+    for stat in stats:
+        result[f"broker_{stat}"] = after[stat] - before[stat]
+        result[f"broker_{stat}_per_s"] = (after[stat] - before[stat]) / result["seconds"]
+client.stdin.close()
+if client.wait() != 0:
+    sys.exit(f"{key}: the client failed")
+print(json.dumps(result))
+broker = ", ".join(f"{stat} {result[f'broker_{stat}']} ({result[f'broker_{stat}_per_s']:,.0f}/s)" for stat in stats if f"broker_{stat}" in result)
+print(f"[compare-amqp]   {key}: {result['msgs_per_s']:,} msgs/s, client {result['cpu_us_per_msg']:.1f} µs/msg, "
+      f"broker {result['broker_cpu_us_per_msg']:.1f} µs/msg; broker counted: {broker or '-'}; load {result['load']:.1f}", file=sys.stderr)
+PY
+: >"$DIR/results.jsonl"
+run_client() {  # key command...
+  python3 "$DIR/run_client.py" "$1" "$MGMT" "$BEAM" "${@:2}" >>"$DIR/results.jsonl"
 }
+if [[ -n $MGMT ]]; then
+  ready=""
+  for _ in $(seq 300); do curl -sf -u guest:guest "$MGMT/api/overview" >/dev/null && { ready=1; break; }; sleep 0.1; done
+  [[ -n $ready ]] || { echo "[compare-amqp] the management API at $MGMT did not answer" >&2; exit 1; }
+fi
+echo "[compare-amqp] load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for rep in $(seq "$REPS"); do
   echo "[compare-amqp] round $rep/$REPS" >&2
-  for mode in publish-sync consume; do
-    measure "pika-$mode" "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" "$mode" "$N" "$SIZE"
-    measure "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
-  done
+  run_client pika-publish-sync "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" publish-sync "$N_SYNC" "$SIZE"
+  run_client weave-publish-sync "$WEAVE_AMQP" "$URL" publish-sync "$N_SYNC" "$SIZE"
+  run_client pika-consume "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" consume "$N" "$SIZE"
+  run_client weave-consume "$WEAVE_AMQP" "$URL" consume "$N" "$SIZE"
   for mode in publish-window publish-many; do
-    measure "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
+    run_client "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
   done
 done
+echo "[compare-amqp] load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-top() { tr ' ' '\n' <<<"${results[$1]}" | grep -v '^$' | sort -n | tail -1; }
-least() { tr ' ' '\n' <<<"${cpus[$1]}" | grep -v '^$' | sort -g | head -1; }
-line() { printf '| %-44s | %13s | %13s | %7s |\n' "$@"; }
-row() {  # weave-key pika-key label
-  local w p; w=$(top "$1"); p=$(top "$2")
-  line "$3" "$p" "$w" "$(python3 -c "print(f'{$w/$p:.1f}x')")"
-}
-cpurow() {  # weave-key pika-key label
-  local w p; w=$(least "$1"); p=$(least "$2")
-  line "$3" "$(python3 -c "print(f'{$p:.1f}')")" "$(python3 -c "print(f'{$w:.1f}')")" "$(python3 -c "print(f'{$p/$w:.1f}x')")"
-}
-rule() { printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..9})"; }
-echo
-echo "RabbitMQ $VERSION, $N messages of $SIZE bytes, best of $REPS (ratio: Weave over pika, target >= 5x)"
-line "msgs/s" "pika" "Weave" "ratio"
-rule
-row weave-publish-sync pika-publish-sync "publish, confirm each (1 publisher)"
-row weave-publish-window pika-publish-sync "publish, confirms (Weave: window of 1000)"
-row weave-publish-many pika-publish-sync "publish, confirms (Weave: 50 coroutines)"
-row weave-consume pika-consume "consume, ack each, prefetch 1000"
-echo
-echo "The client's own CPU time per message (user + system, µs; lower is better; ratio = pika / Weave)"
-line "client CPU us/msg" "pika" "Weave" "ratio"
-rule
-cpurow weave-publish-sync pika-publish-sync "publish, confirm each (1 publisher)"
-cpurow weave-publish-window pika-publish-sync "publish, confirms (Weave: window of 1000)"
-cpurow weave-consume pika-consume "consume, ack each, prefetch 1000"
+python3 - "$DIR/results.jsonl" "$VERSION" "$N" "$N_SYNC" "$SIZE" "$REPS" <<'PY'
+import json, sys
+path, version, n, n_sync, size, reps = sys.argv[1:]
+runs = {}
+for line in open(path):
+    r = json.loads(line)
+    runs.setdefault(r["key"], []).append(r)
+best = {key: max(rs, key=lambda r: r["msgs_per_s"]) for key, rs in runs.items()}
+least = lambda key, field: min(r[field] for r in runs[key])
+rows = [("weave-publish-sync", "pika-publish-sync", "publish, confirm each (1 publisher)"),
+        ("weave-publish-window", "pika-publish-sync", "publish, confirms (Weave: window of 1000)"),
+        ("weave-publish-many", "pika-publish-sync", "publish, confirms (Weave: 50 coroutines)"),
+        ("weave-consume", "pika-consume", "consume, ack each, prefetch 1000")]
+def rate(value):
+    return "-" if value is None else f"{value:,.0f}"
+def line(*cells):
+    print("| " + " | ".join(cells) + " |")
+print(f"\nRabbitMQ {version}, {size}-byte messages ({n_sync} for confirm each, else {n}), best of {reps}; ratio: Weave over pika, target >= 5x")
+print("broker msgs/s = the broker's own count for the run (management API: publish rows publish, consume rows ack) over the client-measured time\n")
+line("msgs/s", "pika", "Weave", "ratio", "broker msgs/s pika / Weave", "load pika / Weave")
+line(*["---"] + ["---:"] * 5)
+for w, p, label in rows:
+    bw, bp = best[w], best[p]
+    stat = "ack" if "consume" in w else "publish"
+    line(label, f"{bp['msgs_per_s']:,}", f"{bw['msgs_per_s']:,}", f"{bw['msgs_per_s'] / bp['msgs_per_s']:.1f}x",
+         f"{rate(bp.get(f'broker_{stat}_per_s'))} / {rate(bw.get(f'broker_{stat}_per_s'))}",
+         f"{bp['load']:.1f} / {bw['load']:.1f}")
+print("\nCPU time per message (user + system, µs, least of the runs): the client's, and the broker's (beam.smp) while that client ran\n")
+line("µs/msg", "client pika", "client Weave", "ratio", "broker under pika", "broker under Weave", "Weave writes/msg")
+line(*["---"] + ["---:"] * 6)
+for w, p, label in rows:
+    cw, cp = least(w, "cpu_us_per_msg"), least(p, "cpu_us_per_msg")
+    line(label, f"{cp:.1f}", f"{cw:.1f}", f"{cp / cw:.1f}x", f"{least(p, 'broker_cpu_us_per_msg'):.1f}", f"{least(w, 'broker_cpu_us_per_msg'):.1f}",
+         f"{best[w]['write_calls_per_msg']:.3f}")
+PY

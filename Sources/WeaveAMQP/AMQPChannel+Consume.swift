@@ -111,9 +111,10 @@ extension AMQPChannel {
     /// Acknowledges delivery `deliveryTag` (`basic.ack`), or with `multiple` every delivery
     /// on this channel up to it. Does not block: the frame is queued for the writer.
     ///
-    /// Acks made in delivery order before the writer runs travel as one frame (an ack of
-    /// every delivery up to the last, sent only when each earlier one is settled), so
-    /// acknowledging each message costs the broker about one ack per batch.
+    /// Acks made before the writer runs travel as one frame (an ack of every delivery up to
+    /// the last, sent only when each earlier one is settled), so acknowledging each message
+    /// costs the broker about one ack per batch. Acks out of order go out as they are, and
+    /// batching resumes once the deliveries before them are settled.
     ///
     /// - Throws: The channel's or connection's failure. An unknown tag makes the broker
     ///   close the channel (406), which the next call sees.
@@ -121,15 +122,16 @@ extension AMQPChannel {
         if let failure { throw failure }
         // Tags of a lost transport mean nothing on the new one (the broker requeued those).
         guard connection.outage == nil else { return }
-        let inOrder = multiple || deliveryTag == settledThrough &+ 1
-        if inOrder { settledThrough = max(settledThrough, deliveryTag) }
-        // Acks in delivery order, while the writer has not taken the last one yet, become one
-        // frame: the queued ack of the tag before this one turns into "every tag up to this
-        // one", which is exact because every earlier tag is settled. The broker then handles
-        // one ack for a run of deliveries (a consumer acking each message was bound by that).
-        if inOrder, let last = connection.lastAckFrame, last.channel == ObjectIdentifier(self),
+        settle(deliveryTag, multiple: multiple)
+        // While the writer has not taken the last ack queued on this channel, an ack of a
+        // later tag turns it into "every tag up to this one". That is exact when every tag
+        // up to this one is settled: the broker has processed (or will first process, the ack
+        // being the last frame queued) the frames that settled the others, so "multiple" only
+        // covers the tags acked here. The broker then handles one ack for a run of deliveries
+        // (a consumer acking each message was bound by that).
+        if settledThrough >= deliveryTag, let last = connection.lastAckFrame, last.channel == ObjectIdentifier(self),
            last.swaps == connection.outputSwaps, last.offset + Self.ackFrameSize == connection.output.buffer.count,
-           last.tag == deliveryTag &- 1 || (multiple && last.tag < deliveryTag) {
+           last.tag < deliveryTag {
             connection.output.rewriteAck(at: last.offset, deliveryTag: deliveryTag)
             connection.lastAckFrame = (last.channel, deliveryTag, last.offset, last.swaps)
             return
@@ -143,6 +145,24 @@ extension AMQPChannel {
         connection.wakeWriter()
     }
 
+    /// Records that the application settled `tag` (or, with `multiple`, every tag up to it),
+    /// moving ``settledThrough`` past every tag settled before it out of order.
+    func settle(_ tag: UInt64, multiple: Bool) {
+        if tag == settledThrough &+ 1 || (multiple && tag > settledThrough) {
+            settledThrough = tag
+            guard !settledAhead.isEmpty else { return }
+            if multiple { settledAhead = settledAhead.filter { $0 > tag } }
+            while settledAhead.remove(settledThrough &+ 1) != nil { settledThrough &+= 1 }
+        } else if tag > settledThrough &+ 1 {
+            // Forgetting only makes later acks go out one by one, never covers an unsettled tag.
+            if settledAhead.count >= Self.settledAheadLimit { settledAhead = [] }
+            settledAhead.insert(tag)
+        }
+    }
+
+    /// The most out-of-order settled tags remembered (see ``settledAhead``).
+    static let settledAheadLimit = 4096
+
     /// The bytes of a `basic.ack` frame: header 7, class and method 4, tag 8, bits 1, end 1.
     static let ackFrameSize = 21
 
@@ -154,7 +174,7 @@ extension AMQPChannel {
     public func nack(deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) throws {
         if let failure { throw failure }
         guard connection.outage == nil else { return }
-        if multiple || deliveryTag == settledThrough &+ 1 { settledThrough = max(settledThrough, deliveryTag) }
+        settle(deliveryTag, multiple: multiple)
         connection.output.method(channel: id, .basicNack) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(multiple, requeue)
@@ -169,7 +189,7 @@ extension AMQPChannel {
     public func reject(deliveryTag: UInt64, requeue: Bool = true) throws {
         if let failure { throw failure }
         guard connection.outage == nil else { return }
-        if deliveryTag == settledThrough &+ 1 { settledThrough = deliveryTag }
+        settle(deliveryTag, multiple: false)
         connection.output.method(channel: id, .basicReject) {
             $0.writeLongLong(deliveryTag)
             $0.writeBits(requeue)

@@ -35,6 +35,11 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
     /// Every delivery tag up to this one has been settled by the application (acked, nacked
     /// or rejected) on the current transport: see ``ack(deliveryTag:multiple:)``.
     var settledThrough: UInt64 = 0
+    /// Tags above `settledThrough + 1` settled out of order: once the gap below them is
+    /// settled, `settledThrough` moves past them and acks coalesce again. Bounded by
+    /// ``settledAheadLimit`` (tags that are never settled, such as those of a `noAck`
+    /// consumer on the same channel, would otherwise keep it growing).
+    var settledAhead: Set<UInt64> = []
     /// The last `basic.qos`, applied again on recovery.
     var prefetch: (count: Int, size: Int, global: Bool)?
     /// Confirm-mode messages still unconfirmed when the connection was lost.
@@ -197,6 +202,7 @@ public final class AMQPChannel: WaitTarget, CustomStringConvertible {
     func interrupt(_ error: AMQPError) {
         epoch += 1
         settledThrough = 0  // the next transport numbers its deliveries from 1
+        settledAhead = []
         while let entry = replies.popFirst() {
             entry.slot.pointee = .failure(error)
             hub.makeReady(entry.waiter)
