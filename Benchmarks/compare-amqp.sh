@@ -17,6 +17,7 @@
 #   publish, confirms (window 1000) / (50 coroutines)   Weave only, beside the same pika row:
 #                           what each client offers for publishing with confirms
 #   consume, ack each       prefetch 1000, basic_consume + ack   beside a consumer coroutine
+#   consume, no ack         basic_consume with auto_ack (at most once)   beside a noAck consumer
 # The broker's figures for each run (both clients print "timed" when their timed part starts):
 # its own message counts from the management API (/api/overview message_stats: publish and
 # confirm for publish rows, deliver_get and ack for consume), read before and after the run
@@ -123,7 +124,7 @@ import base64, json, os, subprocess, sys, time, urllib.request
 
 key, mgmt, broker, command = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 auth = "Basic " + base64.b64encode(b"guest:guest").decode()
-stats = ("deliver_get", "ack") if "consume" in key else ("publish", "confirm")
+stats = ("deliver_get",) if "noack" in key else ("deliver_get", "ack") if "consume" in key else ("publish", "confirm")
 hertz = os.sysconf("SC_CLK_TCK")
 
 def totals():
@@ -190,6 +191,8 @@ for rep in $(seq "$REPS"); do
   run_client weave-publish-sync "$WEAVE_AMQP" "$URL" publish-sync "$N_SYNC" "$SIZE"
   run_client pika-consume "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" consume "$N" "$SIZE"
   run_client weave-consume "$WEAVE_AMQP" "$URL" consume "$N" "$SIZE"
+  run_client pika-consume-noack "$PYTHON" "$HERE/Peers/pika_bench.py" "$URL" consume-noack "$N" "$SIZE"
+  run_client weave-consume-noack "$WEAVE_AMQP" "$URL" consume-noack "$N" "$SIZE"
   for mode in publish-window publish-many; do
     run_client "weave-$mode" "$WEAVE_AMQP" "$URL" "$mode" "$N" "$SIZE"
   done
@@ -208,18 +211,19 @@ least = lambda key, field: min(r[field] for r in runs[key])
 rows = [("weave-publish-sync", "pika-publish-sync", "publish, confirm each (1 publisher)"),
         ("weave-publish-window", "pika-publish-sync", "publish, confirms (Weave: window of 1000)"),
         ("weave-publish-many", "pika-publish-sync", "publish, confirms (Weave: 50 coroutines)"),
-        ("weave-consume", "pika-consume", "consume, ack each, prefetch 1000")]
+        ("weave-consume", "pika-consume", "consume, ack each, prefetch 1000"),
+        ("weave-consume-noack", "pika-consume-noack", "consume, no ack (at most once)")]
 def rate(value):
     return "-" if value is None else f"{value:,.0f}"
 def line(*cells):
     print("| " + " | ".join(cells) + " |")
 print(f"\nRabbitMQ {version}, {size}-byte messages ({n_sync} for confirm each, else {n}), best of {reps}; ratio: Weave over pika, target >= 5x")
-print("broker msgs/s = the broker's own count for the run (management API: publish rows publish, consume rows ack) over the client-measured time\n")
+print("broker msgs/s = the broker's own count for the run (management API: publish rows publish, consume rows ack, no-ack rows deliver_get) over the client-measured time\n")
 line("msgs/s", "pika", "Weave", "ratio", "broker msgs/s pika / Weave", "load pika / Weave")
 line(*["---"] + ["---:"] * 5)
 for w, p, label in rows:
     bw, bp = best[w], best[p]
-    stat = "ack" if "consume" in w else "publish"
+    stat = "deliver_get" if "noack" in w else "ack" if "consume" in w else "publish"
     line(label, f"{bp['msgs_per_s']:,}", f"{bw['msgs_per_s']:,}", f"{bw['msgs_per_s'] / bp['msgs_per_s']:.1f}x",
          f"{rate(bp.get(f'broker_{stat}_per_s'))} / {rate(bw.get(f'broker_{stat}_per_s'))}",
          f"{bp['load']:.1f} / {bw['load']:.1f}")

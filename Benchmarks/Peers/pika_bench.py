@@ -34,7 +34,8 @@ def main():
             channel.basic_publish(exchange="", routing_key=queue, body=body)
         elapsed = time.perf_counter() - start
         cpu_end = time.process_time()
-    elif mode == "consume":
+    elif mode in ("consume", "consume-noack"):
+        auto_ack = mode == "consume-noack"
         # One confirm at a time would take pika minutes for a large COUNT; the queue's own
         # count says when every message is in.
         for _ in range(count):
@@ -46,7 +47,8 @@ def main():
 
         def on_message(ch, method, properties, payload):
             nonlocal received
-            ch.basic_ack(delivery_tag=method.delivery_tag)
+            if not auto_ack:
+                ch.basic_ack(delivery_tag=method.delivery_tag)
             received += 1
             if received == count:
                 ch.stop_consuming()
@@ -54,7 +56,7 @@ def main():
         print("timed", flush=True)
         cpu_start = time.process_time()
         start = time.perf_counter()
-        channel.basic_consume(queue=queue, on_message_callback=on_message)
+        channel.basic_consume(queue=queue, on_message_callback=on_message, auto_ack=auto_ack)
         channel.start_consuming()
         elapsed = time.perf_counter() - start
         cpu_end = time.process_time()

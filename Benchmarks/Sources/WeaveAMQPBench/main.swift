@@ -15,7 +15,7 @@ import WeaveAMQP
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let count = Int(arguments[3]), let size = Int(arguments[4]) else {
-    FileHandleError.write("usage: weave-amqp URL publish-sync|publish-window|publish-many|consume COUNT SIZE\n")
+    FileHandleError.write("usage: weave-amqp URL publish-sync|publish-window|publish-many|consume|consume-noack COUNT SIZE\n")
     exit(64)
 }
 let url = arguments[1], mode = arguments[2]
@@ -73,7 +73,8 @@ do {
             }
             try joinAll(publishers)
             elapsed = .now - start
-        case "consume":
+        case "consume", "consume-noack":
+            let noAck = mode == "consume-noack"
             try channel.confirmSelect()
             for index in 1...count {
                 try channel.publish(body, routingKey: queue, waitForConfirm: false)
@@ -85,10 +86,10 @@ do {
             ioStart = syscallCounts()
             cpuStart = cpuSeconds()
             let start = ContinuousClock.now
-            let consumer = try channel.consume(queue: queue)
+            let consumer = try channel.consume(queue: queue, noAck: noAck)
             var received = 0
             while received < count, let delivery = try consumer.next() {
-                try delivery.ack()
+                if !noAck { try delivery.ack() }
                 received += 1
             }
             elapsed = .now - start
