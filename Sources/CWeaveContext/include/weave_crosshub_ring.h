@@ -1,0 +1,298 @@
+// The lock-free core of CrossHubChannel: a bounded multi-producer multi-consumer ring of
+// positions with a sequence number per slot (the per-slot-sequence bounded queue scheme).
+// It decides who may touch which slot when; the values themselves live in Swift, in a
+// buffer indexed like the sequences.
+//
+// Why it is shaped this way (each send or receive should touch only lines of its own side
+// plus the slots it hands over, whose lines are shared by 8 neighbouring messages):
+// - Slots are a power of two >= the capacity, so a position maps to its slot with a mask.
+//   The capacity itself is enforced with the producers' cached copy of the read position,
+//   refreshed only when that stale view says full: one bounce per ~capacity messages.
+// - A slot's sequence is 2 pos when free for the write at `pos` and 2 pos + 1 once written
+//   (doubled so that even a single slot tells the two states apart).
+// - Closing sets the top bit of the write position, so that a write claimed before the close
+//   is always published and received, and "closed and drained" is exact.
+// - A side about to park raises the parked count of its side with a sequentially consistent
+//   RMW and then looks at the ring again with sequentially consistent loads; the other side
+//   publishes with a sequentially consistent store (and claims with a sequentially
+//   consistent CAS) before loading that count. In the single total order one of the two
+//   sees the other, so no wake is lost, with no separate fence on the fast path.
+#ifndef WEAVE_CROSSHUB_RING_H
+#define WEAVE_CROSSHUB_RING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEAVE_XRING_CLOSED_BIT 0x8000000000000000ull
+/// Returned by a claim: no position now (full for a write, empty for a read).
+#define WEAVE_XRING_NONE 0xFFFFFFFFFFFFFFFFull
+/// Returned by a claim: the channel is closed (for a read: closed and drained).
+#define WEAVE_XRING_CLOSED 0xFFFFFFFFFFFFFFFEull
+
+typedef struct weave_xring {
+    // Producers' line.
+    _Alignas(64) _Atomic(uint64_t) tail;
+    _Atomic(uint64_t) cached_head;
+    uint64_t producer_mask;
+    uint64_t producer_capacity;
+    _Atomic(uint64_t) *producer_sequence;
+    // Consumers' line.
+    _Alignas(64) _Atomic(uint64_t) head;
+    uint64_t consumer_mask;
+    uint64_t consumer_slots;
+    _Atomic(uint64_t) *consumer_sequence;
+    // Read by both sides on every operation, written only when a coroutine parks or leaves.
+    _Alignas(64) _Atomic(int64_t) parked_receivers;
+    _Atomic(int64_t) parked_senders;
+    char pad[64 - 2 * sizeof(int64_t)];
+} weave_xring;
+
+/// The slots a ring of `capacity` values uses: the next power of two.
+static inline uint64_t weave_xring_slots_for(uint64_t capacity) {
+    uint64_t slots = 1;
+    while (slots < capacity) slots <<= 1;
+    return slots;
+}
+
+/// A ring holding up to `capacity` (>= 1) values, or NULL when out of memory.
+static inline weave_xring *weave_xring_create(uint64_t capacity) {
+    uint64_t slots = weave_xring_slots_for(capacity);
+    weave_xring *ring = aligned_alloc(64, sizeof(weave_xring));
+    if (!ring) return NULL;
+    uint64_t bytes = (slots * sizeof(_Atomic(uint64_t)) + 63) & ~(uint64_t)63;
+    _Atomic(uint64_t) *sequence = aligned_alloc(64, bytes);
+    if (!sequence) { free(ring); return NULL; }
+    for (uint64_t i = 0; i < slots; i++) atomic_init(&sequence[i], 2 * i);
+    atomic_init(&ring->tail, 0);
+    atomic_init(&ring->cached_head, 0);
+    atomic_init(&ring->head, 0);
+    atomic_init(&ring->parked_receivers, 0);
+    atomic_init(&ring->parked_senders, 0);
+    ring->producer_mask = ring->consumer_mask = slots - 1;
+    ring->producer_capacity = capacity;
+    ring->consumer_slots = slots;
+    ring->producer_sequence = ring->consumer_sequence = sequence;
+    return ring;
+}
+
+static inline void weave_xring_destroy(weave_xring *ring) {
+    free((void *)ring->producer_sequence);
+    free(ring);
+}
+
+/// The slot of position `pos` (an index into the values buffer).
+static inline uint64_t weave_xring_slot(const weave_xring *ring, uint64_t pos) {
+    return pos & ring->producer_mask;
+}
+
+/// Claims the next position to write: WEAVE_XRING_NONE when `capacity` values are held (or
+/// the slot is still being read), WEAVE_XRING_CLOSED once closed. The caller stores its
+/// value in slot weave_xring_slot(pos), then calls weave_xring_publish_write.
+static inline uint64_t weave_xring_claim_write(weave_xring *ring) {
+    uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    for (;;) {
+        if (pos & WEAVE_XRING_CLOSED_BIT) return WEAVE_XRING_CLOSED;
+        uint64_t head = atomic_load_explicit(&ring->cached_head, memory_order_relaxed);
+        if ((int64_t)(pos - head) >= (int64_t)ring->producer_capacity) {
+            head = atomic_load_explicit(&ring->head, memory_order_seq_cst);
+            atomic_store_explicit(&ring->cached_head, head, memory_order_relaxed);
+            if ((int64_t)(pos - head) >= (int64_t)ring->producer_capacity) {
+                uint64_t now = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+                if (now == pos) return WEAVE_XRING_NONE;
+                pos = now;
+                continue;
+            }
+        }
+        uint64_t seq = atomic_load_explicit(&ring->producer_sequence[pos & ring->producer_mask],
+                                            memory_order_acquire);
+        int64_t diff = (int64_t)(seq - 2 * pos);
+        if (diff == 0) {
+            if (atomic_compare_exchange_weak_explicit(&ring->tail, &pos, pos + 1, memory_order_seq_cst,
+                                                      memory_order_relaxed)) return pos;
+        } else if (diff < 0) {
+            // Still being read one lap earlier.
+            uint64_t now = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+            if (now == pos) return WEAVE_XRING_NONE;
+            pos = now;
+        } else {
+            pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+        }
+    }
+}
+
+/// Hands the value written at `pos` to readers; returns whether a receiver is parked (then
+/// the caller wakes one). The parked count is ordered after the claim's CAS on `tail` (see
+/// the top), so the publish itself is a plain release store.
+static inline int weave_xring_publish_write(weave_xring *ring, uint64_t pos) {
+    atomic_store_explicit(&ring->producer_sequence[pos & ring->producer_mask], 2 * pos + 1,
+                          memory_order_release);
+    return atomic_load_explicit(&ring->parked_receivers, memory_order_seq_cst) > 0;
+}
+
+/// Claims the oldest written position: WEAVE_XRING_NONE while none is written (empty, or the
+/// oldest write is still in flight), WEAVE_XRING_CLOSED once closed and drained. The caller
+/// moves the value out of slot weave_xring_slot(pos), then calls weave_xring_publish_read.
+static inline uint64_t weave_xring_claim_read(weave_xring *ring) {
+    uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&ring->consumer_sequence[pos & ring->consumer_mask],
+                                            memory_order_acquire);
+        int64_t diff = (int64_t)(seq - (2 * pos + 1));
+        if (diff == 0) {
+            if (atomic_compare_exchange_weak_explicit(&ring->head, &pos, pos + 1, memory_order_seq_cst,
+                                                      memory_order_relaxed)) return pos;
+        } else if (diff < 0) {
+            uint64_t now = atomic_load_explicit(&ring->head, memory_order_relaxed);
+            if (now != pos) { pos = now; continue; }
+            uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+            // Closed, and every claimed write has been read: nothing more can come.
+            if ((tail & WEAVE_XRING_CLOSED_BIT) && (tail & ~WEAVE_XRING_CLOSED_BIT) == pos) {
+                return WEAVE_XRING_CLOSED;
+            }
+            return WEAVE_XRING_NONE;
+        } else {
+            pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+        }
+    }
+}
+
+/// Frees the slot read at `pos` for the write one lap later; returns whether a sender is
+/// parked (then the caller wakes one). Ordered after the claim's CAS on `head`, as above.
+static inline int weave_xring_publish_read(weave_xring *ring, uint64_t pos) {
+    atomic_store_explicit(&ring->consumer_sequence[pos & ring->consumer_mask],
+                          2 * (pos + ring->consumer_slots), memory_order_release);
+    return atomic_load_explicit(&ring->parked_senders, memory_order_seq_cst) > 0;
+}
+
+/// Values claimed for writing and not yet claimed for reading (a snapshot).
+static inline uint64_t weave_xring_count(weave_xring *ring) {
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_seq_cst);
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_seq_cst) & ~WEAVE_XRING_CLOSED_BIT;
+    return tail > head ? tail - head : 0;
+}
+
+/// Whether a read would find a value or the end now, or soon: a write claimed but not yet
+/// published counts (its writer is between two instructions). Sequentially consistent: called
+/// by a receiver after raising its parked count; it looks at `tail`, which the writer's claim
+/// moved with a sequentially consistent CAS before it loads the parked count.
+static inline int weave_xring_readable(weave_xring *ring) {
+    uint64_t pos = atomic_load_explicit(&ring->head, memory_order_seq_cst);
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_seq_cst);
+    if (tail & WEAVE_XRING_CLOSED_BIT) return 1;
+    return (int64_t)(tail - pos) > 0;
+}
+
+/// Whether a write would find room or the close now, or soon: a read claimed but not yet
+/// published counts. Sequentially consistent: called by a sender after raising its parked
+/// count; it looks at `head`, which a reader's claim moved with a sequentially consistent CAS.
+static inline int weave_xring_writable(weave_xring *ring) {
+    uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_seq_cst);
+    if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_seq_cst);
+    return (int64_t)(pos - head) < (int64_t)ring->producer_capacity;
+}
+
+static inline void weave_xring_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// Pauses a spin goes on without the other side making progress, once there is something,
+/// before it settles for what there is: the other side has likely paused.
+#define WEAVE_XRING_IDLE_ROUNDS 32
+
+/// Spins up to `rounds` pauses while fewer than `want` (1 ... capacity) values are written,
+/// settling for fewer once the producers pause; returns whether a read would now find a value
+/// (or the end). A receiver tries this before parking: a producer on another core usually
+/// refills the ring far sooner than a park and a cross-thread wake-up would take, and taking a
+/// batch rather than one value hands slot lines over whole instead of one message at a time.
+/// It watches only slot sequences, in order, never the producers' line (reading that would
+/// slow every claim).
+static inline int weave_xring_spin_readable(weave_xring *ring, uint32_t rounds, uint64_t want) {
+    uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    uint64_t seen = 0;
+    uint32_t idle = 0;
+    for (uint32_t i = 0; i < rounds; i++) {
+        uint64_t next = pos + seen;
+        if (atomic_load_explicit(&ring->consumer_sequence[next & ring->consumer_mask], memory_order_relaxed) ==
+            2 * next + 1) {
+            if (++seen >= want) return 1;
+            idle = 0;
+            continue;
+        }
+        if (seen > 0 && ++idle >= WEAVE_XRING_IDLE_ROUNDS) return 1;
+        // Another receiver took the values looked at.
+        uint64_t now = atomic_load_explicit(&ring->head, memory_order_relaxed);
+        if (now != pos) { pos = now; seen = 0; idle = 0; }
+        weave_xring_pause();
+    }
+    if (seen > 0) return 1;
+    if (atomic_load_explicit(&ring->consumer_sequence[pos & ring->consumer_mask], memory_order_relaxed) ==
+        2 * pos + 1) return 1;
+    return (atomic_load_explicit(&ring->tail, memory_order_relaxed) & WEAVE_XRING_CLOSED_BIT) != 0;
+}
+
+/// The sender's counterpart of weave_xring_spin_readable: spins while there is room for fewer
+/// than `want` (1 ... capacity) values, settling for less once the receivers pause.
+static inline int weave_xring_spin_writable(weave_xring *ring, uint32_t rounds, uint64_t want) {
+    uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    uint64_t seen = 0;
+    uint32_t idle = 0;
+    // With more slots than capacity, a free slot is not yet room: readers' line needed.
+    int exact = ring->producer_mask + 1 == ring->producer_capacity;
+    for (uint32_t i = 0; i < rounds; i++) {
+        if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
+        uint64_t next = pos + seen;
+        // Free for `next` means every read up to one lap before it is done.
+        if (atomic_load_explicit(&ring->producer_sequence[next & ring->producer_mask], memory_order_relaxed) ==
+                2 * next &&
+            (exact || (int64_t)(next - atomic_load_explicit(&ring->head, memory_order_relaxed)) <
+                          (int64_t)ring->producer_capacity)) {
+            if (++seen >= want) return 1;
+            idle = 0;
+            continue;
+        }
+        if (seen > 0 && ++idle >= WEAVE_XRING_IDLE_ROUNDS) return 1;
+        // Another sender took the room looked at (or the ring closed).
+        uint64_t now = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+        if (now != pos) { pos = now; seen = 0; idle = 0; }
+        weave_xring_pause();
+    }
+    if (seen > 0) return 1;
+    pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    return (int64_t)(pos - head) < (int64_t)ring->producer_capacity;
+}
+
+static inline int weave_xring_is_closed(weave_xring *ring) {
+    return (atomic_load_explicit(&ring->tail, memory_order_seq_cst) & WEAVE_XRING_CLOSED_BIT) != 0;
+}
+
+/// Closes the ring (no further write claims); returns whether it was open.
+static inline int weave_xring_close(weave_xring *ring) {
+    uint64_t old = atomic_fetch_or_explicit(&ring->tail, WEAVE_XRING_CLOSED_BIT, memory_order_seq_cst);
+    return (old & WEAVE_XRING_CLOSED_BIT) == 0;
+}
+
+/// Adjusts a side's parked count (under the channel's waiter mutex).
+static inline void weave_xring_add_parked_receivers(weave_xring *ring, int64_t delta) {
+    atomic_fetch_add_explicit(&ring->parked_receivers, delta, memory_order_seq_cst);
+}
+static inline void weave_xring_add_parked_senders(weave_xring *ring, int64_t delta) {
+    atomic_fetch_add_explicit(&ring->parked_senders, delta, memory_order_seq_cst);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
