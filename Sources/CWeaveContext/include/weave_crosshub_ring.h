@@ -208,6 +208,10 @@ static inline void weave_xring_pause(void) {
 /// Pauses a spin goes on without the other side making progress, once there is something,
 /// before it settles for what there is: the other side has likely paused.
 #define WEAVE_XRING_IDLE_ROUNDS 32
+/// Pauses a spin waits for the first sign of the other side before it gives up: with none,
+/// the other side is likely not running (a loaded machine), and spinning on would only keep
+/// it off this core.
+#define WEAVE_XRING_FIRST_ROUNDS 128
 
 /// Spins up to `rounds` pauses while fewer than `want` (1 ... capacity) values are written,
 /// settling for fewer once the producers pause; returns whether a read would now find a value
@@ -228,7 +232,7 @@ static inline int weave_xring_spin_readable(weave_xring *ring, uint32_t rounds, 
             idle = 0;
             continue;
         }
-        if (seen > 0 && ++idle >= WEAVE_XRING_IDLE_ROUNDS) return 1;
+        if (seen > 0 ? ++idle >= WEAVE_XRING_IDLE_ROUNDS : i >= WEAVE_XRING_FIRST_ROUNDS) break;
         // Another receiver took the values looked at.
         uint64_t now = atomic_load_explicit(&ring->head, memory_order_relaxed);
         if (now != pos) { pos = now; seen = 0; idle = 0; }
@@ -260,7 +264,7 @@ static inline int weave_xring_spin_writable(weave_xring *ring, uint32_t rounds, 
             idle = 0;
             continue;
         }
-        if (seen > 0 && ++idle >= WEAVE_XRING_IDLE_ROUNDS) return 1;
+        if (seen > 0 ? ++idle >= WEAVE_XRING_IDLE_ROUNDS : i >= WEAVE_XRING_FIRST_ROUNDS) break;
         // Another sender took the room looked at (or the ring closed).
         uint64_t now = atomic_load_explicit(&ring->tail, memory_order_relaxed);
         if (now != pos) { pos = now; seen = 0; idle = 0; }
