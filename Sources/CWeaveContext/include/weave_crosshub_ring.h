@@ -205,72 +205,63 @@ static inline void weave_xring_pause(void) {
 #endif
 }
 
-/// Pauses a spin goes on without the other side making progress, once there is something,
-/// before it settles for what there is: the other side has likely paused.
-#define WEAVE_XRING_IDLE_ROUNDS 32
-/// Pauses a spin waits for the first sign of the other side before it gives up: with none,
-/// the other side is likely not running (a loaded machine), and spinning on would only keep
-/// it off this core.
-#define WEAVE_XRING_FIRST_ROUNDS 128
+/// Pauses a spin waits for a whole batch before it settles for what there is (the other side
+/// has likely paused): bounds the delay a lone message takes to about 10 µs.
+#define WEAVE_XRING_PATIENT_ROUNDS 256
 
-/// Spins up to `rounds` pauses while fewer than `want` (1 ... capacity) values are written,
-/// settling for fewer once the producers pause; returns whether a read would now find a value
-/// (or the end). A receiver tries this before parking: a producer on another core usually
-/// refills the ring far sooner than a park and a cross-thread wake-up would take, and taking a
-/// batch rather than one value hands slot lines over whole instead of one message at a time.
-/// It watches only slot sequences, in order, never the producers' line (reading that would
-/// slow every claim).
+/// Spins up to `rounds` pauses until `want` (1 ... capacity) values are written, settling for
+/// fewer after WEAVE_XRING_PATIENT_ROUNDS; returns whether a read would now find a value (or
+/// the end). A receiver tries this before parking: a producer on another core usually refills
+/// the ring far sooner than a park and a cross-thread wake-up would take, and taking a batch
+/// rather than one value hands slot lines over whole. It watches the last slot of the batch,
+/// not each slot as it is written (chasing the producer would pull every line it writes to,
+/// one message at a time), and never the producers' line (that would slow every claim).
 static inline int weave_xring_spin_readable(weave_xring *ring, uint32_t rounds, uint64_t want) {
     uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
-    uint64_t seen = 0;
-    uint32_t idle = 0;
-    for (uint32_t i = 0; i < rounds; i++) {
-        uint64_t next = pos + seen;
-        if (atomic_load_explicit(&ring->consumer_sequence[next & ring->consumer_mask], memory_order_relaxed) ==
-            2 * next + 1) {
-            if (++seen >= want) return 1;
-            idle = 0;
-            continue;
-        }
-        if (seen > 0 ? ++idle >= WEAVE_XRING_IDLE_ROUNDS : i >= WEAVE_XRING_FIRST_ROUNDS) break;
-        // Another receiver took the values looked at.
-        uint64_t now = atomic_load_explicit(&ring->head, memory_order_relaxed);
-        if (now != pos) { pos = now; seen = 0; idle = 0; }
+    for (uint32_t i = 1; i <= rounds; i++) {
+        uint64_t last = pos + want - 1;
+        if (atomic_load_explicit(&ring->consumer_sequence[last & ring->consumer_mask], memory_order_relaxed) ==
+            2 * last + 1) return 1;
         weave_xring_pause();
+        if (i % 32 == 0) {
+            // Another receiver may have taken values; then the batch starts further on.
+            pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+            if (i >= WEAVE_XRING_PATIENT_ROUNDS &&
+                atomic_load_explicit(&ring->consumer_sequence[pos & ring->consumer_mask], memory_order_relaxed) ==
+                    2 * pos + 1) return 1;
+        }
     }
-    if (seen > 0) return 1;
+    pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
     if (atomic_load_explicit(&ring->consumer_sequence[pos & ring->consumer_mask], memory_order_relaxed) ==
         2 * pos + 1) return 1;
     return (atomic_load_explicit(&ring->tail, memory_order_relaxed) & WEAVE_XRING_CLOSED_BIT) != 0;
 }
 
-/// The sender's counterpart of weave_xring_spin_readable: spins while there is room for fewer
-/// than `want` (1 ... capacity) values, settling for less once the receivers pause.
+/// Whether a write at `pos` has room: its slot is free (every read up to one lap before it is
+/// done) and, with more slots than capacity, the readers are close enough behind.
+static inline int weave_xring_room_at(weave_xring *ring, uint64_t pos) {
+    if (atomic_load_explicit(&ring->producer_sequence[pos & ring->producer_mask], memory_order_relaxed) != 2 * pos)
+        return 0;
+    if (ring->producer_mask + 1 == ring->producer_capacity) return 1;
+    return (int64_t)(pos - atomic_load_explicit(&ring->head, memory_order_relaxed)) <
+           (int64_t)ring->producer_capacity;
+}
+
+/// The sender's counterpart of weave_xring_spin_readable: spins until there is room for
+/// `want` (1 ... capacity) values, settling for less after WEAVE_XRING_PATIENT_ROUNDS.
 static inline int weave_xring_spin_writable(weave_xring *ring, uint32_t rounds, uint64_t want) {
     uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-    uint64_t seen = 0;
-    uint32_t idle = 0;
-    // With more slots than capacity, a free slot is not yet room: readers' line needed.
-    int exact = ring->producer_mask + 1 == ring->producer_capacity;
-    for (uint32_t i = 0; i < rounds; i++) {
+    for (uint32_t i = 1; i <= rounds; i++) {
         if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
-        uint64_t next = pos + seen;
-        // Free for `next` means every read up to one lap before it is done.
-        if (atomic_load_explicit(&ring->producer_sequence[next & ring->producer_mask], memory_order_relaxed) ==
-                2 * next &&
-            (exact || (int64_t)(next - atomic_load_explicit(&ring->head, memory_order_relaxed)) <
-                          (int64_t)ring->producer_capacity)) {
-            if (++seen >= want) return 1;
-            idle = 0;
-            continue;
-        }
-        if (seen > 0 ? ++idle >= WEAVE_XRING_IDLE_ROUNDS : i >= WEAVE_XRING_FIRST_ROUNDS) break;
-        // Another sender took the room looked at (or the ring closed).
-        uint64_t now = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-        if (now != pos) { pos = now; seen = 0; idle = 0; }
+        if (weave_xring_room_at(ring, pos + want - 1)) return 1;
         weave_xring_pause();
+        if (i % 32 == 0) {
+            // Another sender may have taken the room (or the ring closed).
+            pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+            if (i >= WEAVE_XRING_PATIENT_ROUNDS && !(pos & WEAVE_XRING_CLOSED_BIT) && weave_xring_room_at(ring, pos))
+                return 1;
+        }
     }
-    if (seen > 0) return 1;
     pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
     uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
