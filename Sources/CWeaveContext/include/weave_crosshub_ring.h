@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "weave_run_queue.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,21 +37,26 @@ extern "C" {
 #define WEAVE_XRING_CLOSED 0xFFFFFFFFFFFFFFFEull
 
 typedef struct weave_xring {
-    // Producers' line.
-    _Alignas(64) _Atomic(uint64_t) tail;
+    // Producers' lines. Each side's group starts on a 128-byte boundary: the CPU fetches
+    // lines in adjacent pairs, so 64 bytes apart would still let the two sides' indexes
+    // pull each other's pair.
+    _Alignas(128) _Atomic(uint64_t) tail;
     _Atomic(uint64_t) cached_head;
     uint64_t producer_mask;
     uint64_t producer_capacity;
     _Atomic(uint64_t) *producer_sequence;
-    // Consumers' line.
-    _Alignas(64) _Atomic(uint64_t) head;
+    // Consumers' lines.
+    _Alignas(128) _Atomic(uint64_t) head;
+    /// Positions below this were all seen written by a receiver that waited for a batch (a
+    /// hint: each read still checks its slot's sequence).
+    _Atomic(uint64_t) ready_until;
     uint64_t consumer_mask;
     uint64_t consumer_slots;
+    uint64_t consumer_batch;
     _Atomic(uint64_t) *consumer_sequence;
     // Read by both sides on every operation, written only when a coroutine parks or leaves.
-    _Alignas(64) _Atomic(int64_t) parked_receivers;
+    _Alignas(128) _Atomic(int64_t) parked_receivers;
     _Atomic(int64_t) parked_senders;
-    char pad[64 - 2 * sizeof(int64_t)];
 } weave_xring;
 
 /// The slots a ring of `capacity` values uses: the next power of two.
@@ -59,23 +66,33 @@ static inline uint64_t weave_xring_slots_for(uint64_t capacity) {
     return slots;
 }
 
+/// The values a side that has nothing else to do waits for before it goes on: half the
+/// capacity, at most 64 (eight lines of sequences, eight of 8-byte values), so that the two
+/// sides hand lines over whole and never work on the same line at once.
+static inline uint64_t weave_xring_batch_for(uint64_t capacity) {
+    uint64_t half = capacity / 2;
+    return half < 1 ? 1 : half > 64 ? 64 : half;
+}
+
 /// A ring holding up to `capacity` (>= 1) values, or NULL when out of memory.
 static inline weave_xring *weave_xring_create(uint64_t capacity) {
     uint64_t slots = weave_xring_slots_for(capacity);
-    weave_xring *ring = aligned_alloc(64, sizeof(weave_xring));
+    weave_xring *ring = aligned_alloc(128, sizeof(weave_xring));
     if (!ring) return NULL;
-    uint64_t bytes = (slots * sizeof(_Atomic(uint64_t)) + 63) & ~(uint64_t)63;
-    _Atomic(uint64_t) *sequence = aligned_alloc(64, bytes);
+    uint64_t bytes = (slots * sizeof(_Atomic(uint64_t)) + 127) & ~(uint64_t)127;
+    _Atomic(uint64_t) *sequence = aligned_alloc(128, bytes);
     if (!sequence) { free(ring); return NULL; }
     for (uint64_t i = 0; i < slots; i++) atomic_init(&sequence[i], 2 * i);
     atomic_init(&ring->tail, 0);
     atomic_init(&ring->cached_head, 0);
     atomic_init(&ring->head, 0);
+    atomic_init(&ring->ready_until, 0);
     atomic_init(&ring->parked_receivers, 0);
     atomic_init(&ring->parked_senders, 0);
     ring->producer_mask = ring->consumer_mask = slots - 1;
     ring->producer_capacity = capacity;
     ring->consumer_slots = slots;
+    ring->consumer_batch = weave_xring_batch_for(capacity);
     ring->producer_sequence = ring->consumer_sequence = sequence;
     return ring;
 }
@@ -203,6 +220,49 @@ static inline void weave_xring_pause(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/// Whether the calling thread may spin: it runs a hub with no other coroutine ready (a
+/// spin there delays nobody), not a plain thread.
+static inline int weave_xring_may_spin(void) {
+    weave_sched *s = weave_tls_sched;
+    return s != NULL && !weave_sched_has_ready(s);
+}
+
+/// Pauses a receiver waits for a batch to fill before it takes what there is (some 2 µs).
+#define WEAVE_XRING_GATHER_ROUNDS 64
+
+/// The slow half of weave_xring_prepare_read.
+static inline __attribute__((noinline)) void weave_xring_gather(weave_xring *ring, uint64_t pos) {
+    if (!weave_xring_may_spin()) return;
+    const uint64_t mask = ring->consumer_mask;
+    _Atomic(uint64_t) *sequence = ring->consumer_sequence;
+    // Nothing written: the empty path (a spin, then a park) takes over.
+    if (atomic_load_explicit(&sequence[pos & mask], memory_order_relaxed) != 2 * pos + 1) return;
+    const uint64_t last = pos + ring->consumer_batch - 1;
+    for (uint32_t i = 0; i < WEAVE_XRING_GATHER_ROUNDS; i++) {
+        if (atomic_load_explicit(&sequence[last & mask], memory_order_relaxed) == 2 * last + 1) {
+            atomic_store_explicit(&ring->ready_until, last + 1, memory_order_relaxed);
+            return;
+        }
+        weave_xring_pause();
+    }
+    // The writers have slowed down: go on with what is written, without waiting again for
+    // each of those values.
+    uint64_t end = pos + 1;
+    while (end < last && atomic_load_explicit(&sequence[end & mask], memory_order_relaxed) == 2 * end + 1) end++;
+    atomic_store_explicit(&ring->ready_until, end, memory_order_relaxed);
+}
+
+/// Called by a receiver before it claims a value. Reading right behind a writer on another
+/// core costs a cache-line transfer per value (the line bounces between the writer's stores
+/// and the reader's loads); so a receiver whose hub has nothing else to do, finding fewer
+/// than a batch of values written, waits briefly for the batch, then reads it while the
+/// writer fills lines further on. Costs two loads of the receivers' own line otherwise.
+static inline void weave_xring_prepare_read(weave_xring *ring) {
+    uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    if ((int64_t)(atomic_load_explicit(&ring->ready_until, memory_order_relaxed) - pos) > 0) return;
+    weave_xring_gather(ring, pos);
 }
 
 /// Pauses a spin waits for a whole batch before it settles for what there is (the other side

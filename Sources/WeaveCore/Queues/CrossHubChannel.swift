@@ -59,7 +59,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     /// Room a spinning sender waits for, and values a spinning receiver waits for, before it
     /// goes on (fewer after ~10 µs): a batch, so that the two cores hand slot
     /// lines over whole rather than contend for them message by message.
-    var spinBatch: UInt64 { UInt64(min(capacity, 64)) }
+    var spinBatch: UInt64 { weave_xring_batch_for(UInt64(capacity)) }
 
     /// A channel holding up to `capacity` values (at least 1: a precondition).
     public init(capacity: Int, label: String? = nil) {
@@ -146,12 +146,15 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
 
     @usableFromInline @inline(never)
     func sendParking(_ value: Element, timeout: Duration?) throws {
+        // A spin first, before anything is allocated: on an idle hub the room usually comes
+        // sooner than a park and a wake-up would take.
+        var spin = weave_xring_may_spin() != 0
         let waiter = try CrossHubWaiter.current("CrossHubChannel.send")
         let deadline = timeout.map { Hub.deadline(after: $0) }
         waiter.begin()
         defer { waiter.end() }
         while true {
-            if waiter.mayBusyWait, weave_xring_spin_writable(ring, Self.spinRounds, spinBatch) != 0 {
+            if spin, weave_xring_spin_writable(ring, Self.spinRounds, spinBatch) != 0 {
                 switch put(value) {
                 case .sent: return
                 case .closed: throw closedError
@@ -166,7 +169,9 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                 switch put(value) {
                 case .sent: return
                 case .closed: throw closedError
-                case .full: continue
+                case .full:
+                    spin = waiter.mayBusyWait
+                    continue
                 }
             }
             do {
@@ -179,7 +184,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
             switch put(value) {
             case .sent: return
             case .closed: throw closedError
-            case .full: continue
+            case .full: spin = waiter.mayBusyWait
             }
         }
     }
@@ -195,6 +200,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
     ///   waiting; ``WeaveError/Code/notInCoroutine`` if it must park outside a coroutine.
     @inlinable
     public func receive(timeout: Duration? = nil) throws -> Element? {
+        weave_xring_prepare_read(ring)
         switch take() {
         case .value(let value): return value
         case .closed: return nil
@@ -223,12 +229,13 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
 
     @usableFromInline @inline(never)
     func receiveParking(timeout: Duration?) throws -> Element? {
+        var spin = weave_xring_may_spin() != 0
         let waiter = try CrossHubWaiter.current("CrossHubChannel.receive")
         let deadline = timeout.map { Hub.deadline(after: $0) }
         waiter.begin()
         defer { waiter.end() }
         while true {
-            if waiter.mayBusyWait, weave_xring_spin_readable(ring, Self.spinRounds, spinBatch) != 0 {
+            if spin, weave_xring_spin_readable(ring, Self.spinRounds, spinBatch) != 0 {
                 switch take() {
                 case .value(let value): return value
                 case .closed: return nil
@@ -243,7 +250,9 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                 switch take() {
                 case .value(let value): return value
                 case .closed: return nil
-                case .empty: continue
+                case .empty:
+                    spin = waiter.mayBusyWait
+                    continue
                 }
             }
             do {
@@ -256,7 +265,7 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
             switch take() {
             case .value(let value): return value
             case .closed: return nil
-            case .empty: continue
+            case .empty: spin = waiter.mayBusyWait
             }
         }
     }
