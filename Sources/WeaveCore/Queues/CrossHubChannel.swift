@@ -181,6 +181,8 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                 leave(waiter, receiver: false)
                 throw error
             }
+            // Off the list before looking again (see `unlist`).
+            unlist(waiter, receiver: false)
             switch put(value) {
             case .sent: return
             case .closed: throw closedError
@@ -262,6 +264,8 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
                 leave(waiter, receiver: true)
                 throw error
             }
+            // Off the list before looking again (see `unlist`).
+            unlist(waiter, receiver: true)
             switch take() {
             case .value(let value): return value
             case .closed: return nil
@@ -282,7 +286,12 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
         waiters.withLock { $0.senders.popFirst(counting: ring, receivers: false) }?.wake()
     }
 
-    /// Takes `waiter` off its list if it is still there (it found what it waited for itself).
+    /// Takes `waiter` off its list if it is still there: it found what it waited for itself,
+    /// or it was woken while still listed. The latter happens when a wake meant for an earlier
+    /// listing of the same call arrives late (taken off the list, the waiter found nothing,
+    /// listed itself again and parked). Left listed, it would list itself twice, or return
+    /// while listed; either way a stale entry would keep the parked count up and take the
+    /// next wake, which it drops, while a live waiter stays parked beside a value or room.
     private func unlist(_ waiter: CrossHubWaiter, receiver: Bool) {
         waiters.withLock { waiters in
             if receiver {

@@ -85,6 +85,8 @@ struct CrossHubWaiters {
     var count: Int { list.count }
 
     mutating func append(_ waiter: CrossHubWaiter, counting ring: OpaquePointer, receivers: Bool) {
+        // Listed twice, one entry would outlive the wait and swallow a wake meant for another.
+        assert(!waiter.isListed, "a CrossHubChannel waiter listed twice")
         waiter.isListed = true
         list.append(waiter)
         adjust(ring, receivers: receivers, by: 1)
