@@ -20,6 +20,7 @@
 #ifndef WEAVE_CROSSHUB_RING_H
 #define WEAVE_CROSSHUB_RING_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -240,12 +241,19 @@ static inline __attribute__((noinline)) void weave_xring_gather(weave_xring *rin
     // Nothing written: the empty path (a spin, then a park) takes over.
     if (atomic_load_explicit(&sequence[pos & mask], memory_order_relaxed) != 2 * pos + 1) return;
     const uint64_t last = pos + ring->consumer_batch - 1;
-    for (uint32_t i = 0; i < WEAVE_XRING_GATHER_ROUNDS; i++) {
+    uint64_t progress = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    for (uint32_t i = 1; i <= WEAVE_XRING_GATHER_ROUNDS; i++) {
         if (atomic_load_explicit(&sequence[last & mask], memory_order_relaxed) == 2 * last + 1) {
             atomic_store_explicit(&ring->ready_until, last + 1, memory_order_relaxed);
             return;
         }
         weave_xring_pause();
+        if (i % 16 == 0) {
+            // No write claimed meanwhile: the writers have stopped (or are not running).
+            uint64_t claimed = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+            if (claimed == progress) break;
+            progress = claimed;
+        }
     }
     // The writers have slowed down: go on with what is written, without waiting again for
     // each of those values.
@@ -265,6 +273,21 @@ static inline void weave_xring_prepare_read(weave_xring *ring) {
     weave_xring_gather(ring, pos);
 }
 
+/// Yields a spinning side may make while the other side shows no progress, before it parks.
+#define WEAVE_XRING_YIELDS 4
+
+/// Called by a spin that saw no progress from the other side: gives the core up once (the
+/// other side may be runnable on this very core, which a spin only keeps it off; a yield
+/// costs one system call, a park and a cross-thread wake-up several, and the wake-up's
+/// receiver may spin in libuv until its sender, preempted by it, runs again). Returns
+/// false once the yields are spent: the caller parks.
+static inline int weave_xring_yield(uint32_t *yields) {
+    if (*yields >= WEAVE_XRING_YIELDS) return 0;
+    (*yields)++;
+    sched_yield();
+    return 1;
+}
+
 /// Pauses a spin waits for a whole batch before it settles for what there is (the other side
 /// has likely paused): bounds the delay a lone message takes to about 10 µs.
 #define WEAVE_XRING_PATIENT_ROUNDS 256
@@ -278,6 +301,8 @@ static inline void weave_xring_prepare_read(weave_xring *ring) {
 /// one message at a time), and never the producers' line (that would slow every claim).
 static inline int weave_xring_spin_readable(weave_xring *ring, uint32_t rounds, uint64_t want) {
     uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    uint64_t progress = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    uint32_t yields = 0;
     for (uint32_t i = 1; i <= rounds; i++) {
         uint64_t last = pos + want - 1;
         if (atomic_load_explicit(&ring->consumer_sequence[last & ring->consumer_mask], memory_order_relaxed) ==
@@ -289,6 +314,11 @@ static inline int weave_xring_spin_readable(weave_xring *ring, uint32_t rounds, 
             if (i >= WEAVE_XRING_PATIENT_ROUNDS &&
                 atomic_load_explicit(&ring->consumer_sequence[pos & ring->consumer_mask], memory_order_relaxed) ==
                     2 * pos + 1) return 1;
+            // No write claimed meanwhile: the writers are not running (descheduled, or on
+            // this very core); spinning on would only keep them off it.
+            uint64_t claimed = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+            if (claimed == progress && !weave_xring_yield(&yields)) break;
+            progress = claimed;
         }
     }
     pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
@@ -311,6 +341,8 @@ static inline int weave_xring_room_at(weave_xring *ring, uint64_t pos) {
 /// `want` (1 ... capacity) values, settling for less after WEAVE_XRING_PATIENT_ROUNDS.
 static inline int weave_xring_spin_writable(weave_xring *ring, uint32_t rounds, uint64_t want) {
     uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    uint64_t progress = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    uint32_t yields = 0;
     for (uint32_t i = 1; i <= rounds; i++) {
         if (pos & WEAVE_XRING_CLOSED_BIT) return 1;
         if (weave_xring_room_at(ring, pos + want - 1)) return 1;
@@ -320,6 +352,10 @@ static inline int weave_xring_spin_writable(weave_xring *ring, uint32_t rounds, 
             pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
             if (i >= WEAVE_XRING_PATIENT_ROUNDS && !(pos & WEAVE_XRING_CLOSED_BIT) && weave_xring_room_at(ring, pos))
                 return 1;
+            // No read claimed meanwhile: the readers are not running.
+            uint64_t claimed = atomic_load_explicit(&ring->head, memory_order_relaxed);
+            if (claimed == progress && !weave_xring_yield(&yields)) break;
+            progress = claimed;
         }
     }
     pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);

@@ -21,7 +21,13 @@ import Synchronization
 /// receives makes. Waiters are served first-come first-served per side. Before parking, a
 /// side with nothing else to run on its hub spins on the ring (up to some 40 µs on a 37 ns
 /// `pause`, and it goes on with a single value or slot after some 10 µs): the other hub
-/// usually hands over sooner than a park and a cross-thread wake-up would take.
+/// usually hands over sooner than a park and a cross-thread wake-up would take. When the
+/// other side has made no progress for about a microsecond (it is not running, perhaps
+/// waiting for this very core), the spin gives the core up (`sched_yield`) a few times, and
+/// parks if that brings no progress either. A receiver with nothing else to run that finds
+/// fewer than a batch of values (half the capacity, at most 64) waits up to some 2 µs for
+/// the batch rather than read right behind the writer, so that the two cores hand whole
+/// cache lines over instead of bouncing each line once a value.
 ///
 /// `close()` ends the stream: values already sent are still received, then ``receive(timeout:)``
 /// returns nil; ``send(_:timeout:)`` on a closed channel throws ``QueueError/Code/closed``.
