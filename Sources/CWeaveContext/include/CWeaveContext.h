@@ -15,6 +15,7 @@
 #include "weave_fiber_lifecycle.h"
 #include "weave_run_queue.h"
 #include "weave_wait_queue.h"
+#include "weave_crosshub_ring.h"
 #include "weave_monitor.h"
 #include "weave_thread.h"
 #include "weave_overflow.h"

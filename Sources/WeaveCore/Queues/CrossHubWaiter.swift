@@ -27,6 +27,12 @@ final class CrossHubWaiter: @unchecked Sendable {
         CrossHubWaiter(try AnyCoroutine.requireCurrent(operation))
     }
 
+    /// Whether the hub has nothing else to run now, so spinning a little before parking
+    /// delays no other coroutine.
+    var mayBusyWait: Bool {
+        weave_sched_has_ready(sched.assumingMemoryBound(to: weave_sched.self)) == 0
+    }
+
     /// Starts the wait: the hub counts it as outside work (another hub may end it).
     func begin() {
         isWaiting = true
@@ -67,7 +73,8 @@ final class CrossHubWaiter: @unchecked Sendable {
 }
 
 /// The parked waiters of one side of a ``CrossHubChannel``, first come first served;
-/// mutated only under the channel's mutex.
+/// mutated only under the channel's waiter mutex, each change mirrored in the ring's parked
+/// count for that side (which lets the other side skip this list while nobody is parked).
 @usableFromInline
 struct CrossHubWaiters {
     @usableFromInline var list: [CrossHubWaiter] = []
@@ -77,30 +84,44 @@ struct CrossHubWaiters {
 
     var count: Int { list.count }
 
-    mutating func append(_ waiter: CrossHubWaiter) {
+    mutating func append(_ waiter: CrossHubWaiter, counting ring: OpaquePointer, receivers: Bool) {
+        // Listed twice, one entry would outlive the wait and swallow a wake meant for another.
+        assert(!waiter.isListed, "a CrossHubChannel waiter listed twice")
         waiter.isListed = true
         list.append(waiter)
+        adjust(ring, receivers: receivers, by: 1)
     }
 
     /// Takes the longest-waiting one (now no longer listed: its wake is pending).
-    @inlinable
-    mutating func popFirst() -> CrossHubWaiter? {
+    mutating func popFirst(counting ring: OpaquePointer, receivers: Bool) -> CrossHubWaiter? {
         if list.isEmpty { return nil }
         let waiter = list.removeFirst()
         waiter.isListed = false
+        adjust(ring, receivers: receivers, by: -1)
         return waiter
     }
 
-    mutating func remove(_ waiter: CrossHubWaiter) {
+    mutating func remove(_ waiter: CrossHubWaiter, counting ring: OpaquePointer, receivers: Bool) {
         guard waiter.isListed, let index = list.firstIndex(where: { $0 === waiter }) else { return }
         list.remove(at: index)
         waiter.isListed = false
+        adjust(ring, receivers: receivers, by: -1)
     }
 
-    mutating func removeAll() -> [CrossHubWaiter] {
+    mutating func removeAll(counting ring: OpaquePointer, receivers: Bool) -> [CrossHubWaiter] {
         let all = list
         list = []
         for waiter in all { waiter.isListed = false }
+        adjust(ring, receivers: receivers, by: -Int64(all.count))
         return all
+    }
+
+    private func adjust(_ ring: OpaquePointer, receivers: Bool, by delta: Int64) {
+        if delta == 0 { return }
+        if receivers {
+            weave_xring_add_parked_receivers(ring, delta)
+        } else {
+            weave_xring_add_parked_senders(ring, delta)
+        }
     }
 }

@@ -143,10 +143,87 @@ struct CrossHubChannelTests {
         #expect(value == 3)
         #expect(parked == 0)
     }
+
+    @Test(
+        "3 producers to 3 receivers on 4 hubs through rings of 1, 2 and 7 values: every value once, in order per producer",
+        arguments: [1, 2, 7])
+    func manyToMany(capacity: Int) async throws {
+        let producers = 3, receivers = 3, perProducer = 20_000
+        let (received, outOfOrder, parked) = try await inHubGroup(hubs: 4) { group -> ([Int], Int, Int) in
+            let channel = CrossHubChannel<Int>(capacity: capacity)
+            let sending = try (0..<producers).map { producer in
+                try spawn {
+                    try group.hub(producer % 4).run {
+                        for sequence in 0..<perProducer { try channel.send(producer << 32 | sequence) }
+                    }
+                }
+            }
+            let receiving = try (0..<receivers).map { receiver in
+                try spawn {
+                    try group.hub((receiver + 1) % 4).run { () throws -> ([Int], Int) in
+                        var got: [Int] = [], last = [Int](repeating: -1, count: producers), outOfOrder = 0
+                        while let message = try channel.receive(timeout: .seconds(60)) {
+                            let producer = message >> 32, sequence = message & 0xFFFF_FFFF
+                            if sequence <= last[producer] { outOfOrder += 1 }
+                            last[producer] = sequence
+                            got.append(message)
+                        }
+                        return (got, outOfOrder)
+                    }
+                }
+            }
+            try joinAll(sending)
+            channel.close()
+            var all: [Int] = [], outOfOrder = 0
+            for receiver in receiving {
+                let (got, wrong) = try receiver.join()
+                all += got
+                outOfOrder += wrong
+            }
+            return (all.sorted(), outOfOrder, channel.parkedCount)
+        }
+        let expected = (0..<producers).flatMap { producer in (0..<perProducer).map { producer << 32 | $0 } }
+        #expect(received == expected)
+        #expect(outOfOrder == 0)
+        #expect(parked == 0)
+    }
+
+    @Test("capacity holds with more slots than capacity (7 of 8), across wrap-around; a dropped channel releases what it buffers")
+    func capacityAndDrop() throws {
+        let released = ReleaseCounter()
+        var accepted: [Bool] = []
+        var counts: [Int] = []
+        do {
+            let channel = CrossHubChannel<Tracked>(capacity: 7)
+            for _ in 0..<8 { accepted.append(try channel.trySend(Tracked(released))) }
+            counts.append(channel.count)
+            for _ in 0..<5 { _ = channel.tryReceive() }
+            for _ in 0..<6 { accepted.append(try channel.trySend(Tracked(released))) }
+            counts.append(channel.count)
+        }
+        #expect(accepted == [true, true, true, true, true, true, true, false, true, true, true, true, true, false])
+        #expect(counts == [7, 7])
+        // 7 + 5 values made it in (the refused ones were released at once), all released now.
+        #expect(released.count == 14)
+    }
 }
 
 /// Yields until `condition` holds (bounded against hangs).
 private func waitUntil(_ condition: () -> Bool) throws {
     let limit = ContinuousClock.now + .seconds(30)
     while !condition() && ContinuousClock.now < limit { try Coroutine.sleep(for: .milliseconds(1)) }
+}
+
+/// Counts releases of ``Tracked`` values, from any thread.
+private final class ReleaseCounter: Sendable {
+    private let released = Atomic<Int>(0)
+    var count: Int { released.load(ordering: .relaxed) }
+    func add() { released.add(1, ordering: .relaxed) }
+}
+
+/// A value that reports its release.
+private final class Tracked: Sendable {
+    let counter: ReleaseCounter
+    init(_ counter: ReleaseCounter) { self.counter = counter }
+    deinit { counter.add() }
 }
