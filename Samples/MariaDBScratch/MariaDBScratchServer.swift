@@ -48,20 +48,31 @@ public final class MariaDBScratchServer: Sendable {
     public static func start(serverArguments: [String] = []) throws -> MariaDBScratchServer {
         let installDB = try findBinary("mariadb-install-db")
         _ = try findBinary("mariadbd")
-        var template = Array("/tmp/weave-mariadb-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw MariaDBScratchError("mkdtemp failed: errno \(errno)")
-        }
-        let directory = String(cString: made)
-        let server = MariaDBScratchServer(port: try freePort(), directory: directory, serverArguments: serverArguments)
-        let status = try run(installDB, [
-            "--no-defaults", "--datadir=\(directory)/data", "--auth-root-authentication-method=normal",
-            "--skip-test-db", "--user=\(currentUserName())",
-        ], log: directory + "/install.log")
-        guard status == 0 else {
+        let server: MariaDBScratchServer
+        // mariadb-install-db now and then fails on a loaded machine (its bootstrap server
+        // reports a missing table it has just created): a fresh directory, up to three tries.
+        var attempt = 1
+        while true {
+            var template = Array("/tmp/weave-mariadb-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else {
+                throw MariaDBScratchError("mkdtemp failed: errno \(errno)")
+            }
+            let directory = String(cString: made)
+            let candidate = MariaDBScratchServer(port: try freePort(), directory: directory, serverArguments: serverArguments)
+            let status = try run(installDB, [
+                "--no-defaults", "--datadir=\(directory)/data", "--auth-root-authentication-method=normal",
+                "--skip-test-db", "--user=\(currentUserName())",
+            ], log: directory + "/install.log")
+            if status == 0 {
+                server = candidate
+                break
+            }
             let log = readFile(directory + "/install.log")
-            server.removeDirectory()
-            throw MariaDBScratchError("mariadb-install-db failed (status \(status)):\n\(log)")
+            candidate.removeDirectory()
+            guard attempt < 3 else {
+                throw MariaDBScratchError("mariadb-install-db failed (status \(status)), \(attempt) tries:\n\(log)")
+            }
+            attempt += 1
         }
         do {
             try server.launch()
