@@ -6,7 +6,7 @@ final class PoolWorker {
     let process: WorkerProcess
     /// Sent and not yet answered, in the order the worker runs them. Unchecked: see
     /// ``ProcessPool/pending``.
-    @exclusivity(unchecked) var inFlight = FIFO<PoolTask>()
+    @exclusivity(unchecked) var inFlight = PoolTaskQueue()
     /// The task the worker said it started and has not answered: always the first of
     /// ``inFlight``. When the worker dies, this task and no other fails.
     var running: PoolTask?

@@ -169,6 +169,35 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         return true
     }
 
+    /// How many outputs the iteration yields when that is known up front (the input is an
+    /// array), so that ``ProcessPool/map(_:chunkSize:timeout:)`` can make its result at once.
+    var knownCount: Int? { tasks == nil ? array.count : nil }
+
+    /// For ``ProcessPool/map(_:chunkSize:timeout:)`` over an array: decodes the outputs of
+    /// the next chunk in input order straight into `outputs` (room for ``knownCount``
+    /// values, the first `initialized` of them in place), with no array of the chunk's own
+    /// and no `Result` per output; false when none is left. Throws as
+    /// ``appendNextChunk(to:)`` does; `initialized` counts what is in place even then.
+    func decodeNextChunk(into outputs: UnsafeMutableBufferPointer<Task.Output>, initialized: inout Int) throws -> Bool {
+        precondition(ordered && bufferedHead == bufferedCount, "decodeNextChunk is map's alone")
+        refill()
+        let chunk: PoolTask
+        do {
+            guard let next = try nextFinishedChunk(deadline: nil) else { return false }
+            chunk = next
+        } catch {
+            inputDone = true
+            abandonAll(error)
+            throw error
+        }
+        if case .failure(let error) = chunk.outcome.unsafelyUnwrapped { throw error }
+        precondition(chunk.count <= outputs.count - initialized, "more outputs than tasks")
+        var decoded = 0
+        defer { initialized += decoded }
+        try chunk.decodeOutputs(Task.Output.self, into: outputs.baseAddress.unsafelyUnwrapped + initialized, initialized: &decoded, using: pool.coders)
+        return true
+    }
+
     /// Submits chunks while there is input and room. A chunk that cannot be submitted
     /// takes its place in line as a failure, and ends the input.
     private func refill() {

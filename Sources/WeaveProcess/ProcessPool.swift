@@ -85,7 +85,7 @@ public final class ProcessPool: HubResource, WaitTarget {
     // pool's hub, and never open across a call out, so the checks are left out.
     @exclusivity(unchecked) var workers: [PoolWorker] = []
     /// Submitted and not yet sent to a worker, in order.
-    @exclusivity(unchecked) var pending = FIFO<PoolTask>()
+    @exclusivity(unchecked) var pending = PoolTaskQueue()
     var nextTaskID: UInt64 = 0
     /// The coders of task arguments and outputs, their containers kept from chunk to chunk.
     let coders = BinaryCoders()
@@ -241,10 +241,17 @@ public final class ProcessPool: HubResource, WaitTarget {
     ///   ``TimeoutError``), `CancellationError`; ``WeaveError`` for a bad `chunkSize`.
     public func map<Tasks: Sequence>(_ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil) throws -> [Tasks.Element.Output]
     where Tasks.Element: ProcessTask {
-        var outputs: [Tasks.Element.Output] = []
-        outputs.reserveCapacity(tasks.underestimatedCount)
         // imap's order, a chunk at a time: no `Result` per output.
         let iteration = try imap(tasks, chunkSize: chunkSize, timeout: timeout)
+        if let total = iteration.knownCount {
+            // An array's outputs are decoded straight into the result, chunk after chunk.
+            return try [Tasks.Element.Output](unsafeUninitializedCapacity: total) { buffer, initialized in
+                while try iteration.decodeNextChunk(into: buffer, initialized: &initialized) {}
+                precondition(initialized == total, "fewer outputs than tasks")
+            }
+        }
+        var outputs: [Tasks.Element.Output] = []
+        outputs.reserveCapacity(tasks.underestimatedCount)
         while try iteration.appendNextChunk(to: &outputs) {}
         return outputs
     }
