@@ -90,7 +90,7 @@ public final class ProcessPool: HubResource, WaitTarget {
     /// The coders of task arguments and outputs, their containers kept from chunk to chunk.
     let coders = BinaryCoders()
     /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
-    var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
+    @exclusivity(unchecked) var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
