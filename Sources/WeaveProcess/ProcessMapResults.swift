@@ -223,21 +223,29 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
                     submitChunk(UnsafeBufferPointer(start: $0.baseAddress.unsafelyUnwrapped + start, count: end - start))
                 } || submitted
             } else {
-                // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
-                var chunk = spareChunk
-                spareChunk = []
-                defer { spareChunk = chunk }
-                chunk.removeAll(keepingCapacity: true)
-                while chunk.count < chunkSize, let task = tasks.unsafelyUnwrapped.next() { chunk.append(task) }
-                if chunk.count < chunkSize { inputDone = true }
-                if chunk.isEmpty { break }
-                submitted = chunk.withUnsafeBufferPointer { submitChunk($0) } || submitted
+                guard let wasSubmitted = submitFromIterator() else { break }
+                submitted = wasSubmitted || submitted
             }
         }
         if submitted {
             pool.dispatch()
             try? pool.flushWorkers()
         }
+    }
+
+    /// Reads the next chunk from the input iterator and submits it (see ``submitChunk(_:)``);
+    /// nil when the input had no task left. Apart from ``refill()``, whose array path would
+    /// otherwise look up `Optional`'s metadata a chunk for this path's variables.
+    @inline(never) private func submitFromIterator() -> Bool? {
+        // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
+        var chunk = spareChunk
+        spareChunk = []
+        defer { spareChunk = chunk }
+        chunk.removeAll(keepingCapacity: true)
+        while chunk.count < chunkSize, let task = tasks.unsafelyUnwrapped.next() { chunk.append(task) }
+        if chunk.count < chunkSize { inputDone = true }
+        if chunk.isEmpty { return nil }
+        return chunk.withUnsafeBufferPointer { submitChunk($0) }
     }
 
     /// Submits one chunk and puts it in line; one that cannot be submitted takes its place

@@ -84,9 +84,16 @@ extension ProcessPool {
     /// chunk of one would pay both per task).
     private func taskInfo<Task: ProcessTask>(_ type: Task.Type) -> (name: String, isBitwise: Bool) {
         let key = ObjectIdentifier(type)
-        if let info = taskInfos[key] { return info }
-        let info = (name: Task.taskName, isBitwise: Task.self is any BitwiseProcessTask.Type)
-        taskInfos[key] = info
+        // A map submits chunk after chunk of one type: the last one found, without hashing.
+        if let last = lastTaskInfo, last.type == key { return last.info }
+        let info: (name: String, isBitwise: Bool)
+        if let known = taskInfos[key] {
+            info = known
+        } else {
+            info = (name: Task.taskName, isBitwise: Task.self is any BitwiseProcessTask.Type)
+            taskInfos[key] = info
+        }
+        lastTaskInfo = (key, info)
         return info
     }
 

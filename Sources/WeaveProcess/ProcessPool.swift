@@ -91,6 +91,8 @@ public final class ProcessPool: HubResource, WaitTarget {
     let coders = BinaryCoders()
     /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
     @exclusivity(unchecked) var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
+    /// The entry of ``taskInfos`` found last.
+    @exclusivity(unchecked) var lastTaskInfo: (type: ObjectIdentifier, info: (name: String, isBitwise: Bool))?
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
