@@ -348,7 +348,11 @@ final class BinaryReader {
         if T.self == Int.self {
             // Trivial values: nothing to clean up if it throws half-way.
             let values = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: Int.self)
-            for index in 0..<count { values[index] = try readInteger(Int.self, at: &position, codingPath: []) }
+            var index = readShortIntegers(into: values, count: count, at: &position)
+            while index < count {
+                values[index] = try readInteger(Int.self, at: &position, codingPath: [])
+                index += 1
+            }
             initialized = count
             return
         }
@@ -362,6 +366,39 @@ final class BinaryReader {
             (buffer + index).initialize(to: try decodeNext(type, at: &position))
             initialized = index + 1
         }
+    }
+
+    /// Reads signed integers of up to three varint bytes (below 2^20 in magnitude: a
+    /// chunk's counts, indices and small results) into `values`, from locals rather than
+    /// the reader's properties, and stops at the first other value (or `count`, or 4 bytes
+    /// from the end), which ``readInteger(_:at:codingPath:)`` then reads and checks.
+    /// Returns how many it read.
+    private func readShortIntegers(into values: UnsafeMutablePointer<Int>, count: Int, at position: inout Int) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        let end = bytes.count &- 4
+        var cursor = position
+        var index = 0
+        while index < count && cursor <= end && base.load(fromByteOffset: cursor, as: UInt8.self) == BinaryFormat.signed {
+            var raw = UInt64(base.load(fromByteOffset: cursor &+ 1, as: UInt8.self))
+            if raw < 0x80 {
+                cursor &+= 2
+            } else {
+                let second = UInt64(base.load(fromByteOffset: cursor &+ 2, as: UInt8.self))
+                if second < 0x80 {
+                    raw = (raw & 0x7F) | second &<< 7
+                    cursor &+= 3
+                } else {
+                    let third = UInt64(base.load(fromByteOffset: cursor &+ 3, as: UInt8.self))
+                    guard third < 0x80 else { break }
+                    raw = (raw & 0x7F) | (second & 0x7F) &<< 7 | third &<< 14
+                    cursor &+= 4
+                }
+            }
+            values[index] = Int(truncatingIfNeeded: Int64(bitPattern: (raw &>> 1) ^ (0 &- (raw & 1))))
+            index &+= 1
+        }
+        position = cursor
+        return index
     }
 
     /// Whether ``readCommon(_:at:depth:path:)`` reads `T`. (A separate test, not an

@@ -61,6 +61,11 @@ final class BinaryWriter {
     @exclusivity(unchecked) private var topEncoder: BinaryWriterEncoder?
     /// The keyed containers made so far, by key type and depth.
     @exclusivity(unchecked) private var keyedContainers = KeyedContainerCache()
+    /// Keys written before and their bytes (``appendKey(_:)``), at most 16 of at most
+    /// 16 bytes each, kept for the writer's life.
+    @exclusivity(unchecked) private var keyCache: [CachedKey] = []
+    /// The strings of ``keyCache``, kept alive so that their bits stay theirs.
+    @exclusivity(unchecked) private var cachedKeys: [String] = []
     /// The last type ``encodeValue(_:depth:path:)`` found is none of the common ones: a run
     /// of values of one type tests it once, not once a value.
     @exclusivity(unchecked) private var lastCompositeType: ObjectIdentifier?
@@ -137,10 +142,14 @@ final class BinaryWriter {
         if !deepOpenDepths.isEmpty { closeDeep(above: depth) }
         let shift = depth + 1  // depth is -1 when a top-level value ends
         guard shift < 64 else { return }
-        let above = openMask >> UInt64(shift)
+        var above = openMask >> UInt64(shift)
         if above != 0 {
             openMask &= (1 << UInt64(shift)) &- 1
-            for _ in 0..<above.nonzeroBitCount { append(BinaryFormat.end) }
+            // A bit at a time (usually one): `nonzeroBitCount` is a software popcount here.
+            while above != 0 {
+                append(BinaryFormat.end)
+                above &= above &- 1
+            }
         }
     }
 
@@ -159,6 +168,20 @@ final class BinaryWriter {
     @inline(__always) func appendVarint(_ value: UInt64) {
         if value < 0x80 {
             append(UInt8(value))
+            return
+        }
+        // Two and three bytes (below 2^21: most integers a task carries) in line.
+        if value < 1 << 21 && capacity &- count >= 3 {
+            let base = storage + count
+            base[0] = UInt8(truncatingIfNeeded: value) | 0x80
+            if value < 1 << 14 {
+                base[1] = UInt8(truncatingIfNeeded: value &>> 7)
+                count &+= 2
+            } else {
+                base[1] = UInt8(truncatingIfNeeded: value &>> 7) | 0x80
+                base[2] = UInt8(truncatingIfNeeded: value &>> 14)
+                count &+= 3
+            }
             return
         }
         appendLongVarint(value)
@@ -193,6 +216,40 @@ final class BinaryWriter {
     func appendString(_ value: String) {
         append(BinaryFormat.string)
         appendRawString(value)
+    }
+
+    /// A map key: its string without a tag, as ``appendRawString(_:)`` writes it, copied
+    /// from ``keyCache`` when the same key was written before (a run of values of one type
+    /// writes the same few keys again and again).
+    @inline(__always) func appendKey(_ key: String) {
+        let bits = unsafeBitCast(key, to: (UInt64, UInt64).self)
+        var index = 0
+        while index < keyCache.count {
+            // Plain values only (the strings are kept apart): no retain to read one.
+            let entry = keyCache[index]
+            if entry.bits.0 == bits.0 && entry.bits.1 == bits.1 {
+                if capacity &- count < 16 { grow(16) }
+                // Both words, whatever the length: bytes past it are overwritten next.
+                let base = UnsafeMutableRawPointer(storage + count)
+                base.storeBytes(of: entry.encoded.0, as: UInt64.self)
+                base.storeBytes(of: entry.encoded.1, toByteOffset: 8, as: UInt64.self)
+                count &+= entry.length
+                return
+            }
+            index &+= 1
+        }
+        appendUncachedKey(key, bits: bits)
+    }
+
+    @inline(never) private func appendUncachedKey(_ key: String, bits: (UInt64, UInt64)) {
+        let start = count
+        appendRawString(key)
+        let length = count - start
+        guard length <= 16 && keyCache.count < 16 else { return }
+        var encoded: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &encoded) { $0.copyMemory(from: UnsafeRawBufferPointer(start: storage + start, count: length)) }
+        keyCache.append(CachedKey(bits: bits, encoded: encoded, length: length))
+        cachedKeys.append(key)
     }
 
     /// A string without its tag (map keys).
@@ -304,6 +361,17 @@ final class BinaryWriter {
         append(BinaryFormat.end)
     }
 
+    /// Encodes each value of `buffer` at the top level, one after another: a pool's chunk,
+    /// with no collection type whose metadata this unspecialized code would look up.
+    func encodeValues<T: Encodable>(_ buffer: UnsafeBufferPointer<T>) throws {
+        guard !buffer.isEmpty else { return }
+        if BinaryWriter.writesDirectly(T.self) {
+            for index in buffer.indices { try encodeValue(buffer[index], depth: 0) }
+        } else {
+            try encodeComposites(buffer)
+        }
+    }
+
     /// Encodes each value at the top level, one after another.
     func encodeValues<Values: Sequence>(_ values: Values) throws where Values.Element: Encodable {
         // Indexing a buffer needs nothing but the element's own witnesses; an iterator in
@@ -391,6 +459,16 @@ final class BinaryWriter {
     }
 }
 
+/// A map key's encoded bytes (its length and UTF-8, at most 16 bytes), found by the bits of
+/// the `String` it was written from. Equal bits are the same string: a small string's bits
+/// are its contents, and a larger one's name its storage, which the writer keeps alive (and
+/// so shared, never changed in place).
+struct CachedKey {
+    let bits: (UInt64, UInt64)
+    let encoded: (UInt64, UInt64)
+    let length: Int
+}
+
 /// One key of the coding path, with the depth of the container it belongs to.
 struct PathKey {
     let depth: Int
@@ -453,7 +531,7 @@ struct BinaryKeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     @inline(__always) private func key(_ key: Key) {
         writer.enter(depth)
-        writer.appendRawString(key.stringValue)
+        writer.appendKey(key.stringValue)
     }
 
     mutating func encodeNil(forKey key: Key) throws { self.key(key); writer.append(BinaryFormat.null) }

@@ -20,35 +20,39 @@ final class FrameChannel: HubResource, WaitTarget {
     let maximumFrameSize: Int
     /// Called for each complete frame, on the hub's thread, from the read callback: the
     /// bytes are valid only during the call. It must not park.
-    var onFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
+    @exclusivity(unchecked) var onFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
     /// Called once when the channel can no longer read: nil at the peer's clean end of
     /// stream, else why (a read error, an oversized frame).
-    var onEnd: ((any Error)?) -> Void = { _ in }
+    @exclusivity(unchecked) var onEnd: ((any Error)?) -> Void = { _ in }
     /// Called after the frames of one read have all been delivered: the place to flush
     /// replies once for the whole batch rather than once a frame.
-    var onBatchDelivered: () -> Void = {}
+    @exclusivity(unchecked) var onBatchDelivered: () -> Void = {}
     let label: String
 
-    private var input = ReadBuffer()
-    private var output: [UInt8] = []
+    @exclusivity(unchecked) private var input = ReadBuffer()
+    /// Unchecked, as the other state here (touched only on the hub's thread, a few times a
+    /// frame, where a dynamic check costs more than the work); the one access that calls out
+    /// (``appendFrame(_:)``'s body, which may encode user values) is guarded by `appending`.
+    @exclusivity(unchecked) private var output: [UInt8] = []
+    @exclusivity(unchecked) private var appending = false
     /// Bytes handed to `uv_write` and not yet confirmed.
-    private(set) var queuedBytes = 0
+    @exclusivity(unchecked) private(set) var queuedBytes = 0
     private var writers = WaitQueue()
-    private var isReading = false
-    private(set) var isClosed = false
-    private(set) var ended = false
+    @exclusivity(unchecked) private var isReading = false
+    @exclusivity(unchecked) private(set) var isClosed = false
+    @exclusivity(unchecked) private(set) var ended = false
     /// Queued bytes above which ``waitUntilWritable(timeout:)`` parks.
     var highWater = 1 << 20
     /// How long the peer may stay silent in the middle of a frame (once a frame's first
     /// byte has arrived, the rest must follow, each read within this time of the last)
     /// before the channel ends with ``ProcessError/Code/malformedFrame``; nil: no limit.
     /// Not counted while reading is paused (then the wait is ours, not the peer's).
-    var frameTimeout: Duration?
+    @exclusivity(unchecked) var frameTimeout: Duration?
     /// Armed while a partial frame sits in the input (only with ``frameTimeout``).
-    private var frameTimer: TimerNode?
+    @exclusivity(unchecked) private var frameTimer: TimerNode?
     /// Bytes read over the channel's life: the frame timer's measure of progress.
-    private var bytesRead = 0
-    private var bytesReadWhenArmed = 0
+    @exclusivity(unchecked) private var bytesRead = 0
+    @exclusivity(unchecked) private var bytesReadWhenArmed = 0
 
     /// Takes over an initialised `uv_pipe_t` (opened over an fd, or created by `uv_spawn`).
     init(hub: Hub, handle: UnsafeMutablePointer<uv_pipe_t>, maximumFrameSize: Int, label: String) {
@@ -242,6 +246,11 @@ final class FrameChannel: HubResource, WaitTarget {
     /// Appends one frame whose payload `body` writes into the buffer it is given; the
     /// length prefix is filled in afterwards. Nothing is sent until ``flush()``.
     func appendFrame(_ body: (inout [UInt8]) throws -> Void) throws {
+        // A body that parks while another coroutine writes a frame to this channel would
+        // interleave the two: the check the unchecked `output` no longer makes.
+        precondition(!appending, "\(label): a frame was appended while another was being written")
+        appending = true
+        defer { appending = false }
         let start = output.count
         // Room for the length (no array literal: that would allocate once a frame).
         output.append(contentsOf: repeatElement(0, count: 4))

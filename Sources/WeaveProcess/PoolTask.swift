@@ -59,40 +59,41 @@ final class PoolTaskWaiter: PoolTaskSink {
 }
 
 extension PoolTask {
-    /// Decodes the `count` outputs of a finished task, in order, straight into the array's
-    /// storage: this code is not specialized for `Output`, and an `append` a value would look
-    /// up `Array<Output>`'s metadata each time.
+    /// Decodes the `count` outputs of a finished task, in order, into a new array.
     func decodeOutputs<Output: Decodable>(_ type: Output.Type, using coders: BinaryCoders) throws -> [Output] {
-        if isBitwise { return try bitwiseOutputs(type) }
-        let bytes = try outcome.unsafelyUnwrapped.get()
-        return try bytes.withUnsafeBytes { raw in
-            try coders.reading(raw) { reader in
-                var position = 0
-                let outputs = try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    guard let base = buffer.baseAddress else { return }
-                    try reader.decodeRun(type, count: count, into: base, at: &position, initialized: &initialized)
-                }
-                guard position == raw.count else {
-                    throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
-                }
-                return outputs
-            }
+        try [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            try decodeOutputs(type, into: base, initialized: &initialized, using: coders)
         }
     }
 
-    /// The outputs of a ``BitwiseProcessTask`` chunk: `count` values' bytes, copied at once
-    /// into an array (the frame's bytes are not aligned for `Output`).
-    func bitwiseOutputs<Output>(_ type: Output.Type) throws -> [Output] {
+    /// Decodes the `count` outputs of a finished task, in order, straight into `buffer`
+    /// (uninitialized room for `count` values): no array of its own, so ``ProcessPool/map(_:chunkSize:timeout:)``
+    /// fills its result in place. `initialized` counts the values in place should it throw.
+    /// This code is not specialized for `Output`: an `append` a value would look up
+    /// `Array<Output>`'s metadata each time.
+    func decodeOutputs<Output: Decodable>(_ type: Output.Type, into buffer: UnsafeMutablePointer<Output>, initialized: inout Int, using coders: BinaryCoders) throws {
         let bytes = try outcome.unsafelyUnwrapped.get()
-        let stride = MemoryLayout<Output>.stride
-        guard bytes.count == count * stride else {
-            throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(bytes.count) bytes of results, not \(count) × \(stride)")
-        }
-        return [Output](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if isBitwise {
+            let stride = MemoryLayout<Output>.stride
+            guard bytes.count == count * stride else {
+                throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(bytes.count) bytes of results, not \(count) × \(stride)")
+            }
+            // The frame's bytes are not aligned for `Output`: one copy of them all.
             if count > 0 {
-                bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             }
             initialized = count
+            return
+        }
+        try bytes.withUnsafeBytes { raw in
+            try coders.reading(raw) { reader in
+                var position = 0
+                try reader.decodeRun(type, count: count, into: buffer, at: &position, initialized: &initialized)
+                guard position == raw.count else {
+                    throw ProcessError(.malformedFrame, "task \(id) (\(name)): \(raw.count - position) bytes left after \(count) results")
+                }
+            }
         }
     }
 }

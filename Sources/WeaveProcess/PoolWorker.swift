@@ -6,18 +6,18 @@ final class PoolWorker {
     let process: WorkerProcess
     /// Sent and not yet answered, in the order the worker runs them. Unchecked: see
     /// ``ProcessPool/pending``.
-    @exclusivity(unchecked) var inFlight = FIFO<PoolTask>()
+    @exclusivity(unchecked) var inFlight = PoolTaskQueue()
     /// The task the worker said it started and has not answered: always the first of
     /// ``inFlight``. When the worker dies, this task and no other fails.
-    var running: PoolTask?
+    @exclusivity(unchecked) var running: PoolTask?
     /// The initializer was sent and has not answered: a death now is a failed start.
     var isInitializing = false
     /// Tasks sent over this worker's life (for `maxTasksPerWorker`).
-    var sentCount = 0
+    @exclusivity(unchecked) var sentCount = 0
     /// Whether the worker said it serves (a worker that dies before that never started).
-    var isReady = false
+    @exclusivity(unchecked) var isReady = false
     /// No more tasks: it is being replaced or the pool is closing.
-    var isRetiring = false
+    @exclusivity(unchecked) var isRetiring = false
     /// Why the pool killed it, and the task that reason is about (the one running then).
     /// Only the pool's own decisions go here (a timeout, a cancelled caller, a frame it
     /// refused): a death the pool did not cause is reported by its exit status.
@@ -28,12 +28,12 @@ final class PoolWorker {
     /// Kills a worker whose channel broke if it does not exit on its own meanwhile.
     var graceTimer: TimerNode?
     /// Tasks it may hold at once; adapts to how long tasks take.
-    var window = 2
+    @exclusivity(unchecked) var window = 2
     /// Smoothed seconds per task, measured between completions while busy.
-    var secondsPerTask: Double?
-    var lastCompletion: ContinuousClock.Instant?
-    var lastCompletionHadNext = false
-    var isReferenced = true
+    @exclusivity(unchecked) var secondsPerTask: Double?
+    @exclusivity(unchecked) var lastCompletion: ContinuousClock.Instant?
+    @exclusivity(unchecked) var lastCompletionHadNext = false
+    @exclusivity(unchecked) var isReferenced = true
 
     init(process: WorkerProcess) {
         self.process = process

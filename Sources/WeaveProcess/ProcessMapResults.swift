@@ -31,19 +31,22 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
     private unowned let pool: ProcessPool
     /// The input: an array is cut into slices, a chunk each (no copy, no call a task);
     /// any other sequence is read one task at a time.
-    private var array: [Task]
-    private var arrayIndex = 0
-    private var tasks: AnyIterator<Task>?
+    @exclusivity(unchecked) private var array: [Task]
+    @exclusivity(unchecked) private var arrayIndex = 0
+    @exclusivity(unchecked) private var tasks: AnyIterator<Task>?
+    /// Whether the input is `array` (else `tasks`): a flag, not a test of the optional,
+    /// which in this unspecialized code would look up `Optional`'s metadata.
+    private let fromArray: Bool
     private let ordered: Bool
     private let chunkSize: Int
     private let timeout: Duration?
     private let maxInFlight: Int
     private let coroutine: AnyCoroutine
     /// Chunks out, in submission order.
-    private var outstanding: [PoolTask] = []
-    private var outstandingHead = 0
+    @exclusivity(unchecked) private var outstanding: [PoolTask] = []
+    @exclusivity(unchecked) private var outstandingHead = 0
     /// Finished chunks not yet consumed (unordered mode), in completion order.
-    private var finished: [PoolTask] = []
+    @exclusivity(unchecked) private var finished: [PoolTask] = []
     /// Outputs of the current chunk not yet yielded. Unchecked: touched only by `next()`
     /// in the iterating coroutine, never across a park; a check per output would cost
     /// more than the output.
@@ -52,9 +55,9 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
     @exclusivity(unchecked) private var bufferedFailure: (any Error)?
     @exclusivity(unchecked) private var bufferedCount = 0
     @exclusivity(unchecked) private var bufferedHead = 0
-    private var inputDone = false
-    private var spareChunk: [Task] = []
-    private var waiting = false
+    @exclusivity(unchecked) private var inputDone = false
+    @exclusivity(unchecked) private var spareChunk: [Task] = []
+    @exclusivity(unchecked) private var waiting = false
 
     init<Tasks: Sequence>(pool: ProcessPool, tasks: Tasks, ordered: Bool, chunkSize: Int, timeout: Duration?, maxInFlight: Int?) throws
     where Tasks.Element == Task {
@@ -64,7 +67,9 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         self.pool = pool
         if let array = tasks as? [Task] {
             self.array = array
+            self.fromArray = true
         } else {
+            self.fromArray = false
             self.array = []
             self.tasks = AnyIterator(tasks.makeIterator())
         }
@@ -169,6 +174,35 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         return true
     }
 
+    /// How many outputs the iteration yields when that is known up front (the input is an
+    /// array), so that ``ProcessPool/map(_:chunkSize:timeout:)`` can make its result at once.
+    var knownCount: Int? { fromArray ? array.count : nil }
+
+    /// For ``ProcessPool/map(_:chunkSize:timeout:)`` over an array: decodes the outputs of
+    /// the next chunk in input order straight into `outputs` (room for ``knownCount``
+    /// values, the first `initialized` of them in place), with no array of the chunk's own
+    /// and no `Result` per output; false when none is left. Throws as
+    /// ``appendNextChunk(to:)`` does; `initialized` counts what is in place even then.
+    func decodeNextChunk(into outputs: UnsafeMutableBufferPointer<Task.Output>, initialized: inout Int) throws -> Bool {
+        precondition(ordered && bufferedHead == bufferedCount, "decodeNextChunk is map's alone")
+        refill()
+        let chunk: PoolTask
+        do {
+            guard let next = try nextFinishedChunk(deadline: nil) else { return false }
+            chunk = next
+        } catch {
+            inputDone = true
+            abandonAll(error)
+            throw error
+        }
+        if case .failure(let error) = chunk.outcome.unsafelyUnwrapped { throw error }
+        precondition(chunk.count <= outputs.count - initialized, "more outputs than tasks")
+        var decoded = 0
+        defer { initialized += decoded }
+        try chunk.decodeOutputs(Task.Output.self, into: outputs.baseAddress.unsafelyUnwrapped + initialized, initialized: &decoded, using: pool.coders)
+        return true
+    }
+
     /// Submits chunks while there is input and room. A chunk that cannot be submitted
     /// takes its place in line as a failure, and ends the input.
     private func refill() {
@@ -176,44 +210,63 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         // instead of one write per consumed result.
         guard outstanding.count - outstandingHead <= maxInFlight / 2 else { return }
         var submitted = false
-        // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
-        var chunk = spareChunk
-        spareChunk = []
-        defer { spareChunk = chunk }
         while !inputDone && outstanding.count - outstandingHead < maxInFlight {
-            let slice: ArraySlice<Task>
-            if let tasks {
-                chunk.removeAll(keepingCapacity: true)
-                while chunk.count < chunkSize, let task = tasks.next() { chunk.append(task) }
-                if chunk.count < chunkSize { inputDone = true }
-                slice = chunk[...]
-            } else {
-                let end = arrayIndex + Swift.min(chunkSize, array.count - arrayIndex)
-                slice = array[arrayIndex..<end]
+            if fromArray {
+                // A slice of the array, as a buffer: no `ArraySlice<Task>` (whose metadata
+                // this unspecialized code would look up a chunk).
+                let start = arrayIndex
+                let end = start + Swift.min(chunkSize, array.count - start)
                 arrayIndex = end
                 if end == array.count { inputDone = true }
-            }
-            if slice.isEmpty { break }
-            do {
-                outstanding.append(try pool.submit(slice, timeout: timeout, sink: self, dispatching: false))
-                submitted = true
-                // A worker with nothing to do gets this chunk now, not once the whole window
-                // is encoded: the workers start while the rest is encoded.
-                if pool.hasIdleWorker {
-                    pool.dispatch()
-                    try? pool.flushWorkers()
-                }
-            } catch {
-                inputDone = true
-                let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)
-                failed.outcome = .failure(error)
-                outstanding.append(failed)
-                if !ordered { finished.append(failed) }
+                if end == start { break }
+                submitted = array.withUnsafeBufferPointer {
+                    submitChunk(UnsafeBufferPointer(start: $0.baseAddress.unsafelyUnwrapped + start, count: end - start))
+                } || submitted
+            } else {
+                guard let wasSubmitted = submitFromIterator() else { break }
+                submitted = wasSubmitted || submitted
             }
         }
         if submitted {
             pool.dispatch()
             try? pool.flushWorkers()
+        }
+    }
+
+    /// Reads the next chunk from the input iterator and submits it (see ``submitChunk(_:)``);
+    /// nil when the input had no task left. Apart from ``refill()``, whose array path would
+    /// otherwise look up `Optional`'s metadata a chunk for this path's variables.
+    @inline(never) private func submitFromIterator() -> Bool? {
+        // One buffer for every chunk: submit encodes the tasks at once and keeps nothing.
+        var chunk = spareChunk
+        spareChunk = []
+        defer { spareChunk = chunk }
+        chunk.removeAll(keepingCapacity: true)
+        while chunk.count < chunkSize, let task = tasks.unsafelyUnwrapped.next() { chunk.append(task) }
+        if chunk.count < chunkSize { inputDone = true }
+        if chunk.isEmpty { return nil }
+        return chunk.withUnsafeBufferPointer { submitChunk($0) }
+    }
+
+    /// Submits one chunk and puts it in line; one that cannot be submitted takes its place
+    /// as a failure, and ends the input. Returns whether it was submitted.
+    private func submitChunk(_ chunk: UnsafeBufferPointer<Task>) -> Bool {
+        do {
+            outstanding.append(try pool.submit(chunk, timeout: timeout, sink: self, dispatching: false))
+            // A worker with nothing to do gets this chunk now, not once the whole window
+            // is encoded: the workers start while the rest is encoded.
+            if pool.hasIdleWorker {
+                pool.dispatch()
+                try? pool.flushWorkers()
+            }
+            return true
+        } catch {
+            inputDone = true
+            let failed = PoolTask(id: 0, name: Task.taskName, count: 1, arguments: [], timeout: nil, sink: nil)
+            failed.outcome = .failure(error)
+            outstanding.append(failed)
+            if !ordered { finished.append(failed) }
+            return false
         }
     }
 

@@ -54,6 +54,13 @@ extension ProcessPool {
     /// caller submits a batch and dispatches once), sends what the workers have room for.
     /// The caller flushes (``flushWorkers()``) once it has submitted what it has.
     func submit<Task: ProcessTask>(_ tasks: ArraySlice<Task>, timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
+        try tasks.withUnsafeBufferPointer { try submit($0, timeout: timeout, sink: sink, dispatching: dispatching) }
+    }
+
+    /// ``submit(_:timeout:sink:dispatching:)`` of the tasks in `tasks` (read during the call):
+    /// the form ``ProcessMapResults`` uses, as a buffer needs no runtime lookup of a
+    /// collection type's metadata in this unspecialized code (a slice costs two a chunk).
+    func submit<Task: ProcessTask>(_ tasks: UnsafeBufferPointer<Task>, timeout: Duration?, sink: (any PoolTaskSink)?, dispatching: Bool = true) throws -> PoolTask {
         if let brokenError { throw brokenError }
         guard !isClosed else { throw ProcessError(.closed, "ProcessPool is closed: no new tasks") }
         if let timeout, timeout <= .zero { throw WeaveError(.invalidArgument, "task timeout must be positive, not \(timeout)") }
@@ -61,7 +68,7 @@ extension ProcessPool {
         var arguments: [UInt8] = []
         if isBitwise {
             // A BitwiseProcessTask's bytes are its value: the chunk is one copy.
-            tasks.withUnsafeBytes { arguments.append(contentsOf: $0) }
+            arguments.append(contentsOf: UnsafeRawBufferPointer(tasks))
         } else {
             try coders.appending(to: &arguments) { try $0.encodeValues(tasks) }
         }
@@ -77,9 +84,16 @@ extension ProcessPool {
     /// chunk of one would pay both per task).
     private func taskInfo<Task: ProcessTask>(_ type: Task.Type) -> (name: String, isBitwise: Bool) {
         let key = ObjectIdentifier(type)
-        if let info = taskInfos[key] { return info }
-        let info = (name: Task.taskName, isBitwise: Task.self is any BitwiseProcessTask.Type)
-        taskInfos[key] = info
+        // A map submits chunk after chunk of one type: the last one found, without hashing.
+        if let last = lastTaskInfo, last.type == key { return last.info }
+        let info: (name: String, isBitwise: Bool)
+        if let known = taskInfos[key] {
+            info = known
+        } else {
+            info = (name: Task.taskName, isBitwise: Task.self is any BitwiseProcessTask.Type)
+            taskInfos[key] = info
+        }
+        lastTaskInfo = (key, info)
         return info
     }
 

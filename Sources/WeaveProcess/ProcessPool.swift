@@ -85,12 +85,14 @@ public final class ProcessPool: HubResource, WaitTarget {
     // pool's hub, and never open across a call out, so the checks are left out.
     @exclusivity(unchecked) var workers: [PoolWorker] = []
     /// Submitted and not yet sent to a worker, in order.
-    @exclusivity(unchecked) var pending = FIFO<PoolTask>()
+    @exclusivity(unchecked) var pending = PoolTaskQueue()
     var nextTaskID: UInt64 = 0
     /// The coders of task arguments and outputs, their containers kept from chunk to chunk.
     let coders = BinaryCoders()
     /// Task names, and whether each is bitwise, by type (see `taskInfo(_:)`).
-    var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
+    @exclusivity(unchecked) var taskInfos: [ObjectIdentifier: (name: String, isBitwise: Bool)] = [:]
+    /// The entry of ``taskInfos`` found last.
+    @exclusivity(unchecked) var lastTaskInfo: (type: ObjectIdentifier, info: (name: String, isBitwise: Bool))?
     var isClosed = false
     var isTerminated = false
     /// Set when workers cannot start (or their initializer fails): every task fails with it.
@@ -241,10 +243,17 @@ public final class ProcessPool: HubResource, WaitTarget {
     ///   ``TimeoutError``), `CancellationError`; ``WeaveError`` for a bad `chunkSize`.
     public func map<Tasks: Sequence>(_ tasks: Tasks, chunkSize: Int = 1, timeout: Duration? = nil) throws -> [Tasks.Element.Output]
     where Tasks.Element: ProcessTask {
-        var outputs: [Tasks.Element.Output] = []
-        outputs.reserveCapacity(tasks.underestimatedCount)
         // imap's order, a chunk at a time: no `Result` per output.
         let iteration = try imap(tasks, chunkSize: chunkSize, timeout: timeout)
+        if let total = iteration.knownCount {
+            // An array's outputs are decoded straight into the result, chunk after chunk.
+            return try [Tasks.Element.Output](unsafeUninitializedCapacity: total) { buffer, initialized in
+                while try iteration.decodeNextChunk(into: buffer, initialized: &initialized) {}
+                precondition(initialized == total, "fewer outputs than tasks")
+            }
+        }
+        var outputs: [Tasks.Element.Output] = []
+        outputs.reserveCapacity(tasks.underestimatedCount)
         while try iteration.appendNextChunk(to: &outputs) {}
         return outputs
     }
