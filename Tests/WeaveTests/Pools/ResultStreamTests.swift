@@ -48,10 +48,16 @@ struct ResultStreamTests {
     @Test("a for loop over completed(_:) yields every coroutine in finish order")
     func completionsForLoop() async throws {
         let order = try await onHub { () throws -> [String] in
-            let slow = try spawn(name: "slow") { try Coroutine.sleep(for: .milliseconds(40)) }
+            // Ordered by events, not by timers (a loaded machine can fire two timers in one
+            // pass): "slow" ends only once the loop has seen "fast".
+            let release = Event()
+            let slow = try spawn(name: "slow") { try release.wait() }
             let fast = try spawn(name: "fast") { try Coroutine.sleep(for: .milliseconds(1)) }
             var order: [String] = []
-            for done in completed([slow, fast]) { order.append(done.name ?? "?") }
+            for done in completed([slow, fast]) {
+                order.append(done.name ?? "?")
+                release.set()
+            }
             return order
         }
         #expect(order == ["fast", "slow"])
