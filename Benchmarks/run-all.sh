@@ -95,7 +95,7 @@ CASES=(
   "compare-tls|TLS handshakes and bulk echo beside Go|REPS=3|REPS=1 SECONDS_PER_RUN=2"
   "compare-https|HTTPS hello and handshakes beside Go and nginx|RUNS=3 DURATION=5|RUNS=1 DURATION=2"
   "compare-http-client|HTTP clients beside Go and requests+gevent|REPS=3|REPS=1"
-  "compare-amqp|AMQP beside pika|REPS=3|REPS=1"
+  "compare-amqp|AMQP beside pika|REPS=3|REPS=1 N=20000 N_SYNC=2000"
   "compare-distributed|DistributedPool beside Celery|REPS=3|REPS=1 N=1000 LAT_N=200"
 )
 if [[ $QUICK == 1 ]]; then CASE_LIMIT=${CASE_LIMIT:-1800}; else CASE_LIMIT=${CASE_LIMIT:-3600}; fi
