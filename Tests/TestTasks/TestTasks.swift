@@ -9,7 +9,7 @@ public let allTestTasks: [any ProcessTask.Type] = [
     WorkerPID.self, SetGreeting.self, ReadGreeting.self, CountPrimes.self, NapThenSquare.self,
     SlowWorkerPID.self, Poison.self, ShutdownChannelThenAbort.self, WritePartialFrame.self, NapThenMaybeFail.self,
     PipeDoubler.self, PipeGreeter.self, PipeWriteRaw.self, QueueProducer.self, RecordPID.self,
-    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self,
+    LockedAppend.self, LockThenDie.self, QueueTake.self, PipeFlood.self, CancelledGet.self, WaitForFile.self,
 ] + spawnTestTasks + bitwiseTestTasks + remoteErrorTestTasks + codingTestTasks
 
 public struct Square: ProcessTask, Sendable {
@@ -105,6 +105,20 @@ public struct CountPrimes: ProcessTask {
             if isPrime { count += 1 }
         }
         return count
+    }
+}
+
+/// Holds its worker until `path` exists (checked every millisecond, for at most 30 s): true
+/// when it appeared. Lets a test wait on something only the parent's hub can do.
+public struct WaitForFile: ProcessTask {
+    public let path: String
+    public init(path: String) { self.path = path }
+    public func run() throws -> Bool {
+        for _ in 0..<30_000 {
+            if access(path, F_OK) == 0 { return true }
+            usleep(1_000)
+        }
+        return false
     }
 }
 

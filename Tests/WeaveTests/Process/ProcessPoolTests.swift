@@ -199,21 +199,22 @@ struct ProcessPoolTests {
         }
     }
 
+    // Event-driven, not a tick count in a time window: the tasks wait for a file that a
+    // coroutine on the same hub makes after three sleeps. A hub held by the map could never
+    // make it, and the tasks would give up after 30 s with false.
     @Test("other coroutines keep running during a long map")
     func tickerTicks() async throws {
         try await onHub {
             let pool = try testPool()
-            var ticks = 0
+            let path = "/tmp/weave-map-ticker-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            defer { unlink(path) }
             let ticker = try spawn {
-                while true {
-                    try Coroutine.sleep(for: .milliseconds(5))
-                    ticks += 1
-                }
+                for _ in 0..<3 { try Coroutine.sleep(for: .milliseconds(5)) }
+                close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644))
             }
-            let counts = try pool.map((0..<8).map { _ in CountPrimes(below: 150_000) })
-            #expect(Set(counts) == [13848])
-            #expect(ticks >= 3)
-            ticker.cancel()
+            let seen = try pool.map((0..<4).map { _ in WaitForFile(path: path) })
+            #expect(seen == [true, true, true, true])
+            try ticker.join()
         }
     }
 
