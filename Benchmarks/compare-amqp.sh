@@ -42,8 +42,6 @@ SIZE=${SIZE:-256}
 REPS=${REPS:-3}
 OUT=${OUT:-$ROOT/.peers-out/amqp}
 require_tools compare-amqp python3 curl epmd pgrep
-RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
-[[ -x $RABBITMQ_SERVER ]] || { echo "[compare-amqp] $RABBITMQ_SERVER not found (apt-get install rabbitmq-server)" >&2; exit 1; }
 
 if [[ -z "${WEAVE_AMQP:-}" ]]; then
   echo "[compare-amqp] swift build -c release --product weave-amqp" >&2
@@ -58,57 +56,25 @@ if [[ ! -x $OUT/venv/bin/python ]] || ! "$OUT/venv/bin/python" -c 'import pika' 
 fi
 PYTHON=$OUT/venv/bin/python
 
-# The broker: everything under DIR, on loopback ports nobody uses now.
-PORT=$(free_port); DIST=$(free_port); EPMD_PORT=$(free_port); MGMT_PORT=$(free_port)
+# The broker: everything under DIR, on loopback ports nobody uses now (start_rabbitmq in
+# lib.sh), with the management plugin unless MANAGEMENT=0.
+MGMT_PORT=$(free_port)
 DIR=$(mktemp -d /tmp/weave-rabbitmq-bench-XXXXXX)
-cat >"$DIR/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$PORT
-loopback_users = none
-disk_free_limit.absolute = 1MB
-collect_statistics_interval = $STATS_MS
-CONF
+CONF="collect_statistics_interval = $STATS_MS"
+PLUGINS=""
 if [[ $MANAGEMENT == 1 ]]; then
-  cat >>"$DIR/rabbitmq.conf" <<CONF
-management.tcp.ip = 127.0.0.1
-management.tcp.port = $MGMT_PORT
-management.rates_mode = basic
-CONF
-  echo '[rabbitmq_management].' >"$DIR/enabled_plugins"
-else
-  echo '[].' >"$DIR/enabled_plugins"
+  CONF+=$'\n'"management.tcp.ip = 127.0.0.1"$'\n'"management.tcp.port = $MGMT_PORT"$'\n'"management.rates_mode = basic"
+  PLUGINS=rabbitmq_management
 fi
-export HOME=$DIR RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$PORT RABBITMQ_DIST_PORT=$DIST \
-  RABBITMQ_NODENAME="weave-bench-$$-$PORT@localhost" RABBITMQ_MNESIA_BASE=$DIR/mnesia RABBITMQ_LOG_BASE=$DIR/log \
-  RABBITMQ_CONFIG_FILE=$DIR/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$DIR/enabled_plugins \
-  RABBITMQ_CONF_ENV_FILE=$DIR/rabbitmq-env.conf ERL_EPMD_PORT=$EPMD_PORT ERL_EPMD_ADDRESS=127.0.0.1 \
-  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-# Our own epmd in the foreground (one the broker started would daemonize), listening first.
-(cd "$DIR" && exec epmd -port "$EPMD_PORT" -address 127.0.0.1) >"$DIR/epmd.log" 2>&1 &
-EPMD=$!
-BROKER=""
 cleanup() {
-  # stop_pids ignores a process that already ended (so epmd is stopped even then).
-  if [[ -n $BROKER ]]; then stop_pids "$BROKER"; fi
-  stop_pids "$EPMD"
+  stop_rabbitmq
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$EPMD_PORT") 2>/dev/null && break; sleep 0.1; done
-(cd "$DIR" && exec "$RABBITMQ_SERVER") >"$DIR/broker.log" 2>&1 &
-BROKER=$!
-ready=""
-for _ in $(seq 900); do
-  if python3 - "$PORT" <<'PY' 2>/dev/null; then ready=1; break; fi
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
-s.sendall(b"AMQP\x00\x00\x09\x01")
-sys.exit(0 if s.recv(1) == b"\x01" else 1)
-PY
-  kill -0 "$BROKER" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $ready ]] || { echo "[compare-amqp] the broker did not start: $(tail -c 1500 "$DIR/broker.log")" >&2; exit 1; }
-URL="amqp://guest:guest@127.0.0.1:$PORT/%2F"
+start_rabbitmq "$DIR" "$CONF" "$PLUGINS" || { echo "[compare-amqp] the broker did not start" >&2; exit 1; }
+URL=$RABBITMQ_URL
+BROKER=$RABBITMQ_PID
+PORT=$RABBITMQ_PORT
 # rabbitmq-server stays a shell that waits for its beam.smp child: measure the child.
 BEAM=$(pgrep -P "$BROKER" -x beam.smp | head -1 || true)
 [[ -n $BEAM ]] || { echo "[compare-amqp] no beam.smp under the broker's pid $BROKER" >&2; exit 1; }

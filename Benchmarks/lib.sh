@@ -49,9 +49,11 @@ stop_pids() {
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
 
-# start_rabbitmq DIR: a throwaway RabbitMQ broker (Debian's rabbitmq-server) with its own
-# epmd, node name, data and config under DIR, on free loopback ports. Sets RABBITMQ_URL
-# (amqp://guest:guest@127.0.0.1:PORT/%2F), RABBITMQ_PID and RABBITMQ_EPMD_PID; returns 1
+# start_rabbitmq DIR [CONF [PLUGINS]]: a throwaway RabbitMQ broker (Debian's rabbitmq-server)
+# with its own epmd, node name, data and config under DIR, on free loopback ports; CONF is
+# more rabbitmq.conf lines, PLUGINS a comma-separated list of plugins to enable. Sets
+# RABBITMQ_URL (amqp://guest:guest@127.0.0.1:PORT/%2F), RABBITMQ_PORT, RABBITMQ_PID (the
+# rabbitmq-server script, whose child is beam.smp) and RABBITMQ_EPMD_PID; returns 1
 # (the log's tail on stderr) if it does not answer within 90 s. Stop it with stop_rabbitmq.
 # The broker's environment is set only in its own subshell, not in the caller's.
 start_rabbitmq() {
@@ -62,8 +64,9 @@ start_rabbitmq() {
 listeners.tcp.default = 127.0.0.1:$port
 loopback_users = none
 disk_free_limit.absolute = 1MB
+${2:-}
 CONF
-  echo '[].' >"$dir/enabled_plugins"
+  echo "[${3:-}]." >"$dir/enabled_plugins"
   # Our own epmd in the foreground (one the broker started would daemonize), listening first.
   (cd "$dir" && exec epmd -port "$epmd_port" -address 127.0.0.1) >"$dir/epmd.log" 2>&1 &
   RABBITMQ_EPMD_PID=$!
@@ -74,6 +77,7 @@ CONF
      RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf ERL_EPMD_PORT=$epmd_port ERL_EPMD_ADDRESS=127.0.0.1 \
      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" && exec "$server") >"$dir/broker.log" 2>&1 &
   RABBITMQ_PID=$!
+  RABBITMQ_PORT=$port
   RABBITMQ_URL="amqp://guest:guest@127.0.0.1:$port/%2F"
   for _ in $(seq 900); do
     if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi

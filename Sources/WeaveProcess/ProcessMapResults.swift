@@ -152,22 +152,27 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
         }
     }
 
+    /// `map`'s next finished chunk in input order (submitting more first), or nil when none is
+    /// left. An error that ends the wait (cancellation, an expired timeout scope) abandons
+    /// what is still out before it is thrown.
+    private func nextChunkForMap() throws -> PoolTask? {
+        refill()
+        do {
+            return try nextFinishedChunk(deadline: nil)
+        } catch {
+            inputDone = true
+            abandonAll(error)
+            throw error
+        }
+    }
+
     /// For ``ProcessPool/map(_:chunkSize:timeout:)``: appends the outputs of the next chunk
     /// in input order to `outputs`, with no `Result` per output; false when none is left.
     /// Throws the chunk's failure, or the error that ended the wait (cancellation, an
     /// expired timeout scope), after abandoning what is still out.
     func appendNextChunk(to outputs: inout [Task.Output]) throws -> Bool {
         precondition(ordered && bufferedHead == bufferedCount, "appendNextChunk is map's alone")
-        refill()
-        let chunk: PoolTask
-        do {
-            guard let next = try nextFinishedChunk(deadline: nil) else { return false }
-            chunk = next
-        } catch {
-            inputDone = true
-            abandonAll(error)
-            throw error
-        }
+        guard let chunk = try nextChunkForMap() else { return false }
         // One append a chunk: this code is not specialized, and each append looks up
         // `Array<Output>`'s metadata.
         outputs.append(contentsOf: try chunk.decodeOutputs(Task.Output.self, using: pool.coders))
@@ -185,16 +190,7 @@ public final class ProcessMapResults<Task: ProcessTask>: Sequence, IteratorProto
     /// ``appendNextChunk(to:)`` does; `initialized` counts what is in place even then.
     func decodeNextChunk(into outputs: UnsafeMutableBufferPointer<Task.Output>, initialized: inout Int) throws -> Bool {
         precondition(ordered && bufferedHead == bufferedCount, "decodeNextChunk is map's alone")
-        refill()
-        let chunk: PoolTask
-        do {
-            guard let next = try nextFinishedChunk(deadline: nil) else { return false }
-            chunk = next
-        } catch {
-            inputDone = true
-            abandonAll(error)
-            throw error
-        }
+        guard let chunk = try nextChunkForMap() else { return false }
         if case .failure(let error) = chunk.outcome.unsafelyUnwrapped { throw error }
         precondition(chunk.count <= outputs.count - initialized, "more outputs than tasks")
         var decoded = 0

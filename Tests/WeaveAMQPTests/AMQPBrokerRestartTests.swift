@@ -148,33 +148,24 @@ struct AMQPBrokerRestartTests {
     func blockedByMemoryAlarm() async throws {
         let broker = try RabbitMQBroker.suite
         try await onHub {
-            let connection = try AMQPConnection.connect(url: broker.url)
-            defer { connection.close() }
-            let channel = try connection.openChannel()
-            let queue = uniqueName("alarm")
-            try channel.queueDeclare(queue, exclusive: true)
-            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
-            defer { _ = try? blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) } }
-            // The first publish reaches the broker, which then blocks the connection and says so.
-            let first = try spawn { try channel.publish("first", routingKey: queue) }
-            for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
-            #expect(connection.isBlocked)
-            #expect(connection.blockedReason?.contains("memory") == true, "\(String(describing: connection.blockedReason))")
-            // Later publishes wait in the client.
-            let second = try spawn { try channel.publish("second", routingKey: queue) }
-            try Coroutine.sleep(for: .milliseconds(300))
-            #expect(!second.isFinished)
-            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
-            try first.join(timeout: .seconds(30))
-            try second.join(timeout: .seconds(30))
-            #expect(!connection.isBlocked)
-            var bodies: [String] = []
-            for _ in 0..<50 where bodies.count < 2 {
-                if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
-                    try Coroutine.sleep(for: .milliseconds(50))
+            try whileBlockedByMemoryAlarm(broker, queue: "alarm") { connection, channel, queue, first in
+                #expect(connection.blockedReason?.contains("memory") == true, "\(String(describing: connection.blockedReason))")
+                // Later publishes wait in the client.
+                let second = try spawn { try channel.publish("second", routingKey: queue) }
+                try Coroutine.sleep(for: .milliseconds(300))
+                #expect(!second.isFinished)
+                try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
+                try first.join(timeout: .seconds(30))
+                try second.join(timeout: .seconds(30))
+                #expect(!connection.isBlocked)
+                var bodies: [String] = []
+                for _ in 0..<50 where bodies.count < 2 {
+                    if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
+                        try Coroutine.sleep(for: .milliseconds(50))
+                    }
                 }
+                #expect(bodies == ["first", "second"])
             }
-            #expect(bodies == ["first", "second"])
         }
     }
 
@@ -182,36 +173,28 @@ struct AMQPBrokerRestartTests {
     func blockedPublisherTimeoutAndCancellation() async throws {
         let broker = try RabbitMQBroker.suite
         try await onHub {
-            let connection = try AMQPConnection.connect(url: broker.url)
-            defer { connection.close() }
-            let channel = try connection.openChannel()
-            let queue = uniqueName("parked")
-            try channel.queueDeclare(queue, exclusive: true)
-            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
-            defer { _ = try? blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) } }
-            let first = try spawn { try channel.publish("first", routingKey: queue) }
-            for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
-            #expect(connection.isBlocked)
-            #expect(throws: TimeoutError.self) { try channel.publish("timed out", routingKey: queue, timeout: .milliseconds(200)) }
-            let parked = try spawn { try channel.publish("cancelled", routingKey: queue) }
-            try Coroutine.sleep(for: .milliseconds(100))
-            #expect(!parked.isFinished)
-            parked.cancel()
-            #expect(throws: CancellationError.self) { try parked.join(timeout: .seconds(10)) }
-            let resumed = try spawn { try channel.publish("resumed", routingKey: queue, timeout: .seconds(120)) }
-            try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
-            try first.join(timeout: .seconds(30))
-            try resumed.join(timeout: .seconds(30))
-            // Only what was let through reached the broker, in order.
-            var bodies: [String] = []
-            for _ in 0..<100 where bodies.count < 2 {
-                if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
-                    try Coroutine.sleep(for: .milliseconds(20))
+            try whileBlockedByMemoryAlarm(broker, queue: "parked") { connection, channel, queue, first in
+                #expect(throws: TimeoutError.self) { try channel.publish("timed out", routingKey: queue, timeout: .milliseconds(200)) }
+                let parked = try spawn { try channel.publish("cancelled", routingKey: queue) }
+                try Coroutine.sleep(for: .milliseconds(100))
+                #expect(!parked.isFinished)
+                parked.cancel()
+                #expect(throws: CancellationError.self) { try parked.join(timeout: .seconds(10)) }
+                let resumed = try spawn { try channel.publish("resumed", routingKey: queue, timeout: .seconds(120)) }
+                try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) }
+                try first.join(timeout: .seconds(30))
+                try resumed.join(timeout: .seconds(30))
+                // Only what was let through reached the broker, in order.
+                var bodies: [String] = []
+                for _ in 0..<100 where bodies.count < 2 {
+                    if let message = try channel.get(queue: queue, noAck: true) { bodies.append(message.bodyString) } else {
+                        try Coroutine.sleep(for: .milliseconds(20))
+                    }
                 }
+                try Coroutine.sleep(for: .milliseconds(100))
+                if let extra = try channel.get(queue: queue, noAck: true) { bodies.append(extra.bodyString) }
+                #expect(bodies == ["first", "resumed"])
             }
-            try Coroutine.sleep(for: .milliseconds(100))
-            if let extra = try channel.get(queue: queue, noAck: true) { bodies.append(extra.bodyString) }
-            #expect(bodies == ["first", "resumed"])
         }
     }
 
@@ -277,4 +260,26 @@ struct AMQPBrokerRestartTests {
             try channel.queueDelete(queue)
         }
     }
+
+    /// On a connection of its own to `broker`, with an exclusive queue named after `stem`:
+    /// raises a memory alarm (cleared again on the way out), publishes "first" from a
+    /// coroutine, which the broker takes before it blocks the connection and says so, and runs
+    /// `body` once the connection is blocked.
+    private func whileBlockedByMemoryAlarm(
+        _ broker: RabbitMQBroker, queue stem: String,
+        _ body: (AMQPConnection, AMQPChannel, String, Coroutine<UInt64>) throws -> Void
+    ) throws {
+        let connection = try AMQPConnection.connect(url: broker.url)
+        defer { connection.close() }
+        let channel = try connection.openChannel()
+        let queue = uniqueName(stem)
+        try channel.queueDeclare(queue, exclusive: true)
+        try blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "absolute", "1"]) }
+        defer { _ = try? blocking(timeout: .seconds(120)) { try broker.control(["set_vm_memory_high_watermark", "0.4"]) } }
+        let first = try spawn { try channel.publish("first", routingKey: queue) }
+        for _ in 0..<600 where !connection.isBlocked { try Coroutine.sleep(for: .milliseconds(50)) }
+        #expect(connection.isBlocked)
+        try body(connection, channel, queue, first)
+    }
+
 }

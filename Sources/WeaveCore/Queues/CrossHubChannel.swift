@@ -170,24 +170,16 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
             waiters.withLock { $0.senders.append(waiter, counting: ring, receivers: false) }
             // Looked at after being counted as parked: room made since is seen here, or the
             // receiver that made it sees the count and wakes a sender.
-            if weave_xring_writable(ring) != 0 {
-                unlist(waiter, receiver: false)
-                switch put(value) {
-                case .sent: return
-                case .closed: throw closedError
-                case .full:
-                    spin = waiter.mayBusyWait
-                    continue
+            if weave_xring_writable(ring) == 0 {
+                do {
+                    try waiter.park(.other("CrossHubChannel send"), deadline: deadline, timeout: timeout)
+                } catch {
+                    // Woken for room it will not use: the next parked sender gets it.
+                    leave(waiter, receiver: false)
+                    throw error
                 }
             }
-            do {
-                try waiter.park(.other("CrossHubChannel send"), deadline: deadline, timeout: timeout)
-            } catch {
-                // Woken for room it will not use: the next parked sender gets it.
-                leave(waiter, receiver: false)
-                throw error
-            }
-            // Off the list before looking again (see `unlist`).
+            // Off the list before looking again, parked or not (see `unlist`).
             unlist(waiter, receiver: false)
             switch put(value) {
             case .sent: return
@@ -253,24 +245,16 @@ public final class CrossHubChannel<Element: Sendable>: Sendable, CustomStringCon
             waiters.withLock { $0.receivers.append(waiter, counting: ring, receivers: true) }
             // Looked at after being counted as parked: a value sent since is seen here, or
             // its sender sees the count and wakes a receiver.
-            if weave_xring_readable(ring) != 0 {
-                unlist(waiter, receiver: true)
-                switch take() {
-                case .value(let value): return value
-                case .closed: return nil
-                case .empty:
-                    spin = waiter.mayBusyWait
-                    continue
+            if weave_xring_readable(ring) == 0 {
+                do {
+                    try waiter.park(.other("CrossHubChannel receive"), deadline: deadline, timeout: timeout)
+                } catch {
+                    // Woken for a value it will not take: the next parked receiver gets it.
+                    leave(waiter, receiver: true)
+                    throw error
                 }
             }
-            do {
-                try waiter.park(.other("CrossHubChannel receive"), deadline: deadline, timeout: timeout)
-            } catch {
-                // Woken for a value it will not take: the next parked receiver gets it.
-                leave(waiter, receiver: true)
-                throw error
-            }
-            // Off the list before looking again (see `unlist`).
+            // Off the list before looking again, parked or not (see `unlist`).
             unlist(waiter, receiver: true)
             switch take() {
             case .value(let value): return value
