@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Helpers the benchmark programs share (clock, JSON lines, fixed-point text).
+        .target(name: "BenchSupport", path: "Sources/BenchSupport"),
         // package-benchmark suite: `swift package benchmark` (see README.md).
         .executableTarget(
             name: "WeaveBenchmarks",
@@ -27,37 +29,37 @@ let package = Package(
         // Depends on Weave only, so `swift build --product weave-micro` stays small.
         .executableTarget(
             name: "weave-micro",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveMicro"
         ),
         // Issue 12's trap cost, thread pool queue and imap checks (weave-sync-micro --help).
         .executableTarget(
             name: "weave-sync-micro",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveSyncMicro"
         ),
         // Timer lateness and wake rate beside Go (compare-timers.sh, Peers/go-timers).
         .executableTarget(
             name: "weave-timers",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveTimers"
         ),
         // ProcessPool beside multiprocessing.Pool (compare-procpool.sh); its own worker program.
         .executableTarget(
             name: "weave-procpool",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveProcPool"
         ),
         // Listener accept bursts (connects, 5,000-client echo) with the kernel's ListenOverflows.
         .executableTarget(
             name: "weave-accept-burst",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveAcceptBurst"
         ),
         // CoroutineHandle.cancel() with many coroutines alive.
         .executableTarget(
             name: "weave-cancel-lookup",
-            dependencies: [.product(name: "Weave", package: "Weave")],
+            dependencies: ["BenchSupport", .product(name: "Weave", package: "Weave")],
             path: "Sources/WeaveCancelLookup"
         ),
         // Redis GET/SET from many coroutines beside redis-benchmark (compare-redis.sh).
@@ -112,7 +114,7 @@ package.targets += [
 package.targets += [
     .executableTarget(
         name: "weave-distributed",
-        dependencies: [.product(name: "WeaveDistributed", package: "Weave"), .product(name: "Weave", package: "Weave")],
+        dependencies: ["BenchSupport", .product(name: "WeaveDistributed", package: "Weave"), .product(name: "Weave", package: "Weave")],
         path: "Sources/WeaveDistributedBench"
     ),
 ]

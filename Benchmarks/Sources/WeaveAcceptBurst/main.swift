@@ -18,13 +18,7 @@
 import Glibc
 import Synchronization
 import Weave
-
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 /// TcpExt ListenOverflows from /proc/net/netstat (-1 if unreadable).
 func listenOverflows() -> Int {

@@ -7,13 +7,7 @@
 // Build in release: `swift build -c release --product weave-cancel-lookup` in Benchmarks/.
 import Glibc
 import Weave
-
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let count = arguments.first ?? 100_000

@@ -11,6 +11,7 @@
 import Glibc
 import Weave
 import WeaveDistributed
+import BenchSupport
 
 struct Increment: ProcessTask {
     let value: Int
@@ -36,20 +37,6 @@ let workers = getenv("WORKERS").flatMap { Int(String(cString: $0)) } ?? 2
 
 func seconds(_ elapsed: Duration) -> Double {
     Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-}
-
-func emit(_ fields: [(String, String)]) {
-    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
-}
-
-/// `value` with `decimals` digits after the point (no Foundation).
-func fixed(_ value: Double, _ decimals: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let scaled = Int((value * scale).rounded())
-    let whole = scaled / Int(scale)
-    let fraction = String(abs(scaled) % Int(scale))
-    return decimals == 0 ? "\(whole)" : "\(whole).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
 }
 
 try Hub.run {

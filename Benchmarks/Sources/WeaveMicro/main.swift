@@ -18,15 +18,9 @@
 // Build in release: `swift build -c release --product weave-micro` in Benchmarks/.
 @_spi(Benchmarks) import Weave
 import Glibc
+import BenchSupport
 
 // MARK: - Helpers
-
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 /// A JSON value, printed without Foundation.
 enum J {

@@ -11,6 +11,7 @@
 // worker: ProcessWorker.main(tasks:) comes first. Build: `swift build -c release --product weave-procpool`.
 import Glibc
 import Weave
+import BenchSupport
 
 struct Increment: ProcessTask {
     let value: Int
@@ -79,21 +80,7 @@ func workersCPUSeconds(_ pids: [Int32]) -> Double {
     return total
 }
 
-func emit(_ fields: [(String, String)]) {
-    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
-}
-
 func quoted(_ text: String) -> String { "\"\(text)\"" }
-
-/// `value` with `decimals` digits after the point (no Foundation).
-func fixed(_ value: Double, _ decimals: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let scaled = Int((value * scale).rounded())
-    let whole = scaled / Int(scale)
-    let fraction = String(abs(scaled) % Int(scale))
-    return decimals == 0 ? "\(whole)" : "\(whole).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
-}
 
 let arguments = CommandLine.arguments
 let mode = arguments.count > 1 ? arguments[1] : "trivial"

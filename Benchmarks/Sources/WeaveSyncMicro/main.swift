@@ -11,12 +11,7 @@
 import Glibc
 import Synchronization
 import Weave
-
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 func argument(_ index: Int, default value: Int) -> Int {
     let args = CommandLine.arguments

@@ -18,13 +18,7 @@
 // Build in release: `swift build -c release --product weave-timers` in Benchmarks/.
 import Glibc
 import Weave
-
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 func emit(_ fields: KeyValuePairs<String, String>) {
     let body = fields.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
