@@ -216,7 +216,7 @@ public final class MariaDBScratchServer: Sendable {
 
     /// A port that was free a moment ago (bound to port 0 on loopback, then closed).
     private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw MariaDBScratchError("socket failed: errno \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()
@@ -232,6 +232,18 @@ public final class MariaDBScratchServer: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up by name:
+    /// glibc declares it only for `_GNU_SOURCE`, which Swift's Glibc module is built without.
+    private static func closeFrom(_ lowest: Int32, in actions: inout posix_spawn_file_actions_t) throws {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        // RTLD_DEFAULT is the null handle in glibc.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw MariaDBScratchError("this glibc has no posix_spawn_file_actions_addclosefrom_np (2.34 or later needed)")
+        }
+        let status = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, lowest)
+        guard status == 0 else { throw MariaDBScratchError("posix_spawn_file_actions_addclosefrom_np failed: errno \(status)") }
+    }
+
     private static func spawn(_ path: String, _ arguments: [String], log: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -239,6 +251,9 @@ public final class MariaDBScratchServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Only 0, 1 and 2: descriptors the calling process's other threads have open (without
+        // close-on-exec) must not live on in a server that outlives them.
+        try closeFrom(3, in: &actions)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

@@ -5,7 +5,7 @@ import Glibc
 ///
 /// - Throws: ``FreePortError`` when no socket can be bound.
 public func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw FreePortError(description: "socket: errno \(errno)") }
     defer { close(fd) }
     var address = sockaddr_in()

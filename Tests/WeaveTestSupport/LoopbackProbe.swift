@@ -5,7 +5,7 @@ import Glibc
 /// send or the read fails or times out after `timeoutSeconds`. Fixtures use it to ask whether
 /// the server they started answers yet.
 public func loopbackExchange(port: Int, request: [UInt8], limit: Int = 16, timeoutSeconds: Int = 2) -> [UInt8]? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)

@@ -4,7 +4,8 @@ import Glibc
 /// appended to `log`) and waits for it: how test targets make their CAs and certificates.
 ///
 /// - Throws: ``TestCertificateError`` when `openssl` cannot be started or exits non-zero
-///   (the message names the arguments and the log).
+///   (the message names the arguments and the log), or ``ServerSpawnError`` when the
+///   spawn cannot be limited to descriptors 0, 1 and 2.
 public func runOpenSSL(_ arguments: [String], log: String) throws {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -12,6 +13,7 @@ public func runOpenSSL(_ arguments: [String], log: String) throws {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    try addCloseFrom(3, to: &actions)
     let argv = (["openssl"] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid = pid_t()

@@ -23,6 +23,9 @@ public func spawnServerProcess(
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // Only 0, 1 and 2: a descriptor another thread of the test process has open right now (a
+    // probe's socket, a client connection) must not live on in a server that outlives it.
+    try addCloseFrom(3, to: &actions)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }

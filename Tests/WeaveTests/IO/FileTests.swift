@@ -93,7 +93,7 @@ struct FileTests {
             opener.cancel()
             try opener.wait()
             // Let the pool's open finish: nobody waits, so the callback must close it.
-            let writer = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
+            let writer = Glibc.open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
             // The request counts as outside work until its callback has run.
             let hub = Hub.current!
             for _ in 0..<1000 where hub.outsideWork != 0 { try Coroutine.sleep(for: .milliseconds(10)) }
@@ -107,7 +107,7 @@ struct FileTests {
             reader.cancel()
             try reader.wait()
             try file.close()  // delayed until the read finishes
-            let feeder = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
+            let feeder = Glibc.open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
             _ = Glibc.write(feeder, "x", 1)
             Glibc.close(feeder)
             for _ in 0..<1000 where hub.outsideWork != 0 { try Coroutine.sleep(for: .milliseconds(10)) }
@@ -136,7 +136,7 @@ struct FileTests {
             var byte: UInt8 = 0
             _ = Glibc.read(goRead, &byte, 1)
             usleep(100_000)
-            let fd = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
+            let fd = Glibc.open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
             if fd >= 0 {
                 _ = Glibc.write(fd, "x", 1)
                 Glibc.close(fd)

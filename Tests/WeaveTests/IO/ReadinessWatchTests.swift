@@ -11,7 +11,7 @@ struct ReadinessWatchTests {
         let (sameWatcher, timedOut, readTwice, watchersAfterClose, refused) =
             try await onHub { () throws -> (Bool, Bool, Bool, Int, Bool) in
                 var fds: [Int32] = [-1, -1]
-                precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+                precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
                 let (a, b) = (fds[0], fds[1])
                 defer { Glibc.close(a); Glibc.close(b) }
                 let hub = Hub.current!
@@ -52,7 +52,7 @@ struct ReadinessWatchTests {
     func idleReadiness() async throws {
         let got = try await onHub { () throws -> UInt8 in
             var fds: [Int32] = [-1, -1]
-            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
             let (a, b) = (fds[0], fds[1])
             defer { Glibc.close(a); Glibc.close(b) }
             let watch = try ReadinessWatch(fd: a)

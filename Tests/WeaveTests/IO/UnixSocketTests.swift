@@ -66,7 +66,7 @@ struct UnixSocketTests {
         let path = temporarySocketPath("stale")
         let (refused, reboundOK, liveRefused) = try await onHub { () throws -> (String, Bool, String) in
             // Leave a socket file nobody listens on, as a dead process would.
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
