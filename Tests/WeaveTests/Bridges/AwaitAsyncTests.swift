@@ -8,22 +8,25 @@ struct AwaitAsyncTests {
     @Test("a round trip parks only the caller; the hub keeps running others")
     func roundTrip() async throws {
         let (value, ticks) = try await onHub { () throws -> (Int, Int) in
-            let ticks = Box(0)
+            let ticks = TickCounter()
             let ticker = try spawn(name: "ticker") {
                 while true {
                     try Coroutine.sleep(for: .milliseconds(1))
-                    ticks.value += 1
+                    ticks.add()
                 }
             }
             let value = try awaitAsync { () async throws -> Int in
-                try await Task.sleep(for: .milliseconds(30))
+                // Ends once the hub has ticked while the caller waits (bounded: a hub that
+                // never ticks fails the test after 10 s). A fixed sleep could end before a
+                // loaded machine ran the hub at all.
+                for _ in 0..<10_000 where ticks.value < 3 { try await Task.sleep(for: .milliseconds(1)) }
                 return 42
             }
             ticker.cancel()
             return (value, ticks.value)
         }
         #expect(value == 42)
-        #expect(ticks > 0)
+        #expect(ticks >= 3)
     }
 
     @Test("an idle hub waiting only for a task is not a deadlock")

@@ -167,10 +167,3 @@ private func writeStandardError(_ message: String) {
     let line = message + "\n"
     _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
 }
-
-/// Ticks counted on the hub thread and read from a pool thread.
-private final class TickCounter: Sendable {
-    private let count = Atomic<Int>(0)
-    func add() { count.add(1, ordering: .relaxed) }
-    var value: Int { count.load(ordering: .relaxed) }
-}
