@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "weave_run_queue.h"
 
@@ -276,15 +277,25 @@ static inline void weave_xring_prepare_read(weave_xring *ring) {
 /// Yields a spinning side may make while the other side shows no progress, before it parks.
 #define WEAVE_XRING_YIELDS 4
 
+/// A yield that kept this thread off its core this long (nanoseconds) means there are more
+/// runnable threads than cores: the other side has had its turn, and yielding again would only
+/// keep this hub (its timers and I/O) waiting a whole time slice more each time.
+#define WEAVE_XRING_SLOW_YIELD_NS 200000
+
 /// Called by a spin that saw no progress from the other side: gives the core up once (the
 /// other side may be runnable on this very core, which a spin only keeps it off; a yield
 /// costs one system call, a park and a cross-thread wake-up several, and the wake-up's
 /// receiver may spin in libuv until its sender, preempted by it, runs again). Returns
-/// false once the yields are spent: the caller parks.
+/// false once the yields are spent (a slow yield spends them all): the caller parks.
 static inline int weave_xring_yield(uint32_t *yields) {
     if (*yields >= WEAVE_XRING_YIELDS) return 0;
     (*yields)++;
+    struct timespec before, after;
+    clock_gettime(CLOCK_MONOTONIC, &before);
     sched_yield();
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    int64_t away = (int64_t)(after.tv_sec - before.tv_sec) * 1000000000 + (after.tv_nsec - before.tv_nsec);
+    if (away > WEAVE_XRING_SLOW_YIELD_NS) *yields = WEAVE_XRING_YIELDS;
     return 1;
 }
 
