@@ -24,10 +24,12 @@ import Synchronization
 /// usually hands over sooner than a park and a cross-thread wake-up would take. When the
 /// other side has made no progress for about a microsecond (it is not running, perhaps
 /// waiting for this very core), the spin gives the core up (`sched_yield`) a few times, and
-/// parks if that brings no progress either. A receiver with nothing else to run that finds
-/// fewer than a batch of values (half the capacity, at most 64) waits up to some 2 µs for
-/// the batch rather than read right behind the writer, so that the two cores hand whole
-/// cache lines over instead of bouncing each line once a value.
+/// parks if that brings no progress either; after one yield that kept it off its core for
+/// long (more runnable threads than cores, where each further yield would keep this hub's
+/// timers and I/O waiting a time slice more) it yields no more. A receiver with nothing else
+/// to run that finds fewer than a batch of values (half the capacity, at most 64) waits up
+/// to some 2 µs for the batch rather than read right behind the writer, so that the two
+/// cores hand whole cache lines over instead of bouncing each line once a value.
 ///
 /// `close()` ends the stream: values already sent are still received, then ``receive(timeout:)``
 /// returns nil; ``send(_:timeout:)`` on a closed channel throws ``QueueError/Code/closed``.
