@@ -13,10 +13,15 @@ struct TLSResourceTests {
             var answered = 0
             var during = 0
             do {
-                let server = try serverContext()
-                let client = try clientContext()
+                // One hub makes all 400 handshakes, and the first connections wait for the last
+                // before they write: on a loaded machine that takes far longer than the usual
+                // timeouts (the first servers' reads timed out once, 30 s into a run at load 95).
+                let server = try serverContext(handshakeTimeout: .seconds(300))
+                let client = try clientContext(handshakeTimeout: .seconds(300))
                 try Hub.run {
-                    let echoServer = try StreamServer(port: 0, backlog: 1024, tls: server) { try echo($0) }
+                    let echoServer = try StreamServer(port: 0, backlog: 1024, tls: server) {
+                        try echo($0, readTimeout: .seconds(300))
+                    }
                     try echoServer.start()
                     let port = echoServer.localAddress!.port
                     let gate = Event()
@@ -24,7 +29,7 @@ struct TLSResourceTests {
                     let clients = try (0..<200).map { index in
                         try spawn(stackSize: 128 * 1024) {
                             let connection = try TLSConnection.connect(host: "localhost", port: port, context: client,
-                                                                       timeout: .seconds(30))
+                                                                       timeout: .seconds(300))
                             defer { connection.close() }
                             ready += 1
                             try gate.wait()

@@ -3,11 +3,15 @@ import WeaveTLS
 
 /// Contexts for the tests: a server presenting a certificate of `kind`, a client trusting
 /// the test CA.
-func serverContext(_ kind: TestCertificates.Kind = .valid, applicationProtocols: [String] = []) throws -> TLSContext {
+func serverContext(
+    _ kind: TestCertificates.Kind = .valid, applicationProtocols: [String] = [], handshakeTimeout: Duration = .seconds(10)
+) throws -> TLSContext {
     let certificates = try TestCertificates.shared()
     let (certificate, key) = certificates.server(kind)
-    return try TLSContext(configuration: .server(certificateChain: .file(certificate), privateKey: .file(key),
-                                                 applicationProtocols: applicationProtocols))
+    var configuration = TLSConfiguration.server(certificateChain: .file(certificate), privateKey: .file(key),
+                                                applicationProtocols: applicationProtocols)
+    configuration.handshakeTimeout = handshakeTimeout
+    return try TLSContext(configuration: configuration)
 }
 
 func clientContext(applicationProtocols: [String] = [], handshakeTimeout: Duration = .seconds(10)) throws -> TLSContext {
@@ -17,12 +21,13 @@ func clientContext(applicationProtocols: [String] = [], handshakeTimeout: Durati
     return try TLSContext(configuration: configuration)
 }
 
-/// Echoes what it reads until the peer's close_notify, then sends its own and closes.
-func echo<S: ByteStream>(_ stream: S) throws {
+/// Echoes what it reads until the peer's close_notify, then sends its own and closes. Each read
+/// waits at most `readTimeout`.
+func echo<S: ByteStream>(_ stream: S, readTimeout: Duration = .seconds(30)) throws {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
     defer { buffer.deallocate() }
     while true {
-        let count = try stream.read(into: buffer, timeout: .seconds(30))
+        let count = try stream.read(into: buffer, timeout: readTimeout)
         if count == 0 { break }
         try stream.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]), timeout: .seconds(30))
     }

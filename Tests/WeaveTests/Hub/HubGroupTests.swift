@@ -98,18 +98,26 @@ struct HubGroupTests {
     @Test("a withTimeout scope around a cross-hub call expires: the remote coroutine is cancelled and the caller gets the TimeoutError")
     func timeoutCrossesHubs() async throws {
         let (timedOut, unwound) = try await inHubGroup(hubs: 2) { group -> (Bool, Bool) in
-            let unwound = Flag()
-            do {
-                try withTimeout(.milliseconds(20)) {
-                    try group.hub(1).run { () throws -> Void in
-                        defer { unwound.set() }
-                        try Coroutine.sleep(for: .seconds(60))
+            // A scope that expires before the other hub has started the call withdraws it, and
+            // there is nothing to unwind; a starved hub thread can take longer than 20 ms to get
+            // to it, so the scope grows until the call did start.
+            for timeout in [20, 200, 2_000, 20_000] {
+                let started = Flag()
+                let unwound = Flag()
+                do {
+                    try withTimeout(.milliseconds(timeout)) {
+                        try group.hub(1).run { () throws -> Void in
+                            defer { unwound.set() }
+                            started.set()
+                            try Coroutine.sleep(for: .seconds(60))
+                        }
                     }
+                    return (false, unwound.isSet)
+                } catch is TimeoutError {
+                    if started.isSet { return (true, unwound.isSet) }
                 }
-                return (false, unwound.isSet)
-            } catch is TimeoutError {
-                return (true, unwound.isSet)
             }
+            return (true, false)
         }
         #expect(timedOut)
         #expect(unwound)
