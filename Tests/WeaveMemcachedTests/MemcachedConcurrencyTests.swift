@@ -13,7 +13,10 @@ struct MemcachedConcurrencyTests {
                 let hub = Hub.current!
                 let coroutinesBefore = hub.statistics.aliveCoroutines
                 let socketsBefore = openSocketCount(toPort: server.port)
-                let client = try MemcachedClient(servers: [server], configuration: .init(requestTimeout: .seconds(30)))
+                // 1,000 callers share 16 connections, so the last in line waits some 60 round
+                // trips: on a loaded machine far more than the default 5 s.
+                let client = try MemcachedClient(servers: [server],
+                                                 configuration: .init(poolWaitTimeout: .seconds(300), requestTimeout: .seconds(30)))
                 try client.set("total", "0")
                 let group = Group()
                 for _ in 0..<1_000 {
