@@ -1,7 +1,7 @@
 import Glibc
 import WeaveCore
 
-/// Decodes `Decodable` values from Weave's compact binary format (``BinaryFormat``).
+/// Decodes `Decodable` values from Weave's compact binary format (see ``BinaryEncoder``).
 ///
 /// Every read is bounds-checked: truncated, malformed or hostile input throws a
 /// `DecodingError` naming the type expected or what was wrong, and the byte offset where;

@@ -1,8 +1,10 @@
 import WeaveCore
 
 /// Encodes `Encodable` values in Weave's compact binary format (the coder behind process
-/// frames: JSON would cost microseconds a task). The bytes are described at
-/// ``BinaryFormat``.
+/// frames: JSON would cost microseconds a task). Every value is a one-byte tag and its
+/// payload: integers as LEB128 varints (signed ones zig-zagged), strings and byte arrays
+/// length-prefixed, containers closed by an end tag (the layout is written out beside the
+/// internal `BinaryFormat`, in `Sources/WeaveProcess/BinaryFormat.swift`).
 public struct BinaryEncoder: Sendable {
     public init() {}
 

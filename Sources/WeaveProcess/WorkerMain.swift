@@ -14,6 +14,10 @@ public enum ProcessWorker {
     /// it serves tasks on its own hub and exits when its parent closes the channel (or
     /// dies: workers set `PR_SET_PDEATHSIG` to SIGKILL). Workers ignore SIGINT, so Ctrl-C
     /// in a terminal reaches the parent, which decides.
+    ///
+    /// A worker is started with no command-line arguments (the executable's path only), so
+    /// call this before parsing them, and pass every task type the program submits in any
+    /// of its modes.
     public static func main(tasks: [any ProcessTask.Type]) {
         TaskRegistry.register(tasks)
         guard let mode = getenv(WorkerEnvironment.mode) else { return }

@@ -9,7 +9,7 @@ import WeaveTLS
 /// ```swift
 /// let redis = try RedisConnection.connect(RedisConfiguration(port: 6379))
 /// defer { redis.close() }
-/// try redis.set("greeting", "hello", expiration: .seconds(60))
+/// try redis.set("greeting", "hello", expiration: .after(.seconds(60)))
 /// let greeting = try redis.get("greeting")      // "hello"
 /// let reply = try redis.send(["OBJECT", "ENCODING", "greeting"])
 /// ```
