@@ -15,6 +15,8 @@ public final class MariaDBScratchServer: Sendable {
     public let socketPath: String
     /// The temporary directory holding the data directory, socket and log.
     public let directory: String
+    /// The server's own tmpdir, inside ``directory``.
+    var temporaryDirectory: String { directory + "/tmp" }
     /// The user the server was given, with ``password``, allowed everything.
     public let user = "weave"
     /// The password of ``user``.
@@ -49,8 +51,10 @@ public final class MariaDBScratchServer: Sendable {
         let installDB = try findBinary("mariadb-install-db")
         _ = try findBinary("mariadbd")
         let server: MariaDBScratchServer
-        // mariadb-install-db now and then fails on a loaded machine (its bootstrap server
-        // reports a missing table it has just created): a fresh directory, up to three tries.
+        // Each server has a temporary directory of its own: a mariadbd starting up removes the
+        // leftover `#sql*` files in its tmpdir, and with /tmp shared it removed the temporary
+        // tables of another server's bootstrap ("Unknown table 'mysql.tmp_user_sys'"). Should the
+        // install fail for another reason, it is tried again in a fresh directory, three times.
         var attempt = 1
         while true {
             var template = Array("/tmp/weave-mariadb-XXXXXX".utf8CString)
@@ -59,9 +63,13 @@ public final class MariaDBScratchServer: Sendable {
             }
             let directory = String(cString: made)
             let candidate = MariaDBScratchServer(port: try freePort(), directory: directory, serverArguments: serverArguments)
+            guard mkdir(candidate.temporaryDirectory, 0o700) == 0 else {
+                throw MariaDBScratchError("mkdir \(candidate.temporaryDirectory) failed: errno \(errno)")
+            }
+            // Options mariadb-install-db does not know itself go to its bootstrap server.
             let status = try run(installDB, [
                 "--no-defaults", "--datadir=\(directory)/data", "--auth-root-authentication-method=normal",
-                "--skip-test-db", "--user=\(currentUserName())",
+                "--skip-test-db", "--user=\(currentUserName())", "--tmpdir=\(candidate.temporaryDirectory)",
             ], log: directory + "/install.log")
             if status == 0 {
                 server = candidate
@@ -130,7 +138,7 @@ public final class MariaDBScratchServer: Sendable {
         let pid = try Self.spawn(mariadbd, [
             "--no-defaults", "--user=\(Self.currentUserName())", "--datadir=\(directory)/data",
             "--socket=\(socketPath)", "--port=\(port)", "--bind-address=127.0.0.1",
-            "--pid-file=\(directory)/mariadbd.pid", "--log-error=\(directory)/error.log",
+            "--pid-file=\(directory)/mariadbd.pid", "--log-error=\(directory)/error.log", "--tmpdir=\(temporaryDirectory)",
             "--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--max-connections=400",
         ] + serverArguments, log: directory + "/mariadbd.out")
         // The watchdog outlives this process only to clean up after it.
