@@ -6,7 +6,7 @@ import WeaveCore
 ///
 /// ```
 /// hub dump: 3 coroutines, 41 switches
-///   #1 'main' parked on join 'writer', age 12 ms, spawned at Hub.run:0
+///   #1 'main' parked on join 'writer', age 12 ms, spawned at App/main.swift:3
 ///   #2 'writer' parked on Queue 'jobs' (1 of 1 items) put, age 12 ms, spawned at App/main.swift:5
 ///   #3 'reader' ready, age 0 ms, spawned at App/main.swift:9
 /// ```

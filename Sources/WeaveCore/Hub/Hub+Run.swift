@@ -18,23 +18,31 @@ extension Hub {
     /// }
     /// ```
     ///
+    /// The main coroutine is named `main`; dumps and reports give the place `run` was called
+    /// from (`fileID` and `line`) as its spawn site.
+    ///
     /// - Throws: the body's error; ``DeadlockError`` when every coroutine is parked and
     ///   nothing can wake one (all are cancelled and unwound first); ``WeaveError`` with
     ///   ``WeaveError/Code/nestedRun`` when this thread already runs a hub.
-    public static func run<T>(configuration: Hub.Configuration = .init(), _ body: () throws -> T) throws -> T {
+    public static func run<T>(
+        configuration: Hub.Configuration = .init(),
+        fileID: StaticString = #fileID,
+        line: Int = #line,
+        _ body: () throws -> T
+    ) throws -> T {
         if Hub.current != nil {
             throw WeaveError(.nestedRun, "Hub.run called on a thread that already runs a hub; spawn a coroutine instead")
         }
         let hub = try Hub(configuration: configuration)
         defer { hub.close() }
         // The main coroutine has finished (and dropped the closure) before runMain returns.
-        return try withoutActuallyEscaping(body) { body in try hub.runMain(body) }
+        return try withoutActuallyEscaping(body) { body in try hub.runMain(spawnSite: SourceLocation(fileID: fileID, line: line), body) }
     }
 
     /// Runs `body` as the main coroutine, then shuts down: every coroutine still alive is
     /// cancelled and unwound before this returns.
-    func runMain<T>(_ body: @escaping () throws -> T) throws -> T {
-        let main = try spawn(name: "main", stackSize: nil, spawnSite: SourceLocation(fileID: "Hub.run", line: 0), body)
+    func runMain<T>(spawnSite: SourceLocation, _ body: @escaping () throws -> T) throws -> T {
+        let main = try spawn(name: "main", stackSize: nil, spawnSite: spawnSite, body)
         mainCoroutine = main
         let deadlock = drive(until: { main.isFinished })
         if deadlock != nil { cancelAll() }

@@ -70,6 +70,9 @@ struct HubDumpTests {
         #expect(dump.coroutines.map(\.id) == dump.coroutines.map(\.id).sorted())
         #expect(try entry("consumer").spawnSite.fileID == "WeaveTests/HubDumpTests.swift")
         #expect(dump.description.contains("'consumer' parked on Queue 'jobs' (0 of 1 items) get, age "))
+        // The main coroutine's site is where Hub.run was called (here, inside onHub).
+        #expect(try entry("main").spawnSite.fileID == "WeaveTestSupport/OnHub.swift")
+        #expect(try entry("main").spawnSite.line > 0)
 
     }
 
