@@ -59,8 +59,12 @@ enum WorkerMain {
         }
         signal(SIGINT, SIG_IGN)
         let maximumFrameSize = getenv(WorkerEnvironment.maximumFrameSize).flatMap { Int(String(cString: $0)) } ?? ProcessPool.defaultMaximumFrameSize
+        // A worker's hub exists to run tasks, which are often CPU-bound by design: a task
+        // holding the loop for long is no stall worth a warning on the parent's stderr.
+        var configuration = Hub.Configuration()
+        configuration.monitorsBlockedLoop = false
         do {
-            try Hub.run {
+            try Hub.run(configuration: configuration) {
                 // A pool's worker announces each task's start; a child runs one task and
                 // its parent needs no such marks.
                 let server = try WorkerServer(fd: WorkerEnvironment.channelFD, maximumFrameSize: maximumFrameSize, announcesStarts: mode == "pool")
