@@ -16,7 +16,7 @@ struct EchoServerCommand: ParsableCommand {
     @Option(help: "The port to listen on (0: any free port).")
     var port = 9000
 
-    @Option(help: "Hubs (threads) serving, each with its own listener on the port (default: every core this process may use).")
+    @Option(help: "Hubs (threads) serving, each with its own listener on the port; the default is the number of cores this process may use.")
     var hubs = HubGroup.availableCores
 
     func validate() throws {

@@ -36,7 +36,7 @@ struct HTTPServerCommand: ParsableCommand {
             transform: { try resolvedDirectory($0) })
     var root: String?
 
-    @Option(help: "Hubs (threads) serving, each with its own listener on the port (default: every core this process may use).")
+    @Option(help: "Hubs (threads) serving, each with its own listener on the port; the default is the number of cores this process may use.")
     var hubs = HubGroup.availableCores
 
     @Flag(help: "Log every request (method, path, status) to standard error.")
