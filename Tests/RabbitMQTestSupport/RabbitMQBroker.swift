@@ -196,9 +196,10 @@ public final class RabbitMQBroker: @unchecked Sendable {
 
     private func spawnDirectly(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
         // A clean signal state (see spawnServerProcess): the broker's start script must see
-        // the SIGTERM that stops it.
+        // the SIGTERM that stops it. A process group of its own: a broker too slow to stop is
+        // killed with its start script and supervisor (see terminate).
         try spawnServerProcess(executable, arguments: arguments, log: log,
-                               environment: environment + ["WEAVE_TEST_PARENT=\(getpid())"])
+                               environment: environment + ["WEAVE_TEST_PARENT=\(getpid())"], newProcessGroup: true)
     }
 
     /// Stops the broker gracefully (SIGTERM to the start script, which stops the VM and waits
@@ -238,6 +239,9 @@ public final class RabbitMQBroker: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// SIGTERM to the supervisor `pid` (which stops what it runs and waits for it); after
+    /// `grace`, SIGKILL to its whole process group. Killing the supervisor alone once left a
+    /// broker that was still stopping (a loaded machine) running with no parent.
     private static func terminate(_ pid: pid_t, grace: Double) {
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
@@ -246,7 +250,7 @@ public final class RabbitMQBroker: @unchecked Sendable {
             if waitpid(pid, &status, WNOHANG) == pid { return }
             usleep(50_000)
         }
-        kill(pid, SIGKILL)
+        kill(-pid, SIGKILL)
         waitpid(pid, &status, 0)
     }
 

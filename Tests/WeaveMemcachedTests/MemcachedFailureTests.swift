@@ -153,7 +153,8 @@ struct MemcachedFailureTests {
                 maximumConnectionsPerServer: 1, poolWaitTimeout: .milliseconds(100), requestTimeout: nil))
             defer { client.close() }
             let stuck = try spawn { try client.get("k") }
-            try Coroutine.sleep(for: .milliseconds(50))
+            // Bounded: a loaded machine may take a while to connect.
+            for _ in 0..<3_000 where client.openConnectionCount(to: server) == 0 { try Coroutine.sleep(for: .milliseconds(10)) }
             try check(client.openConnectionCount(to: server) == 1, "the stuck caller holds the only connection")
             do {
                 _ = try client.get("other")

@@ -11,11 +11,14 @@ public struct ServerSpawnError: Error, CustomStringConvertible {
 /// returns its pid, with a clean signal state: the test process's threads block signals (the
 /// hubs watch them), and a child inheriting that mask would ignore the SIGTERM meant to stop
 /// it. Standard input is /dev/null; standard output and error go to the end of `log`, or to
-/// /dev/null without one. `environment` nil passes this process's environment.
+/// /dev/null without one. `environment` nil passes this process's environment. With
+/// `newProcessGroup`, the child leads a process group of its own (its pid is the group's id),
+/// so that `kill(-pid, SIGKILL)` ends it with everything it started.
 ///
 /// - Throws: ``ServerSpawnError`` when `posix_spawn` fails.
 public func spawnServerProcess(
-    _ executable: String, arguments: [String], log: String? = nil, environment: [String]? = nil
+    _ executable: String, arguments: [String], log: String? = nil, environment: [String]? = nil,
+    newProcessGroup: Bool = false
 ) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -35,7 +38,12 @@ public func spawnServerProcess(
     var allSignals = sigset_t()
     sigfillset(&allSignals)
     posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+    if newProcessGroup {
+        posix_spawnattr_setpgroup(&attributes, 0)
+        flags |= POSIX_SPAWN_SETPGROUP
+    }
+    posix_spawnattr_setflags(&attributes, Int16(flags))
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for argument in argv { free(argument) } }
     var child: pid_t = 0
