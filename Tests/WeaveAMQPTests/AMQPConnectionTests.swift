@@ -62,10 +62,9 @@ struct AMQPConnectionTests {
     @Test("Connection refused is the transport's error")
     func connectionRefused() async throws {
         try await onHub {
-            let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
-            let port = listener.localAddress!.port
-            listener.close()
-            #expect(throws: UVError.self) { _ = try AMQPConnection.connect(AMQPConfiguration(port: port)) }
+            let closed = try RefusingLoopbackPort()
+            defer { closed.close() }
+            #expect(throws: UVError.self) { _ = try AMQPConnection.connect(AMQPConfiguration(port: closed.port)) }
         }
     }
 

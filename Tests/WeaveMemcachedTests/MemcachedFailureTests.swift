@@ -174,10 +174,9 @@ struct MemcachedFailureTests {
     @Test("a closed client throws closed; a refused connection is a connection failure")
     func closedAndRefused() async throws {
         try await onHub {
-            let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
-            let port = listener.localAddress!.port
-            listener.close()
-            let client = try MemcachedClient("127.0.0.1:\(port)")
+            let closed = try RefusingLoopbackPort()
+            defer { closed.close() }
+            let client = try MemcachedClient("127.0.0.1:\(closed.port)")
             let error = try checkThrows(.connectionFailed) { try client.get("k") }
             try check(error.underlying is UVError, "the libuv error is kept: \(error)")
             client.close()

@@ -120,11 +120,10 @@ struct RedisFailureTests {
     @Test("Connecting to nothing is a typed error, and a connect timeout is a TimeoutError")
     func connectFailures() async throws {
         try await onHub {
-            // A port just freed by a listener is refused.
-            let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
-            let port = listener.localAddress!.port
-            listener.close()
-            #expect(throws: UVError.self) { try RedisConnection.connect(RedisConfiguration(port: port)) }
+            // A port nothing listens on is refused.
+            let closed = try RefusingLoopbackPort()
+            defer { closed.close() }
+            #expect(throws: UVError.self) { try RedisConnection.connect(RedisConfiguration(port: closed.port)) }
             // A server that accepts but never answers HELLO: the connect timeout covers the handshake.
             let silent = try StreamServer(host: "127.0.0.1", port: 0, handler: { connection in
                 while try connection.read(upTo: 4096).count > 0 {}

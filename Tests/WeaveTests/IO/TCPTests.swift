@@ -38,11 +38,10 @@ struct TCPTests {
     @Test("connecting to a closed port is ECONNREFUSED, naming the address")
     func refused() async throws {
         let description = try await onHub { () throws -> String in
-            let listener = try TCPListener.bind(port: 0)
-            let port = listener.localAddress!.port
-            listener.close()
+            let closed = try RefusingLoopbackPort()
+            defer { closed.close() }
             do {
-                _ = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+                _ = try TCPConnection.connect(host: "127.0.0.1", port: closed.port, timeout: .seconds(10))
             } catch let error as UVError {
                 return error.description
             }
