@@ -302,29 +302,9 @@ struct ProcessPoolTests {
 func startPoolParent() async throws -> (parent: pid_t, workers: [Int32]) {
     let pidFile = "/tmp/weave-pool-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { unlink(pidFile) }
-    var parent: pid_t = 0
-    let arguments = [testWorkerPath, "--pool-parent", pidFile]
-    // A clean signal state: the test runner's threads may block or ignore SIGINT.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    sigaddset(&defaults, SIGINT)
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    // Nothing but 0, 1 and 2: other suites' sockets must not live on in this program.
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    try addCloseFrom(3, to: &actions)
-    let status = CStringArray(arguments).withPointers { argv in
-        posix_spawn(&parent, testWorkerPath, &actions, &attributes, argv, environ)
-    }
-    try #require(status == 0)
+    // A clean signal state (the test runner's threads may block or ignore SIGINT), and only
+    // descriptors 0, 1 and 2: the fixtures' spawn.
+    let parent = try spawnServerProcess(testWorkerPath, arguments: ["--pool-parent", pidFile])
     var workers: [Int32] = []
     for _ in 0..<500 where workers.count < 2 {
         try await Task.sleep(for: .milliseconds(20))
